@@ -1,0 +1,39 @@
+// strings.h - absl::StrCat / StrAppend that also take std::string_view.
+// Debian's Abseil 20220623 has its own absl::string_view (not an alias of
+// std::string_view), so daemon code concatenates through these.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+
+namespace troupe {
+
+inline absl::string_view ToAbsl(std::string_view s) { return {s.data(), s.size()}; }
+
+namespace strings_internal {
+template <typename T>
+decltype(auto) AlphaNumArg(const T& v) {
+  if constexpr (std::is_convertible_v<const T&, std::string_view> &&
+                !std::is_convertible_v<const T&, absl::string_view>) {
+    return ToAbsl(std::string_view(v));
+  } else {
+    return (v);
+  }
+}
+}  // namespace strings_internal
+
+template <typename... Args>
+std::string StrCat(const Args&... args) {
+  return absl::StrCat(strings_internal::AlphaNumArg(args)...);
+}
+
+template <typename... Args>
+void StrAppend(std::string* out, const Args&... args) {
+  absl::StrAppend(out, strings_internal::AlphaNumArg(args)...);
+}
+
+}  // namespace troupe

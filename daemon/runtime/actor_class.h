@@ -1,0 +1,70 @@
+// actor_class.h - what the runtime knows of a kind of actor: how to make,
+// feed and destroy an instance. PluginActorClass adapts a class description
+// from a library's C ABI table; tests and the runtime itself (asks, pools)
+// use C++ classes directly.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "daemon/runtime/envelope.h"
+#include "troupe/abi.h"
+
+namespace troupe::runtime {
+
+class Cell;
+
+// Thread-safe: one ActorClass serves every actor of its kind.
+class ActorClass {
+ public:
+  virtual ~ActorClass() = default;
+  virtual std::string_view name() const = 0;
+  // Makes an instance for `cell`. Runs on a worker, on the actor's turn.
+  virtual absl::StatusOr<void*> Create(Cell* cell) const = 0;
+  // Handles one message. `message` may be moved from (e.g. to forward it).
+  virtual absl::Status Receive(void* instance, Cell* cell, Message& message) const = 0;
+  virtual void Destroy(void* instance) const = 0;
+  virtual troupe_failure_policy_t failure_policy() const { return TROUPE_FAILURE_RESUME; }
+  virtual uint32_t pool_max_count() const { return 0; }
+  virtual uint32_t pool_idle_count() const { return 0; }
+  // May an actor of this class live on a node with `capabilities_json`?
+  virtual bool CapabilityCheck(std::string_view /*capabilities_json*/,
+                               std::string_view /*requirements_json*/) const {
+    return true;
+  }
+  // The library that defined the class, or nullptr; create_actor looks there first.
+  virtual const void* library() const { return nullptr; }
+};
+
+// An actor class described by a library through the C ABI. The description
+// (STATIC in the library) must outlive this object.
+class PluginActorClass final : public ActorClass {
+ public:
+  PluginActorClass(const troupe_plugin_v1_t* library, const troupe_actor_class_v1_t* desc)
+      : library_(library), desc_(desc) {}
+  std::string_view name() const override { return desc_->name; }
+  absl::StatusOr<void*> Create(Cell* cell) const override;
+  absl::Status Receive(void* instance, Cell* cell, Message& message) const override;
+  void Destroy(void* instance) const override { desc_->destroy(instance); }
+  troupe_failure_policy_t failure_policy() const override {
+    return desc_->failure_policy == TROUPE_FAILURE_RESTART ? TROUPE_FAILURE_RESTART
+                                                           : TROUPE_FAILURE_RESUME;
+  }
+  uint32_t pool_max_count() const override { return desc_->pool_max_count; }
+  uint32_t pool_idle_count() const override { return desc_->pool_idle_count; }
+  bool CapabilityCheck(std::string_view capabilities_json,
+                       std::string_view requirements_json) const override;
+  const void* library() const override { return library_; }
+
+ private:
+  const troupe_plugin_v1_t* library_;
+  const troupe_actor_class_v1_t* desc_;
+};
+
+// The host function table handed to plugin actors (host_table.cc).
+const troupe_host_v1_t* HostTable();
+
+}  // namespace troupe::runtime

@@ -1,0 +1,922 @@
+#include "daemon/runtime/actor_system.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+
+#include "daemon/common/strings.h"
+#include "absl/strings/str_join.h"
+#include "daemon/common/logging.h"
+#include "daemon/runtime/json_check.h"
+#include "daemon/runtime/pool.h"
+#include "troupe/wire.h"
+
+namespace troupe::runtime {
+namespace {
+
+// The class of actors spawned with a C++ handler: the instance is the
+// handler itself, set before the first turn.
+class NativeClass final : public ActorClass {
+ public:
+  explicit NativeClass(std::string name) : name_(std::move(name)) {}
+  std::string_view name() const override { return name_; }
+  absl::StatusOr<void*> Create(Cell*) const override {
+    return absl::InternalError("native actors are made by SpawnNative");
+  }
+  absl::Status Receive(void* instance, Cell* cell, Message& message) const override {
+    (*static_cast<NativeHandler*>(instance))(cell, message);
+    return absl::OkStatus();
+  }
+  void Destroy(void* instance) const override { delete static_cast<NativeHandler*>(instance); }
+
+ private:
+  std::string name_;
+};
+
+const char* StateName(CellState s) {
+  switch (s) {
+    case CellState::kNew: return "starting";
+    case CellState::kRunning: return "running";
+    case CellState::kExiting: return "exiting";
+    case CellState::kExited: return "exited";
+    case CellState::kTombstone: return "exited";
+  }
+  return "unknown";
+}
+
+// Thread-local: the system whose actor is running on this thread (for
+// address_parse, which has no context argument).
+thread_local ActorSystem* current_system = nullptr;
+
+}  // namespace
+
+ActorSystem* CurrentSystemForHost() { return current_system; }
+
+struct ActorSystem::ClassTable {
+  mutable absl::Mutex mu;
+  absl::flat_hash_map<std::string, const ActorClass*> by_name ABSL_GUARDED_BY(mu);
+  absl::flat_hash_map<std::pair<const void*, std::string>, const ActorClass*> by_library
+      ABSL_GUARDED_BY(mu);
+  absl::flat_hash_map<const ActorClass*, std::unique_ptr<PoolManagerClass>> pools
+      ABSL_GUARDED_BY(mu);
+  absl::flat_hash_map<std::string, std::unique_ptr<NativeClass>> natives ABSL_GUARDED_BY(mu);
+};
+
+ActorSystem::ActorSystem(SystemOptions options)
+    : options_(std::move(options)),
+      clock_(options_.clock != nullptr ? options_.clock : RealClock::Get()),
+      classes_(std::make_unique<ClassTable>()) {
+  if (options_.throughput_quota < 1) options_.throughput_quota = 1;
+  if (options_.deterministic) {
+    auto executor = std::make_unique<DeterministicExecutor>([this](Cell* c) { return RunTurn(c); });
+    deterministic_ = executor.get();
+    executor_ = std::move(executor);
+  } else {
+    int threads = options_.worker_threads > 0
+                      ? options_.worker_threads
+                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    options_.worker_threads = threads;
+    executor_ = std::make_unique<ThreadedExecutor>(threads, [this](Cell* c) { return RunTurn(c); });
+    timer_thread_ = std::thread([this] { TimerLoop(); });
+  }
+}
+
+ActorSystem::~ActorSystem() {
+  Shutdown();
+  absl::MutexLock lock(&names_mu_);
+  for (auto& [name, cell] : names_) cell->Release();
+  names_.clear();
+}
+
+// ---------------------------------------------------------------------------
+// Classes
+
+absl::Status ActorSystem::RegisterLibrary(const troupe_plugin_v1_t* plugin) {
+  if (plugin == nullptr) return absl::InvalidArgumentError("library table is null");
+  std::vector<std::unique_ptr<ActorClass>> made;
+  for (size_t i = 0; i < plugin->class_count; ++i) {
+    made.push_back(std::make_unique<PluginActorClass>(plugin, plugin->classes[i]));
+  }
+  absl::MutexLock lock(&classes_->mu);
+  for (auto& c : made) {
+    auto key = std::make_pair(static_cast<const void*>(plugin), std::string(c->name()));
+    if (classes_->by_library.contains(key)) {
+      return absl::AlreadyExistsError(troupe::StrCat("library '", plugin->library_name,
+                                                   "' defines actor class '", c->name(),
+                                                   "' twice"));
+    }
+  }
+  for (auto& c : made) {
+    classes_->by_library[{plugin, std::string(c->name())}] = c.get();
+    classes_->by_name[std::string(c->name())] = c.get();
+    owned_classes_.push_back(std::move(c));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ActorSystem::RegisterClass(std::unique_ptr<ActorClass> actor_class) {
+  absl::MutexLock lock(&classes_->mu);
+  auto key = std::make_pair(actor_class->library(), std::string(actor_class->name()));
+  if (classes_->by_library.contains(key)) {
+    return absl::AlreadyExistsError(
+        troupe::StrCat("actor class '", actor_class->name(), "' is already registered"));
+  }
+  classes_->by_library[key] = actor_class.get();
+  classes_->by_name[std::string(actor_class->name())] = actor_class.get();
+  owned_classes_.push_back(std::move(actor_class));
+  return absl::OkStatus();
+}
+
+const ActorClass* ActorSystem::FindClass(std::string_view name, const void* library) const {
+  absl::MutexLock lock(&classes_->mu);
+  if (library != nullptr) {
+    auto it = classes_->by_library.find(std::make_pair(library, std::string(name)));
+    if (it != classes_->by_library.end()) return it->second;
+  }
+  auto it = classes_->by_name.find(std::string(name));
+  return it == classes_->by_name.end() ? nullptr : it->second;
+}
+
+// ---------------------------------------------------------------------------
+// Creation
+
+absl::StatusOr<ActorRef> ActorSystem::CreateActor(std::string_view class_name,
+                                                  const CreateOptions& options) {
+  const ActorClass* actor_class = FindClass(class_name, nullptr);
+  if (actor_class == nullptr) {
+    return absl::NotFoundError(troupe::StrCat("no actor class named '", class_name,
+                                            "' is registered (load the library that defines it)"));
+  }
+  return CreateInternal(actor_class, options.parent.get(), options.requirements_json,
+                        options.global_name);
+}
+
+absl::StatusOr<ActorRef> ActorSystem::CreateChild(Cell* parent, std::string_view class_name,
+                                                  std::string_view requirements_json,
+                                                  std::string_view global_name) {
+  const void* library = parent->actor_class() != nullptr ? parent->actor_class()->library() : nullptr;
+  const ActorClass* actor_class = FindClass(class_name, library);
+  if (actor_class == nullptr) {
+    return absl::NotFoundError(troupe::StrCat("no actor class named '", class_name,
+                                            "' is registered (load the library that defines it)"));
+  }
+  return CreateInternal(actor_class, parent, requirements_json, global_name);
+}
+
+absl::StatusOr<ActorRef> ActorSystem::CreateInternal(const ActorClass* actor_class, Cell* parent,
+                                                     std::string_view requirements_json,
+                                                     std::string_view global_name) {
+  if (shutting_down_.load(std::memory_order_acquire)) {
+    return absl::UnavailableError("the actor system is shutting down");
+  }
+  if (!requirements_json.empty()) {
+    if (!IsValidJson(requirements_json)) {
+      return absl::InvalidArgumentError(
+          troupe::StrCat("requirements for '", actor_class->name(), "' are not valid JSON"));
+    }
+    std::string caps = CapabilitiesJson();
+    if (!actor_class->CapabilityCheck(caps, requirements_json)) {
+      return absl::FailedPreconditionError(troupe::StrCat(
+          "actor class '", actor_class->name(), "' refuses this node: requirements ",
+          requirements_json, " are not met by capabilities ", caps));
+    }
+  }
+  if (actor_class->pool_max_count() > 1) {
+    absl::MutexLock lock(&classes_->mu);
+    auto& pool = classes_->pools[actor_class];
+    if (pool == nullptr) pool = std::make_unique<PoolManagerClass>(actor_class);
+    actor_class = pool.get();
+  }
+
+  auto make_cell = [&]() {
+    auto* cell = new Cell(this, NextId(), actor_class, parent);  // the self reference
+    live_actors_.fetch_add(1, std::memory_order_relaxed);
+    return cell;
+  };
+
+  Cell* cell = nullptr;
+  if (!global_name.empty()) {
+    absl::MutexLock lock(&names_mu_);
+    auto it = names_.find(ToAbsl(global_name));
+    if (it != names_.end() && it->second->state() != CellState::kExited) {
+      return ActorRef::Share(it->second);
+    }
+    cell = make_cell();
+    cell->global_name_ = std::make_unique<std::string>(global_name);
+    cell->in_parent_children_ = false;  // named actors outlive their creator
+    cell->Retain();
+    if (it != names_.end()) {
+      it->second->Release();
+      it->second = cell;
+    } else {
+      names_.emplace(std::string(global_name), cell);
+    }
+  } else {
+    cell = make_cell();
+  }
+  Register(cell);
+  if (parent != nullptr && cell->in_parent_children_) {
+    absl::MutexLock lock(&parent->children_mu_);
+    cell->Retain();
+    parent->children_.insert(cell);
+  }
+  ActorRef ref = ActorRef::Share(cell);
+  executor_->Schedule(cell);  // the first turn makes the instance
+  return ref;
+}
+
+absl::StatusOr<ActorRef> ActorSystem::CreatePoolMember(Cell* manager,
+                                                      const ActorClass* member_class) {
+  if (shutting_down_.load(std::memory_order_acquire)) {
+    return absl::UnavailableError("the actor system is shutting down");
+  }
+  auto* cell = new Cell(this, NextId(), member_class, manager);
+  live_actors_.fetch_add(1, std::memory_order_relaxed);
+  manager->Retain();
+  cell->pool_manager_ = manager;
+  Register(cell);
+  {
+    absl::MutexLock lock(&manager->children_mu_);
+    cell->Retain();
+    manager->children_.insert(cell);
+  }
+  ActorRef ref = ActorRef::Share(cell);
+  executor_->Schedule(cell);
+  return ref;
+}
+
+ActorRef ActorSystem::SpawnNative(NativeHandler handler, std::string_view class_name) {
+  const ActorClass* actor_class;
+  {
+    absl::MutexLock lock(&classes_->mu);
+    auto& native = classes_->natives[std::string(class_name)];
+    if (native == nullptr) native = std::make_unique<NativeClass>(std::string(class_name));
+    actor_class = native.get();
+  }
+  auto* cell = new Cell(this, NextId(), actor_class, nullptr);
+  live_actors_.fetch_add(1, std::memory_order_relaxed);
+  cell->instance_ = new NativeHandler(std::move(handler));
+  cell->state_.store(CellState::kRunning, std::memory_order_release);
+  Register(cell);
+  ActorRef ref = ActorRef::Share(cell);
+  // Nothing to run yet: block the mailbox so the first message schedules it.
+  if (!cell->mailbox_.TryBlock()) executor_->Schedule(cell);
+  return ref;
+}
+
+void ActorSystem::Register(Cell* cell) {
+  Shard& shard = ShardFor(cell->id());
+  absl::MutexLock lock(&shard.mu);
+  shard.cells.emplace(cell->id(), cell);
+}
+
+void ActorSystem::Unregister(Cell* cell) {
+  {
+    Shard& shard = ShardFor(cell->id());
+    absl::MutexLock lock(&shard.mu);
+    shard.cells.erase(cell->id());
+  }
+  if (cell->global_name_ != nullptr) {
+    absl::MutexLock lock(&names_mu_);
+    auto it = names_.find(*cell->global_name_);
+    if (it != names_.end() && it->second == cell) {
+      names_.erase(it);
+      cell->Release();
+    }
+  }
+  absl::MutexLock lock(&dead_letter_mu_);
+  if (dead_letter_handler_ == cell) {
+    dead_letter_handler_ = nullptr;
+    cell->Release();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Sending
+
+absl::Status ActorSystem::Tell(const ActorRef& target, Message message, const ActorRef& sender) {
+  if (!target) return absl::InvalidArgumentError("tell needs a target address");
+  if (!message) return absl::InvalidArgumentError("tell needs a message");
+  if (message.type().empty()) return absl::InvalidArgumentError("message type must not be empty");
+  if (sender) message.SetSender(sender.get());
+  Deliver(target.get(), std::move(message));
+  return absl::OkStatus();
+}
+
+void ActorSystem::Deliver(Cell* target, Message message) {
+  Envelope* e = message.Release();
+  switch (target->mailbox_.Push(e)) {
+    case Mailbox::PushResult::kQueued:
+      return;
+    case Mailbox::PushResult::kQueuedAndUnblocked:
+      executor_->Schedule(target);
+      return;
+    case Mailbox::PushResult::kClosed:
+      DeadLetter(target, Message::Adopt(e));
+      return;
+  }
+}
+
+void ActorSystem::DeadLetter(Cell* target, Message message) {
+  dead_letters_.fetch_add(1, std::memory_order_relaxed);
+  // Notices about the dead are not themselves dead-lettered (no loops).
+  if (message.kind() == MessageKind::kDeadEnvelope || message.kind() == MessageKind::kChildExited ||
+      message.kind() == MessageKind::kPoolMemberReady) {
+    return;
+  }
+  ActorRef handler;
+  {
+    absl::MutexLock lock(&dead_letter_mu_);
+    handler = ActorRef::Share(dead_letter_handler_);
+  }
+  if (!handler || handler.get() == target) return;
+  std::string payload;
+  wire::AppendField(&payload, FormatAddress(target));
+  wire::AppendField(&payload, message.type());
+  wire::AppendField(&payload, message.payload());
+  Deliver(handler.get(), Message::Make(TROUPE_MSG_DEAD_ENVELOPE, payload, message.sender()));
+}
+
+void ActorSystem::SendPoison(Cell* from, Message original, std::string_view error) {
+  poison_messages_.fetch_add(1, std::memory_order_relaxed);
+  Cell* to = original.sender();
+  if (to == nullptr) {
+    LogWarning("poison message '", original.type(), "' for ", FormatAddress(from),
+               " has no sender to return to: ", error);
+    return;
+  }
+  std::string payload;
+  wire::AppendField(&payload, original.type());
+  wire::AppendField(&payload, original.payload());
+  wire::AppendField(&payload, error);
+  Deliver(to, Message::Make(TROUPE_MSG_POISON, payload, from));
+}
+
+absl::Status ActorSystem::RequestExit(const ActorRef& target, bool recursive) {
+  if (!target) return absl::InvalidArgumentError("exit request needs a target address");
+  Deliver(target.get(), Message::Make(TROUPE_MSG_EXIT_REQUEST, recursive ? "\x01" : std::string_view("\x00", 1)));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Message> ActorSystem::Ask(const ActorRef& target, Message message,
+                                         absl::Duration timeout) {
+  if (!target) return absl::InvalidArgumentError("ask needs a target address");
+  if (!message || message.type().empty()) {
+    return absl::InvalidArgumentError("ask needs a message with a type");
+  }
+  struct Pending {
+    absl::Mutex mu;
+    bool done ABSL_GUARDED_BY(mu) = false;
+    Message reply ABSL_GUARDED_BY(mu);
+  };
+  auto pending = std::make_shared<Pending>();
+  ActorRef reply_to = SpawnNative(
+      [pending](Cell*, Message& m) {
+        absl::MutexLock lock(&pending->mu);
+        if (!pending->done) {
+          pending->done = true;
+          pending->reply = std::move(m);
+        }
+      },
+      "ask");
+  message.SetSender(reply_to.get());
+  Deliver(target.get(), std::move(message));
+
+  bool done = false;
+  if (deterministic_ != nullptr) {
+    for (;;) {
+      {
+        absl::MutexLock lock(&pending->mu);
+        if (pending->done) break;
+      }
+      if (!RunOne()) break;
+    }
+    absl::MutexLock lock(&pending->mu);
+    done = pending->done;
+  } else {
+    absl::MutexLock lock(&pending->mu);
+    done = pending->mu.AwaitWithTimeout(absl::Condition(&pending->done), timeout);
+  }
+  (void)RequestExit(reply_to);
+  if (deterministic_ != nullptr) RunUntilIdle();
+  if (!done) {
+    return absl::DeadlineExceededError(troupe::StrCat(
+        "no reply from ", FormatAddress(target.get()), " within ", absl::FormatDuration(timeout)));
+  }
+  absl::MutexLock lock(&pending->mu);
+  return std::move(pending->reply);
+}
+
+// ---------------------------------------------------------------------------
+// Turns
+
+namespace {
+// Runs `fn` with current_system set, restoring the previous value.
+struct CurrentSystemScope {
+  explicit CurrentSystemScope(ActorSystem* s) : previous(current_system) { current_system = s; }
+  ~CurrentSystemScope() { current_system = previous; }
+  ActorSystem* previous;
+};
+}  // namespace
+
+// The per-turn logic, kept together: start, dispatch, failure, exit.
+class Turn {
+ public:
+  Turn(ActorSystem* system, Cell* cell) : system_(system), cell_(cell) {}
+
+  // Makes the instance. False when creation failed (the cell is finalized).
+  bool Start() {
+    absl::StatusOr<void*> instance = cell_->class_->Create(cell_);
+    if (!instance.ok()) {
+      std::string reason = troupe::StrCat("actor class '", cell_->class_->name(),
+                                        "' failed to start: ", instance.status().message());
+      LogWarning(system_->FormatAddress(cell_), ": ", reason);
+      create_failed_ = true;
+      system_->Finalize(cell_, reason);
+      return false;
+    }
+    cell_->instance_ = *instance;
+    cell_->state_.store(CellState::kRunning, std::memory_order_release);
+    return true;
+  }
+
+  void Dispatch(Message& m) {
+    switch (m.kind()) {
+      case MessageKind::kExitRequest:
+        HandleExitRequest(m);
+        return;
+      case MessageKind::kChildExited:
+        if (HandleChildExited(m)) return;
+        break;
+      default:
+        if (cell_->state() == CellState::kExiting) {
+          // Thespian drops these silently; we keep them visible.
+          system_->DeadLetter(cell_, std::move(m));
+          return;
+        }
+        break;
+    }
+    bool pool_work = cell_->pool_manager_ != nullptr && m.kind() != MessageKind::kWakeup &&
+                     m.kind() != MessageKind::kChildExited;
+    Receive(m);
+    if (cell_->exit_after_turn_ && cell_->state() == CellState::kRunning) BeginExit();
+    if (pool_work && cell_->state() == CellState::kRunning) {
+      system_->Deliver(cell_->pool_manager_,
+                       Message::Make("troupe.internal.PoolMemberReady", "", cell_));
+    }
+  }
+
+ private:
+  // Delivers to the handler: on failure retries once (after a restart when
+  // the class asks for it), then returns a PoisonMessage to the sender.
+  void Receive(Message& m) {
+    absl::Status status = Call(m);
+    if (status.ok()) return;
+    NoteFailure(m, status, /*will_retry=*/true);
+    if (cell_->class_->failure_policy() == TROUPE_FAILURE_RESTART) {
+      if (!Restart()) {
+        if (m) system_->SendPoison(cell_, std::move(m), "actor could not be restarted");
+        return;
+      }
+    }
+    status = Call(m);
+    if (status.ok()) return;
+    NoteFailure(m, status, /*will_retry=*/false);
+    if (!m) return;
+    if (m.kind() == MessageKind::kPoison) {
+      LogWarning(system_->FormatAddress(cell_), " failed twice on a PoisonMessage; dropping it");
+      return;
+    }
+    system_->SendPoison(cell_, std::move(m), std::string(status.message()));
+  }
+
+  absl::Status Call(Message& m) {
+    cell_->error_.clear();
+    return cell_->class_->Receive(cell_->instance_, cell_, m);
+  }
+
+  void NoteFailure(const Message& m, const absl::Status& status, bool will_retry) {
+    cell_->failed_.fetch_add(1, std::memory_order_relaxed);
+    system_->handler_failures_.fetch_add(1, std::memory_order_relaxed);
+    LogWarning(system_->FormatAddress(cell_), " (", cell_->class_->name(), ") failed on '",
+               m ? m.type() : std::string_view("?"), "': ", status.message(),
+               will_retry ? "; retrying once" : "; returning a PoisonMessage");
+  }
+
+  bool Restart() {
+    cell_->class_->Destroy(cell_->instance_);
+    cell_->instance_ = nullptr;
+    absl::StatusOr<void*> instance = cell_->class_->Create(cell_);
+    if (!instance.ok()) {
+      system_->Finalize(cell_, troupe::StrCat("restart failed: ", instance.status().message()));
+      return false;
+    }
+    cell_->instance_ = *instance;
+    return true;
+  }
+
+  void HandleExitRequest(Message& m) {
+    if (cell_->state() != CellState::kRunning) return;  // already exiting
+    cell_->exit_recursive_ = m.payload().empty() || m.payload()[0] != 0;
+    absl::Status status = Call(m);  // the handler may clean up; it cannot refuse
+    if (!status.ok()) {
+      LogWarning(system_->FormatAddress(cell_), " failed handling ActorExitRequest (exiting anyway): ",
+                 status.message());
+    }
+    BeginExit();
+  }
+
+  // True when the notice was consumed by the exit protocol.
+  bool HandleChildExited(Message& m) {
+    Cell* child = m.sender();
+    bool was_child = false;
+    if (child != nullptr) {
+      absl::MutexLock lock(&cell_->children_mu_);
+      was_child = cell_->children_.erase(child) > 0;
+    }
+    if (was_child) child->Release();
+    if (cell_->state() == CellState::kExiting) {
+      if (was_child && --cell_->children_awaited_ == 0) system_->Finalize(cell_, "");
+      return true;
+    }
+    return false;
+  }
+
+  void BeginExit() {
+    if (cell_->state() != CellState::kRunning) return;
+    std::vector<Cell*> children;
+    if (cell_->exit_recursive_) {
+      absl::MutexLock lock(&cell_->children_mu_);
+      children.assign(cell_->children_.begin(), cell_->children_.end());
+    }
+    if (children.empty()) {
+      system_->Finalize(cell_, "");
+      return;
+    }
+    cell_->state_.store(CellState::kExiting, std::memory_order_release);
+    cell_->children_awaited_ = static_cast<uint32_t>(children.size());
+    for (Cell* child : children) {
+      system_->Deliver(child, Message::Make(TROUPE_MSG_EXIT_REQUEST, "\x01", cell_));
+    }
+  }
+
+  ActorSystem* system_;
+  Cell* cell_;
+  bool create_failed_ = false;
+};
+
+bool ActorSystem::RunTurn(Cell* cell) {
+  CurrentSystemScope scope(this);
+  Turn turn(this, cell);
+  if (cell->state() == CellState::kNew && !turn.Start()) {
+    cell->Release();  // the self reference
+    return false;
+  }
+  int quota = deterministic_ != nullptr ? 1 : options_.throughput_quota;
+  for (int i = 0; i < quota; ++i) {
+    Envelope* e = cell->mailbox_.Pop();
+    if (e == nullptr) {
+      if (cell->mailbox_.TryBlock()) return false;  // another thread may own the cell now
+      continue;
+    }
+    Message m = Message::Adopt(e);
+    turn.Dispatch(m);
+    if (cell->state() == CellState::kExited) {
+      cell->Release();  // the self reference
+      return false;
+    }
+  }
+  return !cell->mailbox_.TryBlock();
+}
+
+void ActorSystem::Finalize(Cell* cell, std::string_view reason) {
+  bool create_failed = cell->state() == CellState::kNew;
+  cell->state_.store(CellState::kExited, std::memory_order_release);
+  Unregister(cell);
+  if (cell->instance_ != nullptr) {
+    cell->class_->Destroy(cell->instance_);
+    cell->instance_ = nullptr;
+  }
+  // Everything still queued: returned as poison when the actor never
+  // started (Thespian's "Child Aborted"), dead letters otherwise.
+  Envelope* rest = cell->mailbox_.Close();
+  while (rest != nullptr) {
+    Envelope* next = rest->next;
+    Message m = Message::Adopt(rest);
+    if (create_failed && m.kind() != MessageKind::kExitRequest &&
+        m.kind() != MessageKind::kPoison) {
+      SendPoison(cell, std::move(m), reason);
+    } else if (m.kind() != MessageKind::kWakeup) {
+      DeadLetter(cell, std::move(m));
+    }
+    rest = next;
+  }
+  if (cell->notify_parent_ && cell->parent_ != nullptr) {
+    cell->notify_parent_ = false;
+    std::string payload;
+    wire::AppendField(&payload, FormatAddress(cell));
+    wire::AppendField(&payload, reason);
+    Deliver(cell->parent_, Message::Make(TROUPE_MSG_CHILD_EXITED, payload, cell));
+  }
+  if (live_actors_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    absl::MutexLock lock(&live_mu_);
+    live_cv_.SignalAll();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Wakeups
+
+void ActorSystem::AddWakeup(Cell* cell, absl::Duration delay, std::string_view payload) {
+  if (delay < absl::ZeroDuration()) delay = absl::ZeroDuration();
+  std::string body;
+  wire::AppendU64(&body, static_cast<uint64_t>(absl::ToInt64Nanoseconds(delay)));
+  body.append(payload);
+  cell->pending_wakeups_.fetch_add(1, std::memory_order_relaxed);
+  bool earliest = timers_.Add(clock_->Now() + delay, cell, Message::Make(TROUPE_MSG_WAKEUP, body, cell));
+  if (earliest && deterministic_ == nullptr) {
+    absl::MutexLock lock(&timer_mu_);
+    timer_cv_.Signal();
+  }
+}
+
+void ActorSystem::FireDueTimers() {
+  timers_.FireDue(clock_->Now(), [this](Cell* cell, Message m) {
+    cell->pending_wakeups_.fetch_sub(1, std::memory_order_relaxed);
+    if (cell->state() != CellState::kExited) {
+      Deliver(cell, std::move(m));  // an actor exiting meanwhile just drops it
+    }
+    cell->Release();
+  });
+}
+
+void ActorSystem::TimerLoop() {
+  const bool real_clock = clock_ == RealClock::Get();
+  absl::MutexLock lock(&timer_mu_);
+  while (!timer_stop_) {
+    absl::Time deadline = timers_.NextDeadline();
+    if (deadline <= clock_->Now()) {
+      timer_mu_.Unlock();
+      FireDueTimers();
+      timer_mu_.Lock();
+      continue;
+    }
+    if (real_clock && deadline != absl::InfiniteFuture()) {
+      timer_cv_.WaitWithDeadline(&timer_mu_, deadline);
+    } else {
+      timer_cv_.Wait(&timer_mu_);  // a manual clock moves only by FireDueTimers
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Addresses, names, dead-letter handler, capabilities
+
+std::string ActorSystem::FormatAddress(const Cell* cell) const {
+  if (cell == nullptr) return "";
+  return troupe::StrCat("troupe://", options_.node_name, "/", cell->id());
+}
+
+absl::StatusOr<ActorRef> ActorSystem::ParseAddress(std::string_view text) {
+  constexpr std::string_view kScheme = "troupe://";
+  if (text.substr(0, kScheme.size()) != kScheme) {
+    return absl::InvalidArgumentError(
+        troupe::StrCat("'", text, "' is not an address (expected troupe://NODE/ID)"));
+  }
+  std::string_view rest = text.substr(kScheme.size());
+  size_t slash = rest.rfind('/');
+  if (slash == std::string_view::npos) {
+    return absl::InvalidArgumentError(troupe::StrCat("address '", text, "' has no actor id"));
+  }
+  std::string_view node = rest.substr(0, slash);
+  std::string_view id_text = rest.substr(slash + 1);
+  uint64_t id = 0;
+  auto [end, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
+  if (ec != std::errc() || end != id_text.data() + id_text.size() || id_text.empty()) {
+    return absl::InvalidArgumentError(troupe::StrCat("address '", text, "' has a bad actor id"));
+  }
+  if (node != options_.node_name) {
+    return absl::UnimplementedError(troupe::StrCat("address '", text, "' belongs to node '", node,
+                                                 "'; this node is '", options_.node_name,
+                                                 "' and remote nodes are not reachable yet"));
+  }
+  {
+    const Shard& shard = ShardFor(id);
+    absl::MutexLock lock(&shard.mu);
+    auto it = shard.cells.find(id);
+    if (it != shard.cells.end() && it->second->state() != CellState::kExited) {
+      return ActorRef::Share(it->second);
+    }
+  }
+  auto* tombstone = new Cell(this, id, nullptr, nullptr);
+  tombstone->state_.store(CellState::kTombstone, std::memory_order_release);
+  tombstone->notify_parent_ = false;
+  Message::Adopt(tombstone->mailbox_.Close()).Reset();  // nothing queued: Close returns null
+  return ActorRef::Adopt(tombstone);
+}
+
+absl::StatusOr<ActorRef> ActorSystem::Lookup(std::string_view global_name) {
+  absl::MutexLock lock(&names_mu_);
+  auto it = names_.find(ToAbsl(global_name));
+  if (it == names_.end() || it->second->state() == CellState::kExited) {
+    return absl::NotFoundError(troupe::StrCat("no actor is named '", global_name, "'"));
+  }
+  return ActorRef::Share(it->second);
+}
+
+void ActorSystem::SetDeadLetterHandler(const ActorRef& handler) {
+  Cell* old;
+  {
+    absl::MutexLock lock(&dead_letter_mu_);
+    old = dead_letter_handler_;
+    dead_letter_handler_ = handler.get();
+    if (dead_letter_handler_ != nullptr) dead_letter_handler_->Retain();
+  }
+  if (old != nullptr) old->Release();
+}
+
+void ActorSystem::SetDeadLetterHandlerFromActor(Cell* cell, bool enable) {
+  Cell* old = nullptr;
+  {
+    absl::MutexLock lock(&dead_letter_mu_);
+    if (enable) {
+      old = dead_letter_handler_;
+      dead_letter_handler_ = cell;
+      cell->Retain();
+    } else if (dead_letter_handler_ == cell) {
+      old = cell;
+      dead_letter_handler_ = nullptr;
+    }
+  }
+  if (old != nullptr) old->Release();
+}
+
+std::string ActorSystem::CapabilitiesJson() const {
+  absl::MutexLock lock(&caps_mu_);
+  std::string out = "{";
+  bool first = true;
+  for (const auto& [name, value] : capabilities_) {
+    if (!first) out += ",";
+    first = false;
+    troupe::StrAppend(&out, JsonQuote(name), ":", value);
+  }
+  out += "}";
+  return out;
+}
+
+absl::Status ActorSystem::UpdateCapability(std::string_view name, std::string_view value_json) {
+  if (name.empty()) return absl::InvalidArgumentError("capability name must not be empty");
+  if (!value_json.empty() && !IsValidJson(value_json)) {
+    return absl::InvalidArgumentError(
+        troupe::StrCat("value of capability '", name, "' is not valid JSON: ", value_json));
+  }
+  absl::MutexLock lock(&caps_mu_);
+  auto it = std::find_if(capabilities_.begin(), capabilities_.end(),
+                         [&](const auto& p) { return p.first == name; });
+  if (value_json.empty()) {
+    if (it != capabilities_.end()) capabilities_.erase(it);
+  } else if (it != capabilities_.end()) {
+    it->second = std::string(value_json);
+  } else {
+    capabilities_.emplace_back(std::string(name), std::string(value_json));
+  }
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------
+// Introspection
+
+absl::StatusOr<ActorStatus> ActorSystem::GetActorStatus(const ActorRef& actor) const {
+  if (!actor) return absl::InvalidArgumentError("status needs an address");
+  const Cell* cell = actor.get();
+  ActorStatus s;
+  s.address = FormatAddress(cell);
+  if (cell->state() == CellState::kTombstone) {
+    return absl::NotFoundError(troupe::StrCat("no actor at ", s.address));
+  }
+  s.class_name = std::string(cell->class_->name());
+  if (cell->parent_ != nullptr) s.parent = FormatAddress(cell->parent_);
+  if (cell->global_name_ != nullptr) s.global_name = *cell->global_name_;
+  s.state = StateName(cell->state());
+  {
+    absl::MutexLock lock(&cell->children_mu_);
+    for (const Cell* child : cell->children_) {
+      if (child->state() != CellState::kExited) s.children.push_back(FormatAddress(child));
+    }
+  }
+  std::sort(s.children.begin(), s.children.end());
+  s.mailbox_depth = cell->mailbox_.depth();
+  s.received = cell->mailbox_.pushed() - s.mailbox_depth;
+  s.sent = cell->sent();
+  s.failed = cell->failed();
+  s.pending_wakeups = cell->pending_wakeups();
+  return s;
+}
+
+std::vector<ActorStatus> ActorSystem::ListActors() const {
+  std::vector<ActorRef> live;
+  for (const Shard& shard : shards_) {
+    absl::MutexLock lock(&shard.mu);
+    for (const auto& [id, cell] : shard.cells) live.push_back(ActorRef::Share(cell));
+  }
+  std::vector<ActorStatus> out;
+  for (const ActorRef& ref : live) {
+    absl::StatusOr<ActorStatus> s = GetActorStatus(ref);
+    if (s.ok() && s->class_name != "ask") out.push_back(*std::move(s));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const ActorStatus& a, const ActorStatus& b) { return a.address < b.address; });
+  return out;
+}
+
+SystemStatus ActorSystem::GetStatus() const {
+  SystemStatus s;
+  s.live_actors = live_actors_.load(std::memory_order_relaxed);
+  s.dead_letters = dead_letters_.load(std::memory_order_relaxed);
+  s.poison_messages = poison_messages_.load(std::memory_order_relaxed);
+  s.handler_failures = handler_failures_.load(std::memory_order_relaxed);
+  s.pending_wakeups = timers_.size();
+  {
+    absl::MutexLock lock(&dead_letter_mu_);
+    s.dead_letter_handler = FormatAddress(dead_letter_handler_);
+  }
+  absl::MutexLock lock(&names_mu_);
+  for (const auto& [name, cell] : names_) s.global_names.push_back(name);
+  std::sort(s.global_names.begin(), s.global_names.end());
+  return s;
+}
+
+// ---------------------------------------------------------------------------
+// Stepping and shutdown
+
+bool ActorSystem::RunOne() {
+  if (deterministic_ == nullptr) {
+    LogError("RunOne called on a threaded actor system");
+    std::abort();
+  }
+  return deterministic_->RunOne();
+}
+
+size_t ActorSystem::RunUntilIdle() {
+  size_t turns = 0;
+  while (RunOne()) ++turns;
+  return turns;
+}
+
+void ActorSystem::AdvanceClock(absl::Duration d) {
+  auto* manual = dynamic_cast<ManualClock*>(clock_);
+  if (manual == nullptr) {
+    LogError("AdvanceClock needs a ManualClock");
+    std::abort();
+  }
+  manual->Advance(d);
+  FireDueTimers();
+}
+
+void ActorSystem::Shutdown(absl::Duration drain) {
+  if (shut_down_.exchange(true)) return;
+  shutting_down_.store(true, std::memory_order_release);
+  // Ask every top-level actor to exit; children follow recursively.
+  std::vector<ActorRef> top;
+  for (Shard& shard : shards_) {
+    absl::MutexLock lock(&shard.mu);
+    for (const auto& [id, cell] : shard.cells)
+      if (cell->parent_ == nullptr || cell->global_name_ != nullptr)
+        top.push_back(ActorRef::Share(cell));
+  }
+  for (const ActorRef& ref : top) (void)RequestExit(ref);
+  top.clear();
+  if (deterministic_ != nullptr) {
+    RunUntilIdle();
+  } else {
+    absl::Time deadline = absl::Now() + drain;
+    absl::MutexLock lock(&live_mu_);
+    while (live_actors_.load() > 0) {
+      if (live_cv_.WaitWithDeadline(&live_mu_, deadline)) break;
+    }
+  }
+  if (deterministic_ == nullptr) {
+    {
+      absl::MutexLock lock(&timer_mu_);
+      timer_stop_ = true;
+      timer_cv_.Signal();
+    }
+    if (timer_thread_.joinable()) timer_thread_.join();
+  }
+  executor_->Stop();
+  // Whatever did not drain in time is destroyed without handling more mail.
+  std::vector<Cell*> rest;
+  for (Shard& shard : shards_) {
+    absl::MutexLock lock(&shard.mu);
+    for (const auto& [id, cell] : shard.cells) rest.push_back(cell);
+  }
+  if (!rest.empty()) LogWarning(rest.size(), " actors did not exit before shutdown; destroying them");
+  for (Cell* cell : rest) {
+    if (cell->state() == CellState::kExited) continue;
+    cell->notify_parent_ = false;
+    Finalize(cell, "system shut down");
+    cell->Release();  // the self reference
+  }
+}
+
+}  // namespace troupe::runtime

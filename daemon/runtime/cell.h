@@ -1,0 +1,105 @@
+// cell.h - the runtime's record of one actor: mailbox, lifecycle state,
+// family, counters. A Cell is also the troupe_address_t handed to plugins, so
+// sending to an address is a pointer dereference, not a lookup.
+//
+// Lifetime: reference-counted. A live actor holds one reference to itself,
+// dropped after its final turn; address handles, envelopes (their sender),
+// children lists, timers and the parent link hold the others. Only the actor's
+// own turn (one worker at a time) touches the fields marked "turn-only".
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
+#include "daemon/runtime/mailbox.h"
+#include "troupe/abi.h"
+
+struct troupe_address_s {};  // the opaque ABI handle type is a Cell
+struct troupe_actor_ctx_s {};  // so is the actor context
+
+namespace troupe::runtime {
+
+class ActorClass;
+class ActorSystem;
+
+enum class CellState : uint8_t {
+  kNew,       // created, instance not made yet; messages queue
+  kRunning,   // handling messages
+  kExiting,   // exit handled; waiting for children to exit
+  kExited,    // mailbox closed; every later message is a dead letter
+  kTombstone  // a handle to an address that no longer (or never) existed here
+};
+
+class Cell final : public troupe_address_s, public troupe_actor_ctx_s {
+ public:
+  Cell(ActorSystem* system, uint64_t id, const ActorClass* actor_class, Cell* parent);
+  ~Cell();
+  Cell(const Cell&) = delete;
+  Cell& operator=(const Cell&) = delete;
+
+  void Retain() { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void Release() {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+  static Cell* FromAddress(troupe_address_t a) { return static_cast<Cell*>(a); }
+  static Cell* FromContext(troupe_actor_ctx_t* c) { return static_cast<Cell*>(c); }
+  troupe_address_t address() { return this; }
+  troupe_actor_ctx_t* context() { return this; }
+
+  uint64_t id() const { return id_; }
+  ActorSystem* system() const { return system_; }
+  const ActorClass* actor_class() const { return class_; }
+  Cell* parent() const { return parent_; }
+  CellState state() const { return state_.load(std::memory_order_acquire); }
+  const std::string* global_name() const { return global_name_.get(); }
+
+  Mailbox& mailbox() { return mailbox_; }
+  const Mailbox& mailbox() const { return mailbox_; }
+
+  // Counters, readable from any thread.
+  uint64_t sent() const { return sent_.load(std::memory_order_relaxed); }
+  uint64_t failed() const { return failed_.load(std::memory_order_relaxed); }
+  uint32_t pending_wakeups() const { return pending_wakeups_.load(std::memory_order_relaxed); }
+
+  // Turn-only: the text a plugin attached to its current failure.
+  void ClearError() { error_.clear(); }
+  void SetError(std::string_view text) { error_.assign(text); }
+  void NoteSent() { sent_.fetch_add(1, std::memory_order_relaxed); }
+  void RequestExitAfterTurn() { exit_after_turn_ = true; }
+  void KeepChildrenOnExit() { exit_recursive_ = false; }
+  const std::string& error() const { return error_; }
+
+ private:
+  friend class ActorSystem;
+  friend class Turn;
+
+  // Hot fields first: the mailbox is written by every sender.
+  Mailbox mailbox_;
+  std::atomic<int64_t> refs_{1};
+  ActorSystem* const system_;
+  const uint64_t id_;
+  const ActorClass* class_;                    // not owned; outlives the cell
+  Cell* const parent_;                         // retained until ~Cell, or nullptr
+  void* instance_ = nullptr;                   // turn-only
+  std::atomic<CellState> state_{CellState::kNew};
+  bool exit_after_turn_ = false;               // turn-only: exit_self was called
+  bool exit_recursive_ = true;                 // turn-only
+  bool notify_parent_ = true;                  // ChildActorExited not sent yet
+  bool in_parent_children_ = true;             // named actors are not
+  uint32_t children_awaited_ = 0;              // turn-only, while kExiting
+  Cell* pool_manager_ = nullptr;               // retained when this is a pool member
+  std::atomic<uint64_t> sent_{0};
+  std::atomic<uint64_t> failed_{0};
+  std::atomic<uint32_t> pending_wakeups_{0};
+  mutable absl::Mutex children_mu_;            // writers: the actor's turn; readers: status
+  absl::flat_hash_set<Cell*> children_ ABSL_GUARDED_BY(children_mu_);  // each retained
+  std::unique_ptr<std::string> global_name_;   // set before the cell is shared
+  std::string error_;                          // turn-only: report_error text
+};
+
+}  // namespace troupe::runtime

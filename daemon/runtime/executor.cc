@@ -1,0 +1,188 @@
+#include "daemon/runtime/executor.h"
+
+#include <atomic>
+
+namespace troupe::runtime {
+namespace {
+
+// A tiny test-and-test-and-set lock for the per-worker queues: held for a
+// handful of instructions, almost never contended.
+class SpinLock {
+ public:
+  void lock() {
+    for (;;) {
+      if (!locked_.exchange(true, std::memory_order_acquire)) return;
+      while (locked_.load(std::memory_order_relaxed)) __builtin_ia32_pause();
+    }
+  }
+  void unlock() { locked_.store(false, std::memory_order_release); }
+
+ private:
+  std::atomic<bool> locked_{false};
+};
+
+// Consecutive runs from the "next" slot before the FIFO gets a turn, so two
+// actors that keep waking each other cannot starve the rest.
+constexpr int kMaxSlotStreak = 64;
+
+}  // namespace
+
+struct ThreadedExecutor::Worker {
+  SpinLock lock;
+  Cell* next = nullptr;    // guarded by lock
+  std::deque<Cell*> fifo;  // guarded by lock
+  int slot_streak = 0;     // owner only
+  std::thread thread;
+};
+
+namespace {
+thread_local const void* current_executor = nullptr;
+thread_local void* current_worker = nullptr;
+}  // namespace
+
+ThreadedExecutor::ThreadedExecutor(int threads, TurnFunction turn) : turn_(std::move(turn)) {
+  if (threads < 1) threads = 1;
+  for (int i = 0; i < threads; ++i) workers_.push_back(std::make_unique<Worker>());
+  for (auto& w : workers_) {
+    Worker* self = w.get();
+    w->thread = std::thread([this, self] { Run(self); });
+  }
+}
+
+ThreadedExecutor::~ThreadedExecutor() { Stop(); }
+
+void ThreadedExecutor::Stop() {
+  if (stopping_.exchange(true)) {
+    for (auto& w : workers_)
+      if (w->thread.joinable() && w->thread.get_id() != std::this_thread::get_id())
+        w->thread.join();
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(sleep_mu_);
+    wake_epoch_.fetch_add(1);
+  }
+  sleep_cv_.notify_all();
+  for (auto& w : workers_)
+    if (w->thread.joinable() && w->thread.get_id() != std::this_thread::get_id())
+      w->thread.join();
+}
+
+void ThreadedExecutor::WakeOne() {
+  {
+    std::lock_guard<std::mutex> lock(sleep_mu_);
+    wake_epoch_.fetch_add(1, std::memory_order_release);
+  }
+  sleep_cv_.notify_one();
+}
+
+void ThreadedExecutor::Schedule(Cell* cell) {
+  if (current_executor == this) {
+    auto* self = static_cast<Worker*>(current_worker);
+    bool displaced = false;
+    self->lock.lock();
+    if (self->next != nullptr) {
+      self->fifo.push_back(self->next);
+      displaced = true;
+    }
+    self->next = cell;
+    self->lock.unlock();
+    if (displaced) {
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      if (sleepers_.load(std::memory_order_relaxed) > 0) WakeOne();
+    }
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(injection_mu_);
+    injection_.push_back(cell);
+    injection_size_.fetch_add(1, std::memory_order_relaxed);
+  }
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (sleepers_.load(std::memory_order_relaxed) > 0) WakeOne();
+}
+
+Cell* ThreadedExecutor::FindWork(Worker* self) {
+  // Own queue: the "next" slot first (bounded streak), then the FIFO.
+  self->lock.lock();
+  Cell* cell = nullptr;
+  if (self->next != nullptr && (self->slot_streak < kMaxSlotStreak || self->fifo.empty())) {
+    cell = self->next;
+    self->next = nullptr;
+    ++self->slot_streak;
+  } else if (!self->fifo.empty()) {
+    cell = self->fifo.front();
+    self->fifo.pop_front();
+    self->slot_streak = 0;
+  }
+  self->lock.unlock();
+  if (cell != nullptr) return cell;
+
+  if (injection_size_.load(std::memory_order_relaxed) > 0) {
+    std::lock_guard<std::mutex> lock(injection_mu_);
+    if (!injection_.empty()) {
+      cell = injection_.front();
+      injection_.pop_front();
+      injection_size_.fetch_sub(1, std::memory_order_relaxed);
+      return cell;
+    }
+  }
+  // Steal: the oldest FIFO entry of another worker, else its "next" slot.
+  for (auto& w : workers_) {
+    Worker* victim = w.get();
+    if (victim == self) continue;
+    victim->lock.lock();
+    if (!victim->fifo.empty()) {
+      cell = victim->fifo.front();
+      victim->fifo.pop_front();
+    } else if (victim->next != nullptr) {
+      cell = victim->next;
+      victim->next = nullptr;
+    }
+    victim->lock.unlock();
+    if (cell != nullptr) return cell;
+  }
+  return nullptr;
+}
+
+void ThreadedExecutor::Run(Worker* self) {
+  current_executor = this;
+  current_worker = self;
+  while (!stopping_.load(std::memory_order_acquire)) {
+    Cell* cell = FindWork(self);
+    if (cell == nullptr) {
+      uint64_t epoch = wake_epoch_.load(std::memory_order_acquire);
+      sleepers_.fetch_add(1, std::memory_order_seq_cst);
+      cell = FindWork(self);
+      if (cell == nullptr) {
+        std::unique_lock<std::mutex> lock(sleep_mu_);
+        sleep_cv_.wait(lock, [&] {
+          return wake_epoch_.load(std::memory_order_acquire) != epoch ||
+                 stopping_.load(std::memory_order_acquire);
+        });
+      }
+      sleepers_.fetch_sub(1, std::memory_order_relaxed);
+      if (cell == nullptr) continue;
+    }
+    if (turn_(cell)) {
+      // Quota used up: go to the back of our FIFO so others get a turn.
+      self->lock.lock();
+      self->fifo.push_back(cell);
+      self->lock.unlock();
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      if (sleepers_.load(std::memory_order_relaxed) > 0) WakeOne();
+    }
+  }
+  current_executor = nullptr;
+  current_worker = nullptr;
+}
+
+bool DeterministicExecutor::RunOne() {
+  if (queue_.empty()) return false;
+  Cell* cell = queue_.front();
+  queue_.pop_front();
+  if (turn_(cell)) queue_.push_back(cell);
+  return true;
+}
+
+}  // namespace troupe::runtime
