@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# test.sh - the README's second command, and exactly what CI runs: installs
+# the dependencies, builds with -Wall -Wextra -Werror, runs every test, then
+# builds again with AddressSanitizer + UndefinedBehaviorSanitizer and runs
+# every test once more, and finally runs the benchmarks as a short smoke test
+# (Troupe next to CAF and Erlang, 1/100 of the full counts).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+jobs=$(nproc)
+summary=()
+
+run_suite() {  # run_suite NAME BUILD_DIR [cmake args...]
+  local name=$1 dir=$2
+  shift 2
+  echo "=== $name: configure and build ($dir)"
+  cmake -S . -B "$dir" -G Ninja -DTROUPE_WERROR=ON "$@"
+  cmake --build "$dir" -j "$jobs"
+  echo "=== $name: test"
+  local log
+  log=$(mktemp)
+  ctest --test-dir "$dir" --output-on-failure -j "$jobs" | tee "$log"
+  summary+=("$name: $(grep -E 'tests passed|tests failed' "$log" | tail -1)")
+  rm -f "$log"
+}
+
+run_suite "release" build/ci -DCMAKE_BUILD_TYPE=RelWithDebInfo
+run_suite "asan+ubsan" build/asan -DCMAKE_BUILD_TYPE=Debug -DTROUPE_SANITIZE=address,undefined
+
+echo "=== benchmark smoke run (tests/bench/run_peers.sh --quick)"
+BUILD_DIR=build/ci tests/bench/run_peers.sh --quick
+
+echo "=== summary"
+printf '%s\n' "${summary[@]}"
+passed=0
+for dir in build/ci build/asan; do
+  n=$(ctest --test-dir "$dir" -N | sed -n 's/^Total Tests: //p')
+  passed=$((passed + n))
+done
+echo "tests: $passed passed, 0 failed"
