@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -92,21 +93,24 @@ void FanIn(ActorSystem& system, uint64_t per_sender) {
   std::string counter_address = system.FormatAddress(counter.get());
   std::string start = counter_address + " " + std::to_string(per_sender);
   // The counter answers "done" to the asker once every message has arrived.
+  // Shared with the waiter actor, which outlives this frame until it exits.
   struct Done {
     absl::Mutex mu;
     bool done = false;
-  } done;
-  ActorRef waiter = system.SpawnNative([&done](troupe::runtime::Cell*, Message&) {
-    absl::MutexLock lock(&done.mu);
-    done.done = true;
+  };
+  auto done = std::make_shared<Done>();
+  ActorRef waiter = system.SpawnNative([done](troupe::runtime::Cell*, Message& m) {
+    if (m.type() != "done") return;
+    absl::MutexLock lock(&done->mu);
+    done->done = true;
   });
   auto t0 = Clock::now();
   (void)system.Tell(counter, Message::Make("expect", std::to_string(2 * per_sender)), waiter);
   (void)system.Tell(a, Message::Make("start", start));
   (void)system.Tell(b, Message::Make("start", start));
   {
-    absl::MutexLock lock(&done.mu);
-    done.mu.Await(absl::Condition(&done.done));
+    absl::MutexLock lock(&done->mu);
+    done->mu.Await(absl::Condition(&done->done));
   }
   double secs = Seconds(t0);
   std::fprintf(stderr, "troupe fanin: %llu messages in %.3f s\n",
