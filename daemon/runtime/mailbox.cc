@@ -14,13 +14,7 @@ Mailbox::~Mailbox() {
 Envelope* Mailbox::Close() {
   Envelope* stack = head_.exchange(Closed(), std::memory_order_acq_rel);
   if (stack == Closed() || stack == Blocked()) stack = nullptr;
-  Envelope* fifo = nullptr;
-  while (stack != nullptr) {
-    Envelope* next = stack->next;
-    stack->next = fifo;
-    fifo = stack;
-    stack = next;
-  }
+  Envelope* fifo = Reverse(stack);
   // Cached (older) messages come first.
   if (cache_ == nullptr) return fifo;
   Envelope* tail = cache_;

@@ -45,16 +45,7 @@ class Mailbox {
   Envelope* Pop() {
     if (cache_ == nullptr) {
       if (head_.load(std::memory_order_relaxed) == nullptr) return nullptr;
-      Envelope* stack = head_.exchange(nullptr, std::memory_order_acquire);
-      // Reverse the LIFO stack into FIFO order.
-      Envelope* fifo = nullptr;
-      while (stack != nullptr) {
-        Envelope* next = stack->next;
-        stack->next = fifo;
-        fifo = stack;
-        stack = next;
-      }
-      cache_ = fifo;
+      cache_ = Reverse(head_.exchange(nullptr, std::memory_order_acquire));
       if (cache_ == nullptr) return nullptr;
     }
     Envelope* e = cache_;
@@ -87,6 +78,17 @@ class Mailbox {
   uint64_t pushed() const { return pushed_.load(std::memory_order_relaxed); }
 
  private:
+  // Reverses a LIFO stack of envelopes into FIFO order.
+  static Envelope* Reverse(Envelope* stack) {
+    Envelope* fifo = nullptr;
+    while (stack != nullptr) {
+      Envelope* next = stack->next;
+      stack->next = fifo;
+      fifo = stack;
+      stack = next;
+    }
+    return fifo;
+  }
   static Envelope* Blocked() { return reinterpret_cast<Envelope*>(uintptr_t{1}); }
   static Envelope* Closed() { return reinterpret_cast<Envelope*>(uintptr_t{2}); }
 
