@@ -318,6 +318,9 @@ void ActorSystem::Deliver(Cell* target, Message message) {
 }
 
 void ActorSystem::DeadLetter(Cell* target, Message message) {
+  // Wakeups of an actor that exits (or is exiting) are discarded, not dead
+  // letters: neither counted nor sent to the handler.
+  if (message.kind() == MessageKind::kWakeup) return;
   dead_letters_.fetch_add(1, std::memory_order_relaxed);
   // Notices about the dead are not themselves dead-lettered (no loops).
   if (message.kind() == MessageKind::kDeadEnvelope || message.kind() == MessageKind::kChildExited ||
@@ -475,7 +478,10 @@ class Turn {
     NoteFailure(m, status, /*will_retry=*/true);
     if (cell_->class_->failure_policy() == TROUPE_FAILURE_RESTART) {
       if (!Restart()) {
-        if (m) system_->SendPoison(cell_, std::move(m), "actor could not be restarted");
+        // A PoisonMessage is never answered with another one.
+        if (m && m.kind() != MessageKind::kPoison) {
+          system_->SendPoison(cell_, std::move(m), "actor could not be restarted");
+        }
         return;
       }
     }
@@ -572,20 +578,41 @@ bool ActorSystem::RunTurn(Cell* cell) {
     cell->Release();  // the self reference
     return false;
   }
+  // Sender references of handled messages are released in runs: one
+  // atomic operation per run of messages from the same sender.
+  Cell* held_sender = nullptr;
+  int64_t held_count = 0;
+  auto release_held = [&] {
+    if (held_sender != nullptr) held_sender->ReleaseMany(held_count);
+    held_sender = nullptr;
+    held_count = 0;
+  };
   int quota = deterministic_ != nullptr ? 1 : options_.throughput_quota;
   for (int i = 0; i < quota; ++i) {
     Envelope* e = cell->mailbox_.Pop();
     if (e == nullptr) {
+      release_held();
       if (cell->mailbox_.TryBlock()) return false;  // another thread may own the cell now
       continue;
     }
     Message m = Message::Adopt(e);
     turn.Dispatch(m);
+    if (m) {
+      if (Cell* sender = m.DetachSender(); sender != nullptr) {
+        if (sender != held_sender) {
+          release_held();
+          held_sender = sender;
+        }
+        ++held_count;
+      }
+    }
     if (cell->state() == CellState::kExited) {
+      release_held();
       cell->Release();  // the self reference
       return false;
     }
   }
+  release_held();
   return !cell->mailbox_.TryBlock();
 }
 
@@ -611,6 +638,16 @@ void ActorSystem::Finalize(Cell* cell, std::string_view reason) {
     }
     rest = next;
   }
+  // Children still listed (left running by a non-recursive exit) no longer
+  // report to this cell; drop the references, or parent and child would keep
+  // each other alive forever.
+  std::vector<Cell*> children;
+  {
+    absl::MutexLock lock(&cell->children_mu_);
+    children.assign(cell->children_.begin(), cell->children_.end());
+    cell->children_.clear();
+  }
+  for (Cell* child : children) child->Release();
   if (cell->notify_parent_ && cell->parent_ != nullptr) {
     cell->notify_parent_ = false;
     std::string payload;
@@ -881,7 +918,10 @@ void ActorSystem::Shutdown(absl::Duration drain) {
   for (Shard& shard : shards_) {
     absl::MutexLock lock(&shard.mu);
     for (const auto& [id, cell] : shard.cells)
-      if (cell->parent_ == nullptr || cell->global_name_ != nullptr)
+      // Top-level and named actors, and children whose parent exited without
+      // taking them along (nobody else will ask them to exit).
+      if (cell->parent_ == nullptr || cell->global_name_ != nullptr ||
+          cell->parent_->state() == CellState::kExited)
         top.push_back(ActorRef::Share(cell));
   }
   for (const ActorRef& ref : top) (void)RequestExit(ref);

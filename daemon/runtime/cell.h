@@ -42,8 +42,11 @@ class Cell final : public troupe_address_s, public troupe_actor_ctx_s {
   Cell& operator=(const Cell&) = delete;
 
   void Retain() { refs_.fetch_add(1, std::memory_order_relaxed); }
-  void Release() {
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  void Release() { ReleaseMany(1); }
+  // Drops `n` references at once (a turn batches the releases of its
+  // messages' senders, so a busy sender's count does not bounce between cores).
+  void ReleaseMany(int64_t n) {
+    if (refs_.fetch_sub(n, std::memory_order_acq_rel) == n) delete this;
   }
 
   static Cell* FromAddress(troupe_address_t a) { return static_cast<Cell*>(a); }

@@ -70,6 +70,13 @@ class Message {
   // Replaces the sender (retains the new one, releases the old one).
   void SetSender(Cell* sender);
 
+  // Takes the sender reference out (the caller must release it); the
+  // message then has no sender.
+  Cell* DetachSender() {
+    Cell* sender = envelope_->sender;
+    envelope_->sender = nullptr;
+    return sender;
+  }
   // Gives up ownership (for a Mailbox).
   Envelope* Release() {
     Envelope* e = envelope_;

@@ -25,6 +25,11 @@ class SpinLock {
 // actors that keep waking each other cannot starve the rest.
 constexpr int kMaxSlotStreak = 64;
 
+// Every this many picks from its own queue a worker looks at the shared
+// injection queue first, so local work that keeps coming cannot starve cells
+// scheduled from outside (Go and Tokio do the same).
+constexpr int kInjectionCheckInterval = 61;
+
 }  // namespace
 
 struct ThreadedExecutor::Worker {
@@ -32,6 +37,7 @@ struct ThreadedExecutor::Worker {
   Cell* next = nullptr;    // guarded by lock
   std::deque<Cell*> fifo;  // guarded by lock
   int slot_streak = 0;     // owner only
+  int ticks = 0;           // owner only: picks since the injection queue was checked
   std::thread thread;
 };
 
@@ -103,9 +109,21 @@ void ThreadedExecutor::Schedule(Cell* cell) {
 }
 
 Cell* ThreadedExecutor::FindWork(Worker* self) {
+  Cell* cell = nullptr;
+  if (++self->ticks >= kInjectionCheckInterval) {
+    self->ticks = 0;
+    if (injection_size_.load(std::memory_order_relaxed) > 0) {
+      std::lock_guard<std::mutex> lock(injection_mu_);
+      if (!injection_.empty()) {
+        cell = injection_.front();
+        injection_.pop_front();
+        injection_size_.fetch_sub(1, std::memory_order_relaxed);
+        return cell;
+      }
+    }
+  }
   // Own queue: the "next" slot first (bounded streak), then the FIFO.
   self->lock.lock();
-  Cell* cell = nullptr;
   if (self->next != nullptr && (self->slot_streak < kMaxSlotStreak || self->fifo.empty())) {
     cell = self->next;
     self->next = nullptr;
@@ -165,10 +183,15 @@ void ThreadedExecutor::Run(Worker* self) {
       if (cell == nullptr) continue;
     }
     if (turn_(cell)) {
-      // Quota used up: go to the back of our FIFO so others get a turn.
-      self->lock.lock();
-      self->fifo.push_back(cell);
-      self->lock.unlock();
+      // Quota used up: go to the back of the shared injection queue, behind
+      // the cells already waiting there (our own FIFO is looked at before
+      // that queue, so re-queueing locally would let a flooded actor keep
+      // the worker until its mailbox is empty).
+      {
+        std::lock_guard<std::mutex> lock(injection_mu_);
+        injection_.push_back(cell);
+        injection_size_.fetch_add(1, std::memory_order_relaxed);
+      }
       std::atomic_thread_fence(std::memory_order_seq_cst);
       if (sleepers_.load(std::memory_order_relaxed) > 0) WakeOne();
     }

@@ -52,7 +52,13 @@ absl::Status PoolManagerClass::Receive(void* instance, Cell* cell, Message& mess
   switch (message.kind()) {
     case MessageKind::kPoolMemberReady: {
       Cell* member = message.sender();
-      Erase(&state->busy, member);
+      // A member reports ready after every message it handles, including
+      // replies and other non-work messages it gets while idle; only a member
+      // we gave work to is becoming free.
+      auto busy_it = std::find_if(state->busy.begin(), state->busy.end(),
+                                  [&](const ActorRef& r) { return r.get() == member; });
+      if (busy_it == state->busy.end()) return absl::OkStatus();
+      state->busy.erase(busy_it);
       if (!state->waiting.empty()) {
         system->Deliver(member, std::move(state->waiting.front()));
         state->waiting.pop_front();

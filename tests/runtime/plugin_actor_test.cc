@@ -1,0 +1,138 @@
+// Tests of the runtime driving actors from the example plugin library
+// (plugins/examples/examples.cc) through the C ABI and the host table.
+#include <memory>
+#include <set>
+#include <string>
+
+#include "daemon/loader/plugin_library.h"
+#include "tests/runtime/runtime_test_util.h"
+
+namespace troupe::runtime::testing {
+namespace {
+
+class PluginActorTest : public RuntimeTest {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<loader::PluginLibrary>> lib =
+        loader::PluginLibrary::Open(TROUPE_EXAMPLES_PATH);
+    ASSERT_TRUE(lib.ok()) << lib.status();
+    library_ = *std::move(lib);
+    MakeDeterministic();
+    ASSERT_OK(sys().RegisterLibrary(&library_->plugin()));
+  }
+  void TearDown() override { system_.reset(); }  // before the library is closed
+
+  std::unique_ptr<loader::PluginLibrary> library_;
+};
+
+TEST_F(PluginActorTest, EchoRepliesWithTheSameTypeAndPayload) {
+  ActorRef echo = Create("examples.Echo");
+  ASSERT_OK_AND_ASSIGN(Message reply, sys().Ask(echo, Msg("hello", "world"), absl::Seconds(1)));
+  EXPECT_EQ(reply.type(), "hello");
+  EXPECT_EQ(reply.payload(), "world");
+}
+
+TEST_F(PluginActorTest, CounterKeepsStateAcrossMessagesSentBeforeItStarted) {
+  ActorRef counter = Create("examples.Counter");
+  ASSERT_OK(sys().Tell(counter, Msg("increment")));
+  ASSERT_OK(sys().Tell(counter, Msg("increment", "41")));
+  ASSERT_OK_AND_ASSIGN(Message reply, sys().Ask(counter, Msg("get"), absl::Seconds(1)));
+  EXPECT_EQ(reply.type(), "count");
+  EXPECT_EQ(reply.payload(), "42");
+}
+
+TEST_F(PluginActorTest, ResumePolicyRetriesOnTheSameInstance) {
+  ActorRef actor = Create("examples.Failing");
+  ASSERT_OK_AND_ASSIGN(Message reply, sys().Ask(actor, Msg("fail_once"), absl::Seconds(1)));
+  EXPECT_EQ(reply.type(), "ok");
+  EXPECT_EQ(reply.payload(), "2") << "the failed attempt was counted by the same instance";
+}
+
+TEST_F(PluginActorTest, RestartPolicyRetriesOnAFreshInstance) {
+  ActorRef resume = Create("examples.Failing");
+  ActorRef restart = Create("examples.RestartingFailing");
+  for (const ActorRef& a : {resume, restart}) {
+    ASSERT_OK_AND_ASSIGN(Message first, sys().Ask(a, Msg("a"), absl::Seconds(1)));
+    EXPECT_EQ(first.payload(), "1");
+    ASSERT_OK_AND_ASSIGN(Message poison, sys().Ask(a, Msg("fail", "p"), absl::Seconds(1)));
+    ASSERT_EQ(poison.type(), TROUPE_MSG_POISON);
+    std::vector<std::string> f = Fields(poison.payload());
+    ASSERT_EQ(f.size(), 3u);
+    EXPECT_EQ(f[0], "fail");
+    EXPECT_EQ(f[1], "p");
+    EXPECT_NE(f[2].find("asked to fail"), std::string::npos) << f[2];
+  }
+  ASSERT_OK_AND_ASSIGN(Message r1, sys().Ask(resume, Msg("b"), absl::Seconds(1)));
+  ASSERT_OK_AND_ASSIGN(Message r2, sys().Ask(restart, Msg("b"), absl::Seconds(1)));
+  EXPECT_EQ(r1.payload(), "4") << "one instance saw a, fail twice, b";
+  EXPECT_EQ(r2.payload(), "2") << "the restarted instance saw the retried fail, then b";
+}
+
+TEST_F(PluginActorTest, TimerWakeupArrivesWhenTheClockAdvances) {
+  auto [client, inbox] = SpawnInbox();
+  ActorRef timer = Create("examples.Timer");
+  ASSERT_OK(sys().Tell(timer, Msg("start", "25"), client));
+  sys().RunUntilIdle();
+  sys().AdvanceClock(absl::Milliseconds(24));
+  sys().RunUntilIdle();
+  EXPECT_TRUE(inbox->OfType("tick").empty());
+  sys().AdvanceClock(absl::Milliseconds(1));
+  sys().RunUntilIdle();
+  ASSERT_EQ(inbox->OfType("tick").size(), 1u);
+  EXPECT_EQ(inbox->OfType("tick")[0].payload, "25000000");
+}
+
+TEST_F(PluginActorTest, ParentLearnsThatAChildFailedToStart) {
+  auto [client, inbox] = SpawnInbox();
+  ActorRef parent = Create("examples.Parent");
+  ASSERT_OK(sys().Tell(parent, Msg("spawn", "examples.BrokenConstructor"), client));
+  sys().RunUntilIdle();
+  ASSERT_EQ(inbox->OfType("spawned").size(), 1u);
+  std::string child = inbox->OfType("spawned")[0].payload;
+  std::vector<Received> exited = inbox->OfType("child_exited");
+  ASSERT_EQ(exited.size(), 1u);
+  EXPECT_EQ(exited[0].payload.substr(0, child.size() + 1), child + " ");
+  EXPECT_NE(exited[0].payload.find("always fails"), std::string::npos) << exited[0].payload;
+}
+
+TEST_F(PluginActorTest, ExitingAPluginParentExitsItsChildFirst) {
+  auto [client, inbox] = SpawnInbox();
+  ActorRef parent = Create("examples.Parent");
+  ASSERT_OK(sys().Tell(parent, Msg("spawn", "examples.Echo"), client));
+  sys().RunUntilIdle();
+  ASSERT_OK_AND_ASSIGN(ActorRef child, sys().ParseAddress(inbox->OfType("spawned")[0].payload));
+  EXPECT_EQ(StateOf(child), "running");
+  ASSERT_OK(sys().RequestExit(parent));
+  sys().RunUntilIdle();
+  EXPECT_EQ(StateOf(child), "exited");
+  EXPECT_EQ(StateOf(parent), "exited");
+}
+
+TEST_F(PluginActorTest, PingerAndPongerPlayAGame) {
+  auto [client, inbox] = SpawnInbox();
+  ActorRef ponger = Create("examples.Ponger");
+  ActorRef pinger = Create("examples.Pinger");
+  ASSERT_OK(sys().Tell(pinger, Msg("start", Addr(ponger) + " 10"), client));
+  sys().RunUntilIdle();
+  ASSERT_EQ(inbox->OfType("done").size(), 1u);
+  EXPECT_EQ(inbox->OfType("done")[0].payload, "10");
+  ASSERT_OK_AND_ASSIGN(ActorStatus s, sys().GetActorStatus(pinger));
+  EXPECT_EQ(s.sent, 11u) << "ten pings and one done";
+}
+
+TEST_F(PluginActorTest, PooledEchoRepliesFromUpToFourMembers) {
+  auto [client, inbox] = SpawnInbox();
+  ActorRef pool = Create("examples.PooledEcho");
+  for (int i = 0; i < 12; ++i) ASSERT_OK(sys().Tell(pool, Msg("e", std::to_string(i)), client));
+  sys().RunUntilIdle();
+  std::vector<Received> replies = inbox->OfType("e");
+  ASSERT_EQ(replies.size(), 12u);
+  std::set<Cell*> members;
+  for (const Received& r : replies) members.insert(r.sender.get());
+  EXPECT_EQ(members.size(), 4u);
+  ASSERT_OK_AND_ASSIGN(ActorStatus s, sys().GetActorStatus(pool));
+  EXPECT_EQ(s.children.size(), 1u) << "idle_count 1 stays warm";
+}
+
+}  // namespace
+}  // namespace troupe::runtime::testing
