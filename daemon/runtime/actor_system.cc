@@ -459,8 +459,7 @@ class Turn {
         }
         break;
     }
-    bool pool_work = cell_->pool_manager_ != nullptr && m.kind() != MessageKind::kWakeup &&
-                     m.kind() != MessageKind::kChildExited;
+    const bool pool_work = m.pool_work() && cell_->pool_manager_ != nullptr;
     Receive(m);
     if (cell_->exit_after_turn_ && cell_->state() == CellState::kRunning) BeginExit();
     if (pool_work && cell_->state() == CellState::kRunning) {

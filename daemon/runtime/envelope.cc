@@ -31,6 +31,7 @@ Message Message::MakeUninitialized(std::string_view type, size_t payload_size, C
   e->payload_size = payload_size;
   e->type_size = static_cast<uint32_t>(type.size());
   e->kind = KindOfType(type);
+  e->pool_work = false;
   if (!type.empty()) std::memcpy(e->type_data(), type.data(), type.size());
   return Message(e);
 }

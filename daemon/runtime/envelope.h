@@ -33,6 +33,7 @@ struct Envelope {
   uint64_t payload_size;
   uint32_t type_size;
   MessageKind kind;
+  bool pool_work;       // handed out by a pool manager: the member reports back
   // type bytes, then payload bytes, follow the struct in the same block.
 
   char* type_data() { return reinterpret_cast<char*>(this + 1); }
@@ -66,6 +67,10 @@ class Message {
   std::string_view payload() const { return envelope_->payload(); }
   char* mutable_payload() { return envelope_->payload_data(); }
   MessageKind kind() const { return envelope_->kind; }
+  // Marks work a pool manager hands to a member (the member reports "ready"
+  // to its manager after handling exactly these).
+  void MarkPoolWork() { envelope_->pool_work = true; }
+  bool pool_work() const { return envelope_->pool_work; }
   Cell* sender() const { return envelope_->sender; }
   // Replaces the sender (retains the new one, releases the old one).
   void SetSender(Cell* sender);

@@ -33,7 +33,7 @@ class Mailbox {
     for (;;) {
       if (head == Closed()) return PushResult::kClosed;
       e->next = head == Blocked() ? nullptr : head;
-      if (head_.compare_exchange_weak(head, e, std::memory_order_release,
+      if (head_.compare_exchange_weak(head, e, std::memory_order_acq_rel,
                                       std::memory_order_relaxed)) {
         pushed_.fetch_add(1, std::memory_order_relaxed);
         return head == Blocked() ? PushResult::kQueuedAndUnblocked : PushResult::kQueued;

@@ -60,6 +60,7 @@ absl::Status PoolManagerClass::Receive(void* instance, Cell* cell, Message& mess
       if (busy_it == state->busy.end()) return absl::OkStatus();
       state->busy.erase(busy_it);
       if (!state->waiting.empty()) {
+        state->waiting.front().MarkPoolWork();
         system->Deliver(member, std::move(state->waiting.front()));
         state->waiting.pop_front();
         state->busy.push_back(ActorRef::Share(member));
@@ -102,6 +103,7 @@ absl::Status PoolManagerClass::Receive(void* instance, Cell* cell, Message& mess
   if (!state->idle.empty()) {
     ActorRef member = std::move(state->idle.back());
     state->idle.pop_back();
+    message.MarkPoolWork();
     system->Deliver(member.get(), std::move(message));
     state->busy.push_back(std::move(member));
     return absl::OkStatus();
@@ -109,6 +111,7 @@ absl::Status PoolManagerClass::Receive(void* instance, Cell* cell, Message& mess
   if (state->busy.size() < state->max_count) {
     absl::StatusOr<ActorRef> member = system->CreatePoolMember(cell, member_class_);
     if (!member.ok()) return member.status();
+    message.MarkPoolWork();
     system->Deliver(member->get(), std::move(message));
     state->busy.push_back(*std::move(member));
     return absl::OkStatus();
