@@ -2,7 +2,7 @@
 // a ManualClock and advance it by hand, so no test ever sleeps.
 #pragma once
 
-#include "absl/synchronization/mutex.h"
+#include "daemon/common/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
@@ -27,16 +27,16 @@ class ManualClock final : public Clock {
  public:
   explicit ManualClock(absl::Time start = absl::UnixEpoch()) : now_(start) {}
   absl::Time Now() const override {
-    absl::MutexLock lock(&mu_);
+    troupe::MutexLock lock(&mu_);
     return now_;
   }
   void Advance(absl::Duration d) {
-    absl::MutexLock lock(&mu_);
+    troupe::MutexLock lock(&mu_);
     now_ += d;
   }
 
  private:
-  mutable absl::Mutex mu_;
+  mutable troupe::Mutex mu_;
   absl::Time now_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -4,13 +4,13 @@
 #include <cstdio>
 #include <string>
 
-#include "absl/synchronization/mutex.h"
+#include "daemon/common/mutex.h"
 
 namespace troupe {
 namespace {
 
 std::atomic<int> min_level{static_cast<int>(LogLevel::kInfo)};
-absl::Mutex sink_mu;
+troupe::Mutex sink_mu;
 std::function<void(LogLevel, std::string_view)>* sink ABSL_GUARDED_BY(sink_mu) = nullptr;
 
 }  // namespace
@@ -18,7 +18,7 @@ std::function<void(LogLevel, std::string_view)>* sink ABSL_GUARDED_BY(sink_mu) =
 void SetMinLogLevel(LogLevel level) { min_level.store(static_cast<int>(level)); }
 
 void SetLogSinkForTest(std::function<void(LogLevel, std::string_view)> new_sink) {
-  absl::MutexLock lock(&sink_mu);
+  troupe::MutexLock lock(&sink_mu);
   delete sink;
   sink = new_sink ? new std::function<void(LogLevel, std::string_view)>(std::move(new_sink))
                   : nullptr;
@@ -26,7 +26,7 @@ void SetLogSinkForTest(std::function<void(LogLevel, std::string_view)> new_sink)
 
 void Log(LogLevel level, std::string_view text) {
   if (static_cast<int>(level) > min_level.load(std::memory_order_relaxed)) return;
-  absl::MutexLock lock(&sink_mu);
+  troupe::MutexLock lock(&sink_mu);
   if (sink != nullptr) {
     (*sink)(level, text);
     return;

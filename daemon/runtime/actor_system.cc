@@ -53,7 +53,7 @@ thread_local ActorSystem* current_system = nullptr;
 ActorSystem* CurrentSystemForHost() { return current_system; }
 
 struct ActorSystem::ClassTable {
-  mutable absl::Mutex mu;
+  mutable troupe::Mutex mu;
   absl::flat_hash_map<std::string, const ActorClass*> by_name ABSL_GUARDED_BY(mu);
   absl::flat_hash_map<std::pair<const void*, std::string>, const ActorClass*> by_library
       ABSL_GUARDED_BY(mu);
@@ -83,7 +83,7 @@ ActorSystem::ActorSystem(SystemOptions options)
 
 ActorSystem::~ActorSystem() {
   Shutdown();
-  absl::MutexLock lock(&names_mu_);
+  troupe::MutexLock lock(&names_mu_);
   for (auto& [name, cell] : names_) cell->Release();
   names_.clear();
 }
@@ -97,7 +97,7 @@ absl::Status ActorSystem::RegisterLibrary(const troupe_plugin_v1_t* plugin) {
   for (size_t i = 0; i < plugin->class_count; ++i) {
     made.push_back(std::make_unique<PluginActorClass>(plugin, plugin->classes[i]));
   }
-  absl::MutexLock lock(&classes_->mu);
+  troupe::MutexLock lock(&classes_->mu);
   for (auto& c : made) {
     auto key = std::make_pair(static_cast<const void*>(plugin), std::string(c->name()));
     if (classes_->by_library.contains(key)) {
@@ -115,7 +115,7 @@ absl::Status ActorSystem::RegisterLibrary(const troupe_plugin_v1_t* plugin) {
 }
 
 absl::Status ActorSystem::RegisterClass(std::unique_ptr<ActorClass> actor_class) {
-  absl::MutexLock lock(&classes_->mu);
+  troupe::MutexLock lock(&classes_->mu);
   auto key = std::make_pair(actor_class->library(), std::string(actor_class->name()));
   if (classes_->by_library.contains(key)) {
     return absl::AlreadyExistsError(
@@ -128,7 +128,7 @@ absl::Status ActorSystem::RegisterClass(std::unique_ptr<ActorClass> actor_class)
 }
 
 const ActorClass* ActorSystem::FindClass(std::string_view name, const void* library) const {
-  absl::MutexLock lock(&classes_->mu);
+  troupe::MutexLock lock(&classes_->mu);
   if (library != nullptr) {
     auto it = classes_->by_library.find(std::make_pair(library, std::string(name)));
     if (it != classes_->by_library.end()) return it->second;
@@ -182,7 +182,7 @@ absl::StatusOr<ActorRef> ActorSystem::CreateInternal(const ActorClass* actor_cla
     }
   }
   if (actor_class->pool_max_count() > 1) {
-    absl::MutexLock lock(&classes_->mu);
+    troupe::MutexLock lock(&classes_->mu);
     auto& pool = classes_->pools[actor_class];
     if (pool == nullptr) pool = std::make_unique<PoolManagerClass>(actor_class);
     actor_class = pool.get();
@@ -196,7 +196,7 @@ absl::StatusOr<ActorRef> ActorSystem::CreateInternal(const ActorClass* actor_cla
 
   Cell* cell = nullptr;
   if (!global_name.empty()) {
-    absl::MutexLock lock(&names_mu_);
+    troupe::MutexLock lock(&names_mu_);
     auto it = names_.find(ToAbsl(global_name));
     if (it != names_.end() && it->second->state() != CellState::kExited) {
       return ActorRef::Share(it->second);
@@ -216,7 +216,7 @@ absl::StatusOr<ActorRef> ActorSystem::CreateInternal(const ActorClass* actor_cla
   }
   Register(cell);
   if (parent != nullptr && cell->in_parent_children_) {
-    absl::MutexLock lock(&parent->children_mu_);
+    troupe::MutexLock lock(&parent->children_mu_);
     cell->Retain();
     parent->children_.insert(cell);
   }
@@ -236,7 +236,7 @@ absl::StatusOr<ActorRef> ActorSystem::CreatePoolMember(Cell* manager,
   cell->pool_manager_ = manager;
   Register(cell);
   {
-    absl::MutexLock lock(&manager->children_mu_);
+    troupe::MutexLock lock(&manager->children_mu_);
     cell->Retain();
     manager->children_.insert(cell);
   }
@@ -248,7 +248,7 @@ absl::StatusOr<ActorRef> ActorSystem::CreatePoolMember(Cell* manager,
 ActorRef ActorSystem::SpawnNative(NativeHandler handler, std::string_view class_name) {
   const ActorClass* actor_class;
   {
-    absl::MutexLock lock(&classes_->mu);
+    troupe::MutexLock lock(&classes_->mu);
     auto& native = classes_->natives[std::string(class_name)];
     if (native == nullptr) native = std::make_unique<NativeClass>(std::string(class_name));
     actor_class = native.get();
@@ -266,25 +266,25 @@ ActorRef ActorSystem::SpawnNative(NativeHandler handler, std::string_view class_
 
 void ActorSystem::Register(Cell* cell) {
   Shard& shard = ShardFor(cell->id());
-  absl::MutexLock lock(&shard.mu);
+  troupe::MutexLock lock(&shard.mu);
   shard.cells.emplace(cell->id(), cell);
 }
 
 void ActorSystem::Unregister(Cell* cell) {
   {
     Shard& shard = ShardFor(cell->id());
-    absl::MutexLock lock(&shard.mu);
+    troupe::MutexLock lock(&shard.mu);
     shard.cells.erase(cell->id());
   }
   if (cell->global_name_ != nullptr) {
-    absl::MutexLock lock(&names_mu_);
+    troupe::MutexLock lock(&names_mu_);
     auto it = names_.find(*cell->global_name_);
     if (it != names_.end() && it->second == cell) {
       names_.erase(it);
       cell->Release();
     }
   }
-  absl::MutexLock lock(&dead_letter_mu_);
+  troupe::MutexLock lock(&dead_letter_mu_);
   if (dead_letter_handler_ == cell) {
     dead_letter_handler_ = nullptr;
     cell->Release();
@@ -329,7 +329,7 @@ void ActorSystem::DeadLetter(Cell* target, Message message) {
   }
   ActorRef handler;
   {
-    absl::MutexLock lock(&dead_letter_mu_);
+    troupe::MutexLock lock(&dead_letter_mu_);
     handler = ActorRef::Share(dead_letter_handler_);
   }
   if (!handler || handler.get() == target) return;
@@ -368,17 +368,19 @@ absl::StatusOr<Message> ActorSystem::Ask(const ActorRef& target, Message message
     return absl::InvalidArgumentError("ask needs a message with a type");
   }
   struct Pending {
-    absl::Mutex mu;
+    troupe::Mutex mu;
+    troupe::CondVar cv;
     bool done ABSL_GUARDED_BY(mu) = false;
     Message reply ABSL_GUARDED_BY(mu);
   };
   auto pending = std::make_shared<Pending>();
   ActorRef reply_to = SpawnNative(
       [pending](Cell*, Message& m) {
-        absl::MutexLock lock(&pending->mu);
+        troupe::MutexLock lock(&pending->mu);
         if (!pending->done) {
           pending->done = true;
           pending->reply = std::move(m);
+          pending->cv.Signal();
         }
       },
       "ask");
@@ -389,16 +391,19 @@ absl::StatusOr<Message> ActorSystem::Ask(const ActorRef& target, Message message
   if (deterministic_ != nullptr) {
     for (;;) {
       {
-        absl::MutexLock lock(&pending->mu);
+        troupe::MutexLock lock(&pending->mu);
         if (pending->done) break;
       }
       if (!RunOne()) break;
     }
-    absl::MutexLock lock(&pending->mu);
+    troupe::MutexLock lock(&pending->mu);
     done = pending->done;
   } else {
-    absl::MutexLock lock(&pending->mu);
-    done = pending->mu.AwaitWithTimeout(absl::Condition(&pending->done), timeout);
+    absl::Time deadline = absl::Now() + timeout;
+    troupe::MutexLock lock(&pending->mu);
+    while (!pending->done && !pending->cv.WaitWithDeadline(&pending->mu, deadline)) {
+    }
+    done = pending->done;
   }
   (void)RequestExit(reply_to);
   if (deterministic_ != nullptr) RunUntilIdle();
@@ -406,7 +411,7 @@ absl::StatusOr<Message> ActorSystem::Ask(const ActorRef& target, Message message
     return absl::DeadlineExceededError(troupe::StrCat(
         "no reply from ", FormatAddress(target.get()), " within ", absl::FormatDuration(timeout)));
   }
-  absl::MutexLock lock(&pending->mu);
+  troupe::MutexLock lock(&pending->mu);
   return std::move(pending->reply);
 }
 
@@ -536,7 +541,7 @@ class Turn {
     Cell* child = m.sender();
     bool was_child = false;
     if (child != nullptr) {
-      absl::MutexLock lock(&cell_->children_mu_);
+      troupe::MutexLock lock(&cell_->children_mu_);
       was_child = cell_->children_.erase(child) > 0;
     }
     if (was_child) child->Release();
@@ -551,7 +556,7 @@ class Turn {
     if (cell_->state() != CellState::kRunning) return;
     std::vector<Cell*> children;
     if (cell_->exit_recursive_) {
-      absl::MutexLock lock(&cell_->children_mu_);
+      troupe::MutexLock lock(&cell_->children_mu_);
       children.assign(cell_->children_.begin(), cell_->children_.end());
     }
     if (children.empty()) {
@@ -642,7 +647,7 @@ void ActorSystem::Finalize(Cell* cell, std::string_view reason) {
   // each other alive forever.
   std::vector<Cell*> children;
   {
-    absl::MutexLock lock(&cell->children_mu_);
+    troupe::MutexLock lock(&cell->children_mu_);
     children.assign(cell->children_.begin(), cell->children_.end());
     cell->children_.clear();
   }
@@ -655,7 +660,7 @@ void ActorSystem::Finalize(Cell* cell, std::string_view reason) {
     Deliver(cell->parent_, Message::Make(TROUPE_MSG_CHILD_EXITED, payload, cell));
   }
   if (live_actors_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    absl::MutexLock lock(&live_mu_);
+    troupe::MutexLock lock(&live_mu_);
     live_cv_.SignalAll();
   }
 }
@@ -671,7 +676,7 @@ void ActorSystem::AddWakeup(Cell* cell, absl::Duration delay, std::string_view p
   cell->pending_wakeups_.fetch_add(1, std::memory_order_relaxed);
   bool earliest = timers_.Add(clock_->Now() + delay, cell, Message::Make(TROUPE_MSG_WAKEUP, body, cell));
   if (earliest && deterministic_ == nullptr) {
-    absl::MutexLock lock(&timer_mu_);
+    troupe::MutexLock lock(&timer_mu_);
     timer_cv_.Signal();
   }
 }
@@ -688,7 +693,7 @@ void ActorSystem::FireDueTimers() {
 
 void ActorSystem::TimerLoop() {
   const bool real_clock = clock_ == RealClock::Get();
-  absl::MutexLock lock(&timer_mu_);
+  troupe::MutexLock lock(&timer_mu_);
   while (!timer_stop_) {
     absl::Time deadline = timers_.NextDeadline();
     if (deadline <= clock_->Now()) {
@@ -738,7 +743,7 @@ absl::StatusOr<ActorRef> ActorSystem::ParseAddress(std::string_view text) {
   }
   {
     const Shard& shard = ShardFor(id);
-    absl::MutexLock lock(&shard.mu);
+    troupe::MutexLock lock(&shard.mu);
     auto it = shard.cells.find(id);
     if (it != shard.cells.end() && it->second->state() != CellState::kExited) {
       return ActorRef::Share(it->second);
@@ -752,7 +757,7 @@ absl::StatusOr<ActorRef> ActorSystem::ParseAddress(std::string_view text) {
 }
 
 absl::StatusOr<ActorRef> ActorSystem::Lookup(std::string_view global_name) {
-  absl::MutexLock lock(&names_mu_);
+  troupe::MutexLock lock(&names_mu_);
   auto it = names_.find(ToAbsl(global_name));
   if (it == names_.end() || it->second->state() == CellState::kExited) {
     return absl::NotFoundError(troupe::StrCat("no actor is named '", global_name, "'"));
@@ -763,7 +768,7 @@ absl::StatusOr<ActorRef> ActorSystem::Lookup(std::string_view global_name) {
 void ActorSystem::SetDeadLetterHandler(const ActorRef& handler) {
   Cell* old;
   {
-    absl::MutexLock lock(&dead_letter_mu_);
+    troupe::MutexLock lock(&dead_letter_mu_);
     old = dead_letter_handler_;
     dead_letter_handler_ = handler.get();
     if (dead_letter_handler_ != nullptr) dead_letter_handler_->Retain();
@@ -774,7 +779,7 @@ void ActorSystem::SetDeadLetterHandler(const ActorRef& handler) {
 void ActorSystem::SetDeadLetterHandlerFromActor(Cell* cell, bool enable) {
   Cell* old = nullptr;
   {
-    absl::MutexLock lock(&dead_letter_mu_);
+    troupe::MutexLock lock(&dead_letter_mu_);
     if (enable) {
       old = dead_letter_handler_;
       dead_letter_handler_ = cell;
@@ -788,7 +793,7 @@ void ActorSystem::SetDeadLetterHandlerFromActor(Cell* cell, bool enable) {
 }
 
 std::string ActorSystem::CapabilitiesJson() const {
-  absl::MutexLock lock(&caps_mu_);
+  troupe::MutexLock lock(&caps_mu_);
   std::string out = "{";
   bool first = true;
   for (const auto& [name, value] : capabilities_) {
@@ -806,7 +811,7 @@ absl::Status ActorSystem::UpdateCapability(std::string_view name, std::string_vi
     return absl::InvalidArgumentError(
         troupe::StrCat("value of capability '", name, "' is not valid JSON: ", value_json));
   }
-  absl::MutexLock lock(&caps_mu_);
+  troupe::MutexLock lock(&caps_mu_);
   auto it = std::find_if(capabilities_.begin(), capabilities_.end(),
                          [&](const auto& p) { return p.first == name; });
   if (value_json.empty()) {
@@ -835,7 +840,7 @@ absl::StatusOr<ActorStatus> ActorSystem::GetActorStatus(const ActorRef& actor) c
   if (cell->global_name_ != nullptr) s.global_name = *cell->global_name_;
   s.state = StateName(cell->state());
   {
-    absl::MutexLock lock(&cell->children_mu_);
+    troupe::MutexLock lock(&cell->children_mu_);
     for (const Cell* child : cell->children_) {
       if (child->state() != CellState::kExited) s.children.push_back(FormatAddress(child));
     }
@@ -852,7 +857,7 @@ absl::StatusOr<ActorStatus> ActorSystem::GetActorStatus(const ActorRef& actor) c
 std::vector<ActorStatus> ActorSystem::ListActors() const {
   std::vector<ActorRef> live;
   for (const Shard& shard : shards_) {
-    absl::MutexLock lock(&shard.mu);
+    troupe::MutexLock lock(&shard.mu);
     for (const auto& [id, cell] : shard.cells) live.push_back(ActorRef::Share(cell));
   }
   std::vector<ActorStatus> out;
@@ -873,10 +878,10 @@ SystemStatus ActorSystem::GetStatus() const {
   s.handler_failures = handler_failures_.load(std::memory_order_relaxed);
   s.pending_wakeups = timers_.size();
   {
-    absl::MutexLock lock(&dead_letter_mu_);
+    troupe::MutexLock lock(&dead_letter_mu_);
     s.dead_letter_handler = FormatAddress(dead_letter_handler_);
   }
-  absl::MutexLock lock(&names_mu_);
+  troupe::MutexLock lock(&names_mu_);
   for (const auto& [name, cell] : names_) s.global_names.push_back(name);
   std::sort(s.global_names.begin(), s.global_names.end());
   return s;
@@ -915,7 +920,7 @@ void ActorSystem::Shutdown(absl::Duration drain) {
   // Ask every top-level actor to exit; children follow recursively.
   std::vector<ActorRef> top;
   for (Shard& shard : shards_) {
-    absl::MutexLock lock(&shard.mu);
+    troupe::MutexLock lock(&shard.mu);
     for (const auto& [id, cell] : shard.cells)
       // Top-level and named actors, and children whose parent exited without
       // taking them along (nobody else will ask them to exit).
@@ -929,14 +934,14 @@ void ActorSystem::Shutdown(absl::Duration drain) {
     RunUntilIdle();
   } else {
     absl::Time deadline = absl::Now() + drain;
-    absl::MutexLock lock(&live_mu_);
+    troupe::MutexLock lock(&live_mu_);
     while (live_actors_.load() > 0) {
       if (live_cv_.WaitWithDeadline(&live_mu_, deadline)) break;
     }
   }
   if (deterministic_ == nullptr) {
     {
-      absl::MutexLock lock(&timer_mu_);
+      troupe::MutexLock lock(&timer_mu_);
       timer_stop_ = true;
       timer_cv_.Signal();
     }
@@ -946,7 +951,7 @@ void ActorSystem::Shutdown(absl::Duration drain) {
   // Whatever did not drain in time is destroyed without handling more mail.
   std::vector<Cell*> rest;
   for (Shard& shard : shards_) {
-    absl::MutexLock lock(&shard.mu);
+    troupe::MutexLock lock(&shard.mu);
     for (const auto& [id, cell] : shard.cells) rest.push_back(cell);
   }
   if (!rest.empty()) LogWarning(rest.size(), " actors did not exit before shutdown; destroying them");

@@ -20,7 +20,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include "daemon/common/mutex.h"
 #include "absl/time/time.h"
 #include "daemon/common/clock.h"
 #include "daemon/runtime/actor_class.h"
@@ -193,31 +193,31 @@ class ActorSystem {
 
   static constexpr int kShards = 16;
   struct Shard {
-    mutable absl::Mutex mu;
+    mutable troupe::Mutex mu;
     absl::flat_hash_map<uint64_t, Cell*> cells ABSL_GUARDED_BY(mu);  // live, not retained
   };
   Shard shards_[kShards];
   Shard& ShardFor(uint64_t id) { return shards_[id % kShards]; }
   const Shard& ShardFor(uint64_t id) const { return shards_[id % kShards]; }
 
-  mutable absl::Mutex names_mu_;
+  mutable troupe::Mutex names_mu_;
   absl::flat_hash_map<std::string, Cell*> names_ ABSL_GUARDED_BY(names_mu_);  // retained
 
-  mutable absl::Mutex dead_letter_mu_;
+  mutable troupe::Mutex dead_letter_mu_;
   Cell* dead_letter_handler_ ABSL_GUARDED_BY(dead_letter_mu_) = nullptr;  // retained
 
-  mutable absl::Mutex caps_mu_;
+  mutable troupe::Mutex caps_mu_;
   std::vector<std::pair<std::string, std::string>> capabilities_ ABSL_GUARDED_BY(caps_mu_);
 
   std::atomic<uint64_t> live_actors_{0};
   std::atomic<uint64_t> dead_letters_{0};
   std::atomic<uint64_t> poison_messages_{0};
   std::atomic<uint64_t> handler_failures_{0};
-  absl::Mutex live_mu_;  // with live_cv_: Shutdown waits for live_actors_ == 0
-  absl::CondVar live_cv_;
+  troupe::Mutex live_mu_;  // with live_cv_: Shutdown waits for live_actors_ == 0
+  troupe::CondVar live_cv_;
 
-  absl::Mutex timer_mu_;
-  absl::CondVar timer_cv_;
+  troupe::Mutex timer_mu_;
+  troupe::CondVar timer_cv_;
   bool timer_stop_ ABSL_GUARDED_BY(timer_mu_) = false;
   std::thread timer_thread_;
 };

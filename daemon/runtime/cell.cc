@@ -9,7 +9,7 @@ Cell::Cell(ActorSystem* system, uint64_t id, const ActorClass* actor_class, Cell
 
 Cell::~Cell() {
   {
-    absl::MutexLock lock(&children_mu_);
+    troupe::MutexLock lock(&children_mu_);
     for (Cell* child : children_) child->Release();
     children_.clear();
   }

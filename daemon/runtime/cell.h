@@ -14,7 +14,7 @@
 #include <string>
 
 #include "absl/container/flat_hash_set.h"
-#include "absl/synchronization/mutex.h"
+#include "daemon/common/mutex.h"
 #include "daemon/runtime/mailbox.h"
 #include "troupe/abi.h"
 
@@ -99,7 +99,7 @@ class Cell final : public troupe_address_s, public troupe_actor_ctx_s {
   std::atomic<uint64_t> sent_{0};
   std::atomic<uint64_t> failed_{0};
   std::atomic<uint32_t> pending_wakeups_{0};
-  mutable absl::Mutex children_mu_;            // writers: the actor's turn; readers: status
+  mutable troupe::Mutex children_mu_;            // writers: the actor's turn; readers: status
   absl::flat_hash_set<Cell*> children_ ABSL_GUARDED_BY(children_mu_);  // each retained
   std::unique_ptr<std::string> global_name_;   // set before the cell is shared
   std::string error_;                          // turn-only: report_error text

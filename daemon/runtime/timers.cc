@@ -5,7 +5,7 @@
 namespace troupe::runtime {
 
 Timers::~Timers() {
-  absl::MutexLock lock(&mu_);
+  troupe::MutexLock lock(&mu_);
   while (!heap_.empty()) {
     Entry e = heap_.top();
     heap_.pop();
@@ -16,7 +16,7 @@ Timers::~Timers() {
 
 bool Timers::Add(absl::Time deadline, Cell* target, Message message) {
   target->Retain();
-  absl::MutexLock lock(&mu_);
+  troupe::MutexLock lock(&mu_);
   bool earliest = heap_.empty() || deadline < heap_.top().deadline;
   heap_.push(Entry{deadline, next_seq_++, target, message.Release()});
   return earliest;
@@ -25,7 +25,7 @@ bool Timers::Add(absl::Time deadline, Cell* target, Message message) {
 void Timers::FireDue(absl::Time now, const std::function<void(Cell*, Message)>& deliver) {
   std::vector<Entry> due;
   {
-    absl::MutexLock lock(&mu_);
+    troupe::MutexLock lock(&mu_);
     while (!heap_.empty() && heap_.top().deadline <= now) {
       due.push_back(heap_.top());
       heap_.pop();
@@ -35,12 +35,12 @@ void Timers::FireDue(absl::Time now, const std::function<void(Cell*, Message)>& 
 }
 
 absl::Time Timers::NextDeadline() const {
-  absl::MutexLock lock(&mu_);
+  troupe::MutexLock lock(&mu_);
   return heap_.empty() ? absl::InfiniteFuture() : heap_.top().deadline;
 }
 
 size_t Timers::size() const {
-  absl::MutexLock lock(&mu_);
+  troupe::MutexLock lock(&mu_);
   return heap_.size();
 }
 

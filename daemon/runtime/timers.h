@@ -8,7 +8,7 @@
 #include <queue>
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
+#include "daemon/common/mutex.h"
 #include "absl/time/time.h"
 #include "daemon/runtime/envelope.h"
 
@@ -40,7 +40,7 @@ class Timers {
       return deadline != o.deadline ? deadline > o.deadline : seq > o.seq;
     }
   };
-  mutable absl::Mutex mu_;
+  mutable troupe::Mutex mu_;
   std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> heap_ ABSL_GUARDED_BY(mu_);
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -95,22 +95,24 @@ void FanIn(ActorSystem& system, uint64_t per_sender) {
   // The counter answers "done" to the asker once every message has arrived.
   // Shared with the waiter actor, which outlives this frame until it exits.
   struct Done {
-    absl::Mutex mu;
+    troupe::Mutex mu;
+    troupe::CondVar cv;
     bool done = false;
   };
   auto done = std::make_shared<Done>();
   ActorRef waiter = system.SpawnNative([done](troupe::runtime::Cell*, Message& m) {
     if (m.type() != "done") return;
-    absl::MutexLock lock(&done->mu);
+    troupe::MutexLock lock(&done->mu);
     done->done = true;
+    done->cv.Signal();
   });
   auto t0 = Clock::now();
   (void)system.Tell(counter, Message::Make("expect", std::to_string(2 * per_sender)), waiter);
   (void)system.Tell(a, Message::Make("start", start));
   (void)system.Tell(b, Message::Make("start", start));
   {
-    absl::MutexLock lock(&done->mu);
-    done->mu.Await(absl::Condition(&done->done));
+    troupe::MutexLock lock(&done->mu);
+    while (!done->done) done->cv.Wait(&done->mu);
   }
   double secs = Seconds(t0);
   std::fprintf(stderr, "troupe fanin: %llu messages in %.3f s\n",

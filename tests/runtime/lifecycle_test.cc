@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "absl/synchronization/notification.h"
+#include "daemon/common/mutex.h"
 #include "tests/runtime/runtime_test_util.h"
 
 namespace troupe::runtime::testing {

@@ -16,7 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
+#include "daemon/common/mutex.h"
 #include "absl/time/time.h"
 #include "daemon/common/clock.h"
 #include "daemon/runtime/actor_system.h"
@@ -71,34 +71,39 @@ class Inbox {
     return [this](Cell*, Message& m) { Add(m); };
   }
   void Add(const Message& m) {
-    absl::MutexLock lock(&mu_);
+    troupe::MutexLock lock(&mu_);
     items_.push_back(Received{std::string(m.type()), std::string(m.payload()),
                               ActorRef::Share(m.sender()), m.payload().data()});
+    cv_.SignalAll();
   }
   std::vector<Received> items() const {
-    absl::MutexLock lock(&mu_);
+    troupe::MutexLock lock(&mu_);
     return items_;
   }
   std::vector<Received> OfType(std::string_view type) const {
-    absl::MutexLock lock(&mu_);
+    troupe::MutexLock lock(&mu_);
     std::vector<Received> out;
     for (const Received& r : items_)
       if (r.type == type) out.push_back(r);
     return out;
   }
   size_t size() const {
-    absl::MutexLock lock(&mu_);
+    troupe::MutexLock lock(&mu_);
     return items_.size();
   }
   // Waits until at least `n` messages arrived; false on timeout.
   bool WaitForSize(size_t n, absl::Duration timeout = absl::Seconds(10)) const {
-    absl::MutexLock lock(&mu_);
-    auto enough = [&]() { return items_.size() >= n; };
-    return mu_.AwaitWithTimeout(absl::Condition(&enough), timeout);
+    absl::Time deadline = absl::Now() + timeout;
+    troupe::MutexLock lock(&mu_);
+    while (items_.size() < n) {
+      if (cv_.WaitWithDeadline(&mu_, deadline)) return items_.size() >= n;
+    }
+    return true;
   }
 
  private:
-  mutable absl::Mutex mu_;
+  mutable troupe::Mutex mu_;
+  mutable troupe::CondVar cv_;
   std::vector<Received> items_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-#include "absl/synchronization/notification.h"
+#include "daemon/common/mutex.h"
 #include "tests/runtime/runtime_test_util.h"
 
 namespace troupe::runtime::testing {
@@ -28,16 +28,16 @@ TEST_F(SchedulerTest, ExplicitWorkerThreadCountIsKept) {
 
 TEST_F(SchedulerTest, HandlersRunOnAFixedPoolOfWorkerThreads) {
   ActorSystem& system = MakeThreaded(2);
-  absl::Mutex mu;
+  troupe::Mutex mu;
   std::set<std::thread::id> threads;
   std::atomic<int> handled{0};
-  absl::Notification all_done;
+  troupe::Notification all_done;
   constexpr int kActors = 20, kMessages = 50;
   std::vector<ActorRef> actors;
   for (int a = 0; a < kActors; ++a) {
     actors.push_back(system.SpawnNative([&](Cell*, Message&) {
       {
-        absl::MutexLock lock(&mu);
+        troupe::MutexLock lock(&mu);
         threads.insert(std::this_thread::get_id());
       }
       if (handled.fetch_add(1) + 1 == kActors * kMessages) all_done.Notify();
@@ -47,7 +47,7 @@ TEST_F(SchedulerTest, HandlersRunOnAFixedPoolOfWorkerThreads) {
   for (int m = 0; m < kMessages; ++m)
     for (const ActorRef& a : actors) ASSERT_OK(system.Tell(a, Msg("tick")));
   ASSERT_TRUE(all_done.WaitForNotificationWithTimeout(absl::Seconds(30)));
-  absl::MutexLock lock(&mu);
+  troupe::MutexLock lock(&mu);
   EXPECT_LE(threads.size(), 2u);
   EXPECT_FALSE(threads.contains(std::this_thread::get_id()));
 }
@@ -57,7 +57,7 @@ TEST_F(SchedulerTest, AnActorHandlesOneMessageAtATimeUnderManySenders) {
   std::atomic<int> inside{0};
   std::atomic<int> max_inside{0};
   std::atomic<int> handled{0};
-  absl::Notification all_done;
+  troupe::Notification all_done;
   constexpr int kSenders = 4, kPerSender = 5000;
   ActorRef actor = system.SpawnNative([&](Cell*, Message&) {
     int now = inside.fetch_add(1) + 1;
@@ -85,7 +85,7 @@ TEST_F(SchedulerTest, ThroughputQuotaLetsAnotherActorRunBeforeAFloodedActorFinis
   constexpr int kQuota = 8;
   constexpr int kFlood = 2000;
   ActorSystem& system = MakeThreaded(1, kQuota);
-  absl::Notification a_started, release_a, b_ran, a_done;
+  troupe::Notification a_started, release_a, b_ran, a_done;
   std::atomic<int> a_handled{0};
   std::atomic<int> a_handled_when_b_ran{-1};
   ActorRef a = system.SpawnNative([&](Cell*, Message& m) {

@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "absl/synchronization/notification.h"
+#include "daemon/common/mutex.h"
 #include "tests/runtime/runtime_test_util.h"
 
 namespace troupe::runtime::testing {
@@ -32,15 +32,15 @@ class WakeupTest : public RuntimeTest {
               }});
   }
   void Log(std::string s) {
-    absl::MutexLock lock(&mu_);
+    troupe::MutexLock lock(&mu_);
     log_.push_back(std::move(s));
   }
   std::vector<std::string> log() {
-    absl::MutexLock lock(&mu_);
+    troupe::MutexLock lock(&mu_);
     return log_;
   }
 
-  absl::Mutex mu_;
+  troupe::Mutex mu_;
   std::vector<std::string> log_;
 };
 
@@ -145,7 +145,7 @@ TEST_F(WakeupTest, AWakeupFiringWhileTheActorWaitsForItsChildrenIsNotADeadLetter
 
 TEST_F(WakeupTest, AThreadedSystemDeliversWakeupsWhenTheManualClockIsAdvancedAndFired) {
   ActorSystem& system = MakeThreaded(2);
-  absl::Notification armed, woke;
+  troupe::Notification armed, woke;
   std::string payload;
   ActorRef a = system.SpawnNative([&](Cell* self, Message& m) {
     if (m.type() == "arm") {
