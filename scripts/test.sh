@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # test.sh - the README's second command, and exactly what CI runs: installs
 # the dependencies, builds with -Wall -Wextra -Werror, runs every test, then
-# builds again with AddressSanitizer + UndefinedBehaviorSanitizer and runs
-# every test once more, and finally runs the benchmarks as a short smoke test
+# builds again with AddressSanitizer + UndefinedBehaviorSanitizer and with
+# ThreadSanitizer, running every test under each, and finally runs the
+# benchmarks as a short smoke test
 # (Troupe next to CAF and Erlang, 1/100 of the full counts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +28,7 @@ run_suite() {  # run_suite NAME BUILD_DIR [cmake args...]
 
 run_suite "release" build/ci -DCMAKE_BUILD_TYPE=RelWithDebInfo
 run_suite "asan+ubsan" build/asan -DCMAKE_BUILD_TYPE=Debug -DTROUPE_SANITIZE=address,undefined
+run_suite "tsan" build/tsan -DCMAKE_BUILD_TYPE=Debug -DTROUPE_SANITIZE=thread
 
 echo "=== benchmark smoke run (tests/bench/run_peers.sh --quick)"
 BUILD_DIR=build/ci tests/bench/run_peers.sh --quick
@@ -34,7 +36,7 @@ BUILD_DIR=build/ci tests/bench/run_peers.sh --quick
 echo "=== summary"
 printf '%s\n' "${summary[@]}"
 passed=0
-for dir in build/ci build/asan; do
+for dir in build/ci build/asan build/tsan; do
   n=$(ctest --test-dir "$dir" -N | sed -n 's/^Total Tests: //p')
   passed=$((passed + n))
 done
