@@ -2,9 +2,9 @@
 // a ManualClock and advance it by hand, so no test ever sleeps.
 #pragma once
 
-#include "daemon/common/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "daemon/common/mutex.h"
 
 namespace troupe {
 

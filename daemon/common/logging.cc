@@ -20,8 +20,8 @@ void SetMinLogLevel(LogLevel level) { min_level.store(static_cast<int>(level)); 
 void SetLogSinkForTest(std::function<void(LogLevel, std::string_view)> new_sink) {
   troupe::MutexLock lock(&sink_mu);
   delete sink;
-  sink = new_sink ? new std::function<void(LogLevel, std::string_view)>(std::move(new_sink))
-                  : nullptr;
+  sink =
+      new_sink ? new std::function<void(LogLevel, std::string_view)>(std::move(new_sink)) : nullptr;
 }
 
 void Log(LogLevel level, std::string_view text) {

@@ -21,12 +21,20 @@ void SetMinLogLevel(LogLevel level);
 void SetLogSinkForTest(std::function<void(LogLevel, std::string_view)> sink);
 
 template <typename... Args>
-void LogError(const Args&... args) { Log(LogLevel::kError, troupe::StrCat(args...)); }
+void LogError(const Args&... args) {
+  Log(LogLevel::kError, troupe::StrCat(args...));
+}
 template <typename... Args>
-void LogWarning(const Args&... args) { Log(LogLevel::kWarning, troupe::StrCat(args...)); }
+void LogWarning(const Args&... args) {
+  Log(LogLevel::kWarning, troupe::StrCat(args...));
+}
 template <typename... Args>
-void LogInfo(const Args&... args) { Log(LogLevel::kInfo, troupe::StrCat(args...)); }
+void LogInfo(const Args&... args) {
+  Log(LogLevel::kInfo, troupe::StrCat(args...));
+}
 template <typename... Args>
-void LogDebug(const Args&... args) { Log(LogLevel::kDebug, troupe::StrCat(args...)); }
+void LogDebug(const Args&... args) {
+  Log(LogLevel::kDebug, troupe::StrCat(args...));
+}
 
 }  // namespace troupe

@@ -43,8 +43,9 @@ int main(int argc, char** argv) {
   auto lib = troupe::loader::PluginLibrary::Open(library);
   if (!lib.ok()) return Fail(lib.status().message());
   std::printf("loaded %s: library '%s', ABI %u.%u, SDK %s, %zu actor classes\n", library.c_str(),
-              std::string((*lib)->library_name()).c_str(), (*lib)->plugin().abi_major, (*lib)->abi_minor(),
-              std::string((*lib)->sdk_version()).c_str(), (*lib)->class_count());
+              std::string((*lib)->library_name()).c_str(), (*lib)->plugin().abi_major,
+              (*lib)->abi_minor(), std::string((*lib)->sdk_version()).c_str(),
+              (*lib)->class_count());
 
   ActorSystem system;
   if (absl::Status s = system.RegisterLibrary(&(*lib)->plugin()); !s.ok()) return Fail(s.message());
@@ -63,7 +64,8 @@ int main(int argc, char** argv) {
   // 2. A counter keeps state between messages.
   auto counter = system.CreateActor("examples.Counter");
   if (!counter.ok()) return Fail(counter.status().message());
-  for (int i = 1; i <= 3; ++i) (void)system.Tell(*counter, Message::Make("increment", std::to_string(i)));
+  for (int i = 1; i <= 3; ++i)
+    (void)system.Tell(*counter, Message::Make("increment", std::to_string(i)));
   auto count = system.Ask(*counter, Message::Make("get", ""), timeout);
   if (!count.ok()) return Fail(count.status().message());
   std::printf("counter after increments 1+2+3 -> %s %s\n", std::string(count->type()).c_str(),

@@ -11,13 +11,20 @@ namespace {
 absl::Status ToStatus(troupe_result_t result, std::string_view what, const std::string& error) {
   std::string text = error.empty() ? troupe::StrCat(what, " failed with code ", result) : error;
   switch (result) {
-    case TROUPE_OK: return absl::OkStatus();
-    case TROUPE_ERROR_INVALID_ARGUMENT: return absl::InvalidArgumentError(text);
-    case TROUPE_ERROR_NOT_FOUND: return absl::NotFoundError(text);
-    case TROUPE_ERROR_FAILED_PRECONDITION: return absl::FailedPreconditionError(text);
-    case TROUPE_ERROR_RESOURCE_EXHAUSTED: return absl::ResourceExhaustedError(text);
-    case TROUPE_ERROR_UNAVAILABLE: return absl::UnavailableError(text);
-    default: return absl::UnknownError(text);
+    case TROUPE_OK:
+      return absl::OkStatus();
+    case TROUPE_ERROR_INVALID_ARGUMENT:
+      return absl::InvalidArgumentError(text);
+    case TROUPE_ERROR_NOT_FOUND:
+      return absl::NotFoundError(text);
+    case TROUPE_ERROR_FAILED_PRECONDITION:
+      return absl::FailedPreconditionError(text);
+    case TROUPE_ERROR_RESOURCE_EXHAUSTED:
+      return absl::ResourceExhaustedError(text);
+    case TROUPE_ERROR_UNAVAILABLE:
+      return absl::UnavailableError(text);
+    default:
+      return absl::UnknownError(text);
   }
 }
 

@@ -4,9 +4,9 @@
 #include <charconv>
 #include <cstring>
 
-#include "daemon/common/strings.h"
 #include "absl/strings/str_join.h"
 #include "daemon/common/logging.h"
+#include "daemon/common/strings.h"
 #include "daemon/runtime/json_check.h"
 #include "daemon/runtime/pool.h"
 #include "troupe/wire.h"
@@ -35,11 +35,16 @@ class NativeClass final : public ActorClass {
 
 const char* StateName(CellState s) {
   switch (s) {
-    case CellState::kNew: return "starting";
-    case CellState::kRunning: return "running";
-    case CellState::kExiting: return "exiting";
-    case CellState::kExited: return "exited";
-    case CellState::kTombstone: return "exited";
+    case CellState::kNew:
+      return "starting";
+    case CellState::kRunning:
+      return "running";
+    case CellState::kExiting:
+      return "exiting";
+    case CellState::kExited:
+      return "exited";
+    case CellState::kTombstone:
+      return "exited";
   }
   return "unknown";
 }
@@ -101,9 +106,8 @@ absl::Status ActorSystem::RegisterLibrary(const troupe_plugin_v1_t* plugin) {
   for (auto& c : made) {
     auto key = std::make_pair(static_cast<const void*>(plugin), std::string(c->name()));
     if (classes_->by_library.contains(key)) {
-      return absl::AlreadyExistsError(troupe::StrCat("library '", plugin->library_name,
-                                                   "' defines actor class '", c->name(),
-                                                   "' twice"));
+      return absl::AlreadyExistsError(troupe::StrCat(
+          "library '", plugin->library_name, "' defines actor class '", c->name(), "' twice"));
     }
   }
   for (auto& c : made) {
@@ -144,8 +148,9 @@ absl::StatusOr<ActorRef> ActorSystem::CreateActor(std::string_view class_name,
                                                   const CreateOptions& options) {
   const ActorClass* actor_class = FindClass(class_name, nullptr);
   if (actor_class == nullptr) {
-    return absl::NotFoundError(troupe::StrCat("no actor class named '", class_name,
-                                            "' is registered (load the library that defines it)"));
+    return absl::NotFoundError(
+        troupe::StrCat("no actor class named '", class_name,
+                       "' is registered (load the library that defines it)"));
   }
   return CreateInternal(actor_class, options.parent.get(), options.requirements_json,
                         options.global_name);
@@ -154,11 +159,13 @@ absl::StatusOr<ActorRef> ActorSystem::CreateActor(std::string_view class_name,
 absl::StatusOr<ActorRef> ActorSystem::CreateChild(Cell* parent, std::string_view class_name,
                                                   std::string_view requirements_json,
                                                   std::string_view global_name) {
-  const void* library = parent->actor_class() != nullptr ? parent->actor_class()->library() : nullptr;
+  const void* library =
+      parent->actor_class() != nullptr ? parent->actor_class()->library() : nullptr;
   const ActorClass* actor_class = FindClass(class_name, library);
   if (actor_class == nullptr) {
-    return absl::NotFoundError(troupe::StrCat("no actor class named '", class_name,
-                                            "' is registered (load the library that defines it)"));
+    return absl::NotFoundError(
+        troupe::StrCat("no actor class named '", class_name,
+                       "' is registered (load the library that defines it)"));
   }
   return CreateInternal(actor_class, parent, requirements_json, global_name);
 }
@@ -176,9 +183,9 @@ absl::StatusOr<ActorRef> ActorSystem::CreateInternal(const ActorClass* actor_cla
     }
     std::string caps = CapabilitiesJson();
     if (!actor_class->CapabilityCheck(caps, requirements_json)) {
-      return absl::FailedPreconditionError(troupe::StrCat(
-          "actor class '", actor_class->name(), "' refuses this node: requirements ",
-          requirements_json, " are not met by capabilities ", caps));
+      return absl::FailedPreconditionError(
+          troupe::StrCat("actor class '", actor_class->name(), "' refuses this node: requirements ",
+                         requirements_json, " are not met by capabilities ", caps));
     }
   }
   if (actor_class->pool_max_count() > 1) {
@@ -226,7 +233,7 @@ absl::StatusOr<ActorRef> ActorSystem::CreateInternal(const ActorClass* actor_cla
 }
 
 absl::StatusOr<ActorRef> ActorSystem::CreatePoolMember(Cell* manager,
-                                                      const ActorClass* member_class) {
+                                                       const ActorClass* member_class) {
   if (shutting_down_.load(std::memory_order_acquire)) {
     return absl::UnavailableError("the actor system is shutting down");
   }
@@ -357,7 +364,8 @@ void ActorSystem::SendPoison(Cell* from, Message original, std::string_view erro
 
 absl::Status ActorSystem::RequestExit(const ActorRef& target, bool recursive) {
   if (!target) return absl::InvalidArgumentError("exit request needs a target address");
-  Deliver(target.get(), Message::Make(TROUPE_MSG_EXIT_REQUEST, recursive ? "\x01" : std::string_view("\x00", 1)));
+  Deliver(target.get(),
+          Message::Make(TROUPE_MSG_EXIT_REQUEST, recursive ? "\x01" : std::string_view("\x00", 1)));
   return absl::OkStatus();
 }
 
@@ -408,8 +416,8 @@ absl::StatusOr<Message> ActorSystem::Ask(const ActorRef& target, Message message
   (void)RequestExit(reply_to);
   if (deterministic_ != nullptr) RunUntilIdle();
   if (!done) {
-    return absl::DeadlineExceededError(troupe::StrCat(
-        "no reply from ", FormatAddress(target.get()), " within ", absl::FormatDuration(timeout)));
+    return absl::DeadlineExceededError(troupe::StrCat("no reply from ", FormatAddress(target.get()),
+                                                      " within ", absl::FormatDuration(timeout)));
   }
   troupe::MutexLock lock(&pending->mu);
   return std::move(pending->reply);
@@ -437,7 +445,7 @@ class Turn {
     absl::StatusOr<void*> instance = cell_->class_->Create(cell_);
     if (!instance.ok()) {
       std::string reason = troupe::StrCat("actor class '", cell_->class_->name(),
-                                        "' failed to start: ", instance.status().message());
+                                          "' failed to start: ", instance.status().message());
       LogWarning(system_->FormatAddress(cell_), ": ", reason);
       create_failed_ = true;
       system_->Finalize(cell_, reason);
@@ -530,8 +538,8 @@ class Turn {
     cell_->exit_recursive_ = m.payload().empty() || m.payload()[0] != 0;
     absl::Status status = Call(m);  // the handler may clean up; it cannot refuse
     if (!status.ok()) {
-      LogWarning(system_->FormatAddress(cell_), " failed handling ActorExitRequest (exiting anyway): ",
-                 status.message());
+      LogWarning(system_->FormatAddress(cell_),
+                 " failed handling ActorExitRequest (exiting anyway): ", status.message());
     }
     BeginExit();
   }
@@ -674,7 +682,8 @@ void ActorSystem::AddWakeup(Cell* cell, absl::Duration delay, std::string_view p
   wire::AppendU64(&body, static_cast<uint64_t>(absl::ToInt64Nanoseconds(delay)));
   body.append(payload);
   cell->pending_wakeups_.fetch_add(1, std::memory_order_relaxed);
-  bool earliest = timers_.Add(clock_->Now() + delay, cell, Message::Make(TROUPE_MSG_WAKEUP, body, cell));
+  bool earliest =
+      timers_.Add(clock_->Now() + delay, cell, Message::Make(TROUPE_MSG_WAKEUP, body, cell));
   if (earliest && deterministic_ == nullptr) {
     troupe::MutexLock lock(&timer_mu_);
     timer_cv_.Signal();
@@ -738,8 +747,8 @@ absl::StatusOr<ActorRef> ActorSystem::ParseAddress(std::string_view text) {
   }
   if (node != options_.node_name) {
     return absl::UnimplementedError(troupe::StrCat("address '", text, "' belongs to node '", node,
-                                                 "'; this node is '", options_.node_name,
-                                                 "' and remote nodes are not reachable yet"));
+                                                   "'; this node is '", options_.node_name,
+                                                   "' and remote nodes are not reachable yet"));
   }
   {
     const Shard& shard = ShardFor(id);
@@ -954,7 +963,8 @@ void ActorSystem::Shutdown(absl::Duration drain) {
     troupe::MutexLock lock(&shard.mu);
     for (const auto& [id, cell] : shard.cells) rest.push_back(cell);
   }
-  if (!rest.empty()) LogWarning(rest.size(), " actors did not exit before shutdown; destroying them");
+  if (!rest.empty())
+    LogWarning(rest.size(), " actors did not exit before shutdown; destroying them");
   for (Cell* cell : rest) {
     if (cell->state() == CellState::kExited) continue;
     cell->notify_parent_ = false;

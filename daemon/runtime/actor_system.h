@@ -20,9 +20,9 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "daemon/common/mutex.h"
 #include "absl/time/time.h"
 #include "daemon/common/clock.h"
+#include "daemon/common/mutex.h"
 #include "daemon/runtime/actor_class.h"
 #include "daemon/runtime/actor_ref.h"
 #include "daemon/runtime/envelope.h"
@@ -56,7 +56,7 @@ struct ActorStatus {
   std::string class_name;
   std::string parent;  // empty for a top-level actor
   std::string global_name;
-  std::string state;   // "starting", "running", "exiting", "exited"
+  std::string state;  // "starting", "running", "exiting", "exited"
   std::vector<std::string> children;
   uint64_t mailbox_depth = 0;
   uint64_t received = 0;
@@ -140,9 +140,9 @@ class ActorSystem {
   void Shutdown(absl::Duration drain = absl::Seconds(10));
 
   // Deterministic systems only (CHECK-fails otherwise).
-  bool RunOne();                          // one turn of one actor
-  size_t RunUntilIdle();                  // turns run
-  void AdvanceClock(absl::Duration d);    // needs a ManualClock; fires due wakeups
+  bool RunOne();                        // one turn of one actor
+  size_t RunUntilIdle();                // turns run
+  void AdvanceClock(absl::Duration d);  // needs a ManualClock; fires due wakeups
   // Any system: delivers wakeups due now (tests with a ManualClock in a
   // threaded system call this after advancing the clock).
   void FireDueTimers();

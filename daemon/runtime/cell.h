@@ -18,7 +18,7 @@
 #include "daemon/runtime/mailbox.h"
 #include "troupe/abi.h"
 
-struct troupe_address_s {};  // the opaque ABI handle type is a Cell
+struct troupe_address_s {};    // the opaque ABI handle type is a Cell
 struct troupe_actor_ctx_s {};  // so is the actor context
 
 namespace troupe::runtime {
@@ -86,23 +86,23 @@ class Cell final : public troupe_address_s, public troupe_actor_ctx_s {
   std::atomic<int64_t> refs_{1};
   ActorSystem* const system_;
   const uint64_t id_;
-  const ActorClass* class_;                    // not owned; outlives the cell
-  Cell* const parent_;                         // retained until ~Cell, or nullptr
-  void* instance_ = nullptr;                   // turn-only
+  const ActorClass* class_;   // not owned; outlives the cell
+  Cell* const parent_;        // retained until ~Cell, or nullptr
+  void* instance_ = nullptr;  // turn-only
   std::atomic<CellState> state_{CellState::kNew};
-  bool exit_after_turn_ = false;               // turn-only: exit_self was called
-  bool exit_recursive_ = true;                 // turn-only
-  bool notify_parent_ = true;                  // ChildActorExited not sent yet
-  bool in_parent_children_ = true;             // named actors are not
-  uint32_t children_awaited_ = 0;              // turn-only, while kExiting
-  Cell* pool_manager_ = nullptr;               // retained when this is a pool member
+  bool exit_after_turn_ = false;    // turn-only: exit_self was called
+  bool exit_recursive_ = true;      // turn-only
+  bool notify_parent_ = true;       // ChildActorExited not sent yet
+  bool in_parent_children_ = true;  // named actors are not
+  uint32_t children_awaited_ = 0;   // turn-only, while kExiting
+  Cell* pool_manager_ = nullptr;    // retained when this is a pool member
   std::atomic<uint64_t> sent_{0};
   std::atomic<uint64_t> failed_{0};
   std::atomic<uint32_t> pending_wakeups_{0};
-  mutable troupe::Mutex children_mu_;            // writers: the actor's turn; readers: status
+  mutable troupe::Mutex children_mu_;  // writers: the actor's turn; readers: status
   absl::flat_hash_set<Cell*> children_ ABSL_GUARDED_BY(children_mu_);  // each retained
-  std::unique_ptr<std::string> global_name_;   // set before the cell is shared
-  std::string error_;                          // turn-only: report_error text
+  std::unique_ptr<std::string> global_name_;  // set before the cell is shared
+  std::string error_;                         // turn-only: report_error text
 };
 
 }  // namespace troupe::runtime

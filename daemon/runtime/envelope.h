@@ -28,12 +28,12 @@ MessageKind KindOfType(std::string_view type);
 
 // Not thread-safe; owned by exactly one party at a time (see Message).
 struct Envelope {
-  Envelope* next;       // intrusive link used by Mailbox
-  Cell* sender;         // retained reference, or nullptr
+  Envelope* next;  // intrusive link used by Mailbox
+  Cell* sender;    // retained reference, or nullptr
   uint64_t payload_size;
   uint32_t type_size;
   MessageKind kind;
-  bool pool_work;       // handed out by a pool manager: the member reports back
+  bool pool_work;  // handed out by a pool manager: the member reports back
   // type bytes, then payload bytes, follow the struct in the same block.
 
   char* type_data() { return reinterpret_cast<char*>(this + 1); }

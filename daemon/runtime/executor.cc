@@ -70,8 +70,7 @@ void ThreadedExecutor::Stop() {
   }
   sleep_cv_.notify_all();
   for (auto& w : workers_)
-    if (w->thread.joinable() && w->thread.get_id() != std::this_thread::get_id())
-      w->thread.join();
+    if (w->thread.joinable() && w->thread.get_id() != std::this_thread::get_id()) w->thread.join();
 }
 
 void ThreadedExecutor::WakeOne() {

@@ -3,8 +3,8 @@
 #include <cstring>
 #include <string>
 
-#include "daemon/common/strings.h"
 #include "daemon/common/logging.h"
+#include "daemon/common/strings.h"
 #include "daemon/runtime/actor_class.h"
 #include "daemon/runtime/actor_system.h"
 #include "daemon/runtime/cell.h"
@@ -19,16 +19,26 @@ std::string_view View(troupe_bytes_t b) { return {b.data, b.data == nullptr ? 0 
 
 troupe_result_t FromStatus(const absl::Status& s) {
   switch (s.code()) {
-    case absl::StatusCode::kOk: return TROUPE_OK;
-    case absl::StatusCode::kInvalidArgument: return TROUPE_ERROR_INVALID_ARGUMENT;
-    case absl::StatusCode::kNotFound: return TROUPE_ERROR_NOT_FOUND;
-    case absl::StatusCode::kAlreadyExists: return TROUPE_ERROR_ALREADY_EXISTS;
-    case absl::StatusCode::kResourceExhausted: return TROUPE_ERROR_RESOURCE_EXHAUSTED;
-    case absl::StatusCode::kFailedPrecondition: return TROUPE_ERROR_FAILED_PRECONDITION;
-    case absl::StatusCode::kUnimplemented: return TROUPE_ERROR_UNIMPLEMENTED;
-    case absl::StatusCode::kUnavailable: return TROUPE_ERROR_UNAVAILABLE;
-    case absl::StatusCode::kInternal: return TROUPE_ERROR_INTERNAL;
-    default: return TROUPE_ERROR_UNKNOWN;
+    case absl::StatusCode::kOk:
+      return TROUPE_OK;
+    case absl::StatusCode::kInvalidArgument:
+      return TROUPE_ERROR_INVALID_ARGUMENT;
+    case absl::StatusCode::kNotFound:
+      return TROUPE_ERROR_NOT_FOUND;
+    case absl::StatusCode::kAlreadyExists:
+      return TROUPE_ERROR_ALREADY_EXISTS;
+    case absl::StatusCode::kResourceExhausted:
+      return TROUPE_ERROR_RESOURCE_EXHAUSTED;
+    case absl::StatusCode::kFailedPrecondition:
+      return TROUPE_ERROR_FAILED_PRECONDITION;
+    case absl::StatusCode::kUnimplemented:
+      return TROUPE_ERROR_UNIMPLEMENTED;
+    case absl::StatusCode::kUnavailable:
+      return TROUPE_ERROR_UNAVAILABLE;
+    case absl::StatusCode::kInternal:
+      return TROUPE_ERROR_INTERNAL;
+    default:
+      return TROUPE_ERROR_UNKNOWN;
   }
 }
 
@@ -37,7 +47,8 @@ troupe_result_t HostSend(troupe_actor_ctx_t* ctx, troupe_address_t target, troup
   Cell* self = Cell::FromContext(ctx);
   if (target == nullptr || View(type).empty()) return TROUPE_ERROR_INVALID_ARGUMENT;
   self->NoteSent();
-  self->system()->Deliver(Cell::FromAddress(target), Message::Make(View(type), View(payload), self));
+  self->system()->Deliver(Cell::FromAddress(target),
+                          Message::Make(View(type), View(payload), self));
   return TROUPE_OK;
 }
 
@@ -58,7 +69,8 @@ troupe_result_t HostCreateActor(troupe_actor_ctx_t* ctx, troupe_bytes_t class_na
 
 void HostExitSelf(troupe_actor_ctx_t* ctx) { Cell::FromContext(ctx)->RequestExitAfterTurn(); }
 
-troupe_result_t HostWakeupAfter(troupe_actor_ctx_t* ctx, uint64_t delay_ns, troupe_bytes_t payload) {
+troupe_result_t HostWakeupAfter(troupe_actor_ctx_t* ctx, uint64_t delay_ns,
+                                troupe_bytes_t payload) {
   Cell* self = Cell::FromContext(ctx);
   if (delay_ns > static_cast<uint64_t>(INT64_MAX)) return TROUPE_ERROR_INVALID_ARGUMENT;
   self->system()->AddWakeup(self, absl::Nanoseconds(static_cast<int64_t>(delay_ns)), View(payload));
@@ -81,7 +93,7 @@ void HostLog(troupe_actor_ctx_t* ctx, troupe_log_level_t level, troupe_bytes_t t
                : level <= TROUPE_LOG_INFO    ? LogLevel::kInfo
                                              : LogLevel::kDebug;
   Log(l, troupe::StrCat(self->system()->FormatAddress(self), " (", self->actor_class()->name(),
-                      "): ", View(text)));
+                        "): ", View(text)));
 }
 
 troupe_result_t HostUpdateCapability(troupe_actor_ctx_t* ctx, troupe_bytes_t name,
@@ -135,7 +147,8 @@ size_t HostAddressFormat(troupe_address_t a, char* buffer, size_t capacity) {
   if (a == nullptr) return 0;
   Cell* cell = Cell::FromAddress(a);
   std::string text = cell->system()->FormatAddress(cell);
-  if (buffer != nullptr && capacity > 0) std::memcpy(buffer, text.data(), std::min(capacity, text.size()));
+  if (buffer != nullptr && capacity > 0)
+    std::memcpy(buffer, text.data(), std::min(capacity, text.size()));
   return text.size();
 }
 

@@ -32,13 +32,20 @@ class JsonChecker {
   bool Value(int depth) {
     if (depth > kMaxDepth || pos_ >= s_.size()) return false;
     switch (s_[pos_]) {
-      case '{': return Object(depth);
-      case '[': return Array(depth);
-      case '"': return String();
-      case 't': return Literal("true");
-      case 'f': return Literal("false");
-      case 'n': return Literal("null");
-      default: return Number();
+      case '{':
+        return Object(depth);
+      case '[':
+        return Array(depth);
+      case '"':
+        return String();
+      case 't':
+        return Literal("true");
+      case 'f':
+        return Literal("false");
+      case 'n':
+        return Literal("null");
+      default:
+        return Number();
     }
   }
   bool Object(int depth) {
@@ -82,7 +89,8 @@ class JsonChecker {
         char e = s_[pos_++];
         if (e == 'u') {
           for (int i = 0; i < 4; ++i) {
-            if (pos_ >= s_.size() || !isxdigit(static_cast<unsigned char>(s_[pos_++]))) return false;
+            if (pos_ >= s_.size() || !isxdigit(static_cast<unsigned char>(s_[pos_++])))
+              return false;
           }
         } else if (std::string_view("\"\\/bfnrt").find(e) == std::string_view::npos) {
           return false;
@@ -128,11 +136,21 @@ std::string JsonQuote(std::string_view text) {
   for (char ch : text) {
     unsigned char c = static_cast<unsigned char>(ch);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];

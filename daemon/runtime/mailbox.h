@@ -94,7 +94,7 @@ class Mailbox {
 
   std::atomic<Envelope*> head_{nullptr};
   std::atomic<uint64_t> pushed_{0};
-  Envelope* cache_ = nullptr;  // consumer-private FIFO
+  Envelope* cache_ = nullptr;        // consumer-private FIFO
   std::atomic<uint64_t> popped_{0};  // written by the consumer only
 };
 

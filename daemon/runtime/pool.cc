@@ -4,20 +4,20 @@
 #include <deque>
 #include <vector>
 
-#include "daemon/common/strings.h"
 #include "daemon/common/logging.h"
+#include "daemon/common/strings.h"
 #include "daemon/runtime/actor_system.h"
 #include "troupe/wire.h"
 
 namespace troupe::runtime {
 
 struct PoolState {
-  Cell* manager;                    // not retained: the state dies with it
+  Cell* manager;  // not retained: the state dies with it
   uint32_t max_count;
   uint32_t idle_count;
-  std::vector<ActorRef> idle;       // most recently idle last
+  std::vector<ActorRef> idle;  // most recently idle last
   std::vector<ActorRef> busy;
-  std::deque<Message> waiting;      // work queued while every member is busy
+  std::deque<Message> waiting;  // work queued while every member is busy
 };
 
 namespace {
@@ -33,8 +33,8 @@ PoolManagerClass::PoolManagerClass(const ActorClass* member_class)
     : member_class_(member_class), name_(troupe::StrCat(member_class->name(), " (pool)")) {}
 
 absl::StatusOr<void*> PoolManagerClass::Create(Cell* cell) const {
-  return new PoolState{cell, member_class_->pool_max_count(), member_class_->pool_idle_count(),
-                       {}, {}, {}};
+  return new PoolState{
+      cell, member_class_->pool_max_count(), member_class_->pool_idle_count(), {}, {}, {}};
 }
 
 void PoolManagerClass::Destroy(void* instance) const {

@@ -8,8 +8,8 @@
 #include <queue>
 #include <vector>
 
-#include "daemon/common/mutex.h"
 #include "absl/time/time.h"
+#include "daemon/common/mutex.h"
 #include "daemon/runtime/envelope.h"
 
 namespace troupe::runtime {

@@ -62,15 +62,13 @@ ActorRef Create(ActorSystem& system, const char* class_name) {
 
 Message AskOrDie(ActorSystem& system, const ActorRef& to, std::string_view type,
                  std::string_view payload) {
-  absl::StatusOr<Message> reply =
-      system.Ask(to, Message::Make(type, payload), absl::Seconds(600));
+  absl::StatusOr<Message> reply = system.Ask(to, Message::Make(type, payload), absl::Seconds(600));
   if (!reply.ok()) Die(std::string(reply.status().message()));
   if (reply->type() != "done" && reply->type() != "pong") {
     Die("unexpected reply '" + std::string(reply->type()) + "': " + std::string(reply->payload()));
   }
   return *std::move(reply);
 }
-
 
 void PingPong(ActorSystem& system, uint64_t rounds) {
   ActorRef ponger = Create(system, "bench.Ponger");
@@ -178,8 +176,9 @@ int main(int argc, char** argv) {
     } else if (arg == "--library" && i + 1 < argc) {
       library = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: troupe_bench [--quick] [--only pingpong|fanin|spawn|mailbox] "
-                           "[--library PATH]\n");
+      std::fprintf(stderr,
+                   "usage: troupe_bench [--quick] [--only pingpong|fanin|spawn|mailbox] "
+                   "[--library PATH]\n");
       return 2;
     }
   }

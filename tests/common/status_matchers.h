@@ -10,13 +10,15 @@
 namespace troupe::testing {
 inline const absl::Status& GetStatus(const absl::Status& s) { return s; }
 template <typename T>
-const absl::Status& GetStatus(const absl::StatusOr<T>& s) { return s.status(); }
+const absl::Status& GetStatus(const absl::StatusOr<T>& s) {
+  return s.status();
+}
 }  // namespace troupe::testing
 
-#define EXPECT_OK(expr) EXPECT_TRUE(::troupe::testing::GetStatus(expr).ok()) \
-    << ::troupe::testing::GetStatus(expr)
-#define ASSERT_OK(expr) ASSERT_TRUE(::troupe::testing::GetStatus(expr).ok()) \
-    << ::troupe::testing::GetStatus(expr)
+#define EXPECT_OK(expr) \
+  EXPECT_TRUE(::troupe::testing::GetStatus(expr).ok()) << ::troupe::testing::GetStatus(expr)
+#define ASSERT_OK(expr) \
+  ASSERT_TRUE(::troupe::testing::GetStatus(expr).ok()) << ::troupe::testing::GetStatus(expr)
 #define TROUPE_TEST_CONCAT_INNER_(a, b) a##b
 #define TROUPE_TEST_CONCAT_(a, b) TROUPE_TEST_CONCAT_INNER_(a, b)
 #define ASSERT_OK_AND_ASSIGN(lhs, expr) \

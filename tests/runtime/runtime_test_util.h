@@ -16,9 +16,9 @@
 #include <gtest/gtest.h>
 
 #include "absl/status/status.h"
-#include "daemon/common/mutex.h"
 #include "absl/time/time.h"
 #include "daemon/common/clock.h"
+#include "daemon/common/mutex.h"
 #include "daemon/runtime/actor_system.h"
 #include "tests/common/status_matchers.h"
 #include "troupe/abi.h"

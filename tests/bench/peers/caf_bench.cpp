@@ -42,8 +42,7 @@ long long vm_rss_bytes() {
   std::ifstream in("/proc/self/status");
   std::string line;
   while (std::getline(in, line)) {
-    if (line.compare(0, 6, "VmRSS:") == 0)
-      return std::atoll(line.c_str() + 6) * 1024LL;
+    if (line.compare(0, 6, "VmRSS:") == 0) return std::atoll(line.c_str() + 6) * 1024LL;
   }
   return -1;
 }
@@ -57,10 +56,10 @@ void result(const char* name, double value, const char* unit) {
 
 caf::behavior ponger(caf::event_based_actor* self) {
   return {
-    [self](const std::string& payload) {
-      // Reply with a new message that carries a copy of the payload.
-      self->send(caf::actor_cast<caf::actor>(self->current_sender()), payload);
-    },
+      [self](const std::string& payload) {
+        // Reply with a new message that carries a copy of the payload.
+        self->send(caf::actor_cast<caf::actor>(self->current_sender()), payload);
+      },
   };
 }
 
@@ -68,19 +67,19 @@ struct pinger_state {
   std::uint64_t remaining = 0;
 };
 
-caf::behavior pinger(caf::stateful_actor<pinger_state>* self, caf::actor pong,
-                     std::uint64_t rounds, std::promise<void>* done) {
+caf::behavior pinger(caf::stateful_actor<pinger_state>* self, caf::actor pong, std::uint64_t rounds,
+                     std::promise<void>* done) {
   self->state.remaining = rounds;
   self->send(pong, std::string(payload_size, 'x'));
   return {
-    [self, pong, done](const std::string& payload) {
-      if (--self->state.remaining == 0) {
-        done->set_value();
-        self->quit();
-        return;
-      }
-      self->send(pong, payload);
-    },
+      [self, pong, done](const std::string& payload) {
+        if (--self->state.remaining == 0) {
+          done->set_value();
+          self->quit();
+          return;
+        }
+        self->send(pong, payload);
+      },
   };
 }
 
@@ -105,23 +104,21 @@ struct counter_state {
   std::uint64_t received = 0;
 };
 
-caf::behavior counter(caf::stateful_actor<counter_state>* self,
-                      std::uint64_t expected, std::promise<void>* done) {
+caf::behavior counter(caf::stateful_actor<counter_state>* self, std::uint64_t expected,
+                      std::promise<void>* done) {
   return {
-    [self, expected, done](std::int32_t) {
-      if (++self->state.received == expected) {
-        done->set_value();
-        self->quit();
-      }
-    },
+      [self, expected, done](std::int32_t) {
+        if (++self->state.received == expected) {
+          done->set_value();
+          self->quit();
+        }
+      },
   };
 }
 
 // Sends all of its messages in a plain loop as soon as it starts, then quits.
-caf::behavior sender(caf::event_based_actor* self, caf::actor sink,
-                     std::uint64_t count) {
-  for (std::uint64_t i = 0; i < count; ++i)
-    self->send(sink, std::int32_t{1});
+caf::behavior sender(caf::event_based_actor* self, caf::actor sink, std::uint64_t count) {
+  for (std::uint64_t i = 0; i < count; ++i) self->send(sink, std::int32_t{1});
   self->quit();
   return {};
 }
@@ -153,11 +150,10 @@ struct spawn_sync {
 // An idle actor: counts itself as alive once initialized, then waits for a
 // message that never comes (it is killed with an exit message).
 caf::behavior idle_actor(caf::event_based_actor*, spawn_sync* sync) {
-  if (sync->started.fetch_add(1, std::memory_order_acq_rel) + 1
-      == sync->expected)
+  if (sync->started.fetch_add(1, std::memory_order_acq_rel) + 1 == sync->expected)
     sync->all_started.set_value();
   return {
-    [](std::int32_t) {},
+      [](std::int32_t) {},
   };
 }
 
@@ -166,25 +162,21 @@ void run_spawn(caf::actor_system& sys, std::uint64_t n) {
   sync.expected = n;
   auto all_started = sync.all_started.get_future();
   std::vector<caf::actor> actors;
-  actors.reserve(n); // part of the per-actor cost: 8 bytes per handle
+  actors.reserve(n);  // part of the per-actor cost: 8 bytes per handle
   long long rss_before = vm_rss_bytes();
   auto start = clock_type::now();
-  for (std::uint64_t i = 0; i < n; ++i)
-    actors.emplace_back(sys.spawn(idle_actor, &sync));
-  all_started.wait(); // every actor has run its init and is now idle
+  for (std::uint64_t i = 0; i < n; ++i) actors.emplace_back(sys.spawn(idle_actor, &sync));
+  all_started.wait();  // every actor has run its init and is now idle
   double secs = seconds_since(start);
   long long rss_after = vm_rss_bytes();
-  for (auto& a : actors)
-    caf::anon_send_exit(a, caf::exit_reason::kill);
+  for (auto& a : actors) caf::anon_send_exit(a, caf::exit_reason::kill);
   actors.clear();
   actors.shrink_to_fit();
   sys.await_all_actors_done();
-  std::fprintf(stderr,
-               "caf spawn: %llu actors in %.3f s, VmRSS %lld -> %lld bytes\n",
+  std::fprintf(stderr, "caf spawn: %llu actors in %.3f s, VmRSS %lld -> %lld bytes\n",
                static_cast<unsigned long long>(n), secs, rss_before, rss_after);
   result("caf_spawn_rate", n / secs, "actors/s");
-  result("caf_spawn_memory", double(rss_after - rss_before) / double(n),
-         "bytes/actor");
+  result("caf_spawn_memory", double(rss_after - rss_before) / double(n), "bytes/actor");
 }
 
 [[noreturn]] void usage(const char* argv0) {
@@ -196,23 +188,21 @@ void run_spawn(caf::actor_system& sys, std::uint64_t n) {
   std::exit(2);
 }
 
-} // namespace
+}  // namespace
 
 int main(int argc, char** argv) {
   std::uint64_t divisor = 1;
-  std::uint64_t pingpong_n = 0, fanin_n = 0, spawn_n = 0; // 0 = default
+  std::uint64_t pingpong_n = 0, fanin_n = 0, spawn_n = 0;  // 0 = default
   std::string only;
   for (int i = 1; i < argc; ++i) {
     auto arg = std::string(argv[i]);
     auto value = [&]() -> std::string {
-      if (i + 1 >= argc)
-        usage(argv[0]);
+      if (i + 1 >= argc) usage(argv[0]);
       return argv[++i];
     };
     auto count = [&]() -> std::uint64_t {
       auto v = std::strtoull(value().c_str(), nullptr, 10);
-      if (v == 0)
-        usage(argv[0]);
+      if (v == 0) usage(argv[0]);
       return v;
     };
     if (arg == "--quick")
@@ -230,11 +220,9 @@ int main(int argc, char** argv) {
     else
       usage(argv[0]);
   }
-  if (only != "" && only != "spawn" && only != "pingpong" && only != "fanin")
-    usage(argv[0]);
+  if (only != "" && only != "spawn" && only != "pingpong" && only != "fanin") usage(argv[0]);
   auto scaled = [&](std::uint64_t explicit_n, std::uint64_t full) {
-    if (explicit_n != 0)
-      return explicit_n;
+    if (explicit_n != 0) return explicit_n;
     auto v = full / divisor;
     return v == 0 ? std::uint64_t{1} : v;
   };
@@ -247,20 +235,16 @@ int main(int argc, char** argv) {
   cfg.set("scheduler.max-threads", worker_threads);
   caf::actor_system sys{cfg};
   if (sys.scheduler().num_workers() != worker_threads) {
-    std::fprintf(stderr, "caf: expected %zu workers, got %zu\n",
-                 worker_threads, sys.scheduler().num_workers());
+    std::fprintf(stderr, "caf: expected %zu workers, got %zu\n", worker_threads,
+                 sys.scheduler().num_workers());
     return 1;
   }
-  std::fprintf(stderr, "caf: %zu scheduler workers\n",
-               sys.scheduler().num_workers());
+  std::fprintf(stderr, "caf: %zu scheduler workers\n", sys.scheduler().num_workers());
 
   // Spawn runs first so the RSS baseline is not polluted by memory the
   // allocator kept from the other workloads.
-  if (only.empty() || only == "spawn")
-    run_spawn(sys, spawn_n);
-  if (only.empty() || only == "pingpong")
-    run_pingpong(sys, pingpong_n);
-  if (only.empty() || only == "fanin")
-    run_fanin(sys, fanin_n);
+  if (only.empty() || only == "spawn") run_spawn(sys, spawn_n);
+  if (only.empty() || only == "pingpong") run_pingpong(sys, pingpong_n);
+  if (only.empty() || only == "fanin") run_fanin(sys, fanin_n);
   return 0;
 }
