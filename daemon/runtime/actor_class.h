@@ -31,6 +31,9 @@ class ActorClass {
   virtual uint32_t pool_max_count() const { return 0; }
   virtual uint32_t pool_idle_count() const { return 0; }
   // May an actor of this class live on a node with `capabilities_json`?
+  // True when CapabilityCheck can refuse (so callers may skip building the
+  // capabilities text otherwise).
+  virtual bool has_capability_check() const { return false; }
   virtual bool CapabilityCheck(std::string_view /*capabilities_json*/,
                                std::string_view /*requirements_json*/) const {
     return true;
@@ -55,6 +58,7 @@ class PluginActorClass final : public ActorClass {
   }
   uint32_t pool_max_count() const override { return desc_->pool_max_count; }
   uint32_t pool_idle_count() const override { return desc_->pool_idle_count; }
+  bool has_capability_check() const override { return desc_->capability_check != nullptr; }
   bool CapabilityCheck(std::string_view capabilities_json,
                        std::string_view requirements_json) const override;
   const void* library() const override { return library_; }

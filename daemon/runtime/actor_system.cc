@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_join.h"
 #include "daemon/common/logging.h"
 #include "daemon/common/strings.h"
@@ -47,6 +48,16 @@ const char* StateName(CellState s) {
       return "exited";
   }
   return "unknown";
+}
+
+// Actor ids stay below this, so skipping ahead past a parsed id cannot
+// exhaust the id space.
+constexpr uint64_t kMaxActorId = uint64_t{1} << 62;
+
+// Starting or running: may still take work, children and names.
+bool IsLive(const Cell* cell) {
+  CellState s = cell->state();
+  return s == CellState::kNew || s == CellState::kRunning;
 }
 
 // Thread-local: the system whose actor is running on this thread (for
@@ -98,8 +109,22 @@ ActorSystem::~ActorSystem() {
 
 absl::Status ActorSystem::RegisterLibrary(const troupe_plugin_v1_t* plugin) {
   if (plugin == nullptr) return absl::InvalidArgumentError("library table is null");
+  if (plugin->abi_major != TROUPE_ABI_MAJOR || plugin->abi_minor > TROUPE_ABI_MINOR ||
+      plugin->classes == nullptr) {
+    return absl::FailedPreconditionError(troupe::StrCat(
+        "library table (ABI ", plugin->abi_major, ".", plugin->abi_minor,
+        ") is not usable by this host (ABI ", TROUPE_ABI_MAJOR, ".", TROUPE_ABI_MINOR,
+        "); open libraries with loader::PluginLibrary, which says why"));
+  }
   std::vector<std::unique_ptr<ActorClass>> made;
   for (size_t i = 0; i < plugin->class_count; ++i) {
+    const troupe_actor_class_v1_t* c = plugin->classes[i];
+    if (c == nullptr || c->struct_size < sizeof(troupe_actor_class_v1_t) || c->name == nullptr ||
+        c->create == nullptr || c->destroy == nullptr || c->receive == nullptr) {
+      return absl::FailedPreconditionError(
+          troupe::StrCat("library '", plugin->library_name == nullptr ? "?" : plugin->library_name,
+                         "' has an incomplete description for class #", i));
+    }
     made.push_back(std::make_unique<PluginActorClass>(plugin, plugin->classes[i]));
   }
   troupe::MutexLock lock(&classes_->mu);
@@ -176,11 +201,12 @@ absl::StatusOr<ActorRef> ActorSystem::CreateInternal(const ActorClass* actor_cla
   if (shutting_down_.load(std::memory_order_acquire)) {
     return absl::UnavailableError("the actor system is shutting down");
   }
-  if (!requirements_json.empty()) {
-    if (!IsValidJson(requirements_json)) {
-      return absl::InvalidArgumentError(
-          troupe::StrCat("requirements for '", actor_class->name(), "' are not valid JSON"));
-    }
+  if (!requirements_json.empty() && !IsValidJson(requirements_json)) {
+    return absl::InvalidArgumentError(
+        troupe::StrCat("requirements for '", actor_class->name(), "' are not valid JSON"));
+  }
+  if (actor_class->has_capability_check()) {
+    if (requirements_json.empty()) requirements_json = "{}";
     std::string caps = CapabilitiesJson();
     if (!actor_class->CapabilityCheck(caps, requirements_json)) {
       return absl::FailedPreconditionError(
@@ -205,9 +231,7 @@ absl::StatusOr<ActorRef> ActorSystem::CreateInternal(const ActorClass* actor_cla
   if (!global_name.empty()) {
     troupe::MutexLock lock(&names_mu_);
     auto it = names_.find(ToAbsl(global_name));
-    if (it != names_.end() && it->second->state() != CellState::kExited) {
-      return ActorRef::Share(it->second);
-    }
+    if (it != names_.end() && IsLive(it->second)) return ActorRef::Share(it->second);
     cell = make_cell();
     cell->global_name_ = std::make_unique<std::string>(global_name);
     cell->in_parent_children_ = false;  // named actors outlive their creator
@@ -221,12 +245,22 @@ absl::StatusOr<ActorRef> ActorSystem::CreateInternal(const ActorClass* actor_cla
   } else {
     cell = make_cell();
   }
-  Register(cell);
   if (parent != nullptr && cell->in_parent_children_) {
     troupe::MutexLock lock(&parent->children_mu_);
+    if (!IsLive(parent)) {
+      // Nobody else has seen the cell yet: undo it. (Named cells are never
+      // children, so the names table does not hold this one.)
+      live_actors_.fetch_sub(1, std::memory_order_relaxed);
+      cell->state_.store(CellState::kExited, std::memory_order_release);
+      cell->notify_parent_ = false;
+      cell->Release();
+      return absl::FailedPreconditionError(
+          troupe::StrCat("parent ", FormatAddress(parent), " has exited or is exiting"));
+    }
     cell->Retain();
     parent->children_.insert(cell);
   }
+  Register(cell);
   ActorRef ref = ActorRef::Share(cell);
   executor_->Schedule(cell);  // the first turn makes the instance
   return ref;
@@ -305,6 +339,10 @@ absl::Status ActorSystem::Tell(const ActorRef& target, Message message, const Ac
   if (!target) return absl::InvalidArgumentError("tell needs a target address");
   if (!message) return absl::InvalidArgumentError("tell needs a message");
   if (message.type().empty()) return absl::InvalidArgumentError("message type must not be empty");
+  if (IsReservedType(message.type())) {
+    return absl::InvalidArgumentError(troupe::StrCat(
+        "message type '", message.type(), "' is reserved for the runtime and cannot be sent"));
+  }
   if (sender) message.SetSender(sender.get());
   Deliver(target.get(), std::move(message));
   return absl::OkStatus();
@@ -325,15 +363,16 @@ void ActorSystem::Deliver(Cell* target, Message message) {
 }
 
 void ActorSystem::DeadLetter(Cell* target, Message message) {
-  // Wakeups of an actor that exits (or is exiting) are discarded, not dead
-  // letters: neither counted nor sent to the handler.
-  if (message.kind() == MessageKind::kWakeup) return;
-  dead_letters_.fetch_add(1, std::memory_order_relaxed);
-  // Notices about the dead are not themselves dead-lettered (no loops).
-  if (message.kind() == MessageKind::kDeadEnvelope || message.kind() == MessageKind::kChildExited ||
-      message.kind() == MessageKind::kPoolMemberReady) {
+  // Runtime bookkeeping for an actor that is gone is neither counted nor
+  // handed on: exit notices to an exited parent, pool "ready" reports, and
+  // wakeups (which die with their actor).
+  if (message.kind() == MessageKind::kChildExited ||
+      message.kind() == MessageKind::kPoolMemberReady || message.kind() == MessageKind::kWakeup) {
     return;
   }
+  dead_letters_.fetch_add(1, std::memory_order_relaxed);
+  // A dead DeadEnvelope is counted but not handed on again (no loops).
+  if (message.kind() == MessageKind::kDeadEnvelope) return;
   ActorRef handler;
   {
     troupe::MutexLock lock(&dead_letter_mu_);
@@ -374,6 +413,10 @@ absl::StatusOr<Message> ActorSystem::Ask(const ActorRef& target, Message message
   if (!target) return absl::InvalidArgumentError("ask needs a target address");
   if (!message || message.type().empty()) {
     return absl::InvalidArgumentError("ask needs a message with a type");
+  }
+  if (IsReservedType(message.type())) {
+    return absl::InvalidArgumentError(troupe::StrCat(
+        "message type '", message.type(), "' is reserved for the runtime and cannot be sent"));
   }
   struct Pending {
     troupe::Mutex mu;
@@ -563,17 +606,23 @@ class Turn {
   void BeginExit() {
     if (cell_->state() != CellState::kRunning) return;
     std::vector<Cell*> children;
-    if (cell_->exit_recursive_) {
+    {
+      // Under the lock that CreateInternal takes to add a child, so no child
+      // can be added after this snapshot without seeing kExiting.
       troupe::MutexLock lock(&cell_->children_mu_);
-      children.assign(cell_->children_.begin(), cell_->children_.end());
+      if (cell_->exit_recursive_ && !cell_->children_.empty()) {
+        children.assign(cell_->children_.begin(), cell_->children_.end());
+        cell_->state_.store(CellState::kExiting, std::memory_order_release);
+      }
     }
     if (children.empty()) {
       system_->Finalize(cell_, "");
       return;
     }
-    cell_->state_.store(CellState::kExiting, std::memory_order_release);
     cell_->children_awaited_ = static_cast<uint32_t>(children.size());
     for (Cell* child : children) {
+      // A child that already exited has its notice on the way: just await it.
+      if (child->state() == CellState::kExited) continue;
       system_->Deliver(child, Message::Make(TROUPE_MSG_EXIT_REQUEST, "\x01", cell_));
     }
   }
@@ -630,8 +679,22 @@ bool ActorSystem::RunTurn(Cell* cell) {
 
 void ActorSystem::Finalize(Cell* cell, std::string_view reason) {
   bool create_failed = cell->state() == CellState::kNew;
-  cell->state_.store(CellState::kExited, std::memory_order_release);
+  // Children still listed (left running by a non-recursive exit) no longer
+  // report to this cell; drop the references, or parent and child would keep
+  // each other alive forever.
+  std::vector<Cell*> children;
+  {
+    troupe::MutexLock lock(&cell->children_mu_);
+    cell->state_.store(CellState::kExited, std::memory_order_release);
+    children.assign(cell->children_.begin(), cell->children_.end());
+    cell->children_.clear();
+  }
+  for (Cell* child : children) child->Release();
   Unregister(cell);
+  if (cell->pending_wakeups() > 0) {
+    cell->pending_wakeups_.store(0, std::memory_order_relaxed);
+    timers_.RemoveFor(cell);  // pending wakeups die with the actor
+  }
   if (cell->instance_ != nullptr) {
     cell->class_->Destroy(cell->instance_);
     cell->instance_ = nullptr;
@@ -650,16 +713,6 @@ void ActorSystem::Finalize(Cell* cell, std::string_view reason) {
     }
     rest = next;
   }
-  // Children still listed (left running by a non-recursive exit) no longer
-  // report to this cell; drop the references, or parent and child would keep
-  // each other alive forever.
-  std::vector<Cell*> children;
-  {
-    troupe::MutexLock lock(&cell->children_mu_);
-    children.assign(cell->children_.begin(), cell->children_.end());
-    cell->children_.clear();
-  }
-  for (Cell* child : children) child->Release();
   if (cell->notify_parent_ && cell->parent_ != nullptr) {
     cell->notify_parent_ = false;
     std::string payload;
@@ -692,8 +745,8 @@ void ActorSystem::AddWakeup(Cell* cell, absl::Duration delay, std::string_view p
 
 void ActorSystem::FireDueTimers() {
   timers_.FireDue(clock_->Now(), [this](Cell* cell, Message m) {
-    cell->pending_wakeups_.fetch_sub(1, std::memory_order_relaxed);
     if (cell->state() != CellState::kExited) {
+      cell->pending_wakeups_.fetch_sub(1, std::memory_order_relaxed);
       Deliver(cell, std::move(m));  // an actor exiting meanwhile just drops it
     }
     cell->Release();
@@ -750,6 +803,15 @@ absl::StatusOr<ActorRef> ActorSystem::ParseAddress(std::string_view text) {
                                                    "'; this node is '", options_.node_name,
                                                    "' and remote nodes are not reachable yet"));
   }
+  if (id == 0 || id >= kMaxActorId) {
+    return absl::InvalidArgumentError(
+        troupe::StrCat("address '", text, "' has an actor id out of range"));
+  }
+  // An id this node has not handed out yet is never handed out later, so the
+  // dead handle below can never compare equal to a future actor.
+  for (uint64_t next = next_id_.load(std::memory_order_relaxed); next <= id;) {
+    if (next_id_.compare_exchange_weak(next, id + 1, std::memory_order_relaxed)) break;
+  }
   {
     const Shard& shard = ShardFor(id);
     troupe::MutexLock lock(&shard.mu);
@@ -768,13 +830,17 @@ absl::StatusOr<ActorRef> ActorSystem::ParseAddress(std::string_view text) {
 absl::StatusOr<ActorRef> ActorSystem::Lookup(std::string_view global_name) {
   troupe::MutexLock lock(&names_mu_);
   auto it = names_.find(ToAbsl(global_name));
-  if (it == names_.end() || it->second->state() == CellState::kExited) {
+  if (it == names_.end() || !IsLive(it->second)) {
     return absl::NotFoundError(troupe::StrCat("no actor is named '", global_name, "'"));
   }
   return ActorRef::Share(it->second);
 }
 
-void ActorSystem::SetDeadLetterHandler(const ActorRef& handler) {
+absl::Status ActorSystem::SetDeadLetterHandler(const ActorRef& handler) {
+  if (handler && !IsLive(handler.get())) {
+    return absl::FailedPreconditionError(troupe::StrCat(
+        "dead-letter handler ", FormatAddress(handler.get()), " is not a live actor"));
+  }
   Cell* old;
   {
     troupe::MutexLock lock(&dead_letter_mu_);
@@ -783,6 +849,7 @@ void ActorSystem::SetDeadLetterHandler(const ActorRef& handler) {
     if (dead_letter_handler_ != nullptr) dead_letter_handler_->Retain();
   }
   if (old != nullptr) old->Release();
+  return absl::OkStatus();
 }
 
 void ActorSystem::SetDeadLetterHandlerFromActor(Cell* cell, bool enable) {
@@ -926,26 +993,39 @@ void ActorSystem::AdvanceClock(absl::Duration d) {
 void ActorSystem::Shutdown(absl::Duration drain) {
   if (shut_down_.exchange(true)) return;
   shutting_down_.store(true, std::memory_order_release);
-  // Ask every top-level actor to exit; children follow recursively.
-  std::vector<ActorRef> top;
-  for (Shard& shard : shards_) {
-    troupe::MutexLock lock(&shard.mu);
-    for (const auto& [id, cell] : shard.cells)
-      // Top-level and named actors, and children whose parent exited without
-      // taking them along (nobody else will ask them to exit).
-      if (cell->parent_ == nullptr || cell->global_name_ != nullptr ||
-          cell->parent_->state() == CellState::kExited)
-        top.push_back(ActorRef::Share(cell));
-  }
-  for (const ActorRef& ref : top) (void)RequestExit(ref);
-  top.clear();
+  // Ask every root to exit; children follow recursively. Roots are
+  // top-level and named actors, and children whose parent exited without
+  // taking them along. Rescanned until nothing is left, since a create that
+  // passed its shutdown check just before the first scan may land after it.
+  absl::flat_hash_set<uint64_t> asked;
+  auto ask_roots = [&]() {
+    std::vector<ActorRef> roots;
+    for (Shard& shard : shards_) {
+      troupe::MutexLock lock(&shard.mu);
+      for (const auto& [id, cell] : shard.cells) {
+        const Cell* parent = cell->parent_;
+        bool root = parent == nullptr || cell->global_name_ != nullptr ||
+                    parent->state() == CellState::kExited ||
+                    parent->state() == CellState::kTombstone;
+        if (root && asked.insert(id).second) roots.push_back(ActorRef::Share(cell));
+      }
+    }
+    for (const ActorRef& ref : roots) (void)RequestExit(ref);
+    return !roots.empty();
+  };
   if (deterministic_ != nullptr) {
-    RunUntilIdle();
+    while (ask_roots()) RunUntilIdle();
   } else {
-    absl::Time deadline = absl::Now() + drain;
+    const absl::Time deadline = absl::Now() + drain;
+    ask_roots();
     troupe::MutexLock lock(&live_mu_);
-    while (live_actors_.load() > 0) {
-      if (live_cv_.WaitWithDeadline(&live_mu_, deadline)) break;
+    while (live_actors_.load() > 0 && absl::Now() < deadline) {
+      live_cv_.WaitWithDeadline(&live_mu_,
+                                std::min(deadline, absl::Now() + absl::Milliseconds(100)));
+      if (live_actors_.load() == 0) break;
+      live_mu_.Unlock();
+      ask_roots();
+      live_mu_.Lock();
     }
   }
   if (deterministic_ == nullptr) {

@@ -122,8 +122,8 @@ class ActorSystem {
   absl::StatusOr<ActorRef> Lookup(std::string_view global_name);
 
   // One dead-letter handler per system; the last registration wins and a
-  // null handler clears it.
-  void SetDeadLetterHandler(const ActorRef& handler);
+  // null handler clears it. FailedPrecondition for an actor that is not live.
+  absl::Status SetDeadLetterHandler(const ActorRef& handler);
 
   // This node's capabilities as a JSON object text.
   std::string CapabilitiesJson() const;

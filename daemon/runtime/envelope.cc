@@ -21,6 +21,11 @@ MessageKind KindOfType(std::string_view type) {
   return MessageKind::kUser;
 }
 
+bool IsReservedType(std::string_view type) {
+  return type == TROUPE_MSG_CHILD_EXITED || type == TROUPE_MSG_DEAD_ENVELOPE ||
+         type.substr(0, 16) == "troupe.internal.";
+}
+
 Message Message::MakeUninitialized(std::string_view type, size_t payload_size, Cell* sender) {
   void* block = std::malloc(sizeof(Envelope) + type.size() + payload_size);
   if (block == nullptr) throw std::bad_alloc();

@@ -25,6 +25,9 @@ enum class MessageKind : uint8_t {
 
 // Classifies a type name ("troupe.*" names are system messages).
 MessageKind KindOfType(std::string_view type);
+// True for system message types only the runtime may send (exit notices,
+// dead envelopes, internal bookkeeping); actors and clients may not forge them.
+bool IsReservedType(std::string_view type);
 
 // Not thread-safe; owned by exactly one party at a time (see Message).
 struct Envelope {

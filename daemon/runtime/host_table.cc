@@ -42,39 +42,59 @@ troupe_result_t FromStatus(const absl::Status& s) {
   }
 }
 
+// Runs `fn` and turns any exception (in practice std::bad_alloc) into
+// `on_error`: nothing may unwind into plugin code.
+template <typename R, typename F>
+R NoThrow(R on_error, F&& fn) noexcept {
+  try {
+    return fn();
+  } catch (...) {
+    return on_error;
+  }
+}
+
 troupe_result_t HostSend(troupe_actor_ctx_t* ctx, troupe_address_t target, troupe_bytes_t type,
                          troupe_bytes_t payload) {
-  Cell* self = Cell::FromContext(ctx);
-  if (target == nullptr || View(type).empty()) return TROUPE_ERROR_INVALID_ARGUMENT;
-  self->NoteSent();
-  self->system()->Deliver(Cell::FromAddress(target),
-                          Message::Make(View(type), View(payload), self));
-  return TROUPE_OK;
+  return NoThrow(TROUPE_ERROR_RESOURCE_EXHAUSTED, [&] {
+    Cell* self = Cell::FromContext(ctx);
+    if (target == nullptr || View(type).empty() || IsReservedType(View(type))) {
+      return TROUPE_ERROR_INVALID_ARGUMENT;
+    }
+    self->NoteSent();
+    self->system()->Deliver(Cell::FromAddress(target),
+                            Message::Make(View(type), View(payload), self));
+    return TROUPE_OK;
+  });
 }
 
 troupe_result_t HostCreateActor(troupe_actor_ctx_t* ctx, troupe_bytes_t class_name,
                                 troupe_bytes_t requirements_json, troupe_bytes_t global_name,
                                 troupe_address_t* out) {
-  if (out == nullptr) return TROUPE_ERROR_INVALID_ARGUMENT;
-  Cell* self = Cell::FromContext(ctx);
-  absl::StatusOr<ActorRef> child = self->system()->CreateChild(
-      self, View(class_name), View(requirements_json), View(global_name));
-  if (!child.ok()) {
-    LogWarning(self->system()->FormatAddress(self), ": create_actor: ", child.status().message());
-    return FromStatus(child.status());
-  }
-  *out = child->Leak();
-  return TROUPE_OK;
+  return NoThrow(TROUPE_ERROR_RESOURCE_EXHAUSTED, [&] {
+    if (out == nullptr) return TROUPE_ERROR_INVALID_ARGUMENT;
+    Cell* self = Cell::FromContext(ctx);
+    absl::StatusOr<ActorRef> child = self->system()->CreateChild(
+        self, View(class_name), View(requirements_json), View(global_name));
+    if (!child.ok()) {
+      LogWarning(self->system()->FormatAddress(self), ": create_actor: ", child.status().message());
+      return FromStatus(child.status());
+    }
+    *out = child->Leak();
+    return TROUPE_OK;
+  });
 }
 
 void HostExitSelf(troupe_actor_ctx_t* ctx) { Cell::FromContext(ctx)->RequestExitAfterTurn(); }
 
 troupe_result_t HostWakeupAfter(troupe_actor_ctx_t* ctx, uint64_t delay_ns,
                                 troupe_bytes_t payload) {
-  Cell* self = Cell::FromContext(ctx);
-  if (delay_ns > static_cast<uint64_t>(INT64_MAX)) return TROUPE_ERROR_INVALID_ARGUMENT;
-  self->system()->AddWakeup(self, absl::Nanoseconds(static_cast<int64_t>(delay_ns)), View(payload));
-  return TROUPE_OK;
+  return NoThrow(TROUPE_ERROR_RESOURCE_EXHAUSTED, [&] {
+    Cell* self = Cell::FromContext(ctx);
+    if (delay_ns > static_cast<uint64_t>(INT64_MAX)) return TROUPE_ERROR_INVALID_ARGUMENT;
+    self->system()->AddWakeup(self, absl::Nanoseconds(static_cast<int64_t>(delay_ns)),
+                              View(payload));
+    return TROUPE_OK;
+  });
 }
 
 troupe_address_t HostSelf(troupe_actor_ctx_t* ctx) { return Cell::FromContext(ctx)->address(); }
@@ -87,21 +107,26 @@ troupe_bytes_t HostGlobalName(troupe_actor_ctx_t* ctx) {
 }
 
 void HostLog(troupe_actor_ctx_t* ctx, troupe_log_level_t level, troupe_bytes_t text) {
-  Cell* self = Cell::FromContext(ctx);
-  LogLevel l = level <= TROUPE_LOG_ERROR     ? LogLevel::kError
-               : level <= TROUPE_LOG_WARNING ? LogLevel::kWarning
-               : level <= TROUPE_LOG_INFO    ? LogLevel::kInfo
-                                             : LogLevel::kDebug;
-  Log(l, troupe::StrCat(self->system()->FormatAddress(self), " (", self->actor_class()->name(),
-                        "): ", View(text)));
+  NoThrow(0, [&] {
+    Cell* self = Cell::FromContext(ctx);
+    LogLevel l = level <= TROUPE_LOG_ERROR     ? LogLevel::kError
+                 : level <= TROUPE_LOG_WARNING ? LogLevel::kWarning
+                 : level <= TROUPE_LOG_INFO    ? LogLevel::kInfo
+                                               : LogLevel::kDebug;
+    Log(l, troupe::StrCat(self->system()->FormatAddress(self), " (", self->actor_class()->name(),
+                          "): ", View(text)));
+    return 0;
+  });
 }
 
 troupe_result_t HostUpdateCapability(troupe_actor_ctx_t* ctx, troupe_bytes_t name,
                                      troupe_bytes_t value_json) {
-  Cell* self = Cell::FromContext(ctx);
-  absl::Status s = self->system()->UpdateCapability(View(name), View(value_json));
-  if (!s.ok()) LogWarning(self->system()->FormatAddress(self), ": ", s.message());
-  return FromStatus(s);
+  return NoThrow(TROUPE_ERROR_RESOURCE_EXHAUSTED, [&] {
+    Cell* self = Cell::FromContext(ctx);
+    absl::Status s = self->system()->UpdateCapability(View(name), View(value_json));
+    if (!s.ok()) LogWarning(self->system()->FormatAddress(self), ": ", s.message());
+    return FromStatus(s);
+  });
 }
 
 void HostHandleDeadLetters(troupe_actor_ctx_t* ctx, int enable) {
@@ -110,7 +135,10 @@ void HostHandleDeadLetters(troupe_actor_ctx_t* ctx, int enable) {
 }
 
 void HostReportError(troupe_actor_ctx_t* ctx, troupe_bytes_t text) {
-  Cell::FromContext(ctx)->SetError(View(text));
+  NoThrow(0, [&] {
+    Cell::FromContext(ctx)->SetError(View(text));
+    return 0;
+  });
 }
 
 void HostExitNotRecursive(troupe_actor_ctx_t* ctx) { Cell::FromContext(ctx)->KeepChildrenOnExit(); }
@@ -144,21 +172,25 @@ uint64_t HostAddressHash(troupe_address_t a) {
 }
 
 size_t HostAddressFormat(troupe_address_t a, char* buffer, size_t capacity) {
-  if (a == nullptr) return 0;
-  Cell* cell = Cell::FromAddress(a);
-  std::string text = cell->system()->FormatAddress(cell);
-  if (buffer != nullptr && capacity > 0)
-    std::memcpy(buffer, text.data(), std::min(capacity, text.size()));
-  return text.size();
+  return NoThrow(size_t{0}, [&] {
+    if (a == nullptr) return size_t{0};
+    Cell* cell = Cell::FromAddress(a);
+    std::string text = cell->system()->FormatAddress(cell);
+    if (buffer != nullptr && capacity > 0)
+      std::memcpy(buffer, text.data(), std::min(capacity, text.size()));
+    return text.size();
+  });
 }
 
 troupe_result_t HostAddressParse(troupe_bytes_t text, troupe_address_t* out) {
-  ActorSystem* system = CurrentSystemForHost();
-  if (out == nullptr || system == nullptr) return TROUPE_ERROR_FAILED_PRECONDITION;
-  absl::StatusOr<ActorRef> ref = system->ParseAddress(View(text));
-  if (!ref.ok()) return FromStatus(ref.status());
-  *out = ref->Leak();
-  return TROUPE_OK;
+  return NoThrow(TROUPE_ERROR_RESOURCE_EXHAUSTED, [&] {
+    ActorSystem* system = CurrentSystemForHost();
+    if (out == nullptr || system == nullptr) return TROUPE_ERROR_FAILED_PRECONDITION;
+    absl::StatusOr<ActorRef> ref = system->ParseAddress(View(text));
+    if (!ref.ok()) return FromStatus(ref.status());
+    *out = ref->Leak();
+    return TROUPE_OK;
+  });
 }
 
 const troupe_host_v1_t kHostTable = {

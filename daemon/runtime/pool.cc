@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <memory>
 #include <vector>
 
 #include "daemon/common/logging.h"
@@ -22,6 +23,26 @@ struct PoolState {
 
 namespace {
 
+// Hands `work` to `member` and records the member as busy.
+void Assign(PoolState* state, ActorRef member, Message work) {
+  work.MarkPoolWork();
+  state->manager->system()->Deliver(member.get(), std::move(work));
+  state->busy.push_back(std::move(member));
+}
+
+// Starts members for queued work while the pool has room.
+absl::Status Refill(PoolState* state, const ActorClass* member_class) {
+  while (!state->waiting.empty() && state->idle.size() + state->busy.size() < state->max_count) {
+    absl::StatusOr<ActorRef> member =
+        state->manager->system()->CreatePoolMember(state->manager, member_class);
+    if (!member.ok()) return member.status();
+    Message work = std::move(state->waiting.front());
+    state->waiting.pop_front();
+    Assign(state, *std::move(member), std::move(work));
+  }
+  return absl::OkStatus();
+}
+
 void Erase(std::vector<ActorRef>* v, Cell* cell) {
   v->erase(std::remove_if(v->begin(), v->end(), [&](const ActorRef& r) { return r.get() == cell; }),
            v->end());
@@ -33,8 +54,15 @@ PoolManagerClass::PoolManagerClass(const ActorClass* member_class)
     : member_class_(member_class), name_(troupe::StrCat(member_class->name(), " (pool)")) {}
 
 absl::StatusOr<void*> PoolManagerClass::Create(Cell* cell) const {
-  return new PoolState{
-      cell, member_class_->pool_max_count(), member_class_->pool_idle_count(), {}, {}, {}};
+  auto state = std::make_unique<PoolState>(PoolState{
+      cell, member_class_->pool_max_count(), member_class_->pool_idle_count(), {}, {}, {}});
+  // The warm set exists from the start.
+  while (state->idle.size() < state->idle_count) {
+    absl::StatusOr<ActorRef> member = cell->system()->CreatePoolMember(cell, member_class_);
+    if (!member.ok()) return member.status();
+    state->idle.push_back(*std::move(member));
+  }
+  return state.release();
 }
 
 void PoolManagerClass::Destroy(void* instance) const {
@@ -60,10 +88,9 @@ absl::Status PoolManagerClass::Receive(void* instance, Cell* cell, Message& mess
       if (busy_it == state->busy.end()) return absl::OkStatus();
       state->busy.erase(busy_it);
       if (!state->waiting.empty()) {
-        state->waiting.front().MarkPoolWork();
-        system->Deliver(member, std::move(state->waiting.front()));
+        Message work = std::move(state->waiting.front());
         state->waiting.pop_front();
-        state->busy.push_back(ActorRef::Share(member));
+        Assign(state, ActorRef::Share(member), std::move(work));
       } else if (state->idle.size() >= state->idle_count) {
         (void)system->RequestExit(ActorRef::Share(member));  // beyond the warm set
       } else {
@@ -72,8 +99,15 @@ absl::Status PoolManagerClass::Receive(void* instance, Cell* cell, Message& mess
       return absl::OkStatus();
     }
     case MessageKind::kChildExited:
+      // A member is gone (its in-flight work, if any, was dead-lettered when
+      // its mailbox closed); queued work may now have room.
       Erase(&state->idle, message.sender());
       Erase(&state->busy, message.sender());
+      return Refill(state, member_class_);
+    case MessageKind::kExitRequest:  // the runtime exits the members with the pool
+    case MessageKind::kWakeup:       // members get their own; the manager asks for none
+    case MessageKind::kPoison:       // the pool sends no work of its own
+    case MessageKind::kDeadEnvelope:
       return absl::OkStatus();
     case MessageKind::kPoolSettings: {
       std::string_view in = message.payload();
@@ -103,21 +137,11 @@ absl::Status PoolManagerClass::Receive(void* instance, Cell* cell, Message& mess
   if (!state->idle.empty()) {
     ActorRef member = std::move(state->idle.back());
     state->idle.pop_back();
-    message.MarkPoolWork();
-    system->Deliver(member.get(), std::move(message));
-    state->busy.push_back(std::move(member));
-    return absl::OkStatus();
-  }
-  if (state->busy.size() < state->max_count) {
-    absl::StatusOr<ActorRef> member = system->CreatePoolMember(cell, member_class_);
-    if (!member.ok()) return member.status();
-    message.MarkPoolWork();
-    system->Deliver(member->get(), std::move(message));
-    state->busy.push_back(*std::move(member));
+    Assign(state, std::move(member), std::move(message));
     return absl::OkStatus();
   }
   state->waiting.push_back(std::move(message));
-  return absl::OkStatus();
+  return Refill(state, member_class_);
 }
 
 }  // namespace troupe::runtime

@@ -34,6 +34,25 @@ void Timers::FireDue(absl::Time now, const std::function<void(Cell*, Message)>& 
   for (Entry& e : due) deliver(e.target, Message::Adopt(e.message));
 }
 
+void Timers::RemoveFor(const Cell* target) {
+  std::vector<Entry> dropped;
+  {
+    troupe::MutexLock lock(&mu_);
+    std::vector<Entry> kept;
+    kept.reserve(heap_.size());
+    while (!heap_.empty()) {
+      (heap_.top().target == target ? dropped : kept).push_back(heap_.top());
+      heap_.pop();
+    }
+    for (Entry& e : kept) heap_.push(e);
+  }
+  // Outside the lock: releasing may free the cell.
+  for (Entry& e : dropped) {
+    Message::Adopt(e.message).Reset();
+    e.target->Release();
+  }
+}
+
 absl::Time Timers::NextDeadline() const {
   troupe::MutexLock lock(&mu_);
   return heap_.empty() ? absl::InfiniteFuture() : heap_.top().deadline;

@@ -26,6 +26,8 @@ class Timers {
   // Removes every entry due at `now` and hands each to `deliver` in deadline
   // order; `deliver` receives the target (still retained: it must release it).
   void FireDue(absl::Time now, const std::function<void(Cell*, Message)>& deliver);
+  // Drops every entry for `target` (its actor exited).
+  void RemoveFor(const Cell* target);
   // The earliest deadline, or InfiniteFuture.
   absl::Time NextDeadline() const;
   size_t size() const;

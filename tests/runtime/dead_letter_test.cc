@@ -33,7 +33,7 @@ TEST_F(DeadLetterTest, TheHandlerGetsADeadEnvelopeWithAddressTypePayloadAndOrigi
   ActorSystem& system = MakeDeterministic();
   auto [handler, inbox] = SpawnInbox("dl");
   auto [sender, sender_inbox] = SpawnInbox("sender");
-  system.SetDeadLetterHandler(handler);
+  ASSERT_OK(system.SetDeadLetterHandler(handler));
   ActorRef dead = ExitedActor();
   ASSERT_OK(system.Tell(dead, Msg("greeting", "hi there"), sender));
   system.RunUntilIdle();
@@ -49,7 +49,7 @@ TEST_F(DeadLetterTest, TheHandlerGetsADeadEnvelopeWithAddressTypePayloadAndOrigi
 TEST_F(DeadLetterTest, MessagesStillQueuedWhenAnActorExitsBecomeDeadLetters) {
   ActorSystem& system = MakeDeterministic();
   auto [handler, inbox] = SpawnInbox("dl");
-  system.SetDeadLetterHandler(handler);
+  ASSERT_OK(system.SetDeadLetterHandler(handler));
   ActorRef a = system.SpawnNative([](Cell*, Message&) {});
   ASSERT_OK(system.RequestExit(a));
   ASSERT_OK(system.Tell(a, Msg("late1")));
@@ -65,8 +65,8 @@ TEST_F(DeadLetterTest, TheLastRegisteredHandlerWins) {
   ActorSystem& system = MakeDeterministic();
   auto [h1, inbox1] = SpawnInbox("dl1");
   auto [h2, inbox2] = SpawnInbox("dl2");
-  system.SetDeadLetterHandler(h1);
-  system.SetDeadLetterHandler(h2);
+  ASSERT_OK(system.SetDeadLetterHandler(h1));
+  ASSERT_OK(system.SetDeadLetterHandler(h2));
   ActorRef dead = ExitedActor();
   ASSERT_OK(system.Tell(dead, Msg("x")));
   system.RunUntilIdle();
@@ -78,8 +78,8 @@ TEST_F(DeadLetterTest, TheLastRegisteredHandlerWins) {
 TEST_F(DeadLetterTest, ClearingTheHandlerRestoresNoneButStillCounts) {
   ActorSystem& system = MakeDeterministic();
   auto [h, inbox] = SpawnInbox("dl");
-  system.SetDeadLetterHandler(h);
-  system.SetDeadLetterHandler(ActorRef());
+  ASSERT_OK(system.SetDeadLetterHandler(h));
+  ASSERT_OK(system.SetDeadLetterHandler(ActorRef()));
   ActorRef dead = ExitedActor();
   ASSERT_OK(system.Tell(dead, Msg("x")));
   system.RunUntilIdle();
@@ -113,7 +113,7 @@ TEST_F(DeadLetterTest, AnActorCanRegisterAndUnregisterItselfAsTheHandler) {
 TEST_F(DeadLetterTest, AnExitedHandlerIsUnregistered) {
   ActorSystem& system = MakeDeterministic();
   auto [h, inbox] = SpawnInbox("dl");
-  system.SetDeadLetterHandler(h);
+  ASSERT_OK(system.SetDeadLetterHandler(h));
   ASSERT_OK(system.RequestExit(h));
   system.RunUntilIdle();
   EXPECT_EQ(system.GetStatus().dead_letter_handler, "");
@@ -126,7 +126,7 @@ TEST_F(DeadLetterTest, AnExitedHandlerIsUnregistered) {
 TEST_F(DeadLetterTest, ParseAddressOfAnUnknownIdYieldsAnAddressWhoseMessagesAreDeadLetters) {
   ActorSystem& system = MakeDeterministic();
   auto [h, inbox] = SpawnInbox("dl");
-  system.SetDeadLetterHandler(h);
+  ASSERT_OK(system.SetDeadLetterHandler(h));
   ASSERT_OK_AND_ASSIGN(ActorRef ghost, system.ParseAddress("troupe://local/987654321"));
   ASSERT_TRUE(ghost);
   EXPECT_EQ(system.GetActorStatus(ghost).status().code(), absl::StatusCode::kNotFound);

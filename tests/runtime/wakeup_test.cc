@@ -97,7 +97,7 @@ TEST_F(WakeupTest, PendingWakeupsAreDiscardedWhenTheActorExitsWithoutDeadLetters
   ActorSystem& system = MakeDeterministic();
   RegisterSleeper();
   auto [dl, dead_inbox] = SpawnInbox("dead_letters");
-  system.SetDeadLetterHandler(dl);
+  ASSERT_OK(system.SetDeadLetterHandler(dl));
   ActorRef a = Create("sleeper");
   ASSERT_OK(system.Tell(a, Msg("wake", "10 t")));
   system.RunUntilIdle();
@@ -128,7 +128,7 @@ TEST_F(WakeupTest, AWakeupFiringWhileTheActorWaitsForItsChildrenIsNotADeadLetter
   ActorSystem& system = MakeDeterministic();
   RegisterSleeper();
   auto [dl, dead_inbox] = SpawnInbox("dead_letters");
-  system.SetDeadLetterHandler(dl);
+  ASSERT_OK(system.SetDeadLetterHandler(dl));
   ActorRef parent = Create("sleeper");
   ActorRef child = Create("sleeper", {.parent = parent});
   ASSERT_OK(system.Tell(parent, Msg("wake", "10 t")));
