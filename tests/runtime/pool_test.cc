@@ -24,6 +24,8 @@ class PoolTest : public RuntimeTest {
                              cell->system()->AddWakeup(cell, absl::Milliseconds(10), "");
                            } else if (m.kind() == MessageKind::kWakeup) {
                              log_.push_back("woke:" + std::to_string(self.serial));
+                           } else if (m.type() == "quit") {
+                             cell->RequestExitAfterTurn();
                            } else if (m.type() == "ask_echo") {
                              // A member talking to another actor gets replies that are not work.
                              Send(cell, echo_.get(), "ping");
@@ -188,6 +190,45 @@ TEST_F(PoolTest, RepliesToAMemberDoNotEvictTheWarmMember) {
   ASSERT_OK(system.Tell(pool, Msg("work", "x"), client));
   system.RunUntilIdle();
   EXPECT_EQ(inbox->OfType("done").size(), 1u);
+  EXPECT_EQ(system.GetStatus().dead_letters, 0u);
+}
+
+TEST_F(PoolTest, APoolStartsWithItsWarmSet) {
+  ActorSystem& system = MakeDeterministic();
+  TestClass* cls = RegisterPooled(4, 2);
+  ActorRef pool = Create("pooled");
+  system.RunUntilIdle();
+  EXPECT_EQ(Members(pool), 2u);
+  EXPECT_EQ(cls->created(), 2);
+}
+
+TEST_F(PoolTest, QueuedWorkGoesToANewMemberWhenBusyMembersExit) {
+  ActorSystem& system = MakeDeterministic();
+  TestClass* cls = RegisterPooled(2, 0);
+  auto [client, inbox] = SpawnInbox();
+  ActorRef pool = Create("pooled");
+  // Both members take a "quit" and exit; the work waits in the queue meanwhile.
+  ASSERT_OK(system.Tell(pool, Msg("quit"), client));
+  ASSERT_OK(system.Tell(pool, Msg("quit"), client));
+  ASSERT_OK(system.Tell(pool, Msg("work", "w"), client));
+  system.RunUntilIdle();
+  ASSERT_EQ(inbox->OfType("done").size(), 1u) << "queued work must not be stranded";
+  EXPECT_EQ(inbox->OfType("done")[0].payload, "w");
+  EXPECT_EQ(cls->created(), 3);
+  EXPECT_EQ(system.GetStatus().dead_letters, 0u);
+}
+
+TEST_F(PoolTest, AnExitRequestIsNotWorkForAMember) {
+  ActorSystem& system = MakeDeterministic();
+  TestClass* cls = RegisterPooled(3, 1);
+  ActorRef pool = Create("pooled");
+  system.RunUntilIdle();
+  ASSERT_EQ(cls->created(), 1);
+  ASSERT_OK(system.RequestExit(pool));
+  system.RunUntilIdle();
+  EXPECT_EQ(StateOf(pool), "exited");
+  EXPECT_EQ(cls->created(), 1) << "no member is made just to receive the exit request";
+  EXPECT_EQ(cls->destroyed(), 1);
   EXPECT_EQ(system.GetStatus().dead_letters, 0u);
 }
 
