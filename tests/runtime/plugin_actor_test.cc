@@ -134,5 +134,25 @@ TEST_F(PluginActorTest, PooledEchoRepliesFromUpToFourMembers) {
   EXPECT_EQ(s.children.size(), 1u) << "idle_count 1 stays warm";
 }
 
+// Libraries built for the oldest and the newest ABI minor both run: the host
+// reads only what each table's struct_size covers.
+class CompatLibraryTest : public RuntimeTest, public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(CompatLibraryTest, RunsAnActorFromALibraryOfEitherMinor) {
+  absl::StatusOr<std::unique_ptr<loader::PluginLibrary>> lib =
+      loader::PluginLibrary::Open(GetParam());
+  ASSERT_TRUE(lib.ok()) << lib.status();
+  MakeDeterministic();
+  ASSERT_OK(sys().RegisterLibrary(&(*lib)->plugin()));
+  ActorRef echo = Create("compat.Echo");
+  ASSERT_OK_AND_ASSIGN(Message reply, sys().Ask(echo, Msg("hello", "old"), absl::Seconds(1)));
+  EXPECT_EQ(reply.type(), "hello");
+  EXPECT_EQ(reply.payload(), "old");
+  system_.reset();  // before the library is closed
+}
+
+INSTANTIATE_TEST_SUITE_P(OldestAndNewestMinor, CompatLibraryTest,
+                         ::testing::Values(TROUPE_COMPAT_MINOR0_PATH, TROUPE_COMPAT_NEWEST_PATH));
+
 }  // namespace
 }  // namespace troupe::runtime::testing
