@@ -8,7 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "daemon/common/logging.h"
 #include "daemon/common/strings.h"
-#include "daemon/runtime/json_check.h"
+#include "troupe/json.h"
 #include "daemon/runtime/pool.h"
 #include "troupe/wire.h"
 
@@ -201,7 +201,7 @@ absl::StatusOr<ActorRef> ActorSystem::CreateInternal(const ActorClass* actor_cla
   if (shutting_down_.load(std::memory_order_acquire)) {
     return absl::UnavailableError("the actor system is shutting down");
   }
-  if (!requirements_json.empty() && !IsValidJson(requirements_json)) {
+  if (!requirements_json.empty() && !json::IsValid(requirements_json)) {
     return absl::InvalidArgumentError(
         troupe::StrCat("requirements for '", actor_class->name(), "' are not valid JSON"));
   }
@@ -875,7 +875,7 @@ std::string ActorSystem::CapabilitiesJson() const {
   for (const auto& [name, value] : capabilities_) {
     if (!first) out += ",";
     first = false;
-    troupe::StrAppend(&out, JsonQuote(name), ":", value);
+    troupe::StrAppend(&out, json::Quote(name), ":", value);
   }
   out += "}";
   return out;
@@ -883,7 +883,7 @@ std::string ActorSystem::CapabilitiesJson() const {
 
 absl::Status ActorSystem::UpdateCapability(std::string_view name, std::string_view value_json) {
   if (name.empty()) return absl::InvalidArgumentError("capability name must not be empty");
-  if (!value_json.empty() && !IsValidJson(value_json)) {
+  if (!value_json.empty() && !json::IsValid(value_json)) {
     return absl::InvalidArgumentError(
         troupe::StrCat("value of capability '", name, "' is not valid JSON: ", value_json));
   }

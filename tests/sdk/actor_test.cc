@@ -561,5 +561,41 @@ TEST(ActorTest, UnboundActorThrowsLogicError) {
   EXPECT_THROW(plain.Self(), std::logic_error);
 }
 
+class JsonActor : public Actor {
+ public:
+  JsonActor() {
+    OnJson("config", &JsonActor::Config);
+    On("forward", [this](const Message& m) { SendJson(m.sender(), "config", m.payload()); });
+  }
+
+ private:
+  void Config(std::string_view json, const Message& m) { Reply(m, "got", json); }
+};
+
+constexpr troupe_actor_class_v1_t kJsonActor = ActorClass<JsonActor>("test.Json");
+
+TEST_F(HostTest, JsonHandlersGetOnlyValidJson) {
+  void* a = Create(kJsonActor);
+  EXPECT_EQ(Deliver(kJsonActor, a, "config", R"({"workers": [1, 2.5e3, true, null]})"), TROUPE_OK);
+  ASSERT_EQ(host_.sent.size(), 1u);
+  EXPECT_EQ(host_.sent[0].payload, R"({"workers": [1, 2.5e3, true, null]})");
+  EXPECT_EQ(Deliver(kJsonActor, a, "config", "{workers: 1}"), TROUPE_ERROR_INVALID_ARGUMENT);
+  ASSERT_EQ(host_.errors.size(), 1u);
+  EXPECT_EQ(host_.errors[0], "payload of 'config' is not valid JSON");
+  EXPECT_EQ(host_.sent.size(), 1u) << "the handler must not run on bad JSON";
+  kJsonActor.destroy(a);
+}
+
+TEST_F(HostTest, SendJsonRefusesTextThatIsNotJson) {
+  void* a = Create(kJsonActor);
+  EXPECT_EQ(Deliver(kJsonActor, a, "forward", R"(["ok"])"), TROUPE_OK);
+  EXPECT_EQ(Deliver(kJsonActor, a, "forward", "[\"unterminated"), TROUPE_ERROR_INVALID_ARGUMENT);
+  ASSERT_EQ(host_.sent.size(), 1u);
+  EXPECT_EQ(host_.sent[0].type, "config");
+  ASSERT_EQ(host_.errors.size(), 1u);
+  EXPECT_EQ(host_.errors[0], "SendJson: payload for 'config' is not valid JSON");
+  kJsonActor.destroy(a);
+}
+
 }  // namespace
 }  // namespace troupe

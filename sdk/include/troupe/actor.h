@@ -38,8 +38,10 @@
 //
 // Message conventions (all messages are {type name, payload bytes}):
 //  - text:     any type name, payload UTF-8 text. SendText() uses kTextType.
-//  - JSON:     a type name chosen by the author, payload JSON text. No JSON
-//              library is involved; SendJson() only documents the intent.
+//  - JSON:     a type name chosen by the author, payload JSON text.
+//              SendJson() refuses text that is not valid JSON; OnJson()
+//              handlers get only valid JSON (json.h has the checker). Parse
+//              it with any JSON library you like.
 //  - protobuf: type = the message's full name, payload = its serialized bytes.
 //              SendProto / ParseProto / On<P> are templates that compile only
 //              where used, so this header needs no protobuf headers.
@@ -68,6 +70,7 @@
 #include <vector>
 
 #include "troupe/abi.h"
+#include "troupe/json.h"
 #include "troupe/wire.h"
 
 // The SDK version recorded in a library's table (abi minor >= 1).
@@ -541,8 +544,13 @@ class Actor {
   }
   // Sends text with type kTextType.
   void SendText(const Address& to, std::string_view text) const { Send(to, kTextType, text); }
-  // Sends JSON text under a type name the author chose (no validation).
+  // Sends JSON text under a type name the author chose. Throws
+  // troupe::Error(INVALID_ARGUMENT) when `json` is not valid JSON.
   void SendJson(const Address& to, std::string_view type, std::string_view json) const {
+    if (!json::IsValid(json)) {
+      throw Error(TROUPE_ERROR_INVALID_ARGUMENT,
+                  "SendJson: payload for '" + std::string(type) + "' is not valid JSON");
+    }
     Send(to, type, json);
   }
   // Sends a protobuf message: type = its full name, payload = its bytes.
@@ -635,6 +643,28 @@ class Actor {
   void On(std::string_view type, Handler handler) {
     AddRoute(std::string(type), std::move(handler));
   }
+  // Registers a handler for JSON messages of type `type`: it receives the
+  // payload text, checked to be valid JSON; anything else fails the handler
+  // with INVALID_ARGUMENT (so the sender gets a PoisonMessage saying why).
+  template <typename D>
+  void OnJson(std::string_view type, void (D::*handler)(std::string_view json, const Message&)) {
+    static_assert(std::is_base_of_v<Actor, D>, "handler must be a member of an Actor");
+    D* self = static_cast<D*>(this);
+    AddRoute(std::string(type), [self, handler](const Message& m) {
+      (self->*handler)(JsonPayload(m), m);
+    });
+  }
+
+  // The payload of `message` if it is valid JSON; throws
+  // troupe::Error(INVALID_ARGUMENT) naming the type otherwise.
+  static std::string_view JsonPayload(const Message& message) {
+    if (!json::IsValid(message.payload())) {
+      throw Error(TROUPE_ERROR_INVALID_ARGUMENT,
+                  "payload of '" + std::string(message.type()) + "' is not valid JSON");
+    }
+    return message.payload();
+  }
+
   // Registers a typed handler for T (a declared type, e.g. a system message,
   // or a protobuf message). The message is decoded before the call; a
   // malformed one fails the handler with INVALID_ARGUMENT.

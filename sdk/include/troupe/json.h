@@ -1,9 +1,16 @@
-#include "daemon/runtime/json_check.h"
+// json.h - JSON text helpers shared by actor code and the host: a strict
+// syntax check (RFC 8259) and string quoting. Header-only, standard library
+// only. Troupe does not interpret JSON beyond this; parse it with the library
+// of your choice.
+#pragma once
 
+#include <cctype>
 #include <cstdio>
+#include <string>
+#include <string_view>
 
-namespace troupe::runtime {
-namespace {
+namespace troupe::json {
+namespace detail {
 
 class JsonChecker {
  public:
@@ -89,7 +96,7 @@ class JsonChecker {
         char e = s_[pos_++];
         if (e == 'u') {
           for (int i = 0; i < 4; ++i) {
-            if (pos_ >= s_.size() || !isxdigit(static_cast<unsigned char>(s_[pos_++])))
+            if (pos_ >= s_.size() || !std::isxdigit(static_cast<unsigned char>(s_[pos_++])))
               return false;
           }
         } else if (std::string_view("\"\\/bfnrt").find(e) == std::string_view::npos) {
@@ -127,11 +134,14 @@ class JsonChecker {
   size_t pos_ = 0;
 };
 
-}  // namespace
+}  // namespace detail
 
-bool IsValidJson(std::string_view text) { return JsonChecker(text).Check(); }
+// True when `text` is exactly one JSON value (surrounding whitespace allowed),
+// nested at most 64 deep.
+inline bool IsValid(std::string_view text) { return detail::JsonChecker(text).Check(); }
 
-std::string JsonQuote(std::string_view text) {
+// `text` as a JSON string literal, quotes included.
+inline std::string Quote(std::string_view text) {
   std::string out = "\"";
   for (char ch : text) {
     unsigned char c = static_cast<unsigned char>(ch);
@@ -165,4 +175,4 @@ std::string JsonQuote(std::string_view text) {
   return out;
 }
 
-}  // namespace troupe::runtime
+}  // namespace troupe::json
