@@ -198,7 +198,8 @@ typedef struct troupe_host_v1 {
 
   /* Address handles. retain, release, compare, hash and format may be called
    * from any thread at any time; parse only from within an actor callback
-   * (it resolves the text against the calling actor's node). */
+   * (it resolves the text against the calling actor's node). Every address
+   * argument below is BORROWED(call): the caller keeps its reference. */
   troupe_address_t (*address_retain)(troupe_address_t address); /* RETAINED */
   void (*address_release)(troupe_address_t address); /* NULL is ignored */
   /* <0, 0, >0 like memcmp; NULL sorts first. */
@@ -223,16 +224,20 @@ typedef struct troupe_actor_class_v1 {
   const char* name;
 
   /* Make an instance. host: STATIC for this actor. On success store the
-   * instance in *out_instance and return TROUPE_OK. On failure return an error
+   * instance in *out_instance (OWNED(plugin): the host keeps the pointer and
+   * hands it back to receive and, exactly once, to destroy) and return
+   * TROUPE_OK. On failure return an error
    * (after host->report_error) and leave *out_instance unset. Actor code may
    * not send or create actors here. */
   troupe_result_t (*create)(troupe_actor_ctx_t* ctx, const troupe_host_v1_t* host,
                             void** out_instance);
 
-  /* Destroy an instance made by create. Never fails. */
+  /* Destroy an instance made by create; instance is invalid afterwards.
+   * Called once per instance, never during receive. Never fails. */
   void (*destroy)(void* instance);
 
-  /* Handle one message. message: BORROWED(call). A non-OK result is a
+  /* Handle one message. instance: made by create, BORROWED(call). message:
+   * BORROWED(call). A non-OK result is a
    * handler failure (describe it with host->report_error). Must not throw. */
   troupe_result_t (*receive)(void* instance, troupe_actor_ctx_t* ctx,
                              const troupe_message_t* message);
@@ -269,7 +274,8 @@ typedef struct troupe_plugin_v1 {
 #endif
 } troupe_plugin_v1_t;
 
-/* The one symbol a library exports. */
+/* The one symbol a library exports. Returns a STATIC table (the same
+ * pointer on every call); the host never writes to or frees it. */
 typedef const troupe_plugin_v1_t* (*troupe_plugin_entry_fn)(void);
 
 #ifdef __cplusplus
