@@ -112,19 +112,21 @@ void ThreadedExecutor::Schedule(Cell* cell) {
   if (sleepers_.load(std::memory_order_relaxed) > 0) WakeOne();
 }
 
+Cell* ThreadedExecutor::PopInjected() {
+  if (injection_size_.load(std::memory_order_relaxed) == 0) return nullptr;
+  std::lock_guard<std::mutex> lock(injection_mu_);
+  if (injection_.empty()) return nullptr;
+  Cell* cell = injection_.front();
+  injection_.pop_front();
+  injection_size_.fetch_sub(1, std::memory_order_relaxed);
+  return cell;
+}
+
 Cell* ThreadedExecutor::FindWork(Worker* self) {
   Cell* cell = nullptr;
   if (++self->ticks >= kInjectionCheckInterval) {
     self->ticks = 0;
-    if (injection_size_.load(std::memory_order_relaxed) > 0) {
-      std::lock_guard<std::mutex> lock(injection_mu_);
-      if (!injection_.empty()) {
-        cell = injection_.front();
-        injection_.pop_front();
-        injection_size_.fetch_sub(1, std::memory_order_relaxed);
-        return cell;
-      }
-    }
+    if ((cell = PopInjected()) != nullptr) return cell;
   }
   // Own queue: the "next" slot first (bounded streak), then the FIFO.
   self->lock.lock();
@@ -140,15 +142,7 @@ Cell* ThreadedExecutor::FindWork(Worker* self) {
   self->lock.unlock();
   if (cell != nullptr) return cell;
 
-  if (injection_size_.load(std::memory_order_relaxed) > 0) {
-    std::lock_guard<std::mutex> lock(injection_mu_);
-    if (!injection_.empty()) {
-      cell = injection_.front();
-      injection_.pop_front();
-      injection_size_.fetch_sub(1, std::memory_order_relaxed);
-      return cell;
-    }
-  }
+  if ((cell = PopInjected()) != nullptr) return cell;
   // Steal: the oldest FIFO entry of another worker, else its "next" slot.
   for (auto& w : workers_) {
     Worker* victim = w.get();

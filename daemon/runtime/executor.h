@@ -50,6 +50,8 @@ class ThreadedExecutor final : public Executor {
   struct Worker;
   void Run(Worker* self);
   Cell* FindWork(Worker* self);
+  // The oldest cell of the shared injection queue, or nullptr.
+  Cell* PopInjected();
   void WakeOne();
 
   TurnFunction turn_;
