@@ -33,10 +33,11 @@ class Executor {
 
 // A fixed pool of worker threads. Each worker has a "next" slot (the actor
 // it just woke, run next for cache locality, as Tokio and Go do) and a FIFO
-// queue; idle workers steal from others; cells scheduled from outside go to
-// a shared injection queue. Workers sleep when there is nothing to do and
-// are woken only when work is waiting that the current worker will not run
-// next. Thread-safe.
+// queue; idle workers steal from others; cells scheduled from outside, and
+// cells that used up their throughput quota, go to a shared injection queue,
+// which every worker also checks regularly so nothing starves. An idle
+// worker spins briefly, then sleeps; it is woken only when work is waiting
+// that the current worker will not run next. Thread-safe.
 class ThreadedExecutor final : public Executor {
  public:
   ThreadedExecutor(int threads, TurnFunction turn);
