@@ -1,0 +1,360 @@
+// keys.cc - Ed25519 key files, key ids and the trust store (see keys.h).
+#include "daemon/bundle/keys.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+
+#include "daemon/common/status_macros.h"
+#include "daemon/common/strings.h"
+
+namespace troupe::bundle {
+namespace {
+
+constexpr std::string_view kPublicPrefix = "troupe-ed25519-public ";
+constexpr std::string_view kSecretPrefix = "troupe-ed25519-secret ";
+constexpr std::string_view kPubSuffix = ".pub";
+// Key files are one short line; anything larger is not a key file.
+constexpr size_t kMaxKeyFileBytes = 4096;
+
+std::string Errno(int err) { return std::strerror(err); }
+
+// True for 16 lowercase hex digits, the only form a key id takes. Checked
+// before a key id becomes part of a path.
+bool IsKeyId(std::string_view id) {
+  return id.size() == 16 && std::all_of(id.begin(), id.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+std::string Base64(const uint8_t* data, size_t size) {
+  std::string out(sodium_base64_ENCODED_LEN(size, sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(out.data(), out.size(), data, size, sodium_base64_VARIANT_ORIGINAL);
+  out.resize(std::strlen(out.c_str()));
+  return out;
+}
+
+// Decodes "<prefix><base64 of exactly out.size() bytes>", allowing trailing
+// whitespace (a final newline). `kind` names the key kind in errors.
+absl::Status DecodeKey(std::string_view text, std::string_view prefix, std::string_view kind,
+                       std::string_view where, uint8_t* out, size_t out_size) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ' ||
+                           text.back() == '\t')) {
+    text.remove_suffix(1);
+  }
+  if (text.substr(0, prefix.size()) != prefix) {
+    return absl::InvalidArgumentError(
+        StrCat(where, ": not a troupe ", kind, " key (expected \"", prefix, "<base64>\")"));
+  }
+  std::string_view b64 = text.substr(prefix.size());
+  size_t decoded = 0;
+  const char* end = nullptr;
+  if (sodium_base642bin(out, out_size, b64.data(), b64.size(), nullptr, &decoded, &end,
+                        sodium_base64_VARIANT_ORIGINAL) != 0 ||
+      end != b64.data() + b64.size() || decoded != out_size) {
+    sodium_memzero(out, out_size);
+    return absl::InvalidArgumentError(
+        StrCat(where, ": malformed ", kind, " key (expected base64 of ", out_size, " bytes)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ReadSmallFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    int err = errno;
+    std::string message = StrCat(path, ": cannot open (", Errno(err), ")");
+    return err == ENOENT ? absl::NotFoundError(message) : absl::PermissionDeniedError(message);
+  }
+  std::string out;
+  char buf[1024];
+  while (true) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd);
+      sodium_memzero(buf, sizeof buf);
+      return absl::InternalError(StrCat(path, ": cannot read (", Errno(err), ")"));
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+    if (out.size() > kMaxKeyFileBytes) {
+      ::close(fd);
+      sodium_memzero(buf, sizeof buf);
+      sodium_memzero(out.data(), out.size());
+      return absl::InvalidArgumentError(
+          StrCat(path, ": not a key file (larger than ", kMaxKeyFileBytes, " bytes)"));
+    }
+  }
+  ::close(fd);
+  sodium_memzero(buf, sizeof buf);
+  return out;
+}
+
+absl::Status WriteAll(int fd, std::string_view data, const std::string& path) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return absl::InternalError(StrCat(path, ": cannot write (", Errno(errno), ")"));
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  if (::fsync(fd) != 0) {
+    return absl::InternalError(StrCat(path, ": cannot sync (", Errno(errno), ")"));
+  }
+  return absl::OkStatus();
+}
+
+// Creates `path` exclusively with `mode` (exactly, whatever the umask) and
+// writes `data`. AlreadyExists when it exists.
+absl::Status CreateExclusive(const std::string& path, std::string_view data, mode_t mode) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) {
+    int err = errno;
+    std::string message = StrCat(path, ": cannot create (", Errno(err), ")");
+    if (err == EEXIST) {
+      return absl::AlreadyExistsError(StrCat(path, ": already exists (not overwritten)"));
+    }
+    return err == ENOENT ? absl::NotFoundError(message) : absl::PermissionDeniedError(message);
+  }
+  absl::Status status = absl::OkStatus();
+  if (::fchmod(fd, mode) != 0) {
+    status = absl::InternalError(StrCat(path, ": cannot set mode (", Errno(errno), ")"));
+  }
+  if (status.ok()) status = WriteAll(fd, data, path);
+  ::close(fd);
+  if (!status.ok()) ::unlink(path.c_str());
+  return status;
+}
+
+// mkdir -p with mode 0755 for the directories it creates.
+absl::Status MakeDirs(const std::string& dir) {
+  if (dir.empty()) return absl::InvalidArgumentError("trust store directory is empty");
+  for (size_t pos = 1; pos <= dir.size(); ++pos) {
+    if (pos != dir.size() && dir[pos] != '/') continue;
+    std::string prefix = dir.substr(0, pos);
+    if (::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) {
+      return absl::PermissionDeniedError(
+          StrCat(prefix, ": cannot create directory (", Errno(errno), ")"));
+    }
+  }
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return absl::FailedPreconditionError(StrCat(dir, ": not a directory"));
+  }
+  return absl::OkStatus();
+}
+
+// Reads a trusted key file and checks that its name is its key id.
+absl::StatusOr<PublicKey> ReadTrustedFile(const std::string& path, std::string_view key_id) {
+  TROUPE_ASSIGN_OR_RETURN(PublicKey key, ReadPublicKey(path));
+  std::string actual = KeyId(key);
+  if (actual != key_id) {
+    return absl::FailedPreconditionError(
+        StrCat(path, ": holds key ", actual, ", not ", key_id,
+               " (a trusted key file must be named <key id>.pub)"));
+  }
+  return key;
+}
+
+}  // namespace
+
+absl::Status InitSodium() {
+  static const int result = sodium_init();
+  if (result < 0) return absl::InternalError("libsodium failed to initialise");
+  return absl::OkStatus();
+}
+
+std::string KeyId(const PublicKey& key) {
+  (void)InitSodium();
+  uint8_t hash[32];
+  crypto_generichash(hash, sizeof hash, key.data(), key.size(), nullptr, 0);
+  char hex[2 * 8 + 1];
+  sodium_bin2hex(hex, sizeof hex, hash, 8);
+  return std::string(hex);
+}
+
+absl::StatusOr<KeyPair> GenerateKeyPair() {
+  TROUPE_RETURN_IF_ERROR(InitSodium());
+  KeyPair pair;
+  if (crypto_sign_keypair(pair.public_key.data(), pair.secret_key.data()) != 0) {
+    return absl::InternalError("cannot generate an ed25519 key pair");
+  }
+  return pair;
+}
+
+std::string FormatPublicKey(const PublicKey& key) {
+  (void)InitSodium();
+  return StrCat(kPublicPrefix, Base64(key.data(), key.size()));
+}
+
+std::string FormatSecretKey(const SecretKey& key) {
+  (void)InitSodium();
+  return StrCat(kSecretPrefix, Base64(key.data(), key.size()));
+}
+
+absl::StatusOr<PublicKey> ParsePublicKey(std::string_view text, std::string_view where) {
+  TROUPE_RETURN_IF_ERROR(InitSodium());
+  PublicKey key;
+  TROUPE_RETURN_IF_ERROR(DecodeKey(text, kPublicPrefix, "public", where, key.data(), key.size()));
+  return key;
+}
+
+absl::StatusOr<SecretKey> ParseSecretKey(std::string_view text, std::string_view where) {
+  TROUPE_RETURN_IF_ERROR(InitSodium());
+  SecretKey key;
+  TROUPE_RETURN_IF_ERROR(DecodeKey(text, kSecretPrefix, "secret", where, key.data(), key.size()));
+  // The second half is the public key; it must belong to the seed.
+  PublicKey derived;
+  SecretKey check;
+  crypto_sign_seed_keypair(derived.data(), check.data(), key.data());
+  bool consistent = sodium_memcmp(check.data(), key.data(), key.size()) == 0;
+  sodium_memzero(check.data(), check.size());
+  if (!consistent) {
+    sodium_memzero(key.data(), key.size());
+    return absl::InvalidArgumentError(
+        StrCat(where, ": malformed secret key (its public half does not match its seed)"));
+  }
+  return key;
+}
+
+absl::Status WriteKeyPair(const KeyPair& pair, const std::string& dir, std::string_view name) {
+  if (name.empty() || name.find('/') != std::string_view::npos || name == "." || name == "..") {
+    return absl::InvalidArgumentError(
+        StrCat("key name '", name, "' is invalid (must be a plain file name)"));
+  }
+  std::string base = StrCat(dir.empty() ? "." : dir, "/", name);
+  std::string key_path = base + ".key";
+  std::string pub_path = base + ".pub";
+  // Refuse before writing anything when either file exists.
+  struct stat st;
+  for (const std::string* path : {&key_path, &pub_path}) {
+    if (::lstat(path->c_str(), &st) == 0) {
+      return absl::AlreadyExistsError(StrCat(*path, ": already exists (not overwritten)"));
+    }
+  }
+  std::string secret = FormatSecretKey(pair.secret_key) + "\n";
+  absl::Status status = CreateExclusive(key_path, secret, 0600);
+  sodium_memzero(secret.data(), secret.size());
+  TROUPE_RETURN_IF_ERROR(status);
+  status = CreateExclusive(pub_path, FormatPublicKey(pair.public_key) + "\n", 0644);
+  if (!status.ok()) ::unlink(key_path.c_str());
+  return status;
+}
+
+absl::StatusOr<SecretKey> ReadSecretKey(const std::string& path) {
+  TROUPE_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(path));
+  absl::StatusOr<SecretKey> key = ParseSecretKey(text, path);
+  sodium_memzero(text.data(), text.size());
+  return key;
+}
+
+absl::StatusOr<PublicKey> ReadPublicKey(const std::string& path) {
+  TROUPE_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(path));
+  return ParsePublicKey(text, path);
+}
+
+std::array<uint8_t, 64> Sign(const SecretKey& key, std::string_view message) {
+  (void)InitSodium();
+  std::array<uint8_t, 64> signature;
+  crypto_sign_detached(signature.data(), nullptr,
+                       reinterpret_cast<const unsigned char*>(message.data()), message.size(),
+                       key.data());
+  return signature;
+}
+
+bool VerifySignature(const PublicKey& key, std::string_view message,
+                     const std::array<uint8_t, 64>& signature) {
+  if (!InitSodium().ok()) return false;
+  return crypto_sign_verify_detached(signature.data(),
+                                     reinterpret_cast<const unsigned char*>(message.data()),
+                                     message.size(), key.data()) == 0;
+}
+
+absl::StatusOr<PublicKey> TrustStore::Find(std::string_view key_id) const {
+  if (!IsKeyId(key_id)) {
+    return absl::InvalidArgumentError(
+        StrCat("'", key_id, "' is not a key id (expected 16 lowercase hex digits)"));
+  }
+  std::string path = StrCat(dir_, "/", key_id, kPubSuffix);
+  absl::StatusOr<PublicKey> key = ReadTrustedFile(path, key_id);
+  if (absl::IsNotFound(key.status())) {
+    return absl::NotFoundError(
+        StrCat("key ", key_id, " is not trusted (trusted keys are in ", dir_, ")"));
+  }
+  return key;
+}
+
+absl::StatusOr<std::vector<TrustedKey>> TrustStore::List() const {
+  std::vector<TrustedKey> keys;
+  DIR* d = ::opendir(dir_.c_str());
+  if (d == nullptr) {
+    if (errno == ENOENT) return keys;  // no directory: nothing is trusted
+    return absl::PermissionDeniedError(StrCat(dir_, ": cannot list (", Errno(errno), ")"));
+  }
+  std::vector<std::string> names;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string_view name = e->d_name;
+    if (name.size() > kPubSuffix.size() &&
+        name.substr(name.size() - kPubSuffix.size()) == kPubSuffix) {
+      names.emplace_back(name);
+    }
+  }
+  ::closedir(d);
+  std::sort(names.begin(), names.end());
+  for (const std::string& name : names) {
+    std::string path = StrCat(dir_, "/", name);
+    std::string key_id = name.substr(0, name.size() - kPubSuffix.size());
+    if (!IsKeyId(key_id)) {
+      return absl::FailedPreconditionError(StrCat(
+          path, ": not a trusted key file name (expected <key id>.pub, 16 lowercase hex digits)"));
+    }
+    TROUPE_ASSIGN_OR_RETURN(PublicKey key, ReadTrustedFile(path, key_id));
+    keys.push_back(TrustedKey{key_id, path, key});
+  }
+  return keys;
+}
+
+absl::StatusOr<std::string> TrustStore::Trust(const std::string& public_key_path) const {
+  TROUPE_ASSIGN_OR_RETURN(PublicKey key, ReadPublicKey(public_key_path));
+  std::string key_id = KeyId(key);
+  TROUPE_RETURN_IF_ERROR(MakeDirs(dir_));
+  std::string path = StrCat(dir_, "/", key_id, kPubSuffix);
+  // Write a temporary file and rename it, so readers never see a partial key.
+  std::string tmp = StrCat(dir_, "/.", key_id, ".pub.tmp.", ::getpid());
+  ::unlink(tmp.c_str());
+  TROUPE_RETURN_IF_ERROR(CreateExclusive(tmp, FormatPublicKey(key) + "\n", 0644));
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    return absl::PermissionDeniedError(StrCat(path, ": cannot write (", Errno(err), ")"));
+  }
+  return key_id;
+}
+
+absl::Status TrustStore::Untrust(std::string_view key_id) const {
+  if (!IsKeyId(key_id)) {
+    return absl::InvalidArgumentError(
+        StrCat("'", key_id, "' is not a key id (expected 16 lowercase hex digits)"));
+  }
+  std::string path = StrCat(dir_, "/", key_id, kPubSuffix);
+  if (::unlink(path.c_str()) != 0) {
+    if (errno == ENOENT) {
+      return absl::NotFoundError(
+          StrCat("key ", key_id, " is not trusted (trusted keys are in ", dir_, ")"));
+    }
+    return absl::PermissionDeniedError(StrCat(path, ": cannot remove (", Errno(errno), ")"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace troupe::bundle

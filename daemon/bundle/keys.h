@@ -1,0 +1,78 @@
+// keys.h - Ed25519 keys (libsodium) for signing bundles, and the store of
+// trusted public keys in TROUPE_DIR/keys/trusted/.
+//
+// Files are text, one line: "troupe-ed25519-public <base64 of 32 bytes>" or
+// "troupe-ed25519-secret <base64 of 64 bytes>". A key id is the first 8 bytes
+// of BLAKE2b-256(public key), as 16 lowercase hex digits; it is printed with
+// every verification result.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace troupe::bundle {
+
+using PublicKey = std::array<uint8_t, 32>;
+using SecretKey = std::array<uint8_t, 64>;  // libsodium's seed + public key
+
+struct KeyPair {
+  PublicKey public_key;
+  SecretKey secret_key;
+};
+
+// Initialises libsodium once; safe to call from any thread, any number of times.
+absl::Status InitSodium();
+
+std::string KeyId(const PublicKey& key);
+absl::StatusOr<KeyPair> GenerateKeyPair();
+
+std::string FormatPublicKey(const PublicKey& key);
+std::string FormatSecretKey(const SecretKey& key);
+// `where` names the source in errors.
+absl::StatusOr<PublicKey> ParsePublicKey(std::string_view text, std::string_view where);
+absl::StatusOr<SecretKey> ParseSecretKey(std::string_view text, std::string_view where);
+
+// Writes `<dir>/<name>.key` (mode 0600) and `<dir>/<name>.pub` (0644).
+// AlreadyExists if either file exists (nothing is overwritten or written).
+absl::Status WriteKeyPair(const KeyPair& pair, const std::string& dir, std::string_view name);
+absl::StatusOr<SecretKey> ReadSecretKey(const std::string& path);
+absl::StatusOr<PublicKey> ReadPublicKey(const std::string& path);
+
+// Ed25519 detached signature of `message`, and its check.
+std::array<uint8_t, 64> Sign(const SecretKey& key, std::string_view message);
+bool VerifySignature(const PublicKey& key, std::string_view message,
+                     const std::array<uint8_t, 64>& signature);
+
+struct TrustedKey {
+  std::string key_id;
+  std::string path;
+  PublicKey key;
+};
+
+// The trusted public keys: files `<dir>/<key id>.pub`. Re-reads the directory
+// on every call, so removing a file revokes the key at once. Thread-safe.
+class TrustStore {
+ public:
+  explicit TrustStore(std::string dir) : dir_(std::move(dir)) {}
+  const std::string& dir() const { return dir_; }
+  // NotFound naming the key id and the directory when it is not trusted.
+  absl::StatusOr<PublicKey> Find(std::string_view key_id) const;
+  // Every trusted key, sorted by id. A malformed file is an error naming it.
+  absl::StatusOr<std::vector<TrustedKey>> List() const;
+  // Copies the public key in `public_key_path` into the store (creating the
+  // directory); returns its key id. Trusting a trusted key again is OK.
+  absl::StatusOr<std::string> Trust(const std::string& public_key_path) const;
+  // NotFound when no such key is trusted.
+  absl::Status Untrust(std::string_view key_id) const;
+
+ private:
+  std::string dir_;
+};
+
+}  // namespace troupe::bundle
