@@ -1,0 +1,274 @@
+// config.cc - the settings table and the one-value-per-file loader.
+#include "daemon/config/config.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include "absl/strings/str_join.h"
+#include "daemon/common/strings.h"
+
+namespace troupe::config {
+namespace {
+
+constexpr uint64_t kMaxConfigFileBytes = 64 * 1024;
+
+std::string_view Trim(std::string_view s) {
+  const char* kSpace = " \t\r\n\v\f";
+  const size_t begin = s.find_first_not_of(kSpace);
+  if (begin == std::string_view::npos) return {};
+  const size_t end = s.find_last_not_of(kSpace);
+  return s.substr(begin, end - begin + 1);
+}
+
+absl::StatusOr<uint64_t> ParseUnsigned(std::string_view value) {
+  uint64_t number = 0;
+  const char* end = value.data() + value.size();
+  auto [ptr, ec] = std::from_chars(value.data(), end, number);
+  if (value.empty() || ec != std::errc() || ptr != end) {
+    return absl::InvalidArgumentError(
+        troupe::StrCat("'", value, "' is not a non-negative decimal integer"));
+  }
+  return number;
+}
+
+absl::Status ValidateUint32(std::string_view value) {
+  absl::StatusOr<uint64_t> number = ParseUnsigned(value);
+  if (!number.ok()) return number.status();
+  if (*number > std::numeric_limits<uint32_t>::max()) {
+    return absl::InvalidArgumentError(troupe::StrCat("'", value, "' is too large"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidatePositive(std::string_view value) {
+  absl::StatusOr<uint64_t> number = ParseUnsigned(value);
+  if (!number.ok()) return number.status();
+  if (*number == 0) return absl::InvalidArgumentError("must be greater than 0");
+  return absl::OkStatus();
+}
+
+absl::Status ValidateRemoteSources(std::string_view value) {
+  if (value == "yes" || value == "no" || value == "leader-only") return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      troupe::StrCat("'", value, "' is not one of yes, no, leader-only"));
+}
+
+// "" (no leader), "host:port" or "[ipv6]:port"; port 1-65535. Syntax only.
+absl::Status ValidateHostPort(std::string_view value) {
+  if (value.empty()) return absl::OkStatus();
+  const auto bad = [&](std::string_view why) {
+    return absl::InvalidArgumentError(troupe::StrCat("'", value, "' is not host:port (", why, ")"));
+  };
+  const size_t colon = value.rfind(':');
+  if (colon == std::string_view::npos) return bad("no port");
+  std::string_view host = value.substr(0, colon);
+  const std::string_view port = value.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+    if (host.empty()) return bad("empty host");
+    for (char c : host) {
+      if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':' && c != '.') {
+        return bad("bad character in IPv6 address");
+      }
+    }
+  } else {
+    if (host.empty()) return bad("empty host");
+    if (host.size() > 253) return bad("host name too long");
+    for (char c : host) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_') {
+        return bad("bad character in host name");
+      }
+    }
+  }
+  absl::StatusOr<uint64_t> number = ParseUnsigned(port);
+  if (!number.ok() || *number == 0 || *number > 65535) return bad("port must be 1-65535");
+  return absl::OkStatus();
+}
+
+const bundle::Limits kDefaultLimits;
+
+std::string DefaultString(uint64_t n) { return std::to_string(n); }
+
+std::string KnownNames();
+
+}  // namespace
+
+const std::vector<SettingSpec>& Settings() {
+  static const auto* const kSettings = [] {
+    // The limit defaults are kept as strings with static storage.
+    static const std::string max_entries = DefaultString(kDefaultLimits.max_entries);
+    static const std::string max_entry_bytes = DefaultString(kDefaultLimits.max_entry_bytes);
+    static const std::string max_total_bytes = DefaultString(kDefaultLimits.max_total_bytes);
+    static const std::string max_ratio = DefaultString(kDefaultLimits.max_compression_ratio);
+    return new std::vector<SettingSpec>{
+        {"keep_limit", "0",
+         "bundle files kept per group by `director gensrc` when the manifest sets no "
+         "keep_limit; 0 keeps all",
+         &ValidateUint32},
+        {"max_entries", max_entries, "most entries a bundle may hold", &ValidatePositive},
+        {"max_entry_bytes", max_entry_bytes, "largest uncompressed bundle entry, in bytes",
+         &ValidatePositive},
+        {"max_total_bytes", max_total_bytes, "largest uncompressed bundle, in bytes",
+         &ValidatePositive},
+        {"max_compression_ratio", max_ratio,
+         "largest uncompressed/compressed ratio of one bundle entry", &ValidatePositive},
+        {"allow_remote_actor_sources", "no",
+         "whether bundles fetched from convention peers may be used: yes, no or leader-only",
+         &ValidateRemoteSources},
+        {"convleader", "", "the convention leader as host:port; empty: join no convention",
+         &ValidateHostPort},
+    };
+  }();
+  return *kSettings;
+}
+
+namespace {
+std::string KnownNames() {
+  std::string names;
+  for (const SettingSpec& spec : Settings()) {
+    if (!names.empty()) names += ", ";
+    names += spec.name;
+  }
+  return names;
+}
+}  // namespace
+
+Config Config::Load(std::string_view dir_flag) {
+  if (!dir_flag.empty()) return LoadFrom(std::string(dir_flag), "--dir");
+  const char* env = std::getenv(std::string(kDirEnv).c_str());
+  if (env != nullptr && env[0] != '\0') {
+    return LoadFrom(env, troupe::StrCat("env ", kDirEnv));
+  }
+  return LoadFrom(std::string(kDefaultDir), "default");
+}
+
+Config Config::LoadFrom(std::string dir, std::string dir_source) {
+  namespace fs = std::filesystem;
+  Config config;
+  config.dir_ = std::move(dir);
+  config.dir_source_ = std::move(dir_source);
+  const std::string config_dir = config.config_dir();
+  for (const SettingSpec& spec : Settings()) {
+    SettingValue value;
+    value.name = std::string(spec.name);
+    value.value = std::string(spec.default_value);
+    value.source = "default";
+    const std::string path = troupe::StrCat(config_dir, "/", spec.name);
+    std::error_code ec;
+    const fs::file_status status = fs::status(path, ec);
+    if (fs::exists(status)) {
+      value.path = path;
+      value.source = troupe::StrCat("file ", path);
+      if (!fs::is_regular_file(status)) {
+        value.problem = "not a regular file";
+      } else if (fs::file_size(path, ec) > kMaxConfigFileBytes) {
+        value.problem = troupe::StrCat("larger than ", kMaxConfigFileBytes, " bytes");
+      } else {
+        std::ifstream in(path, std::ios::binary);
+        std::stringstream text;
+        text << in.rdbuf();
+        if (!in) {
+          value.problem = troupe::StrCat("cannot be read: ", std::strerror(errno));
+        } else {
+          value.value = std::string(Trim(text.str()));
+        }
+      }
+      if (value.problem.empty()) {
+        absl::Status valid = spec.validate(value.value);
+        if (!valid.ok()) value.problem = std::string(valid.message());
+      }
+      if (!value.problem.empty()) {
+        config.problems_.push_back(troupe::StrCat(path, ": ", spec.name, ": ", value.problem));
+      }
+    } else if (ec && ec != std::errc::no_such_file_or_directory) {
+      value.path = path;
+      value.source = troupe::StrCat("file ", path);
+      value.problem = troupe::StrCat("cannot be read: ", ec.message());
+      config.problems_.push_back(troupe::StrCat(path, ": ", spec.name, ": ", value.problem));
+    }
+    config.values_.push_back(std::move(value));
+  }
+  // A file that names no setting is almost always a typo of one that does.
+  std::error_code ec;
+  std::vector<std::string> unknown;
+  for (fs::directory_iterator it(config_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.empty() || name[0] == '.') continue;
+    if (config.Find(name) == nullptr) unknown.push_back(it->path().string());
+  }
+  std::sort(unknown.begin(), unknown.end());
+  for (const std::string& path : unknown) {
+    config.problems_.push_back(
+        troupe::StrCat(path, ": unknown setting (known: ", KnownNames(), ")"));
+  }
+  return config;
+}
+
+const SettingValue* Config::Find(std::string_view name) const {
+  for (const SettingValue& value : values_) {
+    if (value.name == name) return &value;
+  }
+  return nullptr;
+}
+
+absl::Status Config::Check() const {
+  if (problems_.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrJoin(problems_, "\n"));
+}
+
+absl::StatusOr<std::string> Config::Valid(std::string_view name) const {
+  const SettingValue* value = Find(name);
+  if (value == nullptr) {
+    return absl::InternalError(troupe::StrCat("unknown setting ", name));
+  }
+  if (!value->problem.empty()) {
+    return absl::InvalidArgumentError(
+        troupe::StrCat(value->path, ": ", value->name, ": ", value->problem));
+  }
+  return value->value;
+}
+
+absl::StatusOr<uint64_t> Config::Number(std::string_view name) const {
+  absl::StatusOr<std::string> text = Valid(name);
+  if (!text.ok()) return text.status();
+  return ParseUnsigned(*text);
+}
+
+absl::StatusOr<uint32_t> Config::KeepLimit() const {
+  absl::StatusOr<uint64_t> keep = Number("keep_limit");
+  if (!keep.ok()) return keep.status();
+  return static_cast<uint32_t>(*keep);
+}
+
+absl::StatusOr<bundle::Limits> Config::BundleLimits() const {
+  bundle::Limits limits;
+  struct Field {
+    std::string_view name;
+    uint64_t* target;
+  };
+  for (const Field& field : {Field{"max_entries", &limits.max_entries},
+                             Field{"max_entry_bytes", &limits.max_entry_bytes},
+                             Field{"max_total_bytes", &limits.max_total_bytes},
+                             Field{"max_compression_ratio", &limits.max_compression_ratio}}) {
+    absl::StatusOr<uint64_t> number = Number(field.name);
+    if (!number.ok()) return number.status();
+    *field.target = *number;
+  }
+  return limits;
+}
+
+absl::StatusOr<std::string> Config::AllowRemoteActorSources() const {
+  return Valid("allow_remote_actor_sources");
+}
+
+absl::StatusOr<std::string> Config::ConventionLeader() const { return Valid("convleader"); }
+
+}  // namespace troupe::config

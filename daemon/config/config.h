@@ -1,0 +1,88 @@
+// config.h - Troupe's configuration: one value per file in
+// <TROUPE_DIR>/config/<name> (DESIGN.md decision 11). Nothing is evaluated;
+// a value is the file's text with surrounding whitespace trimmed. Missing
+// files mean the default. `director config` prints what this class sees, and
+// `director config check` (run by the systemd unit) fails on any invalid value.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "daemon/bundle/limits.h"
+
+namespace troupe::config {
+
+inline constexpr std::string_view kDefaultDir = "/var/lib/troupe";
+inline constexpr std::string_view kDirEnv = "TROUPE_DIR";
+
+// One known setting.
+struct SettingSpec {
+  std::string_view name;
+  std::string_view default_value;
+  std::string_view description;
+  // OK or InvalidArgument saying what is wrong with `value` (already trimmed).
+  absl::Status (*validate)(std::string_view value);
+};
+
+// Every known setting, in display order.
+const std::vector<SettingSpec>& Settings();
+
+// The value of one setting as loaded.
+struct SettingValue {
+  std::string name;
+  std::string value;
+  std::string source;   // "default" or "file <path>"
+  std::string path;     // the file, empty for a default
+  std::string problem;  // empty when valid; else what is wrong (no file name)
+};
+
+// A loaded configuration. Immutable after Load; thread-compatible.
+class Config {
+ public:
+  // Resolves the directory: `dir_flag` (source "--dir") when non-empty, else
+  // the environment variable TROUPE_DIR (source "env TROUPE_DIR") when set and
+  // non-empty, else /var/lib/troupe ("default"), then loads it.
+  static Config Load(std::string_view dir_flag);
+  // Loads the settings files of `dir`; `dir_source` says where `dir` came from.
+  // Never fails: unreadable or invalid files are recorded as problems.
+  static Config LoadFrom(std::string dir, std::string dir_source);
+
+  const std::string& dir() const { return dir_; }
+  const std::string& dir_source() const { return dir_source_; }
+  std::string config_dir() const { return dir_ + "/config"; }
+  std::string keys_dir() const { return dir_ + "/keys"; }
+  std::string trusted_keys_dir() const { return dir_ + "/keys/trusted"; }
+  std::string bundles_dir() const { return dir_ + "/bundles"; }
+
+  // Every known setting, in Settings() order.
+  const std::vector<SettingValue>& values() const { return values_; }
+  // nullptr for an unknown name.
+  const SettingValue* Find(std::string_view name) const;
+
+  // Every problem as "<file>: <name>: <what>", also for files in the config
+  // directory that name no setting. Empty when all is well.
+  const std::vector<std::string>& problems() const { return problems_; }
+  // OK, or InvalidArgument listing every problem (one per line).
+  absl::Status Check() const;
+
+  // Typed accessors. InvalidArgument (naming the file) when the value is invalid.
+  absl::StatusOr<uint32_t> KeepLimit() const;
+  absl::StatusOr<bundle::Limits> BundleLimits() const;
+  absl::StatusOr<std::string> AllowRemoteActorSources() const;  // yes, no or leader-only
+  absl::StatusOr<std::string> ConventionLeader() const;         // host:port or ""
+
+ private:
+  absl::StatusOr<uint64_t> Number(std::string_view name) const;
+  absl::StatusOr<std::string> Valid(std::string_view name) const;
+
+  std::string dir_;
+  std::string dir_source_;
+  std::vector<SettingValue> values_;
+  std::vector<std::string> problems_;
+};
+
+}  // namespace troupe::config

@@ -1,0 +1,116 @@
+// commands.h - what every `director` command shares: exit codes (one mapping
+// from absl::Status), the global options, output (text or --json) and the
+// registration functions of the command groups. main.cc wires them to CLI11.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "daemon/config/config.h"
+
+namespace CLI {
+class App;
+}  // namespace CLI
+
+namespace troupe::director {
+
+// Process exit codes, one per failure class. Listed in `director --help` and
+// director/README.md; scripts rely on them, so never renumber.
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitInternal = 1,       // I/O errors, permissions, bugs
+  kExitUsage = 2,          // unknown command, bad flag or argument
+  kExitNotFound = 3,       // a named file, key, bundle or entry does not exist
+  kExitVerifyFailed = 4,   // bad signature, untrusted key, tampered or unsafe bundle
+  kExitInvalidInput = 5,   // bad manifest, version, key file, name
+  kExitAlreadyExists = 6,  // refusing to overwrite a key, bundle or directory
+  kExitInvalidConfig = 7,  // a setting in TROUPE_DIR/config is invalid
+};
+
+// The one place statuses become exit codes.
+int ExitCodeFor(const absl::Status& status);
+// The exit-code table for --help.
+std::string ExitCodeHelp();
+
+// Options that apply to every command.
+struct GlobalOptions {
+  std::string dir;  // --dir; empty: TROUPE_DIR or the default
+  bool json = false;
+};
+
+// A JSON object built field by field; values are quoted with troupe/json.h.
+class JsonObject {
+ public:
+  JsonObject& Add(std::string_view key, std::string_view value);
+  JsonObject& Add(std::string_view key, const char* value) {
+    return Add(key, std::string_view(value));
+  }
+  JsonObject& Add(std::string_view key, uint64_t value);
+  JsonObject& Add(std::string_view key, int value) { return Add(key, uint64_t(value)); }
+  JsonObject& Add(std::string_view key, bool value);
+  // `json` must already be JSON text (an object or array).
+  JsonObject& AddRaw(std::string_view key, std::string_view json);
+  std::string str() const { return "{" + body_ + "}"; }
+
+ private:
+  void Key(std::string_view key);
+  std::string body_;
+};
+std::string JsonArray(const std::vector<std::string>& json_values);
+// `json` without whitespace outside strings (one line).
+std::string CompactJson(std::string_view json);
+
+// Everything a running command needs. Output goes through here so that
+// --json and the error format are handled once.
+class Context {
+ public:
+  Context(const GlobalOptions& options, std::ostream& out, std::ostream& err)
+      : options_(options), out_(out), err_(err) {}
+
+  bool json() const { return options_.json; }
+  std::ostream& out() { return out_; }
+  std::ostream& err() { return err_; }
+  // Loaded on first use.
+  const config::Config& config();
+
+  // Prints `status` ("director: <message>" on stderr; with --json also an
+  // error object on stdout) and returns its exit code (or `code` when given).
+  int Fail(const absl::Status& status, int code = -1);
+  // Prints `object` plus "ok": true as one line (for --json).
+  int PrintJson(JsonObject object);
+
+ private:
+  GlobalOptions options_;
+  std::ostream& out_;
+  std::ostream& err_;
+  std::unique_ptr<config::Config> config_;
+};
+
+// The command chosen by the command line; set by a subcommand's callback.
+using Runner = std::function<int(Context&)>;
+
+// Each adds its subcommands to `app`; the chosen one stores its runner in *run.
+void AddKeysCommands(CLI::App& app, Runner* run);
+void AddBundleCommands(CLI::App& app, Runner* run);
+void AddConfigCommands(CLI::App& app, Runner* run);
+void AddNewCommand(CLI::App& app, Runner* run);
+
+// File helpers shared by the commands.
+absl::StatusOr<std::string> ReadFile(const std::string& path);
+// Writes `content` to `path` through a temporary file in the same directory,
+// with `mode`, so no reader sees a partial file. With `overwrite` false,
+// AlreadyExists when `path` exists (checked atomically with link(2)).
+absl::Status WriteFileAtomically(const std::string& path, std::string_view content,
+                                 unsigned mode = 0644, bool overwrite = true);
+// mkdir -p; a created `path` gets `mode`, created parents 0755.
+absl::Status MakeDirectories(const std::string& path, unsigned mode = 0755);
+
+}  // namespace troupe::director

@@ -1,0 +1,229 @@
+// common.cc - exit codes, output and file helpers shared by the commands.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <ostream>
+#include <sstream>
+
+#include "daemon/common/strings.h"
+#include "director/commands/commands.h"
+#include "troupe/json.h"
+
+namespace troupe::director {
+
+int ExitCodeFor(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kOk:
+      return kExitOk;
+    case absl::StatusCode::kNotFound:
+      return kExitNotFound;
+    case absl::StatusCode::kFailedPrecondition:
+      return kExitVerifyFailed;
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kOutOfRange:
+      return kExitInvalidInput;
+    case absl::StatusCode::kAlreadyExists:
+      return kExitAlreadyExists;
+    default:
+      return kExitInternal;
+  }
+}
+
+std::string ExitCodeHelp() {
+  return "Exit codes:\n"
+         "  0  success\n"
+         "  1  other error (I/O, permissions, internal)\n"
+         "  2  usage error: unknown command, bad option or argument\n"
+         "  3  not found: file, key, bundle or entry\n"
+         "  4  verification failed: bad signature, untrusted key, tampered or unsafe bundle\n"
+         "  5  invalid input: manifest, version, key file or name\n"
+         "  6  already exists: refusing to overwrite\n"
+         "  7  invalid configuration (director config check)\n"
+         "TROUPE_DIR (default /var/lib/troupe; --dir wins) holds config/, keys/, bundles/.";
+}
+
+void JsonObject::Key(std::string_view key) {
+  if (!body_.empty()) body_ += ",";
+  body_ += json::Quote(key);
+  body_ += ":";
+}
+
+JsonObject& JsonObject::Add(std::string_view key, std::string_view value) {
+  Key(key);
+  body_ += json::Quote(value);
+  return *this;
+}
+
+JsonObject& JsonObject::Add(std::string_view key, uint64_t value) {
+  Key(key);
+  body_ += std::to_string(value);
+  return *this;
+}
+
+JsonObject& JsonObject::Add(std::string_view key, bool value) {
+  Key(key);
+  body_ += value ? "true" : "false";
+  return *this;
+}
+
+JsonObject& JsonObject::AddRaw(std::string_view key, std::string_view json) {
+  Key(key);
+  body_ += json;
+  return *this;
+}
+
+std::string CompactJson(std::string_view json) {
+  std::string out;
+  bool in_string = false;
+  for (size_t i = 0; i < json.size(); ++i) {
+    const char c = json[i];
+    if (in_string) {
+      out += c;
+      if (c == '\\' && i + 1 < json.size()) {
+        out += json[++i];
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+      out += c;
+    } else if (c != ' ' && c != '\n' && c != '\r' && c != '\t') {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string JsonArray(const std::vector<std::string>& json_values) {
+  std::string out = "[";
+  for (size_t i = 0; i < json_values.size(); ++i) {
+    if (i > 0) out += ",";
+    out += json_values[i];
+  }
+  return out + "]";
+}
+
+const config::Config& Context::config() {
+  if (config_ == nullptr) {
+    config_ = std::make_unique<config::Config>(config::Config::Load(options_.dir));
+  }
+  return *config_;
+}
+
+int Context::Fail(const absl::Status& status, int code) {
+  if (code < 0) code = ExitCodeFor(status);
+  if (code == kExitOk) code = kExitInternal;  // a failure never exits 0
+  err_ << "director: " << status.message() << "\n";
+  if (options_.json) {
+    out_ << JsonObject()
+                .Add("ok", false)
+                .Add("exit_code", code)
+                .Add("error", std::string_view(status.message().data(), status.message().size()))
+                .str()
+         << "\n";
+  }
+  return code;
+}
+
+int Context::PrintJson(JsonObject object) {
+  const std::string body = object.str();  // "{...}"
+  out_ << "{\"ok\":true" << (body.size() > 2 ? "," : "") << body.substr(1) << "\n";
+  return kExitOk;
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    const int error = errno;
+    if (error == ENOENT) return absl::NotFoundError(troupe::StrCat(path, ": no such file"));
+    return absl::UnknownError(troupe::StrCat(path, ": ", std::strerror(error)));
+  }
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    return absl::InvalidArgumentError(troupe::StrCat(path, ": is a directory"));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return absl::UnknownError(troupe::StrCat(path, ": read error"));
+  return text.str();
+}
+
+absl::Status WriteFileAtomically(const std::string& path, std::string_view content, unsigned mode,
+                                 bool overwrite) {
+  const std::filesystem::path target(path);
+  std::string temp =
+      (target.parent_path().empty() ? std::filesystem::path(".") : target.parent_path()) /
+      ("." + target.filename().string() + ".tmp.XXXXXX");
+  const int fd = mkstemp(temp.data());
+  if (fd < 0) {
+    return absl::UnknownError(
+        troupe::StrCat("cannot create a file next to ", path, ": ", std::strerror(errno)));
+  }
+  const auto fail = [&](std::string_view what) {
+    const int error = errno;
+    ::close(fd);
+    ::unlink(temp.c_str());
+    return absl::UnknownError(troupe::StrCat(what, " ", path, ": ", std::strerror(error)));
+  };
+  size_t done = 0;
+  while (done < content.size()) {
+    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail("cannot write");
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fchmod(fd, mode) != 0) return fail("cannot chmod");
+  if (::fsync(fd) != 0) return fail("cannot sync");
+  if (::close(fd) != 0) {
+    ::unlink(temp.c_str());
+    return absl::UnknownError(troupe::StrCat("cannot close ", path, ": ", std::strerror(errno)));
+  }
+  if (!overwrite) {
+    // link(2) publishes the complete file and fails if the name exists.
+    const int linked = ::link(temp.c_str(), path.c_str());
+    const int error = errno;
+    ::unlink(temp.c_str());
+    if (linked == 0) return absl::OkStatus();
+    if (error == EEXIST) return absl::AlreadyExistsError(troupe::StrCat(path, " already exists"));
+    return absl::UnknownError(troupe::StrCat("cannot create ", path, ": ", std::strerror(error)));
+  }
+  if (::rename(temp.c_str(), path.c_str()) != 0) {
+    const int error = errno;
+    ::unlink(temp.c_str());
+    return absl::UnknownError(
+        troupe::StrCat("cannot rename into ", path, ": ", std::strerror(error)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MakeDirectories(const std::string& path, unsigned mode) {
+  std::string partial;
+  std::filesystem::path p(path);
+  for (const auto& part : p) {
+    partial = partial.empty()  ? part.string()
+              : partial == "/" ? "/" + part.string()
+                               : partial + "/" + part.string();
+    if (part.empty()) continue;
+    const bool last = std::filesystem::path(partial) == p;
+    if (::mkdir(partial.c_str(), last ? mode : 0755) != 0 && errno != EEXIST) {
+      return absl::UnknownError(
+          troupe::StrCat("cannot create directory ", partial, ": ", std::strerror(errno)));
+    }
+  }
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return absl::UnknownError(troupe::StrCat(path, " is not a directory"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace troupe::director

@@ -1,0 +1,102 @@
+// config_commands.cc - `director config` (every setting, its value and where
+// it came from) and `director config check` (exit 7 on any invalid value;
+// the systemd unit runs it before starting troupd).
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "daemon/bundle/keys.h"
+#include "daemon/common/strings.h"
+#include "director/commands/commands.h"
+
+namespace troupe::director {
+namespace {
+
+int ShowConfig(Context& ctx) {
+  const config::Config& config = ctx.config();
+  struct Row {
+    std::string name, value, source, problem;
+  };
+  std::vector<Row> rows = {
+      {"dir", config.dir(), config.dir_source(), ""},
+      {"keys_dir", config.keys_dir(), "derived from dir", ""},
+      {"trusted_keys_dir", config.trusted_keys_dir(), "derived from dir", ""},
+      {"bundles_dir", config.bundles_dir(), "derived from dir", ""},
+  };
+  for (const config::SettingValue& value : config.values()) {
+    rows.push_back({value.name, value.value, value.source, value.problem});
+  }
+  if (ctx.json()) {
+    std::vector<std::string> items;
+    for (const Row& row : rows) {
+      JsonObject item;
+      item.Add("name", row.name).Add("value", row.value).Add("source", row.source);
+      if (!row.problem.empty()) item.Add("problem", row.problem);
+      items.push_back(item.str());
+    }
+    return ctx.PrintJson(JsonObject().AddRaw("settings", JsonArray(items)));
+  }
+  size_t width = 0;
+  for (const Row& row : rows) width = std::max(width, row.name.size());
+  for (const Row& row : rows) {
+    ctx.out() << row.name << std::string(width - row.name.size(), ' ') << " = " << row.value
+              << "  (" << row.source << ")";
+    if (!row.problem.empty()) ctx.out() << "  INVALID: " << row.problem;
+    ctx.out() << "\n";
+  }
+  return kExitOk;
+}
+
+int CheckConfig(Context& ctx) {
+  const config::Config& config = ctx.config();
+  std::vector<std::string> problems = config.problems();
+  // The daemon reads every trusted key on each load; a malformed one is a
+  // configuration error too.
+  if (absl::Status s = bundle::InitSodium(); !s.ok()) return ctx.Fail(s);
+  absl::StatusOr<std::vector<bundle::TrustedKey>> keys =
+      bundle::TrustStore(config.trusted_keys_dir()).List();
+  if (!keys.ok()) problems.push_back(std::string(keys.status().message()));
+  if (ctx.json()) {
+    std::vector<std::string> quoted;
+    for (const std::string& problem : problems) {
+      quoted.push_back(JsonObject().Add("problem", problem).str());
+    }
+    const std::string body = JsonObject()
+                                 .Add("ok", problems.empty())
+                                 .Add("exit_code", problems.empty() ? 0 : int{kExitInvalidConfig})
+                                 .Add("dir", config.dir())
+                                 .AddRaw("problems", JsonArray(quoted))
+                                 .str();
+    ctx.out() << body << "\n";
+  } else if (problems.empty()) {
+    ctx.out() << "configuration in " << config.dir() << " is valid\n";
+  } else {
+    for (const std::string& problem : problems) ctx.err() << "invalid: " << problem << "\n";
+    ctx.err() << "director: configuration in " << config.dir() << " has " << problems.size()
+              << (problems.size() == 1 ? " problem" : " problems") << "\n";
+  }
+  return problems.empty() ? kExitOk : kExitInvalidConfig;
+}
+
+}  // namespace
+
+void AddConfigCommands(CLI::App& app, Runner* run) {
+  CLI::App* config = app.add_subcommand(
+      "config",
+      "Print every setting, its value and where it came from (default, a file in "
+      "TROUPE_DIR/config/, --dir or env TROUPE_DIR). Values are one per file, never evaluated.");
+  config->require_subcommand(0, 1);
+  CLI::App* check = config->add_subcommand(
+      "check",
+      "Check every setting and trusted key; print each problem with its file and exit "
+      "7 if there is any (run by the systemd unit before troupd starts)");
+  config->callback([run] {
+    if (!*run) *run = ShowConfig;
+  });
+  check->callback([run] { *run = CheckConfig; });
+}
+
+}  // namespace troupe::director
