@@ -8,7 +8,8 @@
 #       [LINK_LIBRARIES <lib>...])      # private deps; link them statically
 #
 # Creates a MODULE library target <name>, output file "<name>.so" (no "lib"
-# prefix: the file name is the target name), linked to troupe_sdk, with the
+# prefix: the file name is the target name), linked to troupe_sdk (Troupe::sdk
+# when used from an installed Troupe: find_package(Troupe)), with the
 # isolation flags of PLUGIN-LOADING.md section 3.4:
 #  - -fvisibility=hidden -fvisibility-inlines-hidden (and -fno-gnu-unique on
 #    GCC, so the library can really be unloaded);
@@ -41,7 +42,14 @@ function(troupe_add_actor_library name)
     C_VISIBILITY_PRESET hidden
     VISIBILITY_INLINES_HIDDEN ON
     LINK_DEPENDS "${TROUPE_ACTOR_LIBRARY_VERSION_SCRIPT}")
-  target_link_libraries(${name} PRIVATE troupe_sdk ${ARG_LINK_LIBRARIES})
+  # In the Troupe tree the SDK is troupe_sdk; installed, Troupe::sdk (TroupeConfig.cmake).
+  if(TARGET troupe_sdk)
+    target_link_libraries(${name} PRIVATE troupe_sdk ${ARG_LINK_LIBRARIES})
+  else()
+    target_link_libraries(${name} PRIVATE Troupe::sdk ${ARG_LINK_LIBRARIES})
+  endif()
+  # troupe_add_bundle() accepts only libraries marked so.
+  set_target_properties(${name} PROPERTIES TROUPE_ACTOR_LIBRARY TRUE)
   if(DEFINED ARG_ABI_TARGET_MINOR)
     target_compile_definitions(${name} PRIVATE TROUPE_ABI_TARGET_MINOR=${ARG_ABI_TARGET_MINOR})
   endif()
@@ -54,7 +62,7 @@ function(troupe_add_actor_library name)
     "LINKER:-z,now")
   # Clang does not link the sanitizer runtime into shared objects, so their
   # symbols stay undefined there; keep -z defs everywhere else.
-  if(NOT (TROUPE_SANITIZE AND CMAKE_CXX_COMPILER_ID MATCHES "Clang"))
+  if(NOT ((TROUPE_SANITIZE OR TROUPE_FUZZ) AND CMAKE_CXX_COMPILER_ID MATCHES "Clang"))
     target_link_options(${name} PRIVATE "LINKER:-z,defs")
   endif()
 endfunction()

@@ -2,9 +2,11 @@
 # test.sh - the README's second command, and exactly what CI runs: installs
 # the dependencies, builds with -Wall -Wextra -Werror, runs every test, then
 # builds again with AddressSanitizer + UndefinedBehaviorSanitizer and with
-# ThreadSanitizer, running every test under each, and finally runs the
+# ThreadSanitizer, running every test under each, runs the
 # benchmarks as a short smoke test
-# (Troupe next to CAF and Erlang, 1/100 of the full counts).
+# (Troupe next to CAF and Erlang, 1/100 of the full counts), builds
+# tests/out_of_tree/hello_project against `cmake --install` output, and
+# finally runs each libFuzzer target for 20 seconds (clang build, build/fuzz).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,6 +34,25 @@ run_suite "tsan" build/tsan -DCMAKE_BUILD_TYPE=Debug -DTROUPE_SANITIZE=thread
 
 echo "=== benchmark smoke run (tests/bench/run_peers.sh --quick)"
 BUILD_DIR=build/ci tests/bench/run_peers.sh --quick
+
+echo "=== out-of-tree project against the installed tree (tests/out_of_tree/)"
+rm -rf build/install build/hello_project
+cmake --install build/ci --prefix build/install
+cmake -S tests/out_of_tree/hello_project -B build/hello_project -G Ninja \
+      -DCMAKE_PREFIX_PATH="$PWD/build/install"
+cmake --build build/hello_project -j "$jobs"
+oot_dir=$(mktemp -d)
+build/install/bin/director --dir "$oot_dir" trust build/hello_project/troupe-keys/build.pub
+build/install/bin/director --dir "$oot_dir" tlsinfo build/hello_project/greeter-1.0.troupe contents
+rm -rf "$oot_dir"
+summary+=("out-of-tree: hello_project built against build/install, bundle verified")
+
+echo "=== fuzz smoke run: clang + libFuzzer, 20 s per target (tests/fuzz/README.md)"
+CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DTROUPE_FUZZ=ON -DTROUPE_WERROR=ON
+cmake --build build/fuzz -j "$jobs" --target fuzzers
+BUILD_DIR=build/fuzz tests/fuzz/run.sh 20
+summary+=("fuzz: manifest_fuzzer, bundle_fuzzer 20 s each, no finding")
 
 echo "=== summary"
 printf '%s\n' "${summary[@]}"

@@ -1,0 +1,34 @@
+# TroupeInstall.cmake - what `cmake --install` puts under the prefix, so that
+# another project can find_package(Troupe REQUIRED) (cmake/TroupeConfig.cmake.in):
+#   include/troupe/*.h                          the SDK headers
+#   lib/cmake/Troupe/TroupeConfig.cmake (+ ConfigVersion, Targets)   Troupe::sdk
+#   lib/cmake/Troupe/Troupe{ActorLibrary,Bundle}.cmake
+#   bin/director                                when the tree has director
+# Included at the end of the top-level CMakeLists.txt.
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+set(TROUPE_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/Troupe")
+
+install(TARGETS troupe_sdk EXPORT TroupeTargets)
+install(DIRECTORY "${PROJECT_SOURCE_DIR}/sdk/include/troupe"
+        DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}" FILES_MATCHING PATTERN "*.h")
+install(EXPORT TroupeTargets NAMESPACE Troupe:: DESTINATION "${TROUPE_INSTALL_CMAKEDIR}")
+
+configure_package_config_file(
+  "${PROJECT_SOURCE_DIR}/cmake/TroupeConfig.cmake.in"
+  "${PROJECT_BINARY_DIR}/cmake/TroupeConfig.cmake"
+  INSTALL_DESTINATION "${TROUPE_INSTALL_CMAKEDIR}"
+  PATH_VARS CMAKE_INSTALL_BINDIR)
+write_basic_package_version_file(
+  "${PROJECT_BINARY_DIR}/cmake/TroupeConfigVersion.cmake"
+  VERSION "${PROJECT_VERSION}" COMPATIBILITY SameMinorVersion)
+install(FILES "${PROJECT_BINARY_DIR}/cmake/TroupeConfig.cmake"
+              "${PROJECT_BINARY_DIR}/cmake/TroupeConfigVersion.cmake"
+              "${PROJECT_SOURCE_DIR}/cmake/TroupeActorLibrary.cmake"
+              "${PROJECT_SOURCE_DIR}/cmake/TroupeBundle.cmake"
+        DESTINATION "${TROUPE_INSTALL_CMAKEDIR}")
+
+if(TARGET director)
+  install(TARGETS director RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}")
+endif()
