@@ -8,8 +8,8 @@
 #include "absl/strings/str_join.h"
 #include "daemon/common/logging.h"
 #include "daemon/common/strings.h"
-#include "troupe/json.h"
 #include "daemon/runtime/pool.h"
+#include "troupe/json.h"
 #include "troupe/wire.h"
 
 namespace troupe::runtime {
@@ -171,7 +171,21 @@ const ActorClass* ActorSystem::FindClass(std::string_view name, const void* libr
 
 absl::StatusOr<ActorRef> ActorSystem::CreateActor(std::string_view class_name,
                                                   const CreateOptions& options) {
-  const ActorClass* actor_class = FindClass(class_name, nullptr);
+  const ActorClass* actor_class = nullptr;
+  if (options.library != nullptr) {
+    troupe::MutexLock lock(&classes_->mu);
+    auto it = classes_->by_library.find(
+        std::make_pair(static_cast<const void*>(options.library), std::string(class_name)));
+    if (it == classes_->by_library.end()) {
+      return absl::NotFoundError(troupe::StrCat(
+          "library '",
+          options.library->library_name == nullptr ? "?" : options.library->library_name,
+          "' has no registered actor class named '", class_name, "'"));
+    }
+    actor_class = it->second;
+  } else {
+    actor_class = FindClass(class_name, nullptr);
+  }
   if (actor_class == nullptr) {
     return absl::NotFoundError(
         troupe::StrCat("no actor class named '", class_name,

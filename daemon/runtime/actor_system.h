@@ -49,6 +49,9 @@ struct CreateOptions {
   std::string requirements_json;  // empty: no requirements
   std::string global_name;        // empty: unnamed
   ActorRef parent;                // null: a top-level actor
+  // When set, the class must come from this library (a table registered with
+  // RegisterLibrary): how one version of a bundle is chosen over another.
+  const troupe_plugin_v1_t* library = nullptr;
 };
 
 struct ActorStatus {

@@ -134,6 +134,16 @@ TEST_F(PluginActorTest, PooledEchoRepliesFromUpToFourMembers) {
   EXPECT_EQ(s.children.size(), 1u) << "idle_count 1 stays warm";
 }
 
+TEST_F(PluginActorTest, ACreateNamingALibraryLooksOnlyThere) {
+  CreateOptions options;
+  options.library = &library_->plugin();
+  EXPECT_OK(sys().CreateActor("examples.Echo", options));
+  absl::StatusOr<ActorRef> missing = sys().CreateActor("compat.Echo", options);
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(std::string(missing.status().message()).find("troupe_examples"), std::string::npos)
+      << missing.status();
+}
+
 // Libraries built for the oldest and the newest ABI minor both run: the host
 // reads only what each table's struct_size covers.
 class CompatLibraryTest : public RuntimeTest, public ::testing::WithParamInterface<const char*> {};
