@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   # toolchain
   g++ cmake ninja-build pkg-config clang-format
+  # clang + libFuzzer for the fuzz targets (tests/fuzz/)
+  clang libclang-rt-14-dev
   # libraries (DESIGN.md decision 1)
   libabsl-dev libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libsodium-dev libzip-dev zipcmp zipmerge ziptool libcli11-dev

@@ -79,7 +79,8 @@ absl::StatusOr<std::vector<BundleFile>> ListBundleFiles(const std::string& dir) 
 
 absl::StatusOr<std::vector<std::string>> ApplyKeepLimit(
     const std::string& dir, const std::string& group, uint32_t keep,
-    const absl::flat_hash_set<std::string>& protected_paths) {
+    const absl::flat_hash_set<std::string>& protected_paths,
+    const std::function<bool(const BundleFile&)>& counts) {
   std::vector<std::string> deleted;
   if (keep == 0) return deleted;
   absl::StatusOr<std::vector<BundleFile>> files = ListBundleFiles(dir);
@@ -88,7 +89,7 @@ absl::StatusOr<std::vector<std::string>> ApplyKeepLimit(
   for (const std::string& path : protected_paths) protected_normal.insert(Normal(path));
   std::vector<const BundleFile*> of_group;
   for (const BundleFile& file : *files) {
-    if (file.group == group) of_group.push_back(&file);
+    if (file.group == group && (!counts || counts(file))) of_group.push_back(&file);
   }
   // of_group is newest first; index 0 (the newest) is always kept.
   for (size_t i = std::max<size_t>(keep, 1); i < of_group.size(); ++i) {

@@ -2,6 +2,7 @@
 // group and version, and the keep limit.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -23,9 +24,12 @@ absl::StatusOr<std::vector<BundleFile>> ListBundleFiles(const std::string& dir);
 
 // Deletes the bundle files of `group` in `dir` beyond the `keep` newest,
 // never the newest one and never a path in `protected_paths` (e.g. loaded in
-// a daemon). Returns the deleted paths. keep == 0 deletes nothing.
+// a daemon, or just written). Only files `counts` accepts (e.g. those that
+// verify) take a place or are deleted; others (junk that merely looks like a
+// bundle) are left alone. Returns the deleted paths. keep == 0 deletes nothing.
 absl::StatusOr<std::vector<std::string>> ApplyKeepLimit(
     const std::string& dir, const std::string& group, uint32_t keep,
-    const absl::flat_hash_set<std::string>& protected_paths = {});
+    const absl::flat_hash_set<std::string>& protected_paths = {},
+    const std::function<bool(const BundleFile&)>& counts = nullptr);
 
 }  // namespace troupe::bundle

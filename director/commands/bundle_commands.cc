@@ -146,38 +146,44 @@ absl::Status AddDataEntries(const std::vector<std::string>& patterns,
   return absl::OkStatus();
 }
 
-// The source hash and key id of bytes we just built, by verifying them
-// against a temporary store that trusts only the signing key (which also
-// proves the new bundle verifies).
-absl::StatusOr<bundle::VerifiedBundle> SelfVerify(const std::string& bytes,
-                                                  const bundle::KeyPair& key,
-                                                  const bundle::Limits& limits,
-                                                  const std::string& where) {
-  const char* tmp = std::getenv("TMPDIR");
-  std::string dir =
-      troupe::StrCat(tmp != nullptr && tmp[0] != '\0' ? tmp : "/tmp", "/director-trust.XXXXXX");
-  if (::mkdtemp(dir.data()) == nullptr) {
-    return absl::UnknownError(troupe::StrCat("cannot create a temporary directory in ", dir));
+// A temporary trust store holding only the signing key: the new bundle must
+// verify against it, and so must the older bundles the keep limit may count.
+// Removes its directory when destroyed.
+class SignerTrust {
+ public:
+  static absl::StatusOr<std::unique_ptr<SignerTrust>> Make(const bundle::PublicKey& key) {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string dir =
+        troupe::StrCat(tmp != nullptr && tmp[0] != '\0' ? tmp : "/tmp", "/director-trust.XXXXXX");
+    if (::mkdtemp(dir.data()) == nullptr) {
+      return absl::UnknownError(troupe::StrCat("cannot create a temporary directory in ", dir));
+    }
+    auto trust = std::unique_ptr<SignerTrust>(new SignerTrust(dir));
+    const std::string pub = troupe::StrCat(dir, "/", bundle::KeyId(key), ".pub");
+    if (absl::Status s = WriteFileAtomically(pub, bundle::FormatPublicKey(key) + "\n"); !s.ok()) {
+      return s;
+    }
+    return trust;
   }
-  const std::string pub = troupe::StrCat(dir, "/", bundle::KeyId(key.public_key), ".pub");
-  absl::Status written = WriteFileAtomically(pub, bundle::FormatPublicKey(key.public_key) + "\n");
-  absl::StatusOr<bundle::VerifiedBundle> verified =
-      written.ok() ? bundle::VerifyBundle(bytes, where, bundle::TrustStore(dir), limits)
-                   : absl::StatusOr<bundle::VerifiedBundle>(written);
-  std::error_code ec;
-  fs::remove_all(dir, ec);
-  if (!verified.ok()) {
-    return absl::InternalError(
-        troupe::StrCat("the bundle just built does not verify: ", Message(verified.status())));
+  ~SignerTrust() {
+    std::error_code ec;
+    fs::remove_all(store_.dir(), ec);
   }
-  return verified;
-}
+  const bundle::TrustStore& store() const { return store_; }
+
+ private:
+  explicit SignerTrust(std::string dir) : store_(std::move(dir)) {}
+  bundle::TrustStore store_;
+};
 
 int Gensrc(Context& ctx, const GensrcOptions& options) {
   if (absl::Status s = bundle::InitSodium(); !s.ok()) return ctx.Fail(s);
   const config::Config& config = ctx.config();
   absl::StatusOr<bundle::Limits> limits = config.BundleLimits();
   if (!limits.ok()) return ctx.Fail(limits.status(), kExitInvalidConfig);
+  // Every setting gensrc needs is checked before anything is written.
+  absl::StatusOr<uint32_t> configured_keep = config.KeepLimit();
+  if (!configured_keep.ok()) return ctx.Fail(configured_keep.status(), kExitInvalidConfig);
 
   // The manifest, its version set from --version when given.
   absl::StatusOr<std::string> manifest_text = ReadFile(options.manifest);
@@ -268,8 +274,14 @@ int Gensrc(Context& ctx, const GensrcOptions& options) {
       StripTrailingSlashes(options.out.empty() ? config.bundles_dir() : options.out);
   const std::string path =
       troupe::StrCat(out_dir, "/", bundle::BundleFileName(manifest.group(), manifest.version()));
-  absl::StatusOr<bundle::VerifiedBundle> verified = SelfVerify(*bytes, key, *limits, path);
-  if (!verified.ok()) return ctx.Fail(verified.status());
+  absl::StatusOr<std::unique_ptr<SignerTrust>> signer = SignerTrust::Make(key.public_key);
+  if (!signer.ok()) return ctx.Fail(signer.status());
+  absl::StatusOr<bundle::VerifiedBundle> verified =
+      bundle::VerifyBundle(*bytes, path, (*signer)->store(), *limits);
+  if (!verified.ok()) {
+    return ctx.Fail(absl::InternalError(
+        troupe::StrCat("the bundle just built does not verify: ", Message(verified.status()))));
+  }
 
   if (absl::Status s = MakeDirectories(out_dir); !s.ok()) return ctx.Fail(s);
   bool unchanged = false;
@@ -288,18 +300,23 @@ int Gensrc(Context& ctx, const GensrcOptions& options) {
 
   // Keep limit: the manifest's, else the configured one. The file just
   // written is never deleted.
-  uint32_t keep = manifest.keep_limit();
-  if (keep == 0) {
-    absl::StatusOr<uint32_t> configured = config.KeepLimit();
-    if (!configured.ok()) return ctx.Fail(configured.status(), kExitInvalidConfig);
-    keep = *configured;
-  }
+  uint32_t keep = manifest.keep_limit() != 0 ? manifest.keep_limit() : *configured_keep;
   // TODO(director): also protect bundles loaded in a running troupd once the
   // daemon can be asked (daemon issue).
   std::vector<std::string> deleted;
+  const bundle::TrustStore local_trust(config.trusted_keys_dir());
   if (keep > 0) {
     absl::StatusOr<std::vector<std::string>> removed =
-        bundle::ApplyKeepLimit(out_dir, manifest.group(), keep, {path});
+        bundle::ApplyKeepLimit(out_dir, manifest.group(), keep, {path},
+                               [&](const bundle::BundleFile& file) {
+                                 // Only real bundles (trusted here, or signed with this key)
+                                 // take a place; junk named like one is left alone.
+                                 return bundle::VerifyBundleFile(file.path, local_trust, *limits)
+                                            .ok() ||
+                                        bundle::VerifyBundleFile(file.path, (*signer)->store(),
+                                                                 *limits)
+                                            .ok();
+                               });
     if (!removed.ok()) return ctx.Fail(removed.status());
     deleted = *std::move(removed);
   }

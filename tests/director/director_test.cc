@@ -382,6 +382,28 @@ TEST_F(DirectorTest, KeepLimitDeletesOlderBundlesAndSaysSo) {
   EXPECT_TRUE(fs::exists(dir_ + "/bundles/demo-0.9.troupe"));
 }
 
+TEST_F(DirectorTest, KeepLimitIgnoresJunkAndChecksTheConfigBeforeWriting) {
+  MakeTrustedSigningKey();
+  fs::create_directories(dir_ + "/config");
+  WriteAll(dir_ + "/config/keep_limit", "2\n");
+  ASSERT_EQ(Gensrc({"--version", "1.0"}).code, 0);
+  ASSERT_EQ(Gensrc({"--version", "0.9"}).code, 0);
+  // Junk named like a newer bundle neither takes a place nor gets deleted.
+  WriteAll(dir_ + "/bundles/demo-3.0.troupe", "not a bundle");
+  Result older = Gensrc({"--version", "0.8"});
+  ASSERT_EQ(older.code, 0) << older;
+  EXPECT_TRUE(fs::exists(dir_ + "/bundles/demo-1.0.troupe")) << older;
+  EXPECT_TRUE(fs::exists(dir_ + "/bundles/demo-3.0.troupe")) << older;
+  EXPECT_TRUE(fs::exists(dir_ + "/bundles/demo-0.9.troupe")) << "one of the 2 newest bundles";
+  EXPECT_TRUE(fs::exists(dir_ + "/bundles/demo-0.8.troupe")) << "the file just built stays";
+  EXPECT_EQ(older.out.find("deleted"), std::string::npos) << "nothing newer may be deleted";
+  // An invalid setting stops gensrc before it writes anything.
+  WriteAll(dir_ + "/config/keep_limit", "many\n");
+  Result bad = Gensrc({"--version", "0.7"});
+  EXPECT_EQ(bad.code, 7) << bad;
+  EXPECT_FALSE(fs::exists(dir_ + "/bundles/demo-0.7.troupe"));
+}
+
 TEST_F(DirectorTest, ConfigShowsEveryValueAndItsSource) {
   fs::create_directories(dir_ + "/config");
   WriteAll(dir_ + "/config/keep_limit", " 4 \n");
