@@ -143,8 +143,13 @@ struct ZipFileClose {
 };
 using ZipFilePtr = std::unique_ptr<zip_file_t, ZipFileClose>;
 
+// libzip's messages start with a capital ("Not a zip archive"); ours do not.
+// Acronyms ("CRC error") stay as they are.
 std::string LowerFirst(std::string s) {
-  if (!s.empty() && s[0] >= 'A' && s[0] <= 'Z') s[0] = static_cast<char>(s[0] - 'A' + 'a');
+  bool acronym = s.size() > 1 && s[1] >= 'A' && s[1] <= 'Z';
+  if (!acronym && !s.empty() && s[0] >= 'A' && s[0] <= 'Z') {
+    s[0] = static_cast<char>(s[0] - 'A' + 'a');
+  }
   return s;
 }
 

@@ -2,7 +2,7 @@
 // <TROUPE_DIR>/config/<name> (DESIGN.md decision 11). Nothing is evaluated;
 // a value is the file's text with surrounding whitespace trimmed. Missing
 // files mean the default. `director config` prints what this class sees, and
-// `director config check` (run by the systemd unit) fails on any invalid value.
+// `director config check` (which the systemd unit will run) fails on any invalid value.
 #pragma once
 
 #include <cstdint>

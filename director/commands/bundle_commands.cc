@@ -476,17 +476,22 @@ int VerifyCommand(Context& ctx, const std::string& file) {
 // ------------------------------------------------------------------ avail
 
 int Avail(Context& ctx) {
+  // Settings first: a bad limit is a configuration error, not a bad bundle.
+  if (absl::StatusOr<bundle::Limits> limits = ctx.config().BundleLimits(); !limits.ok()) {
+    return ctx.Fail(limits.status(), kExitInvalidConfig);
+  }
   const std::string dir = ctx.config().bundles_dir();
   absl::StatusOr<std::vector<bundle::BundleFile>> files = bundle::ListBundleFiles(dir);
   if (!files.ok()) return ctx.Fail(files.status());
   struct Row {
     bundle::BundleFile file;
     std::string hash;
+    std::string key_id;
     std::string problem;
   };
   std::vector<Row> rows;
   for (const bundle::BundleFile& file : *files) {
-    Row row{file, "", ""};
+    Row row{file, "", "", ""};
     absl::StatusOr<bundle::VerifiedBundle> b = Verify(ctx, file.path);
     if (!b.ok()) {
       row.problem = Message(b.status());
@@ -496,6 +501,7 @@ int Avail(Context& ctx) {
                                    b->manifest.version());
     } else {
       row.hash = b->source_hash;
+      row.key_id = b->key_id;
     }
     rows.push_back(std::move(row));
   }
@@ -509,7 +515,7 @@ int Avail(Context& ctx) {
         item.Add("version", rows[j].file.version).Add("path", rows[j].file.path);
         item.Add("valid", rows[j].problem.empty());
         if (rows[j].problem.empty()) {
-          item.Add("hash", rows[j].hash);
+          item.Add("hash", rows[j].hash).Add("key_id", rows[j].key_id);
         } else {
           item.Add("error", rows[j].problem);
         }
@@ -528,10 +534,12 @@ int Avail(Context& ctx) {
     return kExitOk;
   }
   for (const Row& row : rows) {
-    ctx.out() << row.file.group << ": " << row.file.version << "  "
-              << (row.problem.empty() ? row.hash : "INVALID") << "  " << row.file.path;
-    if (!row.problem.empty()) ctx.out() << "  (" << row.problem << ")";
-    ctx.out() << "\n";
+    ctx.out() << row.file.group << ": " << row.file.version << "  ";
+    if (row.problem.empty()) {
+      ctx.out() << row.hash << "  key " << row.key_id << "  " << row.file.path << "\n";
+    } else {
+      ctx.out() << "INVALID  " << row.problem << "\n";  // the problem names the file
+    }
   }
   return kExitOk;
 }

@@ -1,6 +1,6 @@
 // config_commands.cc - `director config` (every setting, its value and where
 // it came from) and `director config check` (exit 7 on any invalid value;
-// the systemd unit runs it before starting troupd).
+// the systemd unit will run it before starting troupd).
 #include <memory>
 #include <ostream>
 #include <string>
@@ -92,7 +92,7 @@ void AddConfigCommands(CLI::App& app, Runner* run) {
   CLI::App* check = config->add_subcommand(
       "check",
       "Check every setting and trusted key; print each problem with its file and exit "
-      "7 if there is any (run by the systemd unit before troupd starts)");
+      "7 if there is any (for scripts, and the systemd unit to come)");
   config->callback([run] {
     if (!*run) *run = ShowConfig;
   });

@@ -109,8 +109,12 @@ Made by `director new {{name}}`. Files:
 ```sh
 cmake -S . -B build -DCMAKE_PREFIX_PATH=<Troupe install prefix>
 cmake --build build      # {{target}}.so and build/{{name}}-<version>.troupe
-director tlsinfo build/{{name}}-0.1.0.troupe contents
+# This host must trust the key that signed it before anything verifies:
+director --dir /tmp/troupe trust build/troupe-keys/build.pub
+director --dir /tmp/troupe tlsinfo build/{{name}}-0.1.0.troupe contents
 ```
+
+(`--dir` names the Troupe directory; without it `TROUPE_DIR`, else `/var/lib/troupe`.)
 
 The CMake build signs with a development key kept in the build tree
 (`build/troupe-keys/build.key`); trust its `.pub` only on test hosts. For a release,
@@ -120,8 +124,10 @@ and `director trust` its `.pub` on every host that loads the bundle.
 Without the CMake bundle helper, build the library and sign it by hand:
 
 ```sh
-director gensrc --manifest manifest.json --lib build/{{target}}.so --version date
-director avail
+director --dir /tmp/troupe keygen signing       # once; prints how to trust it
+director --dir /tmp/troupe trust /tmp/troupe/keys/signing.pub
+director --dir /tmp/troupe gensrc --manifest manifest.json --lib build/{{target}}.so --version date
+director --dir /tmp/troupe avail
 ```
 
 Every bundle needs a version: bump `"version"` in `manifest.json` (or pass `--version`)
