@@ -306,17 +306,13 @@ int Gensrc(Context& ctx, const GensrcOptions& options) {
   std::vector<std::string> deleted;
   const bundle::TrustStore local_trust(config.trusted_keys_dir());
   if (keep > 0) {
-    absl::StatusOr<std::vector<std::string>> removed =
-        bundle::ApplyKeepLimit(out_dir, manifest.group(), keep, {path},
-                               [&](const bundle::BundleFile& file) {
-                                 // Only real bundles (trusted here, or signed with this key)
-                                 // take a place; junk named like one is left alone.
-                                 return bundle::VerifyBundleFile(file.path, local_trust, *limits)
-                                            .ok() ||
-                                        bundle::VerifyBundleFile(file.path, (*signer)->store(),
-                                                                 *limits)
-                                            .ok();
-                               });
+    absl::StatusOr<std::vector<std::string>> removed = bundle::ApplyKeepLimit(
+        out_dir, manifest.group(), keep, {path}, [&](const bundle::BundleFile& file) {
+          // Only real bundles (trusted here, or signed with this key)
+          // take a place; junk named like one is left alone.
+          return bundle::VerifyBundleFile(file.path, local_trust, *limits).ok() ||
+                 bundle::VerifyBundleFile(file.path, (*signer)->store(), *limits).ok();
+        });
     if (!removed.ok()) return ctx.Fail(removed.status());
     deleted = *std::move(removed);
   }

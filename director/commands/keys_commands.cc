@@ -56,8 +56,7 @@ int Keygen(Context& ctx, const KeygenOptions& options) {
   ctx.out() << "wrote " << secret_path << " (secret, mode 0600) and " << public_path << "\n"
             << "key id " << key_id << "\n"
             << "to accept bundles signed with it on this host: director --dir "
-            << ctx.config().dir() << " trust " << public_path
-            << "\n";
+            << ctx.config().dir() << " trust " << public_path << "\n";
   return kExitOk;
 }
 
