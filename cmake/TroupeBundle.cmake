@@ -60,6 +60,9 @@ function(_troupe_bundle_build_key director director_depends)
             "${TROUPE_BUNDLE_STATE_DIR}"
     COMMAND "${director}" --dir "${TROUPE_BUNDLE_STATE_DIR}" keygen build
             --out "${TROUPE_BUILD_KEY_DIR}"
+    # The build's own TROUPE_DIR trusts it, so gensrc does not warn on every
+    # bundle; hosts that load the bundles still have to trust it themselves.
+    COMMAND "${director}" --dir "${TROUPE_BUNDLE_STATE_DIR}" trust "${pub}"
     DEPENDS ${director_depends}
     COMMENT "Generating the build-tree bundle signing key (tests and development only)"
     VERBATIM)

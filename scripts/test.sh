@@ -47,6 +47,18 @@ build/install/bin/director --dir "$oot_dir" tlsinfo build/hello_project/greeter-
 rm -rf "$oot_dir"
 summary+=("out-of-tree: hello_project built against build/install, bundle verified")
 
+echo "=== director new: a generated project builds against the installed tree"
+new_root=$(mktemp -d)
+build/install/bin/director new hello --out "$new_root/hello"
+cmake -S "$new_root/hello" -B "$new_root/hello/build" -G Ninja \
+      -DCMAKE_PREFIX_PATH="$PWD/build/install"
+cmake --build "$new_root/hello/build" -j "$jobs"
+build/install/bin/director --dir "$new_root/troupe" trust "$new_root/hello/build/troupe-keys/build.pub"
+build/install/bin/director --dir "$new_root/troupe" tlsinfo \
+      "$new_root/hello/build/hello-0.1.0.troupe" contents
+rm -rf "$new_root"
+summary+=("director new: generated project built, bundle verified")
+
 echo "=== fuzz smoke run: clang + libFuzzer, 20 s per target (tests/fuzz/README.md)"
 CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DTROUPE_FUZZ=ON -DTROUPE_WERROR=ON
