@@ -17,13 +17,12 @@
 #include <vector>
 
 #include "tests/common/status_matchers.h"
+#include "tests/common/temp_dir.h"
 
 namespace troupe::bundle {
 namespace {
 
 namespace fs = std::filesystem;
-#define EXPECT_CONTAINS(text, part) \
-  EXPECT_NE(std::string(text).find(part), std::string::npos) << "in: " << (text)
 
 constexpr char kWhere[] = "test.troupe";
 constexpr char kManifest[] = R"({"group": "hello", "version": "1.0",
@@ -33,22 +32,7 @@ constexpr char kManifest[] = R"({"group": "hello", "version": "1.0",
 constexpr char kLibrary[] = "not really an ELF file: hello";
 constexpr char kGreeting[] = "hello, world\n";
 
-// A fresh directory under ::testing::TempDir(), removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    std::string templ = ::testing::TempDir() + "bundle_test.XXXXXX";
-    path_ = mkdtemp(templ.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::troupe::testing::TempDir;
 
 // One entry of a hand-made zip.
 struct RawEntry {

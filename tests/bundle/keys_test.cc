@@ -10,30 +10,14 @@
 #include <string>
 
 #include "tests/common/status_matchers.h"
+#include "tests/common/temp_dir.h"
 
 namespace troupe::bundle {
 namespace {
 
 namespace fs = std::filesystem;
-#define EXPECT_CONTAINS(text, part) \
-  EXPECT_NE(std::string(text).find(part), std::string::npos) << "in: " << (text)
 
-// A fresh directory under ::testing::TempDir(), removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    std::string templ = ::testing::TempDir() + "keys_test.XXXXXX";
-    path_ = mkdtemp(templ.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::troupe::testing::TempDir;
 
 void WriteFile(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;

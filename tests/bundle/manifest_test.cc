@@ -14,8 +14,6 @@ namespace troupe::bundle {
 namespace {
 
 // GoogleTest without gmock (troupe_test_common links gtest only).
-#define EXPECT_CONTAINS(text, part) \
-  EXPECT_NE(std::string(text).find(part), std::string::npos) << "in: " << (text)
 
 std::string StatusText(const absl::Status& status) { return std::string(status.message()); }
 

@@ -15,9 +15,6 @@
 namespace troupe::bundle {
 namespace {
 
-#define EXPECT_CONTAINS(text, part) \
-  EXPECT_NE(std::string(text).find(part), std::string::npos) << "in: " << (text)
-
 int Sign(int c) { return (c > 0) - (c < 0); }
 
 struct Ordering {

@@ -27,3 +27,7 @@ const absl::Status& GetStatus(const absl::StatusOr<T>& s) {
   auto tmp = (expr);                               \
   ASSERT_TRUE(tmp.ok()) << tmp.status();           \
   lhs = std::move(*tmp)
+
+// Expects `text` (anything convertible to std::string) to contain `part`.
+#define EXPECT_CONTAINS(text, part) \
+  EXPECT_NE(std::string(text).find(part), std::string::npos) << "in: " << (text)

@@ -13,6 +13,7 @@
 #include "daemon/bundle/keys.h"
 #include "daemon/runtime/actor_system.h"
 #include "tests/common/status_matchers.h"
+#include "tests/common/temp_dir.h"
 
 namespace troupe::loader {
 namespace {
@@ -25,13 +26,9 @@ using runtime::Message;
 class BundleLoaderTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = ::testing::TempDir() + "/bundle_loader_XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    temp_ = pattern;
     trust_ = std::make_unique<bundle::TrustStore>(temp_ + "/trusted");
     ASSERT_OK(trust_->Trust(TROUPE_BUILD_PUBLIC_KEY).status());
   }
-  void TearDown() override { fs::remove_all(temp_); }
 
   bundle::VerifiedBundle Verify(const std::string& path) {
     absl::StatusOr<bundle::VerifiedBundle> verified = bundle::VerifyBundleFile(path, *trust_);
@@ -39,7 +36,8 @@ class BundleLoaderTest : public ::testing::Test {
     return verified.ok() ? *std::move(verified) : bundle::VerifiedBundle();
   }
 
-  std::string temp_;
+  troupe::testing::TempDir temp_dir_{"bundle_loader"};
+  const std::string temp_ = temp_dir_.path();
   std::unique_ptr<bundle::TrustStore> trust_;
 };
 
