@@ -321,7 +321,11 @@ TEST_F(HostTest, ConstructorFailureIsReportedAndLeavesNoInstance) {
   EXPECT_EQ(c.create(kCtx, &kHost, &instance), TROUPE_ERROR_UNKNOWN);
   EXPECT_EQ(instance, reinterpret_cast<void*>(0x1));
   EXPECT_EQ(host_.errors, std::vector<std::string>{"constructor says no"});
-  EXPECT_EQ(detail::tls_binding.host, nullptr);
+  // The binding is withdrawn: an Actor made outside a trampoline is unbound,
+  // and the construction lock was released.
+  EXPECT_EQ(detail::construction_thread.load(), std::thread::id());
+  EXPECT_TRUE(detail::construction_mutex.try_lock());
+  detail::construction_mutex.unlock();
 }
 
 TEST_F(HostTest, HostServicesReachTheHost) {

@@ -54,17 +54,20 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <iterator>
+#include <mutex>
 #include <new>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -479,13 +482,19 @@ class Actor;
 
 namespace detail {
 // The binding the create trampoline publishes while a constructor runs, so the
-// Actor base constructor can pick up ctx/host. Trivially destructible, so it
-// does not pin the library (no __cxa_thread_atexit).
+// Actor base constructor can pick up ctx/host. It is a plain global behind a
+// lock, not a thread_local: dynamic TLS in a dlopened library lives on in every
+// worker thread after dlclose, which sanitizers (and unload checks) trip over.
+// All three are trivially destructible, so nothing pins the library.
 struct Binding {
   troupe_actor_ctx_t* ctx;
   const troupe_host_v1_t* host;
 };
-inline thread_local Binding tls_binding = {nullptr, nullptr};
+inline std::mutex construction_mutex;                      // held while a constructor runs
+inline Binding construction_binding = {nullptr, nullptr};  // guarded by construction_mutex
+// The thread running a trampoline constructor; an Actor constructed anywhere
+// else is not bound.
+inline std::atomic<std::thread::id> construction_thread{};
 
 struct Trampolines;
 }  // namespace detail
@@ -498,7 +507,12 @@ class Actor {
  public:
   using Handler = std::function<void(const Message&)>;
 
-  Actor() noexcept : ctx_(detail::tls_binding.ctx), host_(detail::tls_binding.host) {}
+  Actor() noexcept : ctx_(nullptr), host_(nullptr) {
+    if (detail::construction_thread.load(std::memory_order_acquire) == std::this_thread::get_id()) {
+      ctx_ = detail::construction_binding.ctx;
+      host_ = detail::construction_binding.host;
+    }
+  }
   virtual ~Actor() = default;
   Actor(const Actor&) = delete;
   Actor& operator=(const Actor&) = delete;
@@ -650,9 +664,8 @@ class Actor {
   void OnJson(std::string_view type, void (D::*handler)(std::string_view json, const Message&)) {
     static_assert(std::is_base_of_v<Actor, D>, "handler must be a member of an Actor");
     D* self = static_cast<D*>(this);
-    AddRoute(std::string(type), [self, handler](const Message& m) {
-      (self->*handler)(JsonPayload(m), m);
-    });
+    AddRoute(std::string(type),
+             [self, handler](const Message& m) { (self->*handler)(JsonPayload(m), m); });
   }
 
   // The payload of `message` if it is valid JSON; throws
@@ -766,18 +779,21 @@ struct Trampolines {
   template <typename T>
   static troupe_result_t Create(troupe_actor_ctx_t* ctx, const troupe_host_v1_t* host,
                                 void** out_instance) noexcept {
-    const Binding saved = tls_binding;
-    tls_binding = Binding{ctx, host};
+    std::unique_lock<std::mutex> lock(construction_mutex);
+    construction_binding = Binding{ctx, host};
+    construction_thread.store(std::this_thread::get_id(), std::memory_order_release);
     try {
       T* actor = new T();
-      tls_binding = saved;
+      construction_thread.store(std::thread::id(), std::memory_order_release);
+      lock.unlock();
       Actor* base = actor;
       base->ctx_ = ctx;
       base->host_ = host;
       *out_instance = base;
       return TROUPE_OK;
     } catch (...) {
-      tls_binding = saved;
+      construction_thread.store(std::thread::id(), std::memory_order_release);
+      lock.unlock();
       return ReportCurrentException(ctx, host);
     }
   }
