@@ -1,5 +1,7 @@
 #include "daemon/runtime/executor.h"
 
+#include <algorithm>
+
 #include <atomic>
 
 namespace troupe::runtime {
@@ -53,6 +55,7 @@ thread_local void* current_worker = nullptr;
 
 ThreadedExecutor::ThreadedExecutor(int threads, TurnFunction turn) : turn_(std::move(turn)) {
   if (threads < 1) threads = 1;
+  max_spinners_ = std::max(1, threads / 2);
   for (int i = 0; i < threads; ++i) workers_.push_back(std::make_unique<Worker>());
   for (auto& w : workers_) {
     Worker* self = w.get();
@@ -172,9 +175,16 @@ void ThreadedExecutor::Run(Worker* self) {
     Cell* cell = FindWork(self);
     // Spin a little before sleeping: work often arrives within microseconds,
     // and a futex sleep plus wake costs far more than that.
-    for (int round = 0; cell == nullptr && round < kSpinRounds; ++round) {
-      for (int i = 0; i < kPausesPerRound; ++i) __builtin_ia32_pause();
-      cell = FindWork(self);
+    // At most half the workers spin at once, so spinning never takes every
+    // core from the threads (and other processes) that produce the work.
+    if (cell == nullptr && spinners_.fetch_add(1, std::memory_order_relaxed) < max_spinners_) {
+      for (int round = 0; cell == nullptr && round < kSpinRounds; ++round) {
+        for (int i = 0; i < kPausesPerRound; ++i) __builtin_ia32_pause();
+        cell = FindWork(self);
+      }
+      spinners_.fetch_sub(1, std::memory_order_relaxed);
+    } else if (cell == nullptr) {
+      spinners_.fetch_sub(1, std::memory_order_relaxed);
     }
     if (cell == nullptr) {
       uint64_t epoch = wake_epoch_.load(std::memory_order_acquire);

@@ -63,6 +63,8 @@ class ThreadedExecutor final : public Executor {
   std::mutex sleep_mu_;
   std::condition_variable sleep_cv_;
   std::atomic<int> sleepers_{0};
+  std::atomic<int> spinners_{0};
+  int max_spinners_ = 1;
   std::atomic<uint64_t> wake_epoch_{0};
   std::atomic<bool> stopping_{false};
 };
