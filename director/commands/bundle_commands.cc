@@ -588,10 +588,11 @@ void AddBundleCommands(CLI::App& app, Runner* run) {
   cmd->callback(
       [verify, run] { *run = [verify](Context& ctx) { return VerifyCommand(ctx, *verify); }; });
 
-  cmd = app.add_subcommand("avail",
-                           "List the bundles in TROUPE_DIR/bundles: per group, newest first, "
-                           "`group: version  hash  file`; ones that fail verification show "
-                           "INVALID and the reason");
+  cmd = app.add_subcommand(
+      "avail",
+      "List the bundles in TROUPE_DIR/bundles: per group, newest first, "
+      "`group: version  hash  key KEYID  file`; ones that fail verification show "
+      "INVALID and the reason");
   cmd->callback([run] { *run = Avail; });
 }
 

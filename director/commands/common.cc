@@ -45,7 +45,7 @@ std::string ExitCodeHelp() {
          "  4  verification failed: bad signature, untrusted key, tampered or unsafe bundle\n"
          "  5  invalid input: manifest, version, key file or name\n"
          "  6  already exists: refusing to overwrite\n"
-         "  7  invalid configuration (director config check)\n"
+         "  7  invalid configuration (director config check, or a command needing a bad setting)\n"
          "TROUPE_DIR (default /var/lib/troupe; --dir wins) holds config/, keys/, bundles/.";
 }
 
