@@ -126,13 +126,68 @@ std::optional<std::string> PathProblem(std::string_view name, const Limits& limi
     start = end + 1;
   }
   if (name == kManifestEntry || name == kIndexEntry) return std::nullopt;
-  for (std::string_view dir : {"lib/", "deps/", "data/"}) {
-    if (name.substr(0, dir.size()) == dir) return std::nullopt;
+  // lib/ and deps/ hold plain files (the loader writes them out by name);
+  // data/ may have subdirectories.
+  for (std::string_view dir : {"lib/", "deps/"}) {
+    if (name.substr(0, dir.size()) != dir) continue;
+    if (name.find('/', dir.size()) != std::string_view::npos) {
+      return StrCat("subdirectory under ", dir, " (only plain files belong there)");
+    }
+    if (dir == "lib/" && (name.size() < 8 || name.substr(name.size() - 3) != ".so")) {
+      return std::string("not a lib/<name>.so library");
+    }
+    return std::nullopt;
   }
+  if (name.substr(0, 5) == "data/") return std::nullopt;
   return std::string("outside the bundle layout: manifest.json, lib/, deps/, data/");
 }
 
 // ---------------------------------------------------------------- libzip
+
+uint64_t LoadLe(std::string_view bytes, size_t at, int width) {
+  uint64_t v = 0;
+  for (int i = width - 1; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(bytes[at + i]);
+  return v;
+}
+
+// libzip builds a record for every central-directory entry before we can
+// count them (and grows past the declared count while directory bytes last),
+// so a tiny-entry directory could cost gigabytes before any limit applies.
+// This reads every end-of-central-directory candidate libzip might pick (the
+// signature anywhere in the last 64 KiB + 22 bytes) and its zip64 record,
+// and refuses a declared entry count or directory size past the limits.
+absl::Status CheckDirectoryBounds(std::string_view bytes, const Limits& limits,
+                                  std::string_view where) {
+  constexpr size_t kEocdSize = 22, kZip64LocatorSize = 20, kZip64EocdSize = 56;
+  const uint64_t max_entries = limits.max_entries;
+  // Per entry: the 46-byte header, the name and a generous allowance for
+  // extra fields (our writer adds none).
+  const uint64_t max_directory = max_entries * (46 + limits.max_path_bytes + 256);
+  if (bytes.size() < kEocdSize) return absl::OkStatus();  // libzip says "not a zip"
+  const size_t lowest = bytes.size() > kEocdSize + 0xFFFF ? bytes.size() - kEocdSize - 0xFFFF : 0;
+  for (size_t at = bytes.size() - kEocdSize + 1; at-- > lowest;) {
+    if (LoadLe(bytes, at, 4) != 0x06054b50) continue;
+    uint64_t entries = LoadLe(bytes, at + 10, 2);
+    uint64_t directory = LoadLe(bytes, at + 12, 4);
+    if ((entries == 0xFFFF || directory == 0xFFFFFFFF) && at >= kZip64LocatorSize &&
+        LoadLe(bytes, at - kZip64LocatorSize, 4) == 0x07064b50) {
+      uint64_t record = LoadLe(bytes, at - kZip64LocatorSize + 8, 8);
+      if (record > bytes.size() - kZip64EocdSize || LoadLe(bytes, record, 4) != 0x06064b50) {
+        return Reject(where, "malformed zip64 end record");
+      }
+      entries = LoadLe(bytes, record + 32, 8);
+      directory = LoadLe(bytes, record + 40, 8);
+    }
+    if (entries > max_entries) {
+      return Reject(where, "has ", entries, " entries, over the limit of ", max_entries);
+    }
+    if (directory > max_directory) {
+      return Reject(where, "declares a ", directory, "-byte directory, over the limit of ",
+                    max_directory, " bytes for ", max_entries, " entries");
+    }
+  }
+  return absl::OkStatus();
+}
 
 struct ZipDiscard {
   void operator()(zip_t* za) const { zip_discard(za); }
@@ -638,6 +693,7 @@ absl::StatusOr<VerifiedBundle> VerifyBundle(std::string bytes, std::string_view 
     return Reject(where, "bundle is ", bytes.size(), " bytes, over the limit of ",
                   limits.max_file_bytes, " bytes");
   }
+  TROUPE_RETURN_IF_ERROR(CheckDirectoryBounds(bytes, limits, where));
   TROUPE_ASSIGN_OR_RETURN(ZipPtr za, OpenZip(bytes, where));
   TROUPE_ASSIGN_OR_RETURN(std::vector<ZipEntry> zip_entries,
                           CheckStructure(za.get(), limits, where));
@@ -728,7 +784,8 @@ absl::StatusOr<VerifiedBundle> VerifyBundle(std::string bytes, std::string_view 
 
 absl::StatusOr<VerifiedBundle> VerifyBundleFile(const std::string& path, const TrustStore& trust,
                                                 const Limits& limits) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO must not block us before the regular-file check.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     int err = errno;
     std::string message = StrCat(path, ": cannot open (", std::strerror(err), ")");

@@ -669,6 +669,46 @@ TEST_F(BundleTest, RejectsTooManyEntries) {
   ExpectRefused(Verify(bytes, limits), "test.troupe: has 4 entries, over the limit of 3");
 }
 
+// Little-endian bytes of `v`, `width` long.
+std::string Le(uint64_t v, int width) {
+  std::string out;
+  for (int i = 0; i < width; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+  return out;
+}
+
+// An end-of-central-directory record declaring `entries` and `directory` bytes.
+std::string EndRecord(uint64_t entries, uint64_t directory, std::string_view comment = "") {
+  return "PK\x05\x06" + Le(0, 2) + Le(0, 2) + Le(entries, 2) + Le(entries, 2) + Le(directory, 4) +
+         Le(0, 4) + Le(comment.size(), 2) + std::string(comment);
+}
+
+// libzip would build a record per directory entry before any count check:
+// declared sizes are refused first, whatever end record libzip would pick.
+TEST_F(BundleTest, RejectsAHugeDeclaredDirectoryBeforeParsingIt) {
+  ExpectRefused(Verify(std::string(64, 'x') + EndRecord(100, 100u << 20)),
+                "test.troupe: declares a 104857600-byte directory, over the limit of 2281472 "
+                "bytes for 4096 entries");
+  ExpectRefused(Verify(std::string(64, 'x') + EndRecord(60000, 0, "an archive comment")),
+                "test.troupe: has 60000 entries, over the limit of 4096");
+  // zip64: the 16-bit count says "see the zip64 record", which declares 10^9.
+  std::string zip64 = "PK\x06\x06" + Le(44, 8) + Le(45, 2) + Le(45, 2) + Le(0, 4) + Le(0, 4) +
+                      Le(1000000000, 8) + Le(1000000000, 8) + Le(0, 8) + Le(0, 8);
+  std::string locator = "PK\x06\x07" + Le(0, 4) + Le(0, 8) + Le(1, 4);
+  ExpectRefused(Verify(zip64 + locator + EndRecord(0xFFFF, 0xFFFFFFFF)),
+                "test.troupe: has 1000000000 entries, over the limit of 4096");
+}
+
+// lib/ and deps/ hold plain files the loader writes out by name.
+TEST_F(BundleTest, LibAndDepsEntriesArePlainFiles) {
+  for (const char* name : {"lib/sub/x.so", "lib/notes.txt", "deps/sub/libz.so.1"}) {
+    std::vector<EntryInput> entries = ValidEntries();
+    entries.push_back({name, "x", false});
+    absl::StatusOr<std::string> built = BuildBundle(entries, key_);
+    ASSERT_FALSE(built.ok()) << name;
+    EXPECT_CONTAINS(std::string(built.status().message()), name);
+  }
+}
+
 TEST_F(BundleTest, RejectsFileOverTheLimit) {
   ASSERT_OK_AND_ASSIGN(std::string bytes, BuildBundle(ValidEntries(), key_));
   Limits limits;
