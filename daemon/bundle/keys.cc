@@ -280,11 +280,38 @@ bool VerifySignature(const PublicKey& key, std::string_view message,
                                      message.size(), key.data()) == 0;
 }
 
+namespace {
+
+// Whoever can write the trust directory decides what runs: it must be owned
+// by this user or root and writable by nobody else. A missing directory is
+// fine (nothing is trusted).
+absl::Status CheckTrustDirectory(const std::string& dir) {
+  struct stat st;
+  if (::lstat(dir.c_str(), &st) != 0) {
+    if (errno == ENOENT) return absl::OkStatus();
+    return absl::PermissionDeniedError(StrCat(dir, ": cannot inspect (", Errno(errno), ")"));
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return absl::FailedPreconditionError(
+        StrCat("trusted key directory ", dir, " is not a directory"));
+  }
+  if ((st.st_uid != ::geteuid() && st.st_uid != 0) || (st.st_mode & 0022) != 0) {
+    return absl::FailedPreconditionError(
+        StrCat("trusted key directory ", dir,
+               " can be changed by other users (want owner this user or root, no group/other "
+               "write); fix with chmod go-w"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<PublicKey> TrustStore::Find(std::string_view key_id) const {
   if (!IsKeyId(key_id)) {
     return absl::InvalidArgumentError(
         StrCat("'", key_id, "' is not a key id (expected 16 lowercase hex digits)"));
   }
+  TROUPE_RETURN_IF_ERROR(CheckTrustDirectory(dir_));
   std::string path = StrCat(dir_, "/", key_id, kPubSuffix);
   absl::StatusOr<PublicKey> key = ReadTrustedFile(path, key_id);
   if (absl::IsNotFound(key.status())) {
@@ -296,6 +323,7 @@ absl::StatusOr<PublicKey> TrustStore::Find(std::string_view key_id) const {
 
 absl::StatusOr<std::vector<TrustedKey>> TrustStore::List() const {
   std::vector<TrustedKey> keys;
+  TROUPE_RETURN_IF_ERROR(CheckTrustDirectory(dir_));
   DIR* d = ::opendir(dir_.c_str());
   if (d == nullptr) {
     if (errno == ENOENT) return keys;  // no directory: nothing is trusted

@@ -255,5 +255,22 @@ TEST(TrustStoreTest, TrustingAMalformedFileFailsNamingIt) {
   EXPECT_FALSE(fs::exists(store.dir()));
 }
 
+TEST(TrustStoreTest, ADirectoryOthersCanWriteIsRefused) {
+  TempDir dir;
+  const std::string trusted = dir.path() + "/trusted";
+  TrustStore store(trusted);
+  ASSERT_OK_AND_ASSIGN(KeyPair pair, GenerateKeyPair());
+  ASSERT_OK(WriteKeyPair(pair, dir.path(), "k"));
+  ASSERT_OK_AND_ASSIGN(std::string id, store.Trust(dir.path() + "/k.pub"));
+  ASSERT_OK(store.Find(id).status());
+  ASSERT_EQ(::chmod(trusted.c_str(), 0777), 0);
+  absl::StatusOr<PublicKey> found = store.Find(id);
+  EXPECT_EQ(found.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_CONTAINS(std::string(found.status().message()), "can be changed by other users");
+  EXPECT_EQ(store.List().status().code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_EQ(::chmod(trusted.c_str(), 0755), 0);
+  EXPECT_OK(store.Find(id).status());
+}
+
 }  // namespace
 }  // namespace troupe::bundle
