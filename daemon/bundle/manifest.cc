@@ -208,7 +208,7 @@ absl::Status ValidateManifest(const Manifest& manifest, std::string_view where) 
   return absl::OkStatus();
 }
 
-absl::StatusOr<Manifest> ParseManifest(std::string_view json, std::string_view where) {
+absl::StatusOr<Manifest> ParseManifestJson(std::string_view json, std::string_view where) {
   Manifest manifest;
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
@@ -218,7 +218,13 @@ absl::StatusOr<Manifest> ParseManifest(std::string_view json, std::string_view w
     return absl::InvalidArgumentError(troupe::StrCat(
         where, ": invalid JSON: ", TidyProtobufMessage(status.message().ToString())));
   }
-  if (absl::Status s = ValidateManifest(manifest, where); !s.ok()) return s;
+  return manifest;
+}
+
+absl::StatusOr<Manifest> ParseManifest(std::string_view json, std::string_view where) {
+  absl::StatusOr<Manifest> manifest = ParseManifestJson(json, where);
+  if (!manifest.ok()) return manifest;
+  if (absl::Status s = ValidateManifest(*manifest, where); !s.ok()) return s;
   return manifest;
 }
 

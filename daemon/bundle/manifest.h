@@ -13,6 +13,12 @@ namespace troupe::bundle {
 // Parses and validates. InvalidArgument on any problem.
 absl::StatusOr<troupe::v1::Manifest> ParseManifest(std::string_view json, std::string_view where);
 
+// Only the JSON step of ParseManifest (unknown fields and wrong types are
+// still errors), for callers that complete the manifest before validating it
+// (`director gensrc` sets the version from --version).
+absl::StatusOr<troupe::v1::Manifest> ParseManifestJson(std::string_view json,
+                                                       std::string_view where);
+
 // The checks ParseManifest applies after parsing: group name characters,
 // version present and valid, ABI major equal to TROUPE_ABI_MAJOR and minor
 // not newer than TROUPE_ABI_MINOR (FailedPrecondition), at least one

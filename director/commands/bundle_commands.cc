@@ -16,7 +16,6 @@
 #include <string>
 #include <vector>
 
-#include <google/protobuf/util/json_util.h>
 #include <CLI/CLI.hpp>
 
 #include "absl/time/clock.h"
@@ -188,15 +187,10 @@ int Gensrc(Context& ctx, const GensrcOptions& options) {
   // The manifest, its version set from --version when given.
   absl::StatusOr<std::string> manifest_text = ReadFile(options.manifest);
   if (!manifest_text.ok()) return ctx.Fail(manifest_text.status());
-  troupe::v1::Manifest manifest;
-  google::protobuf::util::JsonParseOptions parse_options;
-  parse_options.ignore_unknown_fields = false;
-  if (auto parsed =
-          google::protobuf::util::JsonStringToMessage(*manifest_text, &manifest, parse_options);
-      !parsed.ok()) {
-    return ctx.Fail(absl::InvalidArgumentError(
-        troupe::StrCat(options.manifest, ": ", parsed.message().as_string())));
-  }
+  absl::StatusOr<troupe::v1::Manifest> parsed =
+      bundle::ParseManifestJson(*manifest_text, options.manifest);
+  if (!parsed.ok()) return ctx.Fail(parsed.status());
+  troupe::v1::Manifest manifest = *std::move(parsed);
   if (!options.version.empty()) {
     absl::StatusOr<std::string> version = bundle::ExpandVersion(options.version, absl::Now());
     if (!version.ok()) {

@@ -205,6 +205,15 @@ TEST_F(DirectorTest, TrustAndUntrust) {
   EXPECT_EQ(Run({"trust", root_ + "/garbage.pub"}).code, 5);
 }
 
+TEST_F(DirectorTest, GensrcRefusesAManifestWithAnUnknownField) {
+  MakeTrustedSigningKey();
+  WriteAll(manifest_, R"({"group": "demo", "versoin": "1"})");
+  Result r = Gensrc({"--version", "1"});
+  EXPECT_EQ(r.code, 5) << r;
+  EXPECT_NE(r.err.find(manifest_ + ": invalid JSON"), std::string::npos) << r;
+  EXPECT_NE(r.err.find("versoin"), std::string::npos) << r;
+}
+
 TEST_F(DirectorTest, GensrcWithoutAVersionIsRefused) {
   MakeTrustedSigningKey();
   Result r = Gensrc({});
