@@ -339,6 +339,17 @@ void ActorSystem::Unregister(Cell* cell) {
       cell->Release();
     }
   }
+  if (cell->has_bound_names_.load(std::memory_order_relaxed)) {  // see BindGlobalName
+    troupe::MutexLock lock(&names_mu_);
+    for (auto it = names_.begin(); it != names_.end();) {
+      auto next = std::next(it);
+      if (it->second == cell) {
+        cell->Release();
+        names_.erase(it);
+      }
+      it = next;
+    }
+  }
   troupe::MutexLock lock(&dead_letter_mu_);
   if (dead_letter_handler_ == cell) {
     dead_letter_handler_ = nullptr;
@@ -515,6 +526,11 @@ class Turn {
 
   void Dispatch(Message& m) {
     switch (m.kind()) {
+      case MessageKind::kSync:
+        if (m.sender() != nullptr) {
+          system_->Deliver(m.sender(), Message::Make(kSyncReplyType, m.payload(), cell_));
+        }
+        return;
       case MessageKind::kExitRequest:
         HandleExitRequest(m);
         return;
@@ -848,6 +864,33 @@ absl::StatusOr<ActorRef> ActorSystem::Lookup(std::string_view global_name) {
     return absl::NotFoundError(troupe::StrCat("no actor is named '", global_name, "'"));
   }
   return ActorRef::Share(it->second);
+}
+
+absl::Status ActorSystem::BindGlobalName(std::string_view global_name, const ActorRef& actor) {
+  if (global_name.empty()) return absl::InvalidArgumentError("a global name cannot be empty");
+  if (!actor || actor->state() == CellState::kTombstone) {
+    return absl::InvalidArgumentError(
+        troupe::StrCat("global name '", global_name, "' needs a live actor"));
+  }
+  Cell* cell = actor.get();
+  troupe::MutexLock lock(&names_mu_);
+  {
+    // Finalize marks the cell exited under children_mu_ before Unregister
+    // reads the flag: either this sees the exit or Unregister sees the flag.
+    troupe::MutexLock cell_lock(&cell->children_mu_);
+    if (!IsLive(cell)) {
+      return absl::FailedPreconditionError(troupe::StrCat(
+          "cannot name ", FormatAddress(cell), " '", global_name, "': the actor has exited"));
+    }
+    cell->has_bound_names_.store(true, std::memory_order_relaxed);
+  }
+  cell->Retain();
+  auto [it, inserted] = names_.try_emplace(std::string(global_name), cell);
+  if (!inserted) {
+    it->second->Release();
+    it->second = cell;
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ActorSystem::SetDeadLetterHandler(const ActorRef& handler) {

@@ -124,6 +124,13 @@ class ActorSystem {
   // The live actor registered under `global_name`, or NotFound.
   absl::StatusOr<ActorRef> Lookup(std::string_view global_name);
 
+  // Makes `global_name` refer to `actor` from now on, replacing the actor that
+  // held it (which keeps running, unnamed). Unlike a name given at creation,
+  // the actor stays a child of its parent. The name is released when the
+  // actor exits. How the daemon moves a bundle's names to its new version.
+  // FailedPrecondition when the actor has exited.
+  absl::Status BindGlobalName(std::string_view global_name, const ActorRef& actor);
+
   // One dead-letter handler per system; the last registration wins and a
   // null handler clears it. FailedPrecondition for an actor that is not live.
   absl::Status SetDeadLetterHandler(const ActorRef& handler);

@@ -102,6 +102,7 @@ class Cell final : public troupe_address_s, public troupe_actor_ctx_s {
   mutable troupe::Mutex children_mu_;  // writers: the actor's turn; readers: status
   absl::flat_hash_set<Cell*> children_ ABSL_GUARDED_BY(children_mu_);  // each retained
   std::unique_ptr<std::string> global_name_;  // set before the cell is shared
+  std::atomic<bool> has_bound_names_{false};  // BindGlobalName named it (under names_mu_)
   std::string error_;                         // turn-only: report_error text
 };
 

@@ -18,6 +18,7 @@ MessageKind KindOfType(std::string_view type) {
   if (type == TROUPE_MSG_DEAD_ENVELOPE) return MessageKind::kDeadEnvelope;
   if (type == TROUPE_MSG_POOL_SETTINGS) return MessageKind::kPoolSettings;
   if (type == "troupe.internal.PoolMemberReady") return MessageKind::kPoolMemberReady;
+  if (type == kSyncType) return MessageKind::kSync;
   return MessageKind::kUser;
 }
 

@@ -21,7 +21,14 @@ enum class MessageKind : uint8_t {
   kDeadEnvelope,     // TROUPE_MSG_DEAD_ENVELOPE
   kPoolSettings,     // TROUPE_MSG_POOL_SETTINGS
   kPoolMemberReady,  // internal: a pool member finished a message
+  kSync,             // internal: answered by the runtime once earlier mail is handled
 };
+
+// A barrier: the runtime answers it with kSyncReplyType (same payload) to the
+// sender once every message queued before it has been handled, without calling
+// the handler. Reserved: only daemon code can send it.
+inline constexpr std::string_view kSyncType = "troupe.internal.Sync";
+inline constexpr std::string_view kSyncReplyType = "troupe.internal.SyncReply";
 
 // Classifies a type name ("troupe.*" names are system messages).
 MessageKind KindOfType(std::string_view type);

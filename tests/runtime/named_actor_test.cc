@@ -95,5 +95,60 @@ TEST_F(NamedActorTest, ConcurrentCreatesOfOneNameMakeExactlyOneActor) {
   EXPECT_EQ(cls->created(), 1);
 }
 
+TEST_F(NamedActorTest, BindGlobalNameMovesTheNameAndKeepsTheOldActorRunning) {
+  ActorSystem& system = MakeDeterministic();
+  Register({.name = "svc"});
+  auto [supervisor, inbox] = SpawnInbox("supervisor");
+  ActorRef v1 = Create("svc", {.parent = supervisor});
+  ActorRef v2 = Create("svc", {.parent = supervisor});
+  system.RunUntilIdle();
+  ASSERT_OK(system.BindGlobalName("hello", v1));
+  ASSERT_OK_AND_ASSIGN(ActorRef found, system.Lookup("hello"));
+  EXPECT_EQ(found.get(), v1.get());
+  ASSERT_OK(system.BindGlobalName("hello", v2));
+  ASSERT_OK_AND_ASSIGN(found, system.Lookup("hello"));
+  EXPECT_EQ(found.get(), v2.get());
+  EXPECT_EQ(StateOf(v1), "running");
+  // A bound actor stays its parent's child: its exit is reported and frees the name.
+  ASSERT_OK(system.RequestExit(v2));
+  system.RunUntilIdle();
+  EXPECT_EQ(inbox->OfType(TROUPE_MSG_CHILD_EXITED).size(), 1u);
+  EXPECT_EQ(system.Lookup("hello").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(system.GetStatus().global_names.empty());
+}
+
+TEST_F(NamedActorTest, BindGlobalNameRefusesAnExitedActor) {
+  ActorSystem& system = MakeDeterministic();
+  Register({.name = "svc"});
+  ActorRef actor = Create("svc");
+  system.RunUntilIdle();
+  ASSERT_OK(system.RequestExit(actor));
+  system.RunUntilIdle();
+  absl::Status status = system.BindGlobalName("hello", actor);
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_CONTAINS(status.message(), "has exited");
+  EXPECT_EQ(system.Lookup("hello").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(NamedActorTest, SyncIsAnsweredAfterEarlierMailWithoutCallingTheHandler) {
+  ActorSystem& system = MakeDeterministic();
+  std::vector<std::string> handled;
+  ShutdownOnExit stop(system);
+  Register({.name = "svc", .receive = [&](TestInstance&, Cell*, Message& m) {
+              handled.emplace_back(m.type());
+              return absl::OkStatus();
+            }});
+  auto [collector, inbox] = SpawnInbox("collector");
+  ActorRef actor = Create("svc");
+  ASSERT_OK(system.Tell(actor, Message::Make("work", "1")));
+  system.Deliver(actor.get(), Message::Make(kSyncType, "token", collector.get()));
+  system.RunUntilIdle();
+  std::vector<Received> replies = inbox->OfType(kSyncReplyType);
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_EQ(replies[0].payload, "token");
+  EXPECT_EQ(replies[0].sender.get(), actor.get());
+  EXPECT_EQ(handled, std::vector<std::string>{"work"});
+}
+
 }  // namespace
 }  // namespace troupe::runtime::testing
