@@ -1,7 +1,10 @@
 # TroupeInstall.cmake - what `cmake --install` puts under the prefix, so that
 # another project can find_package(Troupe REQUIRED) (cmake/TroupeConfig.cmake.in):
-#   include/troupe/*.h                          the SDK headers
-#   lib/cmake/Troupe/TroupeConfig.cmake (+ ConfigVersion, Targets)   Troupe::sdk
+#   include/troupe/*.h                          the SDK headers, and client.h
+#   include/troupe/v1/*.pb.h, *.grpc.pb.h       the generated protobuf / gRPC headers
+#   lib/libtroupe_{client,grpc,proto}.a         the client library and the generated code
+#   lib/cmake/Troupe/TroupeConfig.cmake (+ ConfigVersion, Targets)
+#                                               Troupe::sdk, Troupe::client (Troupe::grpc, Troupe::proto)
 #   lib/cmake/Troupe/Troupe{ActorLibrary,Bundle}.cmake
 #   bin/director                                when the tree has director
 # Included at the end of the top-level CMakeLists.txt.
@@ -13,6 +16,12 @@ set(TROUPE_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/Troupe")
 install(TARGETS troupe_sdk EXPORT TroupeTargets)
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/sdk/include/troupe"
         DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}" FILES_MATCHING PATTERN "*.h")
+# The client SDK (sdk/client/) and the generated code it links.
+install(TARGETS troupe_client troupe_grpc troupe_proto EXPORT TroupeTargets)
+install(FILES "${PROJECT_SOURCE_DIR}/sdk/client/include/troupe/client.h"
+        DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}/troupe")
+install(DIRECTORY "${PROJECT_BINARY_DIR}/proto/troupe/v1"
+        DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}/troupe" FILES_MATCHING PATTERN "*.pb.h")
 install(EXPORT TroupeTargets NAMESPACE Troupe:: DESTINATION "${TROUPE_INSTALL_CMAKEDIR}")
 
 configure_package_config_file(

@@ -14,7 +14,8 @@ int main(int argc, char** argv) {
 
   CLI::App app(
       "director - build, sign, verify and list Troupe bundles, manage keys and "
-      "configuration.\nRun `director COMMAND --help` for a command's options.",
+      "configuration, start and stop troupd, load and unload bundles in it, talk to its "
+      "actors.\nRun `director COMMAND --help` for a command's options.",
       "director");
   app.set_help_all_flag("--help-all", "Print help for every command");
   app.require_subcommand(0, 1);
@@ -31,6 +32,9 @@ int main(int argc, char** argv) {
   troupe::director::AddBundleCommands(app, &run);
   troupe::director::AddConfigCommands(app, &run);
   troupe::director::AddNewCommand(app, &run);
+  troupe::director::AddBootstartCommand(app, &run);
+  troupe::director::AddDaemonCommands(app, &run);
+  troupe::director::AddMessageCommands(app, &run);
 
   try {
     app.parse(argc, argv);

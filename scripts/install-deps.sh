@@ -11,8 +11,8 @@ packages=(
   # libraries (DESIGN.md decision 1)
   libabsl-dev libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libsodium-dev libzip-dev zipcmp zipmerge ziptool libcli11-dev
-  # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev
+  # tests and benchmarks (systemd: systemd-analyze verify in tests/systemd/)
+  libgtest-dev libgmock-dev libbenchmark-dev systemd
   # peer actor systems for tests/bench/run_peers.sh
   libcaf-dev erlang-base
 )

@@ -5,7 +5,8 @@
 # ThreadSanitizer, running every test under each, runs the
 # benchmarks as a short smoke test
 # (Troupe next to CAF and Erlang, 1/100 of the full counts), builds
-# tests/out_of_tree/hello_project against `cmake --install` output, and
+# tests/out_of_tree/hello_project and client_project against `cmake --install`
+# output, and
 # finally runs each libFuzzer target for 20 seconds (clang build, build/fuzz).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,6 +47,12 @@ build/install/bin/director --dir "$oot_dir" trust build/hello_project/troupe-key
 build/install/bin/director --dir "$oot_dir" tlsinfo build/hello_project/greeter-1.0.troupe contents
 rm -rf "$oot_dir"
 summary+=("out-of-tree: hello_project built against build/install, bundle verified")
+rm -rf build/client_project
+cmake -S tests/out_of_tree/client_project -B build/client_project -G Ninja \
+      -DCMAKE_PREFIX_PATH="$PWD/build/install"
+cmake --build build/client_project -j "$jobs"
+build/client_project/client_check
+summary+=("out-of-tree: client_project linked Troupe::client, Connect to a missing socket: UNAVAILABLE")
 
 echo "=== director new: a generated project builds against the installed tree"
 new_root=$(mktemp -d)

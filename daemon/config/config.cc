@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "absl/strings/str_join.h"
+#include "daemon/common/status_macros.h"
 #include "daemon/common/strings.h"
 
 namespace troupe::config {
@@ -93,6 +94,25 @@ absl::Status ValidateHostPort(std::string_view value) {
   return absl::OkStatus();
 }
 
+// An absolute path of at most 107 bytes (a unix socket address), or empty.
+absl::Status ValidateSocketPath(std::string_view value) {
+  if (value.empty()) return absl::OkStatus();
+  if (value.front() != '/')
+    return absl::InvalidArgumentError(troupe::StrCat("'", value, "' is not an absolute path"));
+  if (value.size() > 107) {
+    return absl::InvalidArgumentError(troupe::StrCat("'", value, "' is ", value.size(),
+                                                     " bytes; a unix socket path has at most 107"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateWorkerThreads(std::string_view value) {
+  absl::StatusOr<uint64_t> number = ParseUnsigned(value);
+  if (!number.ok()) return number.status();
+  if (*number > 1024) return absl::InvalidArgumentError("must be at most 1024");
+  return absl::OkStatus();
+}
+
 const bundle::Limits kDefaultLimits;
 
 std::string DefaultString(uint64_t n) { return std::to_string(n); }
@@ -125,6 +145,28 @@ const std::vector<SettingSpec>& Settings() {
          &ValidateRemoteSources},
         {"convleader", "", "the convention leader as host:port; empty: join no convention",
          &ValidateHostPort},
+        {"socket", "",
+         "troupd's unix socket; empty: <TROUPE_DIR>/run/troupd.sock (director finds it the "
+         "same way)",
+         &ValidateSocketPath},
+        {"listen_tcp", "",
+         "host:port where troupd also serves remote clients, which must send the token in "
+         "keys/client.token; empty: unix socket only",
+         &ValidateHostPort},
+        {"worker_threads", "0", "actor worker threads; 0: one per core", &ValidateWorkerThreads},
+        {"max_message_bytes", "4194304",
+         "largest message payload a client may send, in bytes (RESOURCE_EXHAUSTED above)",
+         &ValidatePositive},
+        {"restart_limit", "5",
+         "restarts of one bundle actor allowed within restart_window_seconds before it stays "
+         "down",
+         &ValidateUint32},
+        {"restart_window_seconds", "60", "the window of restart_limit, in seconds",
+         &ValidatePositive},
+        {"drain_timeout_seconds", "30",
+         "how long a deactivated version or a stopping daemon waits for actors to finish "
+         "their mail",
+         &ValidatePositive},
     };
   }();
   return *kSettings;
@@ -270,5 +312,23 @@ absl::StatusOr<std::string> Config::AllowRemoteActorSources() const {
 }
 
 absl::StatusOr<std::string> Config::ConventionLeader() const { return Valid("convleader"); }
+
+absl::StatusOr<DaemonSettings> Config::Daemon() const {
+  DaemonSettings d;
+  TROUPE_ASSIGN_OR_RETURN(d.socket_path, Valid("socket"));
+  if (d.socket_path.empty()) d.socket_path = dir_ + "/run/troupd.sock";
+  TROUPE_ASSIGN_OR_RETURN(d.listen_tcp, Valid("listen_tcp"));
+  d.client_token_path = keys_dir() + "/client.token";
+  TROUPE_ASSIGN_OR_RETURN(uint64_t workers, Number("worker_threads"));
+  d.worker_threads = static_cast<int>(workers);
+  TROUPE_ASSIGN_OR_RETURN(d.max_message_bytes, Number("max_message_bytes"));
+  TROUPE_ASSIGN_OR_RETURN(uint64_t restarts, Number("restart_limit"));
+  d.restart_limit = static_cast<uint32_t>(restarts);
+  TROUPE_ASSIGN_OR_RETURN(uint64_t window, Number("restart_window_seconds"));
+  d.restart_window = absl::Seconds(static_cast<int64_t>(window));
+  TROUPE_ASSIGN_OR_RETURN(uint64_t drain, Number("drain_timeout_seconds"));
+  d.drain_timeout = absl::Seconds(static_cast<int64_t>(drain));
+  return d;
+}
 
 }  // namespace troupe::config

@@ -12,12 +12,25 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "daemon/bundle/limits.h"
 
 namespace troupe::config {
 
 inline constexpr std::string_view kDefaultDir = "/var/lib/troupe";
 inline constexpr std::string_view kDirEnv = "TROUPE_DIR";
+
+// What troupd (and director, to find it) reads from the configuration.
+struct DaemonSettings {
+  std::string socket_path;        // the unix socket (control and messaging)
+  std::string listen_tcp;         // "" or host:port for remote clients
+  std::string client_token_path;  // <TROUPE_DIR>/keys/client.token: TCP clients' secret
+  int worker_threads = 0;         // 0: one per core
+  uint64_t max_message_bytes = 0;
+  uint32_t restart_limit = 0;  // restarts allowed within restart_window
+  absl::Duration restart_window;
+  absl::Duration drain_timeout;
+};
 
 // One known setting.
 struct SettingSpec {
@@ -74,6 +87,7 @@ class Config {
   absl::StatusOr<bundle::Limits> BundleLimits() const;
   absl::StatusOr<std::string> AllowRemoteActorSources() const;  // yes, no or leader-only
   absl::StatusOr<std::string> ConventionLeader() const;         // host:port or ""
+  absl::StatusOr<DaemonSettings> Daemon() const;
 
  private:
   absl::StatusOr<uint64_t> Number(std::string_view name) const;

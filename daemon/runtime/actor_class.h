@@ -43,12 +43,14 @@ class ActorClass {
 };
 
 // An actor class described by a library through the C ABI. The description
-// (STATIC in the library) must outlive this object.
+// (STATIC in the library) must stay valid while actors of the class live;
+// the name is copied, so the status of an exited actor stays readable after
+// its library was unregistered and closed (ActorSystem::UnregisterLibrary).
 class PluginActorClass final : public ActorClass {
  public:
   PluginActorClass(const troupe_plugin_v1_t* library, const troupe_actor_class_v1_t* desc)
-      : library_(library), desc_(desc) {}
-  std::string_view name() const override { return desc_->name; }
+      : library_(library), desc_(desc), name_(desc->name) {}
+  std::string_view name() const override { return name_; }
   absl::StatusOr<void*> Create(Cell* cell) const override;
   absl::Status Receive(void* instance, Cell* cell, Message& message) const override;
   void Destroy(void* instance) const override { desc_->destroy(instance); }
@@ -66,6 +68,7 @@ class PluginActorClass final : public ActorClass {
  private:
   const troupe_plugin_v1_t* library_;
   const troupe_actor_class_v1_t* desc_;
+  std::string name_;
 };
 
 // The host function table handed to plugin actors (host_table.cc).

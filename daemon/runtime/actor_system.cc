@@ -76,6 +76,13 @@ struct ActorSystem::ClassTable {
   absl::flat_hash_map<const ActorClass*, std::unique_ptr<PoolManagerClass>> pools
       ABSL_GUARDED_BY(mu);
   absl::flat_hash_map<std::string, std::unique_ptr<NativeClass>> natives ABSL_GUARDED_BY(mu);
+  // Every library table ever registered: whether it still is, and how many
+  // of its actors have not finished exiting (see UnregisterLibrary).
+  struct LibraryUse {
+    bool registered = false;
+    uint64_t live = 0;
+  };
+  absl::flat_hash_map<const void*, LibraryUse> libraries ABSL_GUARDED_BY(mu);
 };
 
 ActorSystem::ActorSystem(SystemOptions options)
@@ -140,7 +147,88 @@ absl::Status ActorSystem::RegisterLibrary(const troupe_plugin_v1_t* plugin) {
     classes_->by_name[std::string(c->name())] = c.get();
     owned_classes_.push_back(std::move(c));
   }
+  classes_->libraries[plugin].registered = true;
   return absl::OkStatus();
+}
+
+absl::Status ActorSystem::UnregisterLibrary(const troupe_plugin_v1_t* plugin) {
+  if (plugin == nullptr) return absl::InvalidArgumentError("library table is null");
+  troupe::MutexLock lock(&classes_->mu);
+  auto use = classes_->libraries.find(plugin);
+  const char* library_name = plugin->library_name == nullptr ? "?" : plugin->library_name;
+  if (use == classes_->libraries.end() || !use->second.registered) {
+    return absl::NotFoundError(
+        troupe::StrCat("library '", library_name, "' is not registered with this actor system"));
+  }
+  if (use->second.live > 0) {
+    return absl::FailedPreconditionError(
+        troupe::StrCat("library '", library_name, "' still has ", use->second.live,
+                       " actors that have not exited; ask them to exit first"));
+  }
+  use->second.registered = false;
+  // Forget its classes. The ActorClass objects stay (owned_classes_): exited
+  // cells still point at them.
+  absl::flat_hash_set<std::string> names;
+  for (auto it = classes_->by_library.begin(); it != classes_->by_library.end();) {
+    auto next = std::next(it);
+    if (it->first.first == plugin) {
+      names.insert(it->first.second);
+      classes_->by_library.erase(it);
+    }
+    it = next;
+  }
+  // A name it shadowed goes back to the latest registration still present.
+  for (const std::string& name : names) {
+    auto by_name = classes_->by_name.find(name);
+    if (by_name == classes_->by_name.end() || by_name->second->library() != plugin) continue;
+    const ActorClass* previous = nullptr;
+    for (auto it = owned_classes_.rbegin(); it != owned_classes_.rend() && previous == nullptr;
+         ++it) {
+      if ((*it)->name() != name) continue;
+      auto key = std::make_pair((*it)->library(), name);
+      auto registered = classes_->by_library.find(key);
+      if (registered != classes_->by_library.end() && registered->second == it->get()) {
+        previous = it->get();
+      }
+    }
+    if (previous != nullptr) {
+      by_name->second = previous;
+    } else {
+      classes_->by_name.erase(by_name);
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::vector<ActorRef> ActorSystem::LiveActorsOfLibrary(const troupe_plugin_v1_t* plugin) const {
+  std::vector<ActorRef> out;
+  if (plugin == nullptr) return out;
+  for (const Shard& shard : shards_) {
+    troupe::MutexLock lock(&shard.mu);
+    for (const auto& [id, cell] : shard.cells) {
+      if (cell->class_ != nullptr && cell->class_->library() == plugin && IsLive(cell)) {
+        out.push_back(ActorRef::Share(cell));
+      }
+    }
+  }
+  return out;
+}
+
+bool ActorSystem::HoldLibrary(const void* library) {
+  if (library == nullptr) return true;
+  troupe::MutexLock lock(&classes_->mu);
+  auto use = classes_->libraries.find(library);
+  if (use == classes_->libraries.end()) return true;  // a C++ class naming no table
+  if (!use->second.registered) return false;
+  ++use->second.live;
+  return true;
+}
+
+void ActorSystem::ReleaseLibrary(const void* library) {
+  if (library == nullptr) return;
+  troupe::MutexLock lock(&classes_->mu);
+  auto use = classes_->libraries.find(library);
+  if (use != classes_->libraries.end() && use->second.live > 0) --use->second.live;
 }
 
 absl::Status ActorSystem::RegisterClass(std::unique_ptr<ActorClass> actor_class) {
@@ -215,7 +303,15 @@ absl::StatusOr<ActorRef> ActorSystem::CreateInternal(const ActorClass* actor_cla
   if (shutting_down_.load(std::memory_order_acquire)) {
     return absl::UnavailableError("the actor system is shutting down");
   }
+  // Held from here (the capability check already runs library code) until
+  // the cell is finalized; released on every early return.
+  const void* library = actor_class->library();
+  if (!HoldLibrary(library)) {
+    return absl::NotFoundError(troupe::StrCat("actor class '", actor_class->name(),
+                                              "' belongs to a library that was unloaded"));
+  }
   if (!requirements_json.empty() && !json::IsValid(requirements_json)) {
+    ReleaseLibrary(library);
     return absl::InvalidArgumentError(
         troupe::StrCat("requirements for '", actor_class->name(), "' are not valid JSON"));
   }
@@ -223,6 +319,7 @@ absl::StatusOr<ActorRef> ActorSystem::CreateInternal(const ActorClass* actor_cla
     if (requirements_json.empty()) requirements_json = "{}";
     std::string caps = CapabilitiesJson();
     if (!actor_class->CapabilityCheck(caps, requirements_json)) {
+      ReleaseLibrary(library);
       return absl::FailedPreconditionError(
           troupe::StrCat("actor class '", actor_class->name(), "' refuses this node: requirements ",
                          requirements_json, " are not met by capabilities ", caps));
@@ -245,7 +342,10 @@ absl::StatusOr<ActorRef> ActorSystem::CreateInternal(const ActorClass* actor_cla
   if (!global_name.empty()) {
     troupe::MutexLock lock(&names_mu_);
     auto it = names_.find(ToAbsl(global_name));
-    if (it != names_.end() && IsLive(it->second)) return ActorRef::Share(it->second);
+    if (it != names_.end() && IsLive(it->second)) {
+      ReleaseLibrary(library);  // no cell made
+      return ActorRef::Share(it->second);
+    }
     cell = make_cell();
     cell->global_name_ = std::make_unique<std::string>(global_name);
     cell->in_parent_children_ = false;  // named actors outlive their creator
@@ -268,6 +368,7 @@ absl::StatusOr<ActorRef> ActorSystem::CreateInternal(const ActorClass* actor_cla
       cell->state_.store(CellState::kExited, std::memory_order_release);
       cell->notify_parent_ = false;
       cell->Release();
+      ReleaseLibrary(library);
       return absl::FailedPreconditionError(
           troupe::StrCat("parent ", FormatAddress(parent), " has exited or is exiting"));
     }
@@ -284,6 +385,10 @@ absl::StatusOr<ActorRef> ActorSystem::CreatePoolMember(Cell* manager,
                                                        const ActorClass* member_class) {
   if (shutting_down_.load(std::memory_order_acquire)) {
     return absl::UnavailableError("the actor system is shutting down");
+  }
+  if (!HoldLibrary(member_class->library())) {
+    return absl::NotFoundError(troupe::StrCat("actor class '", member_class->name(),
+                                              "' belongs to a library that was unloaded"));
   }
   auto* cell = new Cell(this, NextId(), member_class, manager);
   live_actors_.fetch_add(1, std::memory_order_relaxed);
@@ -729,6 +834,7 @@ void ActorSystem::Finalize(Cell* cell, std::string_view reason) {
     cell->class_->Destroy(cell->instance_);
     cell->instance_ = nullptr;
   }
+  ReleaseLibrary(cell->class_->library());  // no more calls into its code
   // Everything still queued: returned as poison when the actor never
   // started (Thespian's "Child Aborted"), dead letters otherwise.
   Envelope* rest = cell->mailbox_.Close();

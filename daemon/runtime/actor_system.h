@@ -95,6 +95,18 @@ class ActorSystem {
   absl::Status RegisterLibrary(const troupe_plugin_v1_t* plugin);
   // Registers a C++ class (tests, built-ins). Same naming rules.
   absl::Status RegisterClass(std::unique_ptr<ActorClass> actor_class);
+  // Undoes RegisterLibrary so that the library may be closed: its classes can
+  // no longer be created (by name or through CreateOptions::library), and a
+  // class name it shadowed resolves to the previous registration again.
+  // Handles to its exited actors stay usable (status keeps the class name).
+  // FailedPrecondition while any actor of the library has not finished
+  // exiting (its instance is not destroyed yet); NotFound for a table that is
+  // not registered.
+  absl::Status UnregisterLibrary(const troupe_plugin_v1_t* plugin);
+  // The live (starting or running) actors whose class comes from `plugin`,
+  // pool managers and members included: the ones that must exit before
+  // UnregisterLibrary succeeds.
+  std::vector<ActorRef> LiveActorsOfLibrary(const troupe_plugin_v1_t* plugin) const;
 
   // Creates an actor and returns its address at once; the instance is made
   // on the actor's first turn, and messages sent meanwhile are kept in order.
@@ -179,6 +191,12 @@ class ActorSystem {
                                           std::string_view requirements_json,
                                           std::string_view global_name);
   const ActorClass* FindClass(std::string_view name, const void* library) const;
+  // Counts one more actor of `library` (nullptr: not a registered library,
+  // nothing to count). False when the library was unregistered: its code may
+  // be gone, so no actor of it may start.
+  bool HoldLibrary(const void* library);
+  // Undoes HoldLibrary, once the actor's instance is destroyed.
+  void ReleaseLibrary(const void* library);
   // Runs one turn; true when the cell has messages left after its quota.
   bool RunTurn(Cell* cell);
   void DeadLetter(Cell* target, Message message);

@@ -179,7 +179,7 @@ void ThreadedExecutor::Run(Worker* self) {
     // core from the threads (and other processes) that produce the work.
     if (cell == nullptr && spinners_.fetch_add(1, std::memory_order_relaxed) < max_spinners_) {
       for (int round = 0; cell == nullptr && round < kSpinRounds; ++round) {
-        for (int i = 0; i < kPausesPerRound; ++i) __builtin_ia32_pause();
+        std::this_thread::yield();
         cell = FindWork(self);
       }
       spinners_.fetch_sub(1, std::memory_order_relaxed);

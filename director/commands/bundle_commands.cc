@@ -27,6 +27,7 @@
 #include "daemon/common/status_macros.h"
 #include "daemon/common/strings.h"
 #include "director/commands/commands.h"
+#include "director/commands/daemon_client.h"
 #include "troupe/json.h"
 
 namespace troupe::director {
@@ -295,20 +296,47 @@ int Gensrc(Context& ctx, const GensrcOptions& options) {
   // Keep limit: the manifest's, else the configured one. The file just
   // written is never deleted.
   uint32_t keep = manifest.keep_limit() != 0 ? manifest.keep_limit() : *configured_keep;
-  // TODO(director): also protect bundles loaded in a running troupd once the
-  // daemon can be asked (daemon issue).
+  // Bundles loaded in a troupd that answers on the configured socket are
+  // spared as well, so that what runs can be loaded again by name (troupd
+  // keeps its own copies in TROUPE_DIR/loaded); when none answers, the limit
+  // applies as it is.
   std::vector<std::string> deleted;
+  std::vector<std::string> spared;  // beyond the limit, but loaded in troupd
   const bundle::TrustStore local_trust(config.trusted_keys_dir());
   if (keep > 0) {
-    absl::StatusOr<std::vector<std::string>> removed = bundle::ApplyKeepLimit(
-        out_dir, manifest.group(), keep, {path}, [&](const bundle::BundleFile& file) {
-          // Only real bundles (trusted here, or signed with this key)
-          // take a place; junk named like one is left alone.
-          return bundle::VerifyBundleFile(file.path, local_trust, *limits).ok() ||
-                 bundle::VerifyBundleFile(file.path, (*signer)->store(), *limits).ok();
-        });
-    if (!removed.ok()) return ctx.Fail(removed.status());
-    deleted = *std::move(removed);
+    absl::StatusOr<std::vector<std::string>> loaded = LoadedHashesIfRunning(ctx);
+    absl::StatusOr<std::vector<bundle::BundleFile>> files = bundle::ListBundleFiles(out_dir);
+    if (!files.ok()) return ctx.Fail(files.status());
+    if (!loaded.ok()) {
+      // Unsure what runs: delete nothing rather than a running version.
+      ctx.err() << "director: note: keep limit not applied this time: " << Message(loaded.status())
+                << "\n";
+    } else {
+      const absl::flat_hash_set<std::string> loaded_hashes(loaded->begin(), loaded->end());
+      absl::flat_hash_set<std::string> protected_paths = {path};
+      absl::flat_hash_set<std::string> real;
+      size_t rank = 0;  // among the real bundles of the group, newest first
+      for (const bundle::BundleFile& file : *files) {
+        if (file.group != manifest.group()) continue;
+        // Only real bundles (trusted here, or signed with this key) take a
+        // place; junk named like one is left alone.
+        absl::StatusOr<bundle::VerifiedBundle> b =
+            bundle::VerifyBundleFile(file.path, local_trust, *limits);
+        if (!b.ok()) b = bundle::VerifyBundleFile(file.path, (*signer)->store(), *limits);
+        if (!b.ok()) continue;
+        real.insert(file.path);
+        if (loaded_hashes.contains(b->source_hash)) {
+          protected_paths.insert(file.path);
+          if (rank >= std::max<uint32_t>(keep, 1) && file.path != path) spared.push_back(file.path);
+        }
+        ++rank;
+      }
+      absl::StatusOr<std::vector<std::string>> removed = bundle::ApplyKeepLimit(
+          out_dir, manifest.group(), keep, protected_paths,
+          [&](const bundle::BundleFile& file) { return real.contains(file.path); });
+      if (!removed.ok()) return ctx.Fail(removed.status());
+      deleted = *std::move(removed);
+    }
   }
 
   const bool trusted_here =
@@ -316,6 +344,8 @@ int Gensrc(Context& ctx, const GensrcOptions& options) {
   if (ctx.json()) {
     std::vector<std::string> quoted;
     for (const std::string& d : deleted) quoted.push_back(json::Quote(d));
+    std::vector<std::string> quoted_spared;
+    for (const std::string& k : spared) quoted_spared.push_back(json::Quote(k));
     return ctx.PrintJson(JsonObject()
                              .Add("path", path)
                              .Add("group", manifest.group())
@@ -325,12 +355,16 @@ int Gensrc(Context& ctx, const GensrcOptions& options) {
                              .Add("unchanged", unchanged)
                              .Add("key_trusted_here", trusted_here)
                              .Add("keep_limit", uint64_t{keep})
-                             .AddRaw("deleted", JsonArray(quoted)));
+                             .AddRaw("deleted", JsonArray(quoted))
+                             .AddRaw("kept_loaded", JsonArray(quoted_spared)));
   }
   ctx.out() << (unchanged ? "unchanged " : "wrote ") << path << " (hash " << verified->source_hash
             << ", key " << verified->key_id << ")\n";
   for (const std::string& d : deleted) {
     ctx.out() << "deleted old bundle " << d << " (keep limit " << keep << ")\n";
+  }
+  for (const std::string& k : spared) {
+    ctx.out() << "kept old bundle " << k << ": loaded in troupd (keep limit " << keep << ")\n";
   }
   if (!trusted_here) {
     ctx.err() << "director: note: key " << verified->key_id << " is not trusted in "

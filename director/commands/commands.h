@@ -33,6 +33,10 @@ enum ExitCode : int {
   kExitInvalidInput = 5,   // bad manifest, version, key file, name
   kExitAlreadyExists = 6,  // refusing to overwrite a key, bundle or directory
   kExitInvalidConfig = 7,  // a setting in TROUPE_DIR/config is invalid
+  kExitNotRunning = 8,     // troupd does not answer on its socket
+  kExitTimeout = 9,        // troupd, or the actor asked, did not answer in time
+  kExitActorFailed = 10,   // the actor asked failed on the message (PoisonMessage)
+  kExitNotPermitted = 11,  // bootstart: may not install the service (not root)
 };
 
 // The one place statuses become exit codes.
@@ -102,6 +106,9 @@ void AddKeysCommands(CLI::App& app, Runner* run);
 void AddBundleCommands(CLI::App& app, Runner* run);
 void AddConfigCommands(CLI::App& app, Runner* run);
 void AddNewCommand(CLI::App& app, Runner* run);
+void AddBootstartCommand(CLI::App& app, Runner* run);
+void AddDaemonCommands(CLI::App& app, Runner* run);
+void AddMessageCommands(CLI::App& app, Runner* run);
 
 // File helpers shared by the commands.
 absl::StatusOr<std::string> ReadFile(const std::string& path);

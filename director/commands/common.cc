@@ -31,6 +31,10 @@ int ExitCodeFor(const absl::Status& status) {
       return kExitInvalidInput;
     case absl::StatusCode::kAlreadyExists:
       return kExitAlreadyExists;
+    case absl::StatusCode::kUnavailable:
+      return kExitNotRunning;
+    case absl::StatusCode::kDeadlineExceeded:
+      return kExitTimeout;
     default:
       return kExitInternal;
   }
@@ -42,11 +46,17 @@ std::string ExitCodeHelp() {
          "  1  other error (I/O, permissions, internal)\n"
          "  2  usage error: unknown command, bad option or argument\n"
          "  3  not found: file, key, bundle or entry\n"
-         "  4  verification failed: bad signature, untrusted key, tampered or unsafe bundle\n"
+         "  4  verification failed: bad signature, untrusted key, tampered or unsafe bundle;\n"
+         "     also a bundle troupd rejected (verification or an on_load action failed)\n"
          "  5  invalid input: manifest, version, key file or name\n"
          "  6  already exists: refusing to overwrite\n"
          "  7  invalid configuration (director config check, or a command needing a bad setting)\n"
-         "TROUPE_DIR (default /var/lib/troupe; --dir wins) holds config/, keys/, bundles/.";
+         "  8  troupd is not running: nothing answers on its socket\n"
+         "  9  timed out: troupd, or the actor asked, did not answer in time\n"
+         "  10 the actor asked failed on the message (a PoisonMessage came back)\n"
+         "  11 not permitted: bootstart may not install the service (run it as root)\n"
+         "TROUPE_DIR (default /var/lib/troupe; --dir wins) holds config/, keys/, bundles/,\n"
+         "loaded/ and run/ (troupd's socket and, with `director start`, its log).";
 }
 
 void JsonObject::Key(std::string_view key) {

@@ -164,5 +164,90 @@ TEST_P(CompatLibraryTest, RunsAnActorFromALibraryOfEitherMinor) {
 INSTANTIATE_TEST_SUITE_P(OldestAndNewestMinor, CompatLibraryTest,
                          ::testing::Values(TROUPE_COMPAT_MINOR0_PATH, TROUPE_COMPAT_NEWEST_PATH));
 
+// Two libraries that both define "compat.Echo" (like two versions of one
+// bundle): the later one is unregistered and closed while the earlier stays.
+class UnregisterLibraryTest : public RuntimeTest {
+ protected:
+  void SetUp() override {
+    for (const char* path : {TROUPE_COMPAT_MINOR0_PATH, TROUPE_COMPAT_NEWEST_PATH}) {
+      absl::StatusOr<std::unique_ptr<loader::PluginLibrary>> lib =
+          loader::PluginLibrary::Open(path);
+      ASSERT_TRUE(lib.ok()) << lib.status();
+      libraries_.push_back(*std::move(lib));
+    }
+    MakeDeterministic();
+    ASSERT_OK(sys().RegisterLibrary(old_table()));
+    ASSERT_OK(sys().RegisterLibrary(new_table()));
+  }
+  void TearDown() override { system_.reset(); }  // before the libraries are closed
+
+  const troupe_plugin_v1_t* old_table() { return &libraries_[0]->plugin(); }
+  const troupe_plugin_v1_t* new_table() { return &libraries_[1]->plugin(); }
+  static const void* LibraryOf(const ActorRef& ref) { return ref->actor_class()->library(); }
+
+  std::vector<std::unique_ptr<loader::PluginLibrary>> libraries_;
+};
+
+TEST_F(UnregisterLibraryTest, IsRefusedWhileAnActorOfTheLibraryLives) {
+  CreateOptions options;
+  options.library = new_table();
+  ActorRef echo = Create("compat.Echo", options);
+  sys().RunUntilIdle();
+  ASSERT_EQ(sys().LiveActorsOfLibrary(new_table()).size(), 1u);
+  EXPECT_EQ(sys().LiveActorsOfLibrary(new_table())[0], echo);
+  EXPECT_TRUE(sys().LiveActorsOfLibrary(old_table()).empty());
+
+  absl::Status refused = sys().UnregisterLibrary(new_table());
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_CONTAINS(refused.message(), "troupe_compat_newest' still has 1 actors");
+
+  ASSERT_OK(sys().RequestExit(echo));
+  sys().RunUntilIdle();
+  EXPECT_TRUE(sys().LiveActorsOfLibrary(new_table()).empty());
+  EXPECT_OK(sys().UnregisterLibrary(new_table()));
+  EXPECT_EQ(sys().UnregisterLibrary(new_table()).code(), absl::StatusCode::kNotFound)
+      << "a second unregistration finds nothing";
+}
+
+TEST_F(UnregisterLibraryTest, TheShadowedClassNameResolvesToTheEarlierLibraryAgain) {
+  ActorRef before = Create("compat.Echo");
+  EXPECT_EQ(LibraryOf(before), new_table()) << "the later registration wins by name";
+  ASSERT_OK(sys().RequestExit(before));
+  sys().RunUntilIdle();
+  ASSERT_OK(sys().UnregisterLibrary(new_table()));
+
+  ActorRef after = Create("compat.Echo");
+  EXPECT_EQ(LibraryOf(after), old_table());
+  ASSERT_OK_AND_ASSIGN(Message reply, sys().Ask(after, Msg("hello", "again"), absl::Seconds(1)));
+  EXPECT_EQ(reply.payload(), "again");
+
+  CreateOptions options;
+  options.library = new_table();
+  EXPECT_EQ(sys().CreateActor("compat.Echo", options).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(UnregisterLibraryTest, StatusOfAnExitedActorSurvivesClosingItsLibrary) {
+  CreateOptions options;
+  options.library = new_table();
+  ActorRef echo = Create("compat.Echo", options);
+  ASSERT_OK(sys().RequestExit(echo));
+  sys().RunUntilIdle();
+  ASSERT_OK(sys().UnregisterLibrary(new_table()));
+  libraries_[1].reset();  // dlclose: the class description is gone
+  ASSERT_OK_AND_ASSIGN(ActorStatus status, sys().GetActorStatus(echo));
+  EXPECT_EQ(status.class_name, "compat.Echo");
+  EXPECT_EQ(status.state, "exited");
+}
+
+TEST_F(UnregisterLibraryTest, ALibraryCanBeRegisteredAgainAfterUnregistering) {
+  ASSERT_OK(sys().UnregisterLibrary(new_table()));
+  ASSERT_OK(sys().RegisterLibrary(new_table()));
+  CreateOptions options;
+  options.library = new_table();
+  ActorRef echo = Create("compat.Echo", options);
+  ASSERT_OK_AND_ASSIGN(Message reply, sys().Ask(echo, Msg("hi", "x"), absl::Seconds(1)));
+  EXPECT_EQ(reply.payload(), "x");
+}
+
 }  // namespace
 }  // namespace troupe::runtime::testing

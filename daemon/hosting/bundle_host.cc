@@ -1,0 +1,1169 @@
+#include "daemon/hosting/bundle_host.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <deque>
+#include <filesystem>
+#include <system_error>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "daemon/bundle/bundle.h"
+#include "daemon/bundle/keys.h"
+#include "daemon/bundle/version.h"
+#include "daemon/common/logging.h"
+#include "daemon/common/status_macros.h"
+#include "daemon/common/strings.h"
+#include "daemon/hosting/loaded_state.h"
+#include "daemon/hosting/requirements.h"
+#include "daemon/hosting/unload_target.h"
+#include "daemon/loader/bundle_loader.h"
+#include "troupe/abi.h"
+#include "troupe/wire.h"
+
+namespace troupe::hosting {
+namespace {
+
+namespace fs = std::filesystem;
+using runtime::ActorRef;
+using runtime::Cell;
+using runtime::Message;
+
+// How often a drain wait looks for actors that exited without telling the
+// supervisor (e.g. ones the host did not create).
+constexpr absl::Duration kDrainPoll = absl::Milliseconds(50);
+constexpr std::string_view kSupervisorClass = "troupe.BundleSupervisor";
+
+std::string_view StatusText(const absl::Status& status) {
+  return {status.message().data(), status.message().size()};
+}
+
+// One manifest ActorSpec of one loaded version: the actor the host keeps.
+struct Slot {
+  troupe::v1::ActorSpec spec;
+  const troupe_plugin_v1_t* library = nullptr;  // the version's library exporting the class
+  std::string requirements_json;
+  ActorRef actor;  // the current instance (null until created)
+  std::string address;
+  absl::Time started_at;
+  uint32_t restarts = 0;
+  std::deque<absl::Time> recent_restarts;  // within restart_window
+  v1::ManagedActorState state = v1::MANAGED_ACTOR_STATE_RUNNING;
+  std::string last_exit;
+  bool exit_requested = false;  // the host asked it to exit: not a failure
+  // While the version loads:
+  bool settled = false;       // its on_load actions were handled, or it is gone
+  std::string failure;        // why it cannot serve (create failure, exit)
+  std::string failed_action;  // the first on_load action that failed ...
+  std::string action_error;   // ... and why
+};
+
+enum class VersionState { kLoading, kActive, kInactive, kDraining };
+
+// One loaded version of a group.
+struct Version {
+  uint64_t id = 0;  // load sequence number
+  std::string hash;
+  std::string group;
+  std::string version;
+  std::string key_id;
+  troupe::v1::Manifest manifest;
+  absl::Time loaded_at;
+  std::unique_ptr<loader::LoadedBundle> code;
+  std::vector<const troupe_plugin_v1_t*> registered;  // not yet unregistered
+  ActorRef supervisor;  // parent of the slots' actors; hears their exits
+  std::vector<Slot> slots;
+  VersionState state = VersionState::kLoading;
+  absl::flat_hash_set<uint64_t> stragglers_asked;  // other live actors asked to exit
+
+  std::string Name() const { return troupe::StrCat(group, " ", version); }
+  // The library of this version exporting `class_name`, or nullptr.
+  const troupe_plugin_v1_t* LibraryFor(std::string_view class_name) const {
+    for (const auto& library : code->libraries()) {
+      if (library->FindClass(class_name) != nullptr) return &library->plugin();
+    }
+    return nullptr;
+  }
+  std::string ExportedClasses() const {
+    std::string out;
+    for (const auto& library : code->libraries()) {
+      for (std::string_view name : library->ClassNames()) {
+        troupe::StrAppend(&out, out.empty() ? "" : ", ", name);
+      }
+    }
+    return out.empty() ? "none" : out;
+  }
+};
+
+// How a load makes the new version active.
+enum class Activation {
+  kNew,              // a load: becomes active, AutoUnload applies
+  kRestoreActive,    // Restore of the recorded active version
+  kRestoreInactive,  // Restore of a recorded inactive version: on_deactivate after on_load
+};
+
+}  // namespace
+
+// Everything of the host. Shared with the supervisors' handlers (weakly), so
+// a handler that runs after the host is gone does nothing.
+class HostCore : public std::enable_shared_from_this<HostCore> {
+ public:
+  HostCore(runtime::ActorSystem* system, HostOptions options)
+      : system_(system),
+        options_(std::move(options)),
+        clock_(options_.clock != nullptr ? options_.clock : RealClock::Get()),
+        trust_(troupe::StrCat(options_.troupe_dir, "/keys/trusted")),
+        loaded_dir_(troupe::StrCat(options_.troupe_dir, "/loaded")),
+        library_root_(options_.library_root.empty() ? troupe::StrCat(loaded_dir_, "/code")
+                                                    : options_.library_root) {}
+
+  std::vector<std::string> Restore();
+  absl::StatusOr<LoadOutcome> Load(absl::StatusOr<bundle::VerifiedBundle> verified);
+  absl::StatusOr<UnloadOutcome> Unload(std::string_view target);
+  std::vector<v1::BundleInfo> List(std::string_view group) const;
+  absl::StatusOr<std::vector<v1::ManagedActor>> Role(std::string_view role,
+                                                     std::string_view group) const;
+  absl::StatusOr<ActorRef> CreateActor(std::string_view group, std::string_view class_name,
+                                       const runtime::CreateOptions& options);
+  BundleHost::ActorOrigin OriginOf(std::string_view address) const;
+  void Shutdown();
+
+  const bundle::TrustStore& trust() const { return trust_; }
+  const bundle::Limits& limits() const { return options_.limits; }
+
+ private:
+  // ---- loading
+  absl::StatusOr<LoadOutcome> LoadVerified(bundle::VerifiedBundle verified, Activation activation,
+                                           bool store_copy) ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
+  // Creates the version's actors, sends their on_load actions and waits until
+  // each handled them. The first problem, naming the actor, or OK.
+  absl::Status StartVersion(Version* v) ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
+  // Creates the slot's actor (a child of the supervisor) and sends it its
+  // on_load actions; binds its global name when `bind_name`.
+  absl::Status StartSlot(Version* v, Slot* slot, bool bind_name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status SendAction(Version* v, Slot* slot, const troupe::v1::Action& action)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sends the actions `which` selects to every running actor of `v`; a
+  // refused send is logged.
+  void SendActions(Version* v, const google::protobuf::RepeatedPtrField<troupe::v1::Action>& (
+                                   troupe::v1::ActorSpec::*which)() const)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void BindNames(Version* v) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Makes `v` (inactive) the active version again: names, missing actors,
+  // on_reactivate.
+  void Reactivate(Version* v, std::vector<std::string>* changes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Reactivates the highest loaded version of `group` when none is active.
+  void EnsureActive(const std::string& group, std::vector<std::string>* changes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // ---- draining
+  // Marks `v` draining and asks each of its actors to exit behind its mail.
+  void BeginDrain(Version* v) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Waits until `ids` (all draining versions when empty) are unloaded or
+  // `deadline` passed; closes the finished ones. Returns "unloaded x" for
+  // each closed version and, for each of `ids` that is not, "x is still
+  // draining: ...".
+  std::vector<std::string> FinishDrains(const std::vector<uint64_t>& ids, absl::Time deadline)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
+  // Unregisters the libraries of a draining version; true once all are.
+  bool TryUnregister(Version* v) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Waits on cv_ (or steps a deterministic system) until signalled or
+  // `deadline`. False when no progress can come (deadline, idle system).
+  bool WaitForProgress(absl::Time deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Closes the code of versions taken out of versions_.
+  void CloseVersions(std::vector<std::unique_ptr<Version>> done);
+
+  // ---- supervision (runs on the supervisor's turn)
+  void OnSupervisorMessage(uint64_t version_id, Message& message);
+  void OnManagedExit(Version* v, Slot* slot, std::string_view reason)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // ---- bookkeeping
+  Version* FindVersion(uint64_t id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Version* FindHash(std::string_view hash) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Version* ActiveOf(std::string_view group) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  v1::BundleInfo Info(const Version& v) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  v1::ManagedActor Managed(const Slot& slot) const;
+  std::string CopyPath(std::string_view hash) const {
+    return troupe::StrCat(loaded_dir_, "/", hash, bundle::kBundleSuffix);
+  }
+  // Writes <loaded>/state from versions_. Logs and returns a failure.
+  absl::Status PersistState() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Note(std::vector<std::string>* changes, std::string line) const;
+
+  runtime::ActorSystem* const system_;
+  const HostOptions options_;
+  Clock* const clock_;
+  const bundle::TrustStore trust_;
+  const std::string loaded_dir_;
+  const std::string library_root_;
+
+  troupe::Mutex op_mu_;  // serializes Restore, Load, Unload and Shutdown; before mu_
+  mutable troupe::Mutex mu_;
+  troupe::CondVar cv_;  // signalled when an actor of a version reports (sync, exit)
+  std::vector<std::unique_ptr<Version>> versions_ ABSL_GUARDED_BY(mu_);  // load order
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// ---------------------------------------------------------------------------
+// Bookkeeping
+
+Version* HostCore::FindVersion(uint64_t id) const {
+  for (const auto& v : versions_) {
+    if (v->id == id) return v.get();
+  }
+  return nullptr;
+}
+
+Version* HostCore::FindHash(std::string_view hash) const {
+  for (const auto& v : versions_) {
+    if (v->hash == hash) return v.get();
+  }
+  return nullptr;
+}
+
+Version* HostCore::ActiveOf(std::string_view group) const {
+  for (const auto& v : versions_) {
+    if (v->group == group && v->state == VersionState::kActive) return v.get();
+  }
+  return nullptr;
+}
+
+v1::ManagedActor HostCore::Managed(const Slot& slot) const {
+  v1::ManagedActor out;
+  out.set_class_name(slot.spec.class_name());
+  out.set_address(slot.address);
+  out.set_role(slot.spec.role());
+  out.set_global_name(slot.spec.global_name());
+  if (slot.actor) out.set_started_at_unix_ms(absl::ToUnixMillis(slot.started_at));
+  out.set_restarts(slot.restarts);
+  out.set_state(slot.state);
+  out.set_last_exit(slot.last_exit);
+  if (slot.state == v1::MANAGED_ACTOR_STATE_RUNNING && slot.actor &&
+      slot.actor->state() == runtime::CellState::kExited) {
+    // Gone without a notice reaching the host (e.g. the actor system shut down).
+    out.set_state(v1::MANAGED_ACTOR_STATE_EXITED);
+    if (slot.last_exit.empty()) out.set_last_exit("exited");
+  }
+  return out;
+}
+
+v1::BundleInfo HostCore::Info(const Version& v) const {
+  v1::BundleInfo info;
+  info.set_hash(v.hash);
+  info.set_group(v.group);
+  info.set_version(v.version);
+  switch (v.state) {
+    case VersionState::kActive:
+      info.set_state(v1::BUNDLE_STATE_ACTIVE);
+      break;
+    case VersionState::kInactive:
+      info.set_state(v1::BUNDLE_STATE_INACTIVE);
+      break;
+    case VersionState::kDraining:
+      info.set_state(v1::BUNDLE_STATE_DRAINING);
+      break;
+    case VersionState::kLoading:
+      info.set_state(v1::BUNDLE_STATE_UNSPECIFIED);
+      break;
+  }
+  info.set_loaded_at_unix_ms(absl::ToUnixMillis(v.loaded_at));
+  info.set_signing_key(v.key_id);
+  for (const Slot& slot : v.slots) *info.add_actors() = Managed(slot);
+  return info;
+}
+
+void HostCore::Note(std::vector<std::string>* changes, std::string line) const {
+  LogInfo("hosting: ", line);
+  if (changes != nullptr) changes->push_back(std::move(line));
+}
+
+absl::Status HostCore::PersistState() {
+  std::vector<StateEntry> entries;
+  for (const auto& v : versions_) {
+    if (v->state == VersionState::kActive || v->state == VersionState::kInactive) {
+      entries.push_back(StateEntry{v->hash, v->state == VersionState::kActive});
+    }
+  }
+  absl::Status status = MakePrivateDirectory(loaded_dir_);
+  if (status.ok()) {
+    status = WriteFileAtomically(troupe::StrCat(loaded_dir_, "/state"), FormatLoadedState(entries),
+                                 0600);
+  }
+  if (!status.ok()) {
+    LogError("hosting: cannot record the loaded bundles (a restart will not restore them): ",
+             StatusText(status));
+  }
+  return status;
+}
+
+// ---------------------------------------------------------------------------
+// Supervision
+
+void HostCore::OnSupervisorMessage(uint64_t version_id, Message& message) {
+  troupe::MutexLock lock(&mu_);
+  Version* v = FindVersion(version_id);
+  if (v == nullptr) return;  // unloaded meanwhile
+  Cell* from = message.sender();
+  Slot* slot = nullptr;
+  for (Slot& s : v->slots) {
+    if (from != nullptr && s.actor.get() == from) slot = &s;
+  }
+  const std::string_view type = message.type();
+  if (type == runtime::kSyncReplyType) {
+    if (slot != nullptr) slot->settled = true;
+    cv_.SignalAll();
+    return;
+  }
+  if (type == TROUPE_MSG_POISON) {
+    std::string_view payload = message.payload();
+    std::string_view original_type, original_payload, error;
+    if (!wire::ReadField(&payload, &original_type) ||
+        !wire::ReadField(&payload, &original_payload) || !wire::ReadField(&payload, &error)) {
+      return;
+    }
+    if (slot == nullptr) return;
+    if (original_type == runtime::kSyncType) {
+      // The barrier came back unhandled: the actor never started.
+      slot->settled = true;
+      if (slot->failure.empty()) slot->failure = troupe::StrCat("could not be created: ", error);
+      cv_.SignalAll();
+    } else if (v->state == VersionState::kLoading) {
+      if (slot->failed_action.empty()) {
+        slot->failed_action = std::string(original_type);
+        slot->action_error = std::string(error);
+      }
+    } else {
+      LogWarning("hosting: ", v->Name(), ": actor '", slot->spec.class_name(),
+                 "' failed its action '", original_type, "': ", error);
+    }
+    return;
+  }
+  if (type == TROUPE_MSG_CHILD_EXITED) {
+    std::string_view payload = message.payload();
+    std::string_view address, reason;
+    if (wire::ReadField(&payload, &address)) (void)wire::ReadField(&payload, &reason);
+    if (slot != nullptr) OnManagedExit(v, slot, reason);
+    cv_.SignalAll();
+    return;
+  }
+  // Anything else (replies to actions, the supervisor's own exit request) is
+  // of no interest.
+}
+
+void HostCore::OnManagedExit(Version* v, Slot* slot, std::string_view reason) {
+  const std::string& class_name = slot->spec.class_name();
+  if (slot->exit_requested) {
+    slot->state = v1::MANAGED_ACTOR_STATE_EXITED;
+    slot->last_exit = reason.empty() ? "asked to exit by the host" : std::string(reason);
+    return;
+  }
+  slot->last_exit = reason.empty() ? "exited on its own" : std::string(reason);
+  if (v->state == VersionState::kLoading) {
+    slot->state = v1::MANAGED_ACTOR_STATE_EXITED;
+    if (!slot->settled) {
+      slot->settled = true;
+      if (slot->failure.empty()) {
+        slot->failure = troupe::StrCat("exited during its on_load actions (", slot->last_exit, ")");
+      }
+    }
+    return;
+  }
+  if (v->state != VersionState::kActive || shut_down_) {
+    slot->state = v1::MANAGED_ACTOR_STATE_DOWN;
+    LogWarning("hosting: ", v->Name(), ": actor '", class_name, "' exited unexpectedly (",
+               slot->last_exit, "); not restarted: the version is not active");
+    return;
+  }
+  const absl::Time now = clock_->Now();
+  while (!slot->recent_restarts.empty() &&
+         slot->recent_restarts.front() <= now - options_.restart_window) {
+    slot->recent_restarts.pop_front();
+  }
+  if (slot->recent_restarts.size() >= options_.restart_limit) {
+    slot->state = v1::MANAGED_ACTOR_STATE_DOWN;
+    troupe::StrAppend(&slot->last_exit, "; not restarted: it was restarted ",
+                      options_.restart_limit, " times within ",
+                      absl::FormatDuration(options_.restart_window));
+    LogWarning("hosting: ", v->Name(), ": actor '", class_name, "' is down: ", slot->last_exit);
+    return;
+  }
+  slot->recent_restarts.push_back(now);
+  const std::string why = slot->last_exit;
+  if (absl::Status started = StartSlot(v, slot, /*bind_name=*/true); !started.ok()) {
+    slot->state = v1::MANAGED_ACTOR_STATE_DOWN;
+    slot->last_exit = troupe::StrCat(why, "; restart failed: ", StatusText(started));
+    LogWarning("hosting: ", v->Name(), ": actor '", class_name, "' is down: ", slot->last_exit);
+    return;
+  }
+  ++slot->restarts;
+  slot->last_exit = why;
+  LogInfo("hosting: ", v->Name(), ": actor '", class_name, "' exited unexpectedly (", why,
+          "); restarted as ", slot->address, " (", slot->recent_restarts.size(), " of ",
+          options_.restart_limit, " restarts within ",
+          absl::FormatDuration(options_.restart_window), ")");
+}
+
+// ---------------------------------------------------------------------------
+// Starting actors
+
+absl::Status HostCore::SendAction(Version* v, Slot* slot, const troupe::v1::Action& action) {
+  const std::string& payload = action.body_case() == troupe::v1::Action::kPayloadBase64
+                                   ? action.payload_base64()
+                                   : action.payload();
+  return system_->Tell(slot->actor, Message::Make(action.type(), payload), v->supervisor);
+}
+
+void HostCore::SendActions(Version* v,
+                           const google::protobuf::RepeatedPtrField<troupe::v1::Action>& (
+                               troupe::v1::ActorSpec::*which)() const) {
+  for (Slot& slot : v->slots) {
+    if (!slot.actor || slot.state != v1::MANAGED_ACTOR_STATE_RUNNING) continue;
+    for (const troupe::v1::Action& action : (slot.spec.*which)()) {
+      if (absl::Status sent = SendAction(v, &slot, action); !sent.ok()) {
+        LogWarning("hosting: ", v->Name(), ": actor '", slot.spec.class_name(),
+                   "': cannot send action '", action.type(), "': ", StatusText(sent));
+      }
+    }
+  }
+}
+
+absl::Status HostCore::StartSlot(Version* v, Slot* slot, bool bind_name) {
+  if (absl::Status fits = CheckRequirements(slot->spec.requirements(), system_->CapabilitiesJson());
+      !fits.ok()) {
+    return absl::Status(fits.code(), troupe::StrCat("cannot run on this node: ", StatusText(fits)));
+  }
+  runtime::CreateOptions create;
+  create.parent = v->supervisor;
+  create.library = slot->library;
+  create.requirements_json = slot->requirements_json;
+  absl::StatusOr<ActorRef> created = system_->CreateActor(slot->spec.class_name(), create);
+  if (!created.ok()) {
+    return absl::Status(created.status().code(),
+                        troupe::StrCat("could not be created: ", StatusText(created.status())));
+  }
+  ActorRef actor = *std::move(created);
+  slot->actor = actor;
+  slot->address = system_->FormatAddress(actor.get());
+  slot->started_at = clock_->Now();
+  slot->state = v1::MANAGED_ACTOR_STATE_RUNNING;
+  slot->exit_requested = false;
+  if (bind_name && !slot->spec.global_name().empty()) {
+    if (absl::Status bound = system_->BindGlobalName(slot->spec.global_name(), actor);
+        !bound.ok()) {
+      LogWarning("hosting: ", v->Name(), ": cannot name actor '", slot->spec.class_name(), "' '",
+                 slot->spec.global_name(), "': ", StatusText(bound));
+    }
+  }
+  for (const troupe::v1::Action& action : slot->spec.on_load()) {
+    if (absl::Status sent = SendAction(v, slot, action); !sent.ok()) {
+      return absl::Status(sent.code(), troupe::StrCat("cannot send its on_load action '",
+                                                      action.type(), "': ", StatusText(sent)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void HostCore::BindNames(Version* v) {
+  for (Slot& slot : v->slots) {
+    if (slot.spec.global_name().empty() || !slot.actor ||
+        slot.state != v1::MANAGED_ACTOR_STATE_RUNNING) {
+      continue;
+    }
+    if (absl::Status bound = system_->BindGlobalName(slot.spec.global_name(), slot.actor);
+        !bound.ok()) {
+      LogWarning("hosting: ", v->Name(), ": cannot name actor '", slot.spec.class_name(), "' '",
+                 slot.spec.global_name(), "': ", StatusText(bound));
+    }
+  }
+}
+
+void HostCore::Reactivate(Version* v, std::vector<std::string>* changes) {
+  v->state = VersionState::kActive;
+  std::vector<Slot*> running;
+  for (Slot& slot : v->slots) {
+    if (slot.actor && slot.state == v1::MANAGED_ACTOR_STATE_RUNNING) running.push_back(&slot);
+  }
+  BindNames(v);
+  for (Slot* slot : running) {
+    for (const troupe::v1::Action& action : slot->spec.on_reactivate()) {
+      if (absl::Status sent = SendAction(v, slot, action); !sent.ok()) {
+        LogWarning("hosting: ", v->Name(), ": actor '", slot->spec.class_name(),
+                   "': cannot send action '", action.type(), "': ", StatusText(sent));
+      }
+    }
+  }
+  // Actors that went down while the version was inactive start afresh.
+  for (Slot& slot : v->slots) {
+    if (slot.actor && slot.state == v1::MANAGED_ACTOR_STATE_RUNNING) continue;
+    slot.recent_restarts.clear();
+    if (absl::Status started = StartSlot(v, &slot, /*bind_name=*/true); !started.ok()) {
+      slot.state = v1::MANAGED_ACTOR_STATE_DOWN;
+      slot.last_exit = troupe::StrCat("could not be started again: ", StatusText(started));
+      LogWarning("hosting: ", v->Name(), ": actor '", slot.spec.class_name(),
+                 "' is down: ", slot.last_exit);
+    } else {
+      ++slot.restarts;
+    }
+  }
+  Note(changes, troupe::StrCat("reactivated ", v->Name()));
+}
+
+void HostCore::EnsureActive(const std::string& group, std::vector<std::string>* changes) {
+  if (ActiveOf(group) != nullptr) return;
+  Version* best = nullptr;
+  for (const auto& v : versions_) {
+    if (v->group != group || v->state != VersionState::kInactive) continue;
+    if (best == nullptr || bundle::CompareVersions(v->version, best->version) > 0 ||
+        (bundle::CompareVersions(v->version, best->version) == 0 && v->id > best->id)) {
+      best = v.get();
+    }
+  }
+  if (best != nullptr) Reactivate(best, changes);
+}
+
+// ---------------------------------------------------------------------------
+// Draining
+
+void HostCore::BeginDrain(Version* v) {
+  v->state = VersionState::kDraining;
+  for (Slot& slot : v->slots) {
+    if (!slot.actor || slot.state != v1::MANAGED_ACTOR_STATE_RUNNING) continue;
+    slot.exit_requested = true;
+    (void)system_->RequestExit(slot.actor);
+  }
+}
+
+bool HostCore::TryUnregister(Version* v) {
+  for (auto it = v->registered.begin(); it != v->registered.end();) {
+    if (system_->UnregisterLibrary(*it).ok()) {
+      it = v->registered.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return v->registered.empty();
+}
+
+bool HostCore::WaitForProgress(absl::Time deadline) {
+  if (system_->options().deterministic) {
+    mu_.Unlock();
+    bool ran = system_->RunOne();
+    mu_.Lock();
+    return ran;
+  }
+  if (absl::Now() >= deadline) return false;
+  cv_.WaitWithDeadline(&mu_, std::min(deadline, absl::Now() + kDrainPoll));
+  return true;
+}
+
+std::vector<std::string> HostCore::FinishDrains(const std::vector<uint64_t>& ids,
+                                                absl::Time deadline) {
+  std::vector<std::unique_ptr<Version>> done;
+  std::vector<std::string> lines;
+  {
+    troupe::MutexLock lock(&mu_);
+    auto wanted = [&](const Version& v) {
+      return v.state == VersionState::kDraining &&
+             (ids.empty() || std::find(ids.begin(), ids.end(), v.id) != ids.end());
+    };
+    for (;;) {
+      bool waiting = false;
+      for (auto it = versions_.begin(); it != versions_.end();) {
+        Version* v = it->get();
+        if (v->state != VersionState::kDraining) {
+          ++it;
+          continue;
+        }
+        bool slots_gone = std::all_of(v->slots.begin(), v->slots.end(), [](const Slot& s) {
+          return !s.actor || s.actor->state() == runtime::CellState::kExited;
+        });
+        if (slots_gone) {
+          // Actors of its libraries the host did not create (e.g. named ones
+          // its actors made) are asked too, once the managed ones are gone.
+          for (const troupe_plugin_v1_t* library : v->registered) {
+            for (const ActorRef& actor : system_->LiveActorsOfLibrary(library)) {
+              if (v->stragglers_asked.insert(actor->id()).second) {
+                (void)system_->RequestExit(actor);
+              }
+            }
+          }
+          if (TryUnregister(v)) {
+            if (wanted(*v)) {
+              lines.push_back(troupe::StrCat("unloaded ", v->Name()));
+            } else {
+              LogInfo("hosting: unloaded ", v->Name(), " (it had drained meanwhile)");
+            }
+            done.push_back(std::move(*it));
+            it = versions_.erase(it);
+            continue;
+          }
+        }
+        if (wanted(*v)) waiting = true;
+        ++it;
+      }
+      if (!waiting || !WaitForProgress(deadline)) break;
+    }
+    for (const auto& v : versions_) {
+      if (ids.empty() || !wanted(*v)) continue;  // a sweep reports only what it closed
+      lines.push_back(troupe::StrCat(
+          v->Name(), " is still draining: its actors have not all exited within ",
+          absl::FormatDuration(options_.drain_timeout), "; it is unloaded once they have"));
+    }
+  }
+  for (const std::string& line : lines) LogInfo("hosting: ", line);
+  CloseVersions(std::move(done));
+  return lines;
+}
+
+void HostCore::CloseVersions(std::vector<std::unique_ptr<Version>> done) {
+  for (auto& v : done) {
+    std::vector<std::string> resident = v->code->Unload();
+    if (!resident.empty()) {
+      LogWarning("hosting: ", v->Name(), ": ", resident.size(),
+                 " libraries stay mapped after the unload (a leak, see PLUGIN-LOADING.md)");
+    }
+    (void)system_->RequestExit(v->supervisor);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Loading
+
+absl::Status HostCore::StartVersion(Version* v) {
+  const absl::Time deadline = absl::Now() + options_.load_timeout;
+  troupe::MutexLock lock(&mu_);
+  size_t started = 0;
+  absl::Status failure;
+  for (Slot& slot : v->slots) {
+    if (absl::Status s = StartSlot(v, &slot, /*bind_name=*/false); !s.ok()) {
+      failure = absl::Status(s.code(), troupe::StrCat(v->Name(), ": actor '",
+                                                      slot.spec.class_name(), "' ", StatusText(s)));
+      break;
+    }
+    ++started;
+    // Answered once the actor has handled everything before it.
+    system_->Deliver(slot.actor.get(), Message::Make(runtime::kSyncType, "", v->supervisor.get()));
+  }
+  auto all_settled = [&]() {
+    for (size_t i = 0; i < started; ++i) {
+      if (!v->slots[i].settled) return false;
+    }
+    return true;
+  };
+  while (!all_settled()) {
+    if (!WaitForProgress(deadline)) break;
+  }
+  if (!failure.ok()) return failure;
+  for (Slot& slot : v->slots) {
+    std::string prefix = troupe::StrCat(v->Name(), ": actor '", slot.spec.class_name(), "' ");
+    if (!slot.failure.empty()) {
+      return absl::FailedPreconditionError(troupe::StrCat(prefix, slot.failure));
+    }
+    if (!slot.failed_action.empty()) {
+      return absl::FailedPreconditionError(troupe::StrCat(
+          prefix, "failed its on_load action '", slot.failed_action, "': ", slot.action_error));
+    }
+    if (!slot.settled) {
+      return absl::DeadlineExceededError(
+          troupe::StrCat(prefix, "did not finish its on_load actions within ",
+                         absl::FormatDuration(options_.load_timeout)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<LoadOutcome> HostCore::Load(absl::StatusOr<bundle::VerifiedBundle> verified) {
+  troupe::MutexLock op(&op_mu_);
+  if (!verified.ok()) return verified.status();
+  return LoadVerified(*std::move(verified), Activation::kNew, /*store_copy=*/true);
+}
+
+absl::StatusOr<LoadOutcome> HostCore::LoadVerified(bundle::VerifiedBundle verified,
+                                                   Activation activation, bool store_copy) {
+  {
+    troupe::MutexLock lock(&mu_);
+    if (shut_down_) return absl::FailedPreconditionError("the bundle host has shut down");
+  }
+  FinishDrains({}, absl::Now());  // finish what drained meanwhile
+  const std::string name =
+      troupe::StrCat(verified.manifest.group(), " ", verified.manifest.version());
+  {
+    troupe::MutexLock lock(&mu_);
+    if (Version* existing = FindHash(verified.source_hash); existing != nullptr) {
+      if (existing->state == VersionState::kDraining) {
+        return absl::FailedPreconditionError(troupe::StrCat(
+            name, " (", verified.source_hash,
+            ") is still draining from an earlier unload; load it again once it is gone"));
+      }
+      LoadOutcome outcome;
+      outcome.bundle = Info(*existing);
+      outcome.already_loaded = true;
+      return outcome;
+    }
+  }
+
+  // Store a copy for Restore, then open the code.
+  const std::string copy = CopyPath(verified.source_hash);
+  if (store_copy) {
+    TROUPE_RETURN_IF_ERROR(MakePrivateDirectory(loaded_dir_));
+    TROUPE_RETURN_IF_ERROR(WriteFileAtomically(copy, verified.bytes, 0600));
+  }
+  auto fail = [&](absl::Status status) {
+    if (store_copy) ::unlink(copy.c_str());
+    LogWarning("hosting: loading ", name, " failed: ", StatusText(status));
+    return status;
+  };
+  std::error_code ec;  // filesystem calls here report errors, never throw
+  if (const fs::path leftover = fs::path(library_root_) / verified.source_hash;
+      fs::exists(leftover, ec)) {
+    // Left by a crash (nothing of this hash is loaded now): unless its code
+    // is still mapped, it can go.
+    for (fs::recursive_directory_iterator it(leftover, ec), end; !ec && it != end;
+         it.increment(ec)) {
+      std::error_code file_ec;
+      if (it->is_regular_file(file_ec) && loader::IsResident(it->path().string())) {
+        return fail(absl::FailedPreconditionError(troupe::StrCat(
+            name, ": code of an earlier load of ", verified.source_hash,
+            " is still mapped in this process; restart the daemon to load it again")));
+      }
+    }
+    fs::remove_all(leftover, ec);
+  }
+  absl::StatusOr<std::unique_ptr<loader::LoadedBundle>> code =
+      loader::LoadedBundle::Load(verified, library_root_);
+  if (!code.ok()) return fail(code.status());
+
+  auto owned = std::make_unique<Version>();
+  Version* v = owned.get();
+  v->hash = verified.source_hash;
+  v->group = verified.manifest.group();
+  v->version = verified.manifest.version();
+  v->key_id = verified.key_id;
+  v->manifest = std::move(verified.manifest);
+  v->loaded_at = clock_->Now();
+  v->code = *std::move(code);
+  // Undoes everything of a version that never became visible.
+  auto discard = [&](absl::Status status) {
+    for (const troupe_plugin_v1_t* library : v->registered) {
+      (void)system_->UnregisterLibrary(library);
+    }
+    v->code->Unload();
+    return fail(std::move(status));
+  };
+  for (const auto& library : v->code->libraries()) {
+    if (absl::Status s = system_->RegisterLibrary(&library->plugin()); !s.ok()) {
+      return discard(absl::Status(s.code(), troupe::StrCat(name, ": ", StatusText(s))));
+    }
+    v->registered.push_back(&library->plugin());
+  }
+  for (const troupe::v1::ActorSpec& spec : v->manifest.actors()) {
+    Slot slot;
+    slot.spec = spec;
+    slot.library = v->LibraryFor(spec.class_name());
+    if (slot.library == nullptr) {
+      return discard(absl::FailedPreconditionError(troupe::StrCat(
+          name, ": actor '", spec.class_name(),
+          "' is not exported by any library of the bundle (they export: ", v->ExportedClasses(),
+          ")")));
+    }
+    slot.requirements_json = RequirementsJson(spec.requirements());
+    v->slots.push_back(std::move(slot));
+  }
+
+  {
+    troupe::MutexLock lock(&mu_);
+    v->id = next_id_++;
+    std::weak_ptr<HostCore> weak = weak_from_this();
+    const uint64_t id = v->id;
+    v->supervisor = system_->SpawnNative(
+        [weak, id](Cell*, Message& message) {
+          if (std::shared_ptr<HostCore> core = weak.lock()) {
+            core->OnSupervisorMessage(id, message);
+          }
+        },
+        kSupervisorClass);
+    versions_.push_back(std::move(owned));
+  }
+
+  if (absl::Status started = StartVersion(v); !started.ok()) {
+    LogWarning("hosting: loading ", name, " failed: ", StatusText(started));
+    uint64_t id;
+    {
+      troupe::MutexLock lock(&mu_);
+      BeginDrain(v);
+      id = v->id;
+    }
+    FinishDrains({id}, absl::Now() + options_.drain_timeout);
+    if (store_copy) ::unlink(copy.c_str());
+    return started;
+  }
+
+  LoadOutcome outcome;
+  std::vector<uint64_t> draining;
+  {
+    troupe::MutexLock lock(&mu_);
+    std::vector<std::string>* changes = &outcome.changes;
+    Note(changes,
+         troupe::StrCat("loaded ", name, " (", v->hash.substr(0, 16), ", key ", v->key_id, ")"));
+    if (activation == Activation::kRestoreInactive) {
+      v->state = VersionState::kInactive;
+      SendActions(v, &troupe::v1::ActorSpec::on_deactivate);
+    } else {
+      Version* previous = ActiveOf(v->group);
+      v->state = VersionState::kActive;
+      BindNames(v);
+      Note(changes, troupe::StrCat("activated ", name));
+      if (previous != nullptr) {
+        previous->state = VersionState::kInactive;
+        SendActions(previous, &troupe::v1::ActorSpec::on_deactivate);
+      }
+      std::vector<Version*> to_drain;
+      if (activation == Activation::kNew) {
+        const troupe::v1::AutoUnload& policy = v->manifest.auto_unload();
+        if (policy.policy_case() == troupe::v1::AutoUnload::kEnabled && policy.enabled()) {
+          for (const auto& other : versions_) {
+            if (other->group == v->group && other->state == VersionState::kInactive) {
+              to_drain.push_back(other.get());
+            }
+          }
+        } else if (policy.policy_case() == troupe::v1::AutoUnload::kKeepLoaded &&
+                   policy.keep_loaded() > 0) {
+          std::vector<Version*> kept;  // load order, the new one last
+          for (const auto& other : versions_) {
+            if (other->group == v->group && (other->state == VersionState::kActive ||
+                                             other->state == VersionState::kInactive)) {
+              kept.push_back(other.get());
+            }
+          }
+          for (size_t i = 0; i + policy.keep_loaded() < kept.size(); ++i) {
+            if (kept[i] != v) to_drain.push_back(kept[i]);
+          }
+        }
+      }
+      if (previous != nullptr) {
+        const bool goes = std::find(to_drain.begin(), to_drain.end(), previous) != to_drain.end();
+        Note(changes, troupe::StrCat("deactivated ", previous->Name(),
+                                     goes ? " (draining)" : " (kept loaded)"));
+      }
+      for (Version* old : to_drain) {
+        if (old != previous) Note(changes, troupe::StrCat("draining ", old->Name()));
+        BeginDrain(old);
+        ::unlink(CopyPath(old->hash).c_str());
+        draining.push_back(old->id);
+      }
+    }
+    if (absl::Status persisted = PersistState(); !persisted.ok()) {
+      outcome.changes.push_back(
+          troupe::StrCat("warning: the loaded set was not recorded: ", StatusText(persisted)));
+    }
+    outcome.bundle = Info(*v);
+  }
+  if (!draining.empty()) {
+    for (std::string& line : FinishDrains(draining, absl::Now() + options_.drain_timeout)) {
+      outcome.changes.push_back(std::move(line));
+    }
+    troupe::MutexLock lock(&mu_);
+    outcome.bundle = Info(*v);
+  }
+  return outcome;
+}
+
+// ---------------------------------------------------------------------------
+// Restore, unload, shutdown
+
+std::vector<std::string> HostCore::Restore() {
+  troupe::MutexLock op(&op_mu_);
+  std::vector<std::string> problems;
+  const std::string state_path = troupe::StrCat(loaded_dir_, "/state");
+  absl::StatusOr<std::string> text = ReadWholeFile(state_path);
+  if (!text.ok()) {
+    if (text.status().code() != absl::StatusCode::kNotFound) {
+      problems.push_back(std::string(StatusText(text.status())));
+    }
+    for (const std::string& p : problems) LogError("hosting: restore: ", p);
+    return problems;
+  }
+  ParsedState parsed = ParseLoadedState(*text, state_path);
+  problems = parsed.problems;
+  for (const StateEntry& entry : parsed.entries) {
+    {
+      troupe::MutexLock lock(&mu_);
+      if (FindHash(entry.hash) != nullptr) continue;
+    }
+    const std::string copy = CopyPath(entry.hash);
+    absl::StatusOr<bundle::VerifiedBundle> verified =
+        bundle::VerifyBundleFile(copy, trust_, options_.limits);
+    if (verified.ok() && verified->source_hash != entry.hash) {
+      verified = absl::FailedPreconditionError(
+          troupe::StrCat(copy, ": holds bundle ", verified->source_hash, ", not ", entry.hash));
+    }
+    absl::StatusOr<LoadOutcome> loaded =
+        verified.ok()
+            ? LoadVerified(*std::move(verified),
+                           entry.active ? Activation::kRestoreActive : Activation::kRestoreInactive,
+                           /*store_copy=*/false)
+            : absl::StatusOr<LoadOutcome>(verified.status());
+    if (!loaded.ok()) {
+      problems.push_back(troupe::StrCat("bundle ", entry.hash,
+                                        " was not restored: ", StatusText(loaded.status())));
+      ::unlink(copy.c_str());
+    }
+  }
+  {
+    troupe::MutexLock lock(&mu_);
+    absl::flat_hash_set<std::string> groups;
+    for (const auto& v : versions_) groups.insert(v->group);
+    for (const std::string& group : groups) EnsureActive(group, nullptr);
+    (void)PersistState();
+  }
+  for (const std::string& p : problems) LogError("hosting: restore: ", p);
+  return problems;
+}
+
+absl::StatusOr<UnloadOutcome> HostCore::Unload(std::string_view target) {
+  troupe::MutexLock op(&op_mu_);
+  {
+    troupe::MutexLock lock(&mu_);
+    if (shut_down_) return absl::FailedPreconditionError("the bundle host has shut down");
+  }
+  FinishDrains({}, absl::Now());
+  UnloadOutcome outcome;
+  std::vector<uint64_t> ids;
+  {
+    troupe::MutexLock lock(&mu_);
+    std::vector<LoadedName> names;
+    std::vector<Version*> candidates;
+    for (const auto& v : versions_) {
+      names.push_back(LoadedName{v->hash, v->group, v->version});
+      candidates.push_back(v.get());
+    }
+    TROUPE_ASSIGN_OR_RETURN(std::vector<size_t> matches, MatchUnloadTarget(target, names));
+    std::vector<std::string> groups;
+    for (size_t i : matches) {
+      Version* v = candidates[i];
+      ids.push_back(v->id);
+      if (v->state == VersionState::kDraining) continue;  // already on its way
+      if (v->state == VersionState::kActive) {
+        SendActions(v, &troupe::v1::ActorSpec::on_deactivate);
+        Note(&outcome.changes, troupe::StrCat("deactivated ", v->Name()));
+        if (std::find(groups.begin(), groups.end(), v->group) == groups.end()) {
+          groups.push_back(v->group);
+        }
+      }
+      BeginDrain(v);
+      ::unlink(CopyPath(v->hash).c_str());
+    }
+    for (const std::string& group : groups) EnsureActive(group, &outcome.changes);
+    if (absl::Status persisted = PersistState(); !persisted.ok()) {
+      outcome.changes.push_back(
+          troupe::StrCat("warning: the loaded set was not recorded: ", StatusText(persisted)));
+    }
+    for (uint64_t id : ids) outcome.unloaded.push_back(Info(*FindVersion(id)));
+  }
+  for (std::string& line : FinishDrains(ids, absl::Now() + options_.drain_timeout)) {
+    outcome.changes.push_back(std::move(line));
+  }
+  troupe::MutexLock lock(&mu_);
+  for (v1::BundleInfo& info : outcome.unloaded) {
+    bool gone = true;
+    for (const auto& v : versions_) {
+      if (v->hash == info.hash()) {
+        info = Info(*v);  // still draining
+        gone = false;
+      }
+    }
+    if (gone) {
+      info.set_state(v1::BUNDLE_STATE_UNSPECIFIED);
+      for (v1::ManagedActor& actor : *info.mutable_actors()) {
+        if (actor.state() == v1::MANAGED_ACTOR_STATE_RUNNING) {
+          actor.set_state(v1::MANAGED_ACTOR_STATE_EXITED);
+        }
+      }
+    }
+  }
+  return outcome;
+}
+
+void HostCore::Shutdown() {
+  troupe::MutexLock op(&op_mu_);
+  {
+    troupe::MutexLock lock(&mu_);
+    if (shut_down_) return;
+    shut_down_ = true;
+    for (const auto& v : versions_) {
+      if (v->state == VersionState::kActive) {
+        SendActions(v.get(), &troupe::v1::ActorSpec::on_deactivate);
+      }
+    }
+    for (const auto& v : versions_) {
+      if (v->state != VersionState::kDraining) BeginDrain(v.get());
+    }
+  }
+  FinishDrains({}, absl::Now() + options_.drain_timeout);
+  troupe::MutexLock lock(&mu_);
+  for (auto& v : versions_) {
+    // Code that may still run is never unmapped: a leak, not a crash.
+    LogWarning("hosting: ", v->Name(), " did not drain before shutdown; its libraries stay loaded");
+    (void)v->code.release();
+    (void)system_->RequestExit(v->supervisor);
+  }
+  versions_.clear();
+}
+
+// ---------------------------------------------------------------------------
+// Queries
+
+std::vector<v1::BundleInfo> HostCore::List(std::string_view group) const {
+  std::vector<const Version*> chosen;
+  troupe::MutexLock lock(&mu_);
+  for (const auto& v : versions_) {
+    if (v->state == VersionState::kLoading) continue;
+    if (!group.empty() && v->group != group) continue;
+    chosen.push_back(v.get());
+  }
+  std::sort(chosen.begin(), chosen.end(), [](const Version* a, const Version* b) {
+    if (a->group != b->group) return a->group < b->group;
+    int order = bundle::CompareVersions(a->version, b->version);
+    if (order != 0) return order < 0;
+    return a->id < b->id;
+  });
+  std::vector<v1::BundleInfo> out;
+  for (const Version* v : chosen) out.push_back(Info(*v));
+  return out;
+}
+
+absl::StatusOr<std::vector<v1::ManagedActor>> HostCore::Role(std::string_view role,
+                                                             std::string_view group) const {
+  std::vector<v1::ManagedActor> out;
+  troupe::MutexLock lock(&mu_);
+  std::vector<const Version*> active;
+  for (const auto& v : versions_) {
+    if (v->state == VersionState::kActive && (group.empty() || v->group == group)) {
+      active.push_back(v.get());
+    }
+  }
+  std::sort(active.begin(), active.end(),
+            [](const Version* a, const Version* b) { return a->group < b->group; });
+  for (const Version* v : active) {
+    for (const Slot& slot : v->slots) {
+      if (slot.spec.role() == role) out.push_back(Managed(slot));
+    }
+  }
+  if (out.empty()) {
+    return absl::NotFoundError(
+        group.empty() ? troupe::StrCat("no actor plays role '", role, "' in any active bundle")
+                      : troupe::StrCat("no actor plays role '", role,
+                                       "' in the active version of group '", group, "'"));
+  }
+  return out;
+}
+
+absl::StatusOr<ActorRef> HostCore::CreateActor(std::string_view group, std::string_view class_name,
+                                               const runtime::CreateOptions& options) {
+  troupe::MutexLock lock(&mu_);
+  if (shut_down_) return absl::FailedPreconditionError("the bundle host has shut down");
+  Version* v = ActiveOf(group);
+  if (v == nullptr) {
+    for (const auto& other : versions_) {
+      if (other->group == group && other->state != VersionState::kLoading) {
+        return absl::FailedPreconditionError(
+            troupe::StrCat("group '", group, "' has no active version (it is being unloaded)"));
+      }
+    }
+    return absl::NotFoundError(troupe::StrCat("no bundle of group '", group, "' is loaded"));
+  }
+  const troupe_plugin_v1_t* library = v->LibraryFor(class_name);
+  if (library == nullptr) {
+    return absl::NotFoundError(troupe::StrCat(v->Name(), " has no actor class '", class_name,
+                                              "' (its libraries export: ", v->ExportedClasses(),
+                                              ")"));
+  }
+  runtime::CreateOptions create = options;
+  create.library = library;
+  if (!create.parent) create.parent = v->supervisor;  // so it drains with the version
+  return system_->CreateActor(class_name, create);
+}
+
+BundleHost::ActorOrigin HostCore::OriginOf(std::string_view address) const {
+  BundleHost::ActorOrigin origin;
+  if (address.empty()) return origin;
+  troupe::MutexLock lock(&mu_);
+  for (const auto& v : versions_) {
+    for (const Slot& slot : v->slots) {
+      if (slot.address == address) {
+        origin.bundle = v->Name();
+        origin.role = slot.spec.role();
+        origin.restarts = slot.restarts;
+        return origin;
+      }
+    }
+  }
+  absl::StatusOr<ActorRef> actor = system_->ParseAddress(address);
+  if (!actor.ok() || (*actor)->actor_class() == nullptr) return origin;
+  const void* library = (*actor)->actor_class()->library();
+  if (library == nullptr) return origin;
+  for (const auto& v : versions_) {
+    for (const auto& lib : v->code->libraries()) {
+      if (&lib->plugin() == library) {
+        origin.bundle = v->Name();
+        return origin;
+      }
+    }
+  }
+  return origin;
+}
+
+// ---------------------------------------------------------------------------
+// BundleHost
+
+struct BundleHost::Impl {
+  std::shared_ptr<HostCore> core;
+};
+
+BundleHost::BundleHost(runtime::ActorSystem* system, HostOptions options)
+    : impl_(std::make_unique<Impl>(Impl{std::make_shared<HostCore>(system, std::move(options))})) {}
+
+BundleHost::~BundleHost() { Shutdown(); }
+
+std::vector<std::string> BundleHost::Restore() { return impl_->core->Restore(); }
+
+absl::StatusOr<LoadOutcome> BundleHost::LoadFile(const std::string& path) {
+  const HostCore& core = *impl_->core;
+  return impl_->core->Load(bundle::VerifyBundleFile(path, core.trust(), core.limits()));
+}
+
+absl::StatusOr<LoadOutcome> BundleHost::LoadBytes(std::string bytes) {
+  const HostCore& core = *impl_->core;
+  return impl_->core->Load(
+      bundle::VerifyBundle(std::move(bytes), "uploaded bundle", core.trust(), core.limits()));
+}
+
+absl::StatusOr<UnloadOutcome> BundleHost::Unload(std::string_view target) {
+  return impl_->core->Unload(target);
+}
+
+std::vector<v1::BundleInfo> BundleHost::List(std::string_view group) const {
+  return impl_->core->List(group);
+}
+
+absl::StatusOr<std::vector<v1::ManagedActor>> BundleHost::Role(std::string_view role,
+                                                               std::string_view group) const {
+  return impl_->core->Role(role, group);
+}
+
+absl::StatusOr<runtime::ActorRef> BundleHost::CreateActor(std::string_view group,
+                                                          std::string_view class_name,
+                                                          const runtime::CreateOptions& options) {
+  return impl_->core->CreateActor(group, class_name, options);
+}
+
+BundleHost::ActorOrigin BundleHost::OriginOf(std::string_view address) const {
+  return impl_->core->OriginOf(address);
+}
+
+void BundleHost::Shutdown() { impl_->core->Shutdown(); }
+
+}  // namespace troupe::hosting

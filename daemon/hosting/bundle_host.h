@@ -1,0 +1,145 @@
+// bundle_host.h - the bundles a running daemon hosts: verify, store, load,
+// activate, drain, unload, restore after a restart, and keep the actors of
+// the active versions running (the manifest's TLI actions).
+//
+// Model (docs/daemon.md has the user's view):
+// - Loading verifies the bundle against the trusted keys (re-read on every
+//   load), copies it to <TROUPE_DIR>/loaded/<hash>.troupe, opens its
+//   libraries (loader::LoadedBundle), creates one actor per manifest ActorSpec
+//   as a child of the version's supervisor, sends each its on_load actions and
+//   waits until every actor has handled them (a runtime Sync barrier). Any
+//   failure (create or action) unloads the new version, leaves the previous one
+//   active and reports which actor failed and why.
+// - The new version becomes active: its global names are bound to its actors
+//   (ActorSystem::BindGlobalName), roles resolve to them, CreateActor for the
+//   group uses its library. The previous active version gets its on_deactivate
+//   actions; with AutoUnload {enabled: true} (or keep_loaded exceeded) it then
+//   drains: each actor gets an exit request queued behind its mail, and the
+//   libraries are closed once every actor has exited (or drain_timeout passed,
+//   then the bundle stays listed as draining and unload is retried later).
+// - Unloading the active version reactivates the highest remaining version
+//   (Version ordering of daemon/bundle/version.h) and sends its on_reactivate
+//   actions.
+// - An actor of the active version that exits without being asked is created
+//   again (new address, names rebound, on_load actions sent again), at most
+//   restart_limit times within restart_window; then it stays down and List
+//   says so with the reason.
+// - The loaded set (hash, active or not, in load order) is written to
+//   <TROUPE_DIR>/loaded/state after every change (write + rename); Restore()
+//   loads it again at startup.
+//
+// Thread-safe: every public method may be called from any thread; loads and
+// unloads are serialized. Made for a threaded ActorSystem; with a
+// deterministic one, the blocking calls step the system while they wait.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "daemon/bundle/limits.h"
+#include "daemon/common/clock.h"
+#include "daemon/common/mutex.h"
+#include "daemon/runtime/actor_system.h"
+#include "troupe/v1/admin.pb.h"
+
+namespace troupe::hosting {
+
+// restart_window is measured on `clock`; load_timeout and drain_timeout bound
+// how long a call blocks and are real time (like ActorSystem::Ask).
+struct HostOptions {
+  std::string troupe_dir;    // keys/trusted, loaded/ live here
+  std::string library_root;  // private (0700) directory for extracted libraries;
+                             // empty: <troupe_dir>/loaded/code
+  uint32_t restart_limit = 5;
+  absl::Duration restart_window = absl::Seconds(60);
+  // How long Load (auto-unload), Unload and Shutdown wait for drained actors.
+  absl::Duration drain_timeout = absl::Seconds(30);
+  // How long Load waits for a new version's on_load actions to be handled.
+  absl::Duration load_timeout = absl::Seconds(30);
+  Clock* clock = nullptr;  // nullptr: the real clock
+  bundle::Limits limits;   // what a bundle may not exceed (config: BundleLimits())
+};
+
+struct LoadOutcome {
+  v1::BundleInfo bundle;
+  bool already_loaded = false;
+  std::vector<std::string> changes;  // "activated hello 2.0", ...
+};
+
+struct UnloadOutcome {
+  std::vector<v1::BundleInfo> unloaded;
+  std::vector<std::string> changes;
+};
+
+class BundleHost {
+ public:
+  // `system` must outlive the host.
+  BundleHost(runtime::ActorSystem* system, HostOptions options);
+  ~BundleHost();  // Shutdown() if not done
+  BundleHost(const BundleHost&) = delete;
+  BundleHost& operator=(const BundleHost&) = delete;
+
+  // Loads every bundle recorded in <TROUPE_DIR>/loaded/state, in load order,
+  // re-verifying each; the recorded active version of each group ends up
+  // active. A bundle that fails now is logged, dropped from the state and
+  // reported in the returned list of problems; the others still load.
+  std::vector<std::string> Restore();
+
+  // FailedPrecondition when verification fails or an on_load action fails
+  // (also: requirements that do not hold here, a hash still draining, after
+  // Shutdown); DeadlineExceeded when on_load actions take over load_timeout;
+  // NotFound for a missing file; InvalidArgument for a file that is no bundle.
+  // Returns after older versions that AutoUnload drains have gone (or
+  // drain_timeout passed).
+  absl::StatusOr<LoadOutcome> LoadFile(const std::string& path);
+  absl::StatusOr<LoadOutcome> LoadBytes(std::string bytes);
+
+  // `target`: a source hash (or a unique prefix of at least 8 hex digits), a
+  // group (every version) or GROUP-VERSION. NotFound when nothing matches;
+  // InvalidArgument for a prefix several bundles share. Waits up to
+  // drain_timeout; an unloaded bundle is returned with state DRAINING when it
+  // had not finished by then, else with no state (gone).
+  absl::StatusOr<UnloadOutcome> Unload(std::string_view target);
+
+  // Loaded bundles of `group` (all when empty), by group, versions in version order.
+  std::vector<v1::BundleInfo> List(std::string_view group = {}) const;
+
+  // The managed actors playing `role` in the active version of `group` (of
+  // every group when empty). NotFound when none.
+  absl::StatusOr<std::vector<v1::ManagedActor>> Role(std::string_view role,
+                                                     std::string_view group = {}) const;
+
+  // Creates an actor of `class_name` from the active version of `group`.
+  // Without options.parent its parent is the version's supervisor. Either way
+  // it is asked to exit when the version drains (its code goes away).
+  // NotFound for an unknown group or a class the version does not have.
+  absl::StatusOr<runtime::ActorRef> CreateActor(std::string_view group, std::string_view class_name,
+                                                const runtime::CreateOptions& options);
+
+  // The bundle ("group version") and role of a managed actor, for status.
+  struct ActorOrigin {
+    std::string bundle;
+    std::string role;
+    uint32_t restarts = 0;
+  };
+  // For another live actor whose class comes from a loaded version (made by
+  // CreateActor or by its actors) only `bundle` is set. Empty fields for an
+  // actor that has nothing to do with a loaded bundle.
+  ActorOrigin OriginOf(std::string_view address) const;
+
+  // Sends on_deactivate to every active version, drains every actor (up to
+  // drain_timeout) and closes the libraries. The persisted state is kept, so
+  // the next start restores the same set. Idempotent.
+  void Shutdown();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace troupe::hosting

@@ -1,0 +1,161 @@
+#include "daemon/hosting/loaded_state.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/container/flat_hash_set.h"
+#include "daemon/common/strings.h"
+
+namespace troupe::hosting {
+namespace {
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+absl::Status Errno(std::string_view path, std::string_view what) {
+  int saved = errno;
+  std::string text = troupe::StrCat(path, ": ", what, ": ", std::strerror(saved));
+  if (saved == ENOENT) return absl::NotFoundError(text);
+  if (saved == EACCES || saved == EPERM) return absl::PermissionDeniedError(text);
+  return absl::InternalError(text);
+}
+
+}  // namespace
+
+bool IsSourceHash(std::string_view text) {
+  if (text.size() != 64) return false;
+  for (char c : text) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+ParsedState ParseLoadedState(std::string_view text, std::string_view where) {
+  ParsedState parsed;
+  absl::flat_hash_set<std::string> seen;
+  size_t line_number = 0;
+  while (!text.empty()) {
+    size_t end = text.find('\n');
+    std::string_view line = Trim(text.substr(0, end));
+    text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
+    ++line_number;
+    if (line.empty() || line.front() == '#') continue;
+    auto problem = [&](std::string_view what) {
+      parsed.problems.push_back(troupe::StrCat(where, ":", line_number, ": ", what));
+    };
+    size_t space = line.find_first_of(" \t");
+    std::string_view hash = line.substr(0, space);
+    std::string_view state =
+        space == std::string_view::npos ? std::string_view() : Trim(line.substr(space));
+    if (!IsSourceHash(hash)) {
+      problem(troupe::StrCat("'", hash, "' is not a source hash (64 lowercase hex digits)"));
+      continue;
+    }
+    if (state != "active" && state != "inactive") {
+      problem(troupe::StrCat("bundle ", hash, ": state '", state,
+                             "' is neither 'active' nor 'inactive'"));
+      continue;
+    }
+    if (!seen.insert(std::string(hash)).second) {
+      problem(troupe::StrCat("bundle ", hash, " is listed twice; the first line counts"));
+      continue;
+    }
+    parsed.entries.push_back(StateEntry{std::string(hash), state == "active"});
+  }
+  return parsed;
+}
+
+std::string FormatLoadedState(const std::vector<StateEntry>& entries) {
+  std::string out =
+      "# Bundles troupd loads at startup, in load order: <source hash> active|inactive.\n"
+      "# Written by the daemon after every load and unload; do not edit while it runs.\n";
+  for (const StateEntry& entry : entries) {
+    troupe::StrAppend(&out, entry.hash, entry.active ? " active\n" : " inactive\n");
+  }
+  return out;
+}
+
+absl::Status MakePrivateDirectory(const std::string& path) {
+  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
+    return Errno(path, "cannot create directory");
+  }
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return Errno(path, "cannot inspect directory");
+  if (!S_ISDIR(st.st_mode) || st.st_uid != ::geteuid()) {
+    return absl::FailedPreconditionError(
+        troupe::StrCat(path, ": not a directory owned by this user"));
+  }
+  if ((st.st_mode & 07777) != 0700 && ::chmod(path.c_str(), 0700) != 0) {
+    return Errno(path, "cannot make the directory private (mode 0700)");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Errno(path, "cannot open");
+  std::string out;
+  char buffer[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buffer, sizeof(buffer));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      absl::Status status = Errno(path, "cannot read");
+      ::close(fd);
+      return status;
+    }
+    if (n == 0) break;
+    out.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+absl::Status WriteFileAtomically(const std::string& path, std::string_view content, mode_t mode) {
+  const std::string temp = path + ".tmp";
+  ::unlink(temp.c_str());  // a leftover of a crash
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) return Errno(temp, "cannot create");
+  size_t done = 0;
+  while (done < content.size()) {
+    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      absl::Status status = Errno(temp, "cannot write");
+      ::close(fd);
+      ::unlink(temp.c_str());
+      return status;
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    absl::Status status = Errno(temp, "cannot flush");
+    ::close(fd);
+    ::unlink(temp.c_str());
+    return status;
+  }
+  if (::close(fd) != 0) {
+    absl::Status status = Errno(temp, "cannot write");
+    ::unlink(temp.c_str());
+    return status;
+  }
+  if (::rename(temp.c_str(), path.c_str()) != 0) {
+    absl::Status status = Errno(path, "cannot replace");
+    ::unlink(temp.c_str());
+    return status;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace troupe::hosting

@@ -1,0 +1,252 @@
+// admin_service.cc - the Admin handlers and the text forms of status.
+#include "daemon/service/admin_service.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_format.h"
+#include "daemon/common/strings.h"
+#include "daemon/service/grpc_status.h"
+#include "daemon/service/message_checks.h"
+
+namespace troupe::service {
+namespace {
+
+std::string StateName(v1::BundleState state) {
+  switch (state) {
+    case v1::BUNDLE_STATE_ACTIVE:
+      return "active";
+    case v1::BUNDLE_STATE_INACTIVE:
+      return "inactive";
+    case v1::BUNDLE_STATE_DRAINING:
+      return "draining";
+    default:
+      return "unknown";
+  }
+}
+
+std::string Uptime(absl::Duration d) {
+  int64_t s = absl::ToInt64Seconds(d);
+  if (s < 120) return troupe::StrCat(s, "s");
+  if (s < 7200) return troupe::StrCat(s / 60, "m");
+  if (s < 172800) return troupe::StrCat(s / 3600, "h");
+  return troupe::StrCat(s / 86400, "d");
+}
+
+}  // namespace
+
+AdminService::AdminService(runtime::ActorSystem* system, hosting::BundleHost* host,
+                           const ClientAuth* auth, const DaemonFacts* facts,
+                           std::function<void()> request_shutdown)
+    : system_(system),
+      host_(host),
+      auth_(auth),
+      facts_(facts),
+      request_shutdown_(std::move(request_shutdown)) {}
+
+grpc::Status AdminService::Load(grpc::ServerContext* context, const v1::LoadRequest* request,
+                                v1::LoadResponse* response) {
+  if (grpc::Status allowed = auth_->Check(*context); !allowed.ok()) return allowed;
+  absl::StatusOr<hosting::LoadOutcome> outcome;
+  switch (request->source_case()) {
+    case v1::LoadRequest::kBundle:
+      outcome = host_->LoadBytes(request->bundle());
+      break;
+    case v1::LoadRequest::kPath:
+      if (request->path().empty() || request->path().front() != '/') {
+        return ToGrpcStatus(absl::InvalidArgumentError(troupe::StrCat(
+            "bundle path '", request->path(),
+            "' must be absolute (the daemon does not share the caller's directory)")));
+      }
+      outcome = host_->LoadFile(request->path());
+      break;
+    default:
+      return ToGrpcStatus(absl::InvalidArgumentError("load needs the bundle's bytes or a path"));
+  }
+  if (!outcome.ok()) return ToGrpcStatus(outcome.status());
+  *response->mutable_bundle() = std::move(outcome->bundle);
+  response->set_already_loaded(outcome->already_loaded);
+  for (std::string& change : outcome->changes) response->add_changes(std::move(change));
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::Unload(grpc::ServerContext* context, const v1::UnloadRequest* request,
+                                  v1::UnloadResponse* response) {
+  if (grpc::Status allowed = auth_->Check(*context); !allowed.ok()) return allowed;
+  if (request->target().empty()) {
+    return ToGrpcStatus(
+        absl::InvalidArgumentError("unload needs a hash, a group or GROUP-VERSION"));
+  }
+  absl::StatusOr<hosting::UnloadOutcome> outcome = host_->Unload(request->target());
+  if (!outcome.ok()) return ToGrpcStatus(outcome.status());
+  for (v1::BundleInfo& info : outcome->unloaded) *response->add_unloaded() = std::move(info);
+  for (std::string& change : outcome->changes) response->add_changes(std::move(change));
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::List(grpc::ServerContext* context, const v1::ListRequest* request,
+                                v1::ListResponse* response) {
+  if (grpc::Status allowed = auth_->Check(*context); !allowed.ok()) return allowed;
+  for (v1::BundleInfo& info : host_->List(request->group())) {
+    *response->add_bundles() = std::move(info);
+  }
+  return grpc::Status::OK;
+}
+
+v1::ActorInfo AdminService::DescribeActor(const runtime::ActorStatus& status) const {
+  v1::ActorInfo info;
+  info.set_address(status.address);
+  info.set_class_name(status.class_name);
+  info.set_parent(status.parent);
+  info.set_global_name(status.global_name);
+  info.set_state(status.state);
+  info.set_mailbox_depth(status.mailbox_depth);
+  info.set_received(status.received);
+  info.set_sent(status.sent);
+  info.set_failed(status.failed);
+  info.set_pending_wakeups(status.pending_wakeups);
+  for (const std::string& child : status.children) info.add_children(child);
+  hosting::BundleHost::ActorOrigin origin = host_->OriginOf(status.address);
+  info.set_bundle(origin.bundle);
+  info.set_role(origin.role);
+  info.set_restarts(origin.restarts);
+  return info;
+}
+
+grpc::Status AdminService::Status(grpc::ServerContext* context, const v1::StatusRequest* request,
+                                  v1::StatusResponse* response) {
+  if (grpc::Status allowed = auth_->Check(*context); !allowed.ok()) return allowed;
+  if (!request->actor().empty()) {
+    absl::StatusOr<runtime::ActorRef> actor = ResolveTarget(*system_, request->actor());
+    if (!actor.ok()) return ToGrpcStatus(actor.status());
+    absl::StatusOr<runtime::ActorStatus> status = system_->GetActorStatus(*actor);
+    if (!status.ok()) {
+      return ToGrpcStatus(absl::NotFoundError(
+          troupe::StrCat("no live actor at ", request->actor(), ": ", status.status().message())));
+    }
+    v1::ActorInfo* info = response->add_actors();
+    *info = DescribeActor(*status);
+    response->set_text(FormatActorStatus(*info));
+    return grpc::Status::OK;
+  }
+  runtime::SystemStatus system = system_->GetStatus();
+  v1::SystemInfo* info = response->mutable_system();
+  info->set_node(facts_->node);
+  info->set_version(facts_->version);
+  info->set_started_at_unix_ms(absl::ToUnixMillis(facts_->started_at));
+  info->set_live_actors(system.live_actors);
+  info->set_dead_letters(system.dead_letters);
+  info->set_poison_messages(system.poison_messages);
+  info->set_handler_failures(system.handler_failures);
+  info->set_pending_wakeups(system.pending_wakeups);
+  info->set_worker_threads(static_cast<uint32_t>(facts_->worker_threads));
+  info->set_clients(facts_->open_streams ? facts_->open_streams() : 0);
+  for (const std::string& listener : facts_->listeners) info->add_listeners(listener);
+  for (const std::string& name : system.global_names) info->add_global_names(name);
+  for (v1::BundleInfo& bundle : host_->List()) *response->add_bundles() = std::move(bundle);
+  for (const runtime::ActorStatus& actor : system_->ListActors()) {
+    // The daemon's own plumbing (client streams, ask reply addresses) is not
+    // the user's business.
+    if (actor.class_name == "client" || actor.class_name == "ask" ||
+        actor.class_name.rfind("troupe.", 0) == 0) {
+      continue;
+    }
+    *response->add_actors() = DescribeActor(actor);
+  }
+  response->set_text(FormatSystemStatus(*response));
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::Role(grpc::ServerContext* context, const v1::RoleRequest* request,
+                                v1::RoleResponse* response) {
+  if (grpc::Status allowed = auth_->Check(*context); !allowed.ok()) return allowed;
+  if (request->role().empty()) {
+    return ToGrpcStatus(absl::InvalidArgumentError("role lookup needs a role name"));
+  }
+  absl::StatusOr<std::vector<v1::ManagedActor>> actors =
+      host_->Role(request->role(), request->group());
+  if (!actors.ok()) return ToGrpcStatus(actors.status());
+  for (v1::ManagedActor& actor : *actors) *response->add_actors() = std::move(actor);
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::GetCapabilities(grpc::ServerContext* context,
+                                           const v1::GetCapabilitiesRequest*,
+                                           v1::GetCapabilitiesResponse* response) {
+  if (grpc::Status allowed = auth_->Check(*context); !allowed.ok()) return allowed;
+  response->set_json(system_->CapabilitiesJson());
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::SetCapability(grpc::ServerContext* context,
+                                         const v1::SetCapabilityRequest* request,
+                                         v1::SetCapabilityResponse* response) {
+  if (grpc::Status allowed = auth_->Check(*context); !allowed.ok()) return allowed;
+  if (request->name().empty()) {
+    return ToGrpcStatus(absl::InvalidArgumentError("a capability needs a name"));
+  }
+  absl::Status updated = system_->UpdateCapability(request->name(), request->value_json());
+  if (!updated.ok()) return ToGrpcStatus(updated);
+  response->set_json(system_->CapabilitiesJson());
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::Shutdown(grpc::ServerContext* context, const v1::ShutdownRequest*,
+                                    v1::ShutdownResponse*) {
+  if (grpc::Status allowed = auth_->Check(*context); !allowed.ok()) return allowed;
+  if (request_shutdown_) request_shutdown_();
+  return grpc::Status::OK;
+}
+
+std::string FormatSystemStatus(const v1::StatusResponse& status) {
+  const v1::SystemInfo& s = status.system();
+  std::string out =
+      absl::StrFormat("troupd %s on %s, up %s\n", s.version(), s.node(),
+                      Uptime(absl::Now() - absl::FromUnixMillis(s.started_at_unix_ms())));
+  for (const std::string& listener : s.listeners()) out += "  listening on " + listener + "\n";
+  out += absl::StrFormat(
+      "  %d worker threads, %d clients connected\n"
+      "  %d actors, %d dead letters, %d poison messages, %d handler failures, %d wakeups "
+      "pending\n",
+      s.worker_threads(), s.clients(), s.live_actors(), s.dead_letters(), s.poison_messages(),
+      s.handler_failures(), s.pending_wakeups());
+  out += status.bundles().empty() ? "bundles: none loaded\n" : "bundles:\n";
+  for (const v1::BundleInfo& b : status.bundles()) {
+    out += absl::StrFormat("  %-20s %-12s %-8s %s  %d actors\n", b.group(), b.version(),
+                           StateName(b.state()), b.hash().substr(0, 16), b.actors_size());
+    for (const v1::ManagedActor& a : b.actors()) {
+      std::string state = a.state() == v1::MANAGED_ACTOR_STATE_DOWN ? "DOWN (" + a.last_exit() + ")"
+                          : a.state() == v1::MANAGED_ACTOR_STATE_EXITED ? "exited"
+                                                                        : "running";
+      out += absl::StrFormat("    %-28s %-24s role=%s name=%s restarts=%d %s\n", a.address(),
+                             a.class_name(), a.role().empty() ? "-" : a.role(),
+                             a.global_name().empty() ? "-" : a.global_name(), a.restarts(), state);
+    }
+  }
+  if (!status.actors().empty()) {
+    out += absl::StrFormat("actors:\n  %-28s %-24s %-10s %8s %10s %8s\n", "ADDRESS", "CLASS",
+                           "STATE", "MAILBOX", "RECEIVED", "FAILED");
+    for (const v1::ActorInfo& a : status.actors()) {
+      out += absl::StrFormat("  %-28s %-24s %-10s %8d %10d %8d\n", a.address(), a.class_name(),
+                             a.state(), a.mailbox_depth(), a.received(), a.failed());
+    }
+  }
+  return out;
+}
+
+std::string FormatActorStatus(const v1::ActorInfo& a) {
+  std::string out = absl::StrFormat("%s\n  class     %s\n  state     %s\n", a.address(),
+                                    a.class_name(), a.state());
+  if (!a.bundle().empty()) out += absl::StrFormat("  bundle    %s\n", a.bundle());
+  if (!a.role().empty()) out += absl::StrFormat("  role      %s\n", a.role());
+  if (!a.global_name().empty()) out += absl::StrFormat("  name      %s\n", a.global_name());
+  if (!a.parent().empty()) out += absl::StrFormat("  parent    %s\n", a.parent());
+  out += absl::StrFormat(
+      "  mailbox   %d\n  received  %d\n  sent      %d\n  failed    %d\n  restarts  %d\n"
+      "  wakeups   %d pending\n",
+      a.mailbox_depth(), a.received(), a.sent(), a.failed(), a.restarts(), a.pending_wakeups());
+  for (const std::string& child : a.children()) out += "  child     " + child + "\n";
+  return out;
+}
+
+}  // namespace troupe::service

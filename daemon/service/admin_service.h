@@ -1,0 +1,69 @@
+// admin_service.h - troupe.v1.Admin (proto/troupe/v1/admin.proto): bundles,
+// status, roles, capabilities, shutdown. Synchronous gRPC handlers: each call
+// is short, except Load, which waits for the new version's on_load actions.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "daemon/hosting/bundle_host.h"
+#include "daemon/runtime/actor_system.h"
+#include "daemon/service/client_auth.h"
+#include "troupe/v1/admin.grpc.pb.h"
+
+namespace troupe::service {
+
+// Facts about the running daemon for status. Fixed once the server runs,
+// except `open_streams`, which is asked on every status call.
+struct DaemonFacts {
+  std::string node;
+  std::string version;
+  absl::Time started_at;
+  int worker_threads = 0;
+  std::vector<std::string> listeners;
+  std::function<uint32_t()> open_streams;
+};
+
+// Thread-safe. Every pointer must outlive the gRPC server.
+class AdminService final : public v1::Admin::Service {
+ public:
+  // `request_shutdown` is called (once per Shutdown call, from a gRPC thread)
+  // after the reply is queued; it must not block on the server.
+  AdminService(runtime::ActorSystem* system, hosting::BundleHost* host, const ClientAuth* auth,
+               const DaemonFacts* facts, std::function<void()> request_shutdown);
+
+  grpc::Status Load(grpc::ServerContext* context, const v1::LoadRequest* request,
+                    v1::LoadResponse* response) override;
+  grpc::Status Unload(grpc::ServerContext* context, const v1::UnloadRequest* request,
+                      v1::UnloadResponse* response) override;
+  grpc::Status List(grpc::ServerContext* context, const v1::ListRequest* request,
+                    v1::ListResponse* response) override;
+  grpc::Status Status(grpc::ServerContext* context, const v1::StatusRequest* request,
+                      v1::StatusResponse* response) override;
+  grpc::Status Role(grpc::ServerContext* context, const v1::RoleRequest* request,
+                    v1::RoleResponse* response) override;
+  grpc::Status GetCapabilities(grpc::ServerContext* context,
+                               const v1::GetCapabilitiesRequest* request,
+                               v1::GetCapabilitiesResponse* response) override;
+  grpc::Status SetCapability(grpc::ServerContext* context, const v1::SetCapabilityRequest* request,
+                             v1::SetCapabilityResponse* response) override;
+  grpc::Status Shutdown(grpc::ServerContext* context, const v1::ShutdownRequest* request,
+                        v1::ShutdownResponse* response) override;
+
+ private:
+  v1::ActorInfo DescribeActor(const runtime::ActorStatus& status) const;
+
+  runtime::ActorSystem* const system_;
+  hosting::BundleHost* const host_;
+  const ClientAuth* const auth_;
+  const DaemonFacts* const facts_;
+  std::function<void()> request_shutdown_;
+};
+
+// The human-readable forms of status, also used by director for --json-less output.
+std::string FormatSystemStatus(const v1::StatusResponse& status);
+std::string FormatActorStatus(const v1::ActorInfo& actor);
+
+}  // namespace troupe::service

@@ -1,0 +1,157 @@
+// ask_router.cc - reply actors and the deadline heap.
+#include "daemon/service/ask_router.h"
+
+#include <algorithm>
+#include <atomic>
+#include <utility>
+
+#include "daemon/common/strings.h"
+
+namespace troupe::service {
+
+struct AskRouter::Pending {
+  std::atomic<bool> done{false};
+  Done callback;
+  std::string target;  // for the timeout message
+  absl::Duration timeout;
+  troupe::Mutex mu;
+  runtime::ActorRef reply_to ABSL_GUARDED_BY(mu);  // cleared when the ask ends
+
+  // True for the one caller that may complete the ask.
+  bool Claim() { return !done.exchange(true, std::memory_order_acq_rel); }
+  runtime::ActorRef TakeReplyTo() {
+    troupe::MutexLock lock(&mu);
+    return std::exchange(reply_to, runtime::ActorRef());
+  }
+};
+
+namespace {
+bool Later(const absl::Time& a, const absl::Time& b) { return a > b; }
+}  // namespace
+
+AskRouter::AskRouter(runtime::ActorSystem* system) : system_(system) {
+  timer_ = std::thread([this] { TimerLoop(); });
+}
+
+AskRouter::~AskRouter() { Stop(); }
+
+void AskRouter::Stop() {
+  std::vector<Deadline> left;
+  {
+    troupe::MutexLock lock(&mu_);
+    if (stop_) return;
+    stop_ = true;
+    cv_.SignalAll();
+    left.swap(heap_);
+  }
+  timer_.join();
+  for (Deadline& d : left) {
+    std::shared_ptr<Pending> ask = d.ask.lock();
+    if (ask == nullptr || !ask->Claim()) continue;
+    pending_.fetch_sub(1, std::memory_order_relaxed);
+    runtime::ActorRef reply_to = ask->TakeReplyTo();
+    if (reply_to) (void)system_->RequestExit(reply_to);
+    ask->callback(absl::CancelledError("the daemon is stopping"));
+  }
+}
+
+void AskRouter::Ask(const runtime::ActorRef& target, runtime::Message message,
+                    absl::Duration timeout, Done done) {
+  auto ask = std::make_shared<Pending>();
+  ask->callback = std::move(done);
+  ask->timeout = timeout;
+  ask->target = system_->FormatAddress(target.get());
+  runtime::ActorSystem* system = system_;
+  std::atomic<uint64_t>* pending = &pending_;
+  // The reply actor holds the ask until it exits; the ask holds the actor
+  // until it ends. Either end breaks the cycle: a reply makes the actor exit,
+  // a timeout asks it to exit.
+  runtime::ActorRef reply_to = system_->SpawnNative(
+      [ask, system, pending](runtime::Cell* self, runtime::Message& m) {
+        self->RequestExitAfterTurn();
+        if (!ask->Claim()) return;
+        pending->fetch_sub(1, std::memory_order_relaxed);
+        (void)ask->TakeReplyTo();
+        std::string from = system->FormatAddress(m.sender());
+        ask->callback(AskReply{std::move(m), std::move(from)});
+      },
+      "ask");
+  {
+    troupe::MutexLock lock(&ask->mu);
+    ask->reply_to = reply_to;
+  }
+  pending_.fetch_add(1, std::memory_order_relaxed);
+  bool stopped = false;
+  {
+    troupe::MutexLock lock(&mu_);
+    if (stop_) {
+      stopped = true;
+    } else {
+      heap_.push_back(Deadline{absl::Now() + timeout, ask});
+      std::push_heap(heap_.begin(), heap_.end(),
+                     [](const Deadline& a, const Deadline& b) { return Later(a.at, b.at); });
+      if (heap_.front().ask.lock() == ask) cv_.Signal();
+      const uint64_t live = pending_.load(std::memory_order_relaxed);
+      if (heap_.size() > 1024 && heap_.size() > 4 * live) CompactLocked();
+    }
+  }
+  if (stopped) {
+    // Never sent: the reply actor goes, the caller hears why.
+    (void)ask->Claim();
+    pending_.fetch_sub(1, std::memory_order_relaxed);
+    runtime::ActorRef r = ask->TakeReplyTo();
+    if (r) (void)system_->RequestExit(r);
+    ask->callback(absl::UnavailableError("the daemon is stopping"));
+    return;
+  }
+  absl::Status sent = system_->Tell(target, std::move(message), reply_to);
+  if (!sent.ok() && ask->Claim()) {
+    pending_.fetch_sub(1, std::memory_order_relaxed);
+    runtime::ActorRef r = ask->TakeReplyTo();
+    if (r) (void)system_->RequestExit(r);
+    ask->callback(sent);
+  }
+}
+
+uint64_t AskRouter::pending() const { return pending_.load(std::memory_order_relaxed); }
+
+void AskRouter::CompactLocked() {
+  heap_.erase(std::remove_if(heap_.begin(), heap_.end(),
+                             [](const Deadline& d) {
+                               std::shared_ptr<Pending> ask = d.ask.lock();
+                               return ask == nullptr || ask->done.load(std::memory_order_acquire);
+                             }),
+              heap_.end());
+  std::make_heap(heap_.begin(), heap_.end(),
+                 [](const Deadline& a, const Deadline& b) { return Later(a.at, b.at); });
+}
+
+void AskRouter::TimerLoop() {
+  const auto later = [](const Deadline& a, const Deadline& b) { return Later(a.at, b.at); };
+  troupe::MutexLock lock(&mu_);
+  while (!stop_) {
+    if (heap_.empty()) {
+      cv_.Wait(&mu_);
+      continue;
+    }
+    const absl::Time now = absl::Now();
+    if (heap_.front().at > now) {
+      cv_.WaitWithDeadline(&mu_, heap_.front().at);
+      continue;
+    }
+    std::pop_heap(heap_.begin(), heap_.end(), later);
+    std::shared_ptr<Pending> ask = heap_.back().ask.lock();
+    heap_.pop_back();
+    if (ask == nullptr || !ask->Claim()) continue;
+    pending_.fetch_sub(1, std::memory_order_relaxed);
+    mu_.Unlock();
+    runtime::ActorRef reply_to = ask->TakeReplyTo();
+    if (reply_to) (void)system_->RequestExit(reply_to);
+    ask->callback(absl::DeadlineExceededError(troupe::StrCat(
+        "no reply from ", ask->target, " within ", absl::FormatDuration(ask->timeout),
+        "; the actor may be busy, stuck or not answering this message type")));
+    mu_.Lock();
+  }
+}
+
+}  // namespace troupe::service

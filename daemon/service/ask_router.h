@@ -1,0 +1,74 @@
+// ask_router.h - asks from outside the actor system (the gRPC services):
+// send a message with a fresh reply address and call back once with the first
+// message sent to that address, or with DeadlineExceeded.
+//
+// Each ask gets its own native reply actor, so many asks from one client can
+// be in flight and each reply finds its ask. Deadlines are kept by one timer
+// thread for all asks. Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "daemon/common/mutex.h"
+#include "daemon/runtime/actor_system.h"
+
+namespace troupe::service {
+
+// A reply as the services pass it on: the message and its sender's address.
+struct AskReply {
+  runtime::Message message;
+  std::string from;
+};
+
+class AskRouter {
+ public:
+  using Done = std::function<void(absl::StatusOr<AskReply>)>;
+
+  // `system` must outlive the router.
+  explicit AskRouter(runtime::ActorSystem* system);
+  ~AskRouter();  // Stop()
+  AskRouter(const AskRouter&) = delete;
+  AskRouter& operator=(const AskRouter&) = delete;
+
+  // Sends `message` to `target` and calls `done` exactly once: with the first
+  // message sent back (on an actor worker thread), or DeadlineExceeded after
+  // `timeout` (on the router's timer thread), or Cancelled when the router
+  // stops. `done` must not block.
+  void Ask(const runtime::ActorRef& target, runtime::Message message, absl::Duration timeout,
+           Done done);
+
+  // Fails every pending ask with Cancelled and every later one with
+  // Unavailable ("the daemon is stopping"). Idempotent.
+  void Stop();
+
+  // Asks not yet answered.
+  uint64_t pending() const;
+
+ private:
+  struct Pending;
+  struct Deadline {
+    absl::Time at;
+    std::weak_ptr<Pending> ask;
+  };
+
+  void TimerLoop();
+  // Drops heap entries of asks already answered (amortized by the caller).
+  void CompactLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  runtime::ActorSystem* const system_;
+  std::atomic<uint64_t> pending_{0};
+  mutable troupe::Mutex mu_;
+  troupe::CondVar cv_;
+  std::vector<Deadline> heap_ ABSL_GUARDED_BY(mu_);  // min-heap on `at`
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread timer_;
+};
+
+}  // namespace troupe::service

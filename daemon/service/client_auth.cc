@@ -1,0 +1,107 @@
+#include "daemon/service/client_auth.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "daemon/common/logging.h"
+#include "daemon/common/strings.h"
+
+namespace troupe::service {
+namespace {
+
+constexpr size_t kMinTokenChars = 32;
+constexpr std::string_view kBearer = "Bearer ";
+
+absl::StatusOr<std::string> CreateToken(const std::string& path) {
+  if (sodium_init() < 0) return absl::InternalError("libsodium failed to initialize");
+  unsigned char raw[32];
+  randombytes_buf(raw, sizeof raw);
+  char hex[2 * sizeof raw + 1];
+  sodium_bin2hex(hex, sizeof hex, raw, sizeof raw);
+  sodium_memzero(raw, sizeof raw);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return absl::FailedPreconditionError(
+        troupe::StrCat("cannot create client token ", path, ": ", std::strerror(errno)));
+  }
+  std::string token(hex, 2 * sizeof raw);
+  std::string line = token + "\n";
+  ssize_t n = ::write(fd, line.data(), line.size());
+  ::close(fd);
+  if (n != static_cast<ssize_t>(line.size())) {
+    ::unlink(path.c_str());
+    return absl::FailedPreconditionError(troupe::StrCat("cannot write client token ", path));
+  }
+  LogInfo("created the client token ", path, " (TCP clients must send it)");
+  return token;
+}
+
+}  // namespace
+
+absl::StatusOr<ClientAuth> ClientAuth::FromTokenFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0 && errno == ENOENT) {
+    absl::StatusOr<std::string> token = CreateToken(path);
+    if (!token.ok()) return token.status();
+    return ClientAuth(*std::move(token));
+  }
+  if (fd < 0) {
+    return absl::FailedPreconditionError(
+        troupe::StrCat("cannot open client token ", path, ": ", std::strerror(errno)));
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077) != 0) {
+    ::close(fd);
+    return absl::FailedPreconditionError(troupe::StrCat(
+        "client token ", path, " must be a regular file only its owner can read (chmod 600)"));
+  }
+  char buffer[256];
+  ssize_t n = ::read(fd, buffer, sizeof buffer);
+  ::close(fd);
+  std::string token(buffer, n > 0 ? static_cast<size_t>(n) : 0);
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) {
+    token.pop_back();
+  }
+  if (token.size() < kMinTokenChars) {
+    return absl::FailedPreconditionError(troupe::StrCat("client token ", path, " holds ",
+                                                        token.size(), " characters; at least ",
+                                                        kMinTokenChars, " are needed"));
+  }
+  return ClientAuth(std::move(token));
+}
+
+grpc::Status ClientAuth::Check(const grpc::ServerContextBase& context) const {
+  const std::string peer = context.peer();
+  if (peer.rfind("unix:", 0) == 0) return grpc::Status::OK;
+  if (token_.empty()) {
+    LogWarning("refused a call from ", peer, ": TCP clients are not enabled");
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        "this daemon takes no TCP clients; use its unix socket");
+  }
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find("authorization");
+  bool ok = false;
+  if (it != metadata.end()) {
+    std::string_view value(it->second.data(), it->second.size());
+    if (value.substr(0, kBearer.size()) == kBearer) {
+      value.remove_prefix(kBearer.size());
+      ok = value.size() == token_.size() &&
+           sodium_memcmp(value.data(), token_.data(), token_.size()) == 0;
+    }
+  }
+  if (!ok) {
+    LogWarning("refused a call from ", peer, ": ",
+               it == metadata.end() ? "no client token" : "wrong client token");
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        "missing or wrong client token: send the contents of the daemon's "
+                        "keys/client.token as 'authorization: Bearer <token>'");
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace troupe::service

@@ -1,0 +1,251 @@
+// client_stream.cc - the Connect reactor and its outbox.
+#include "daemon/service/client_stream.h"
+
+#include <utility>
+
+#include "daemon/common/logging.h"
+#include "daemon/common/mutex.h"
+#include "daemon/common/strings.h"
+#include "daemon/service/grpc_status.h"
+#include "daemon/service/message_checks.h"
+
+namespace troupe::service {
+
+// Frames waiting for the wire, and the state that decides when the stream may
+// finish. Shared by the reactor, the client actor and reply callbacks.
+class ClientStream::Outbox {
+ public:
+  explicit Outbox(ClientStream* stream) : stream_(stream) {}
+
+  // Queues `frame`; starts a write when none is in flight. Dropped once the
+  // stream is finishing.
+  void Push(v1::ServerFrame&& frame, bool droppable = false) {
+    v1::ServerBatch* to_write = nullptr;
+    ClientStream* stream = nullptr;
+    {
+      troupe::MutexLock lock(&mu_);
+      if (closed_) return;
+      if (droppable && queued_.frames_size() >= static_cast<int>(kMaxQueuedIncoming)) {
+        ++dropped_;
+        if ((dropped_ & (dropped_ - 1)) == 0) {  // 1, 2, 4, ...: do not flood the log
+          LogWarning("client ", peer_, " reads too slowly: dropped ", dropped_,
+                     " incoming messages so far");
+        }
+        return;
+      }
+      *queued_.add_frames() = std::move(frame);
+      if (!writing_) to_write = TakeQueuedLocked(&stream);
+    }
+    if (to_write != nullptr) stream->Write(to_write);
+  }
+
+  // Counts an ask sent on this stream; false when too many are in flight.
+  bool BeginAsk() {
+    troupe::MutexLock lock(&mu_);
+    if (asks_in_flight_ >= kMaxAsksInFlight) return false;
+    ++asks_in_flight_;
+    return true;
+  }
+  // Queues the answer to ask `id`.
+  void EndAsk(uint64_t id, absl::StatusOr<AskReply> reply) {
+    v1::ServerFrame frame;
+    frame.set_id(id);
+    if (reply.ok()) {
+      frame.set_kind(v1::ServerFrame::KIND_REPLY);
+      frame.set_from(std::move(reply->from));
+      frame.set_type(std::string(reply->message.type()));
+      frame.set_payload(std::string(reply->message.payload()));
+    } else {
+      frame.set_kind(v1::ServerFrame::KIND_ERROR);
+      frame.set_code(static_cast<int32_t>(reply.status().code()));
+      frame.set_error(std::string(reply.status().message()));
+    }
+    Push(std::move(frame));
+    bool finish = false;
+    {
+      troupe::MutexLock lock(&mu_);
+      --asks_in_flight_;
+      finish = ShouldFinishLocked();
+    }
+    if (finish) Finish();
+  }
+
+  // The reader saw the client's half-close.
+  void ReadsDone() {
+    bool finish = false;
+    {
+      troupe::MutexLock lock(&mu_);
+      reads_done_ = true;
+      finish = ShouldFinishLocked();
+    }
+    if (finish) Finish();
+  }
+
+  // The client went away: nothing more will be written.
+  void Cancelled() {
+    bool finish = false;
+    {
+      troupe::MutexLock lock(&mu_);
+      cancelled_ = true;
+      reads_done_ = true;
+      finish = ShouldFinishLocked();
+    }
+    if (finish) Finish();
+  }
+
+  // A write completed; starts the next one or lets the stream finish.
+  void WriteDone(bool ok) {
+    v1::ServerBatch* to_write = nullptr;
+    ClientStream* stream = nullptr;
+    bool finish = false;
+    {
+      troupe::MutexLock lock(&mu_);
+      writing_ = false;
+      if (!ok) cancelled_ = true;  // the peer is gone
+      if (!cancelled_ && queued_.frames_size() > 0) {
+        to_write = TakeQueuedLocked(&stream);
+      } else {
+        finish = ShouldFinishLocked();
+      }
+    }
+    if (to_write != nullptr) stream->Write(to_write);
+    if (finish) Finish();
+  }
+
+  void set_peer(std::string peer) { peer_ = std::move(peer); }
+  // The stream was finished before it started (refused): nothing more happens.
+  void MarkFinished() {
+    troupe::MutexLock lock(&mu_);
+    finished_ = true;
+    closed_ = true;
+  }
+
+ private:
+  v1::ServerBatch* TakeQueuedLocked(ClientStream** stream) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    writing_ = true;
+    writing_batch_.Clear();
+    writing_batch_.Swap(&queued_);
+    *stream = stream_;
+    return &writing_batch_;
+  }
+  // Finish once: when the client is gone, or done sending with every ask
+  // answered and every frame written.
+  bool ShouldFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_ || writing_) return false;
+    const bool done =
+        cancelled_ || (reads_done_ && asks_in_flight_ == 0 && queued_.frames_size() == 0);
+    if (!done) return false;
+    finished_ = true;
+    closed_ = true;
+    return true;
+  }
+  void Finish() {
+    // No write is in flight and none will start: the reactor is still alive.
+    ClientStream* stream;
+    bool cancelled;
+    {
+      troupe::MutexLock lock(&mu_);
+      stream = stream_;
+      cancelled = cancelled_;
+    }
+    stream->Finish(cancelled ? grpc::Status::CANCELLED : grpc::Status::OK);
+  }
+
+  troupe::Mutex mu_;
+  ClientStream* const stream_;  // valid until finished_ and OnDone
+  v1::ServerBatch queued_ ABSL_GUARDED_BY(mu_);
+  v1::ServerBatch writing_batch_;  // owned by the write in flight
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t asks_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string peer_;
+};
+
+ClientStream::ClientStream(const StreamDeps& deps, grpc::CallbackServerContext* context)
+    : deps_(deps), outbox_(std::make_shared<Outbox>(this)) {
+  deps_.open_streams->fetch_add(1, std::memory_order_relaxed);
+  outbox_->set_peer(context->peer());
+  grpc::Status allowed = deps_.auth->Check(*context);
+  if (!allowed.ok()) {
+    outbox_->MarkFinished();
+    Finish(allowed);
+    return;
+  }
+  runtime::ActorSystem* system = deps_.system;
+  std::shared_ptr<Outbox> outbox = outbox_;
+  client_actor_ = system->SpawnNative(
+      [system, outbox](runtime::Cell*, runtime::Message& m) {
+        v1::ServerFrame frame;
+        frame.set_kind(v1::ServerFrame::KIND_INCOMING);
+        frame.set_from(system->FormatAddress(m.sender()));
+        frame.set_type(std::string(m.type()));
+        frame.set_payload(std::string(m.payload()));
+        outbox->Push(std::move(frame), /*droppable=*/true);
+      },
+      "client");
+  v1::ServerFrame hello;
+  hello.set_kind(v1::ServerFrame::KIND_HELLO);
+  hello.set_from(system->FormatAddress(client_actor_.get()));
+  outbox_->Push(std::move(hello));
+  StartRead(&in_);
+}
+
+ClientStream::~ClientStream() { deps_.open_streams->fetch_sub(1, std::memory_order_relaxed); }
+
+void ClientStream::OnReadDone(bool ok) {
+  if (!ok) {
+    outbox_->ReadsDone();
+    return;
+  }
+  for (v1::ClientFrame& frame : *in_.mutable_frames()) Handle(frame);
+  in_.Clear();
+  StartRead(&in_);
+}
+
+void ClientStream::Handle(v1::ClientFrame& frame) {
+  const uint64_t id = frame.id();
+  auto fail = [&](const absl::Status& status) {
+    v1::ServerFrame error;
+    error.set_kind(v1::ServerFrame::KIND_ERROR);
+    error.set_id(id);
+    error.set_code(static_cast<int32_t>(status.code()));
+    error.set_error(std::string(status.message()));
+    outbox_->Push(std::move(error));
+  };
+  absl::Status valid = CheckMessage(frame.type(), frame.payload().size(), deps_.max_payload_bytes);
+  if (!valid.ok()) return fail(valid);
+  absl::StatusOr<runtime::ActorRef> target = ResolveTarget(*deps_.system, frame.to());
+  if (!target.ok()) return fail(target.status());
+  if (!frame.ask()) {
+    absl::Status sent = deps_.system->Tell(
+        *target, runtime::Message::Make(frame.type(), frame.payload()), client_actor_);
+    if (!sent.ok()) fail(sent);
+    return;
+  }
+  if (!outbox_->BeginAsk()) {
+    return fail(absl::ResourceExhaustedError(
+        troupe::StrCat("this stream already has ", kMaxAsksInFlight,
+                       " asks in flight; wait for replies before asking more")));
+  }
+  const absl::Duration timeout =
+      frame.timeout_ms() == 0 ? absl::Seconds(30) : absl::Milliseconds(frame.timeout_ms());
+  std::shared_ptr<Outbox> outbox = outbox_;
+  deps_.asks->Ask(
+      *target, runtime::Message::Make(frame.type(), frame.payload()), timeout,
+      [outbox, id](absl::StatusOr<AskReply> reply) { outbox->EndAsk(id, std::move(reply)); });
+}
+
+void ClientStream::OnWriteDone(bool ok) { outbox_->WriteDone(ok); }
+
+void ClientStream::OnCancel() { outbox_->Cancelled(); }
+
+void ClientStream::OnDone() {
+  if (client_actor_) (void)deps_.system->RequestExit(client_actor_);
+  delete this;
+}
+
+}  // namespace troupe::service

@@ -1,0 +1,65 @@
+// client_stream.h - one client's Messaging.Connect stream: batches of tells
+// and asks in, batches of replies, errors and incoming messages out.
+//
+// The stream owns a native "client" actor whose address is sent first (the
+// hello frame): tells go out with it as their sender, and whatever actors send
+// to it comes back as incoming frames. Asks go through the AskRouter and are
+// answered by id, in any order. Outgoing frames are queued and whoever finds
+// no write in flight starts one with everything queued, so replies coming from
+// many actor threads leave in batches without a writer thread.
+//
+// Lifetime: gRPC owns the reactor and calls OnDone last; the outbox it shares
+// with reply callbacks lives on until the last callback drops it.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "daemon/runtime/actor_system.h"
+#include "daemon/service/ask_router.h"
+#include "daemon/service/client_auth.h"
+#include "grpcpp/grpcpp.h"
+#include "troupe/v1/messaging.grpc.pb.h"
+
+namespace troupe::service {
+
+// What a stream needs from the daemon; every pointer outlives the server.
+struct StreamDeps {
+  runtime::ActorSystem* system = nullptr;
+  AskRouter* asks = nullptr;
+  const ClientAuth* auth = nullptr;
+  uint64_t max_payload_bytes = 0;
+  std::atomic<uint32_t>* open_streams = nullptr;  // counted while the stream lives
+};
+
+class ClientStream final : public grpc::ServerBidiReactor<v1::ClientBatch, v1::ServerBatch> {
+ public:
+  ClientStream(const StreamDeps& deps, grpc::CallbackServerContext* context);
+
+  void OnReadDone(bool ok) override;
+  void OnWriteDone(bool ok) override;
+  void OnCancel() override;
+  void OnDone() override;
+
+  // Most asks one stream may have in flight; more get RESOURCE_EXHAUSTED.
+  static constexpr uint64_t kMaxAsksInFlight = 1 << 16;
+  // Most frames waiting to be written; incoming messages beyond are dropped
+  // (and logged), replies and errors are always queued.
+  static constexpr size_t kMaxQueuedIncoming = 1 << 16;
+
+ private:
+  class Outbox;
+  ~ClientStream() override;
+
+  void Handle(v1::ClientFrame& frame);
+  // Starts the write of `batch` (called with no lock held, at most one at a time).
+  void Write(v1::ServerBatch* batch) { StartWrite(batch); }
+
+  StreamDeps deps_;
+  std::shared_ptr<Outbox> outbox_;
+  runtime::ActorRef client_actor_;
+  v1::ClientBatch in_;
+};
+
+}  // namespace troupe::service

@@ -1,0 +1,119 @@
+// messaging_service.cc - the unary calls; the stream is client_stream.cc.
+#include "daemon/service/messaging_service.h"
+
+#include <chrono>
+#include <memory>
+#include <utility>
+
+#include "daemon/service/client_stream.h"
+#include "daemon/service/grpc_status.h"
+#include "daemon/service/message_checks.h"
+
+namespace troupe::service {
+namespace {
+
+constexpr absl::Duration kDefaultAskTimeout = absl::Seconds(30);
+
+grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context, const grpc::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(status);
+  return reactor;
+}
+grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context, const absl::Status& status) {
+  return Done(context, ToGrpcStatus(status));
+}
+
+// The ask's timeout: the request's, bounded by the call's deadline.
+absl::Duration AskTimeout(const grpc::CallbackServerContext& context, uint32_t timeout_ms) {
+  absl::Duration timeout = timeout_ms == 0 ? kDefaultAskTimeout : absl::Milliseconds(timeout_ms);
+  const auto deadline = context.deadline();
+  if (deadline != std::chrono::system_clock::time_point::max()) {
+    absl::Duration left = absl::FromChrono(deadline - std::chrono::system_clock::now());
+    if (left < timeout) timeout = left;
+  }
+  return timeout < absl::ZeroDuration() ? absl::ZeroDuration() : timeout;
+}
+
+}  // namespace
+
+MessagingService::MessagingService(runtime::ActorSystem* system, hosting::BundleHost* host,
+                                   AskRouter* asks, const ClientAuth* auth,
+                                   uint64_t max_payload_bytes)
+    : system_(system),
+      host_(host),
+      asks_(asks),
+      auth_(auth),
+      max_payload_bytes_(max_payload_bytes) {}
+
+grpc::ServerUnaryReactor* MessagingService::Tell(grpc::CallbackServerContext* context,
+                                                 const v1::TellRequest* request,
+                                                 v1::TellResponse*) {
+  if (grpc::Status allowed = auth_->Check(*context); !allowed.ok()) return Done(context, allowed);
+  absl::Status valid = CheckMessage(request->type(), request->payload().size(), max_payload_bytes_);
+  if (!valid.ok()) return Done(context, valid);
+  absl::StatusOr<runtime::ActorRef> target = ResolveTarget(*system_, request->to());
+  if (!target.ok()) return Done(context, target.status());
+  return Done(context,
+              system_->Tell(*target, runtime::Message::Make(request->type(), request->payload())));
+}
+
+grpc::ServerUnaryReactor* MessagingService::Ask(grpc::CallbackServerContext* context,
+                                                const v1::AskRequest* request,
+                                                v1::AskResponse* response) {
+  if (grpc::Status allowed = auth_->Check(*context); !allowed.ok()) return Done(context, allowed);
+  absl::Status valid = CheckMessage(request->type(), request->payload().size(), max_payload_bytes_);
+  if (!valid.ok()) return Done(context, valid);
+  absl::StatusOr<runtime::ActorRef> target = ResolveTarget(*system_, request->to());
+  if (!target.ok()) return Done(context, target.status());
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  // The reactor and response stay valid until Finish, which the callback
+  // calls exactly once (also when the client has gone: gRPC drops the answer).
+  asks_->Ask(*target, runtime::Message::Make(request->type(), request->payload()),
+             AskTimeout(*context, request->timeout_ms()),
+             [reactor, response](absl::StatusOr<AskReply> reply) {
+               if (!reply.ok()) {
+                 reactor->Finish(ToGrpcStatus(reply.status()));
+                 return;
+               }
+               response->set_type(std::string(reply->message.type()));
+               response->set_payload(std::string(reply->message.payload()));
+               response->set_from(std::move(reply->from));
+               reactor->Finish(grpc::Status::OK);
+             });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* MessagingService::CreateActor(grpc::CallbackServerContext* context,
+                                                        const v1::CreateActorRequest* request,
+                                                        v1::CreateActorResponse* response) {
+  if (grpc::Status allowed = auth_->Check(*context); !allowed.ok()) return Done(context, allowed);
+  runtime::CreateOptions options;
+  options.requirements_json = request->requirements_json();
+  options.global_name = request->global_name();
+  absl::StatusOr<runtime::ActorRef> actor =
+      host_->CreateActor(request->group(), request->class_name(), options);
+  if (!actor.ok()) return Done(context, actor.status());
+  response->set_address(system_->FormatAddress(actor->get()));
+  return Done(context, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* MessagingService::Lookup(grpc::CallbackServerContext* context,
+                                                   const v1::LookupRequest* request,
+                                                   v1::LookupResponse* response) {
+  if (grpc::Status allowed = auth_->Check(*context); !allowed.ok()) return Done(context, allowed);
+  if (request->global_name().empty()) {
+    return Done(context, absl::InvalidArgumentError("lookup needs a global name"));
+  }
+  absl::StatusOr<runtime::ActorRef> actor = ResolveTarget(*system_, request->global_name());
+  if (!actor.ok()) return Done(context, actor.status());
+  response->set_address(system_->FormatAddress(actor->get()));
+  return Done(context, grpc::Status::OK);
+}
+
+grpc::ServerBidiReactor<v1::ClientBatch, v1::ServerBatch>* MessagingService::Connect(
+    grpc::CallbackServerContext* context) {
+  StreamDeps deps{system_, asks_, auth_, max_payload_bytes_, &open_streams_};
+  return new ClientStream(deps, context);
+}
+
+}  // namespace troupe::service

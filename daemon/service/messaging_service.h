@@ -1,0 +1,49 @@
+// messaging_service.h - troupe.v1.Messaging (proto/troupe/v1/messaging.proto):
+// tell, ask, create, lookup and the Connect stream, on the callback API so no
+// gRPC thread waits for an actor.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "daemon/hosting/bundle_host.h"
+#include "daemon/runtime/actor_system.h"
+#include "daemon/service/ask_router.h"
+#include "daemon/service/client_auth.h"
+#include "troupe/v1/messaging.grpc.pb.h"
+
+namespace troupe::service {
+
+// Thread-safe. Every pointer must outlive the gRPC server.
+class MessagingService final : public v1::Messaging::CallbackService {
+ public:
+  MessagingService(runtime::ActorSystem* system, hosting::BundleHost* host, AskRouter* asks,
+                   const ClientAuth* auth, uint64_t max_payload_bytes);
+
+  grpc::ServerUnaryReactor* Tell(grpc::CallbackServerContext* context,
+                                 const v1::TellRequest* request,
+                                 v1::TellResponse* response) override;
+  grpc::ServerUnaryReactor* Ask(grpc::CallbackServerContext* context, const v1::AskRequest* request,
+                                v1::AskResponse* response) override;
+  grpc::ServerUnaryReactor* CreateActor(grpc::CallbackServerContext* context,
+                                        const v1::CreateActorRequest* request,
+                                        v1::CreateActorResponse* response) override;
+  grpc::ServerUnaryReactor* Lookup(grpc::CallbackServerContext* context,
+                                   const v1::LookupRequest* request,
+                                   v1::LookupResponse* response) override;
+  grpc::ServerBidiReactor<v1::ClientBatch, v1::ServerBatch>* Connect(
+      grpc::CallbackServerContext* context) override;
+
+  // Connect streams open now.
+  uint32_t open_streams() const { return open_streams_.load(std::memory_order_relaxed); }
+
+ private:
+  runtime::ActorSystem* const system_;
+  hosting::BundleHost* const host_;
+  AskRouter* const asks_;
+  const ClientAuth* const auth_;
+  const uint64_t max_payload_bytes_;
+  std::atomic<uint32_t> open_streams_{0};
+};
+
+}  // namespace troupe::service

@@ -1,0 +1,255 @@
+// daemon.cc - builds and tears down the parts of troupd.
+#include "daemon/troupd/daemon.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <thread>
+
+#include "absl/strings/str_join.h"
+#include "daemon/common/logging.h"
+#include "daemon/common/status_macros.h"
+#include "daemon/common/strings.h"
+#include "daemon/hosting/bundle_host.h"
+#include "daemon/runtime/actor_system.h"
+#include "daemon/service/admin_service.h"
+#include "daemon/service/ask_router.h"
+#include "daemon/service/client_auth.h"
+#include "daemon/service/messaging_service.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+
+namespace troupe::troupd {
+namespace {
+
+constexpr std::string_view kTroupeVersion = TROUPE_VERSION;
+// Room for framing around the largest allowed payload in one gRPC message.
+constexpr int kGrpcMessageSlack = 4 << 20;
+
+// True when something accepts connections on the unix socket at `path`.
+bool SocketAnswers(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  bool answers = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return answers;
+}
+
+// Creates the socket's directory (0700) and removes a stale socket file.
+absl::Status ClaimSocket(const std::string& path) {
+  std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  std::error_code ec;
+  if (!std::filesystem::exists(dir, ec)) {
+    std::filesystem::create_directories(dir, ec);
+    if (ec) {
+      return absl::FailedPreconditionError(
+          troupe::StrCat("cannot create the socket directory ", dir.string(), ": ", ec.message()));
+    }
+    ::chmod(dir.c_str(), 0700);
+  }
+  struct stat st;
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      return absl::FailedPreconditionError(
+          troupe::StrCat(path, " exists and is not a socket; remove it or set another `socket`"));
+    }
+    if (SocketAnswers(path)) {
+      return absl::FailedPreconditionError(troupe::StrCat("another troupd already serves ", path,
+                                                          "; stop it first (`director shutdown`)"));
+    }
+    ::unlink(path.c_str());  // left by a daemon that died
+  }
+  return absl::OkStatus();
+}
+
+std::string HostName() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "localhost";
+  return name;
+}
+
+}  // namespace
+
+struct Daemon::Parts {
+  config::DaemonSettings settings;
+  std::function<void(std::string_view)> on_phase;
+  std::unique_ptr<runtime::ActorSystem> system;
+  std::unique_ptr<hosting::BundleHost> host;
+  std::unique_ptr<service::AskRouter> asks;
+  service::ClientAuth auth;
+  service::DaemonFacts facts;
+  std::unique_ptr<service::AdminService> admin;
+  std::unique_ptr<service::MessagingService> messaging;
+  std::unique_ptr<grpc::Server> server;
+  std::vector<std::string> restore_problems;
+  int tcp_port = 0;
+
+  troupe::Mutex mu;
+  troupe::CondVar cv;
+  bool stop_requested ABSL_GUARDED_BY(mu) = false;
+  bool stopped ABSL_GUARDED_BY(mu) = false;
+
+  void Phase(std::string_view text) {
+    LogInfo(text);
+    if (on_phase) on_phase(text);
+  }
+};
+
+absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& config,
+                                                      DaemonOptions options) {
+  if (absl::Status ok = config.Check(); !ok.ok()) {
+    return absl::FailedPreconditionError(troupe::StrCat(
+        "the configuration in ", config.config_dir(), " is invalid:\n", ok.message()));
+  }
+  auto parts = std::make_unique<Parts>();
+  TROUPE_ASSIGN_OR_RETURN(parts->settings, config.Daemon());
+  config::DaemonSettings& settings = parts->settings;
+  if (!options.socket_path.empty()) settings.socket_path = options.socket_path;
+  if (!options.listen_tcp.empty()) settings.listen_tcp = options.listen_tcp;
+  parts->on_phase = std::move(options.on_phase);
+
+  TROUPE_RETURN_IF_ERROR(ClaimSocket(settings.socket_path));
+  if (!settings.listen_tcp.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(config.keys_dir(), ec);
+    TROUPE_ASSIGN_OR_RETURN(parts->auth,
+                            service::ClientAuth::FromTokenFile(settings.client_token_path));
+  }
+
+  runtime::SystemOptions system_options;
+  system_options.worker_threads = settings.worker_threads;
+  system_options.node_name = settings.listen_tcp.empty() ? HostName() : settings.listen_tcp;
+  parts->system = std::make_unique<runtime::ActorSystem>(system_options);
+
+  hosting::HostOptions host_options;
+  host_options.troupe_dir = config.dir();
+  // Libraries go under TROUPE_DIR (BundleHost's default), not next to the
+  // socket: /run is mounted noexec on Debian.
+  host_options.restart_limit = settings.restart_limit;
+  host_options.restart_window = settings.restart_window;
+  host_options.drain_timeout = settings.drain_timeout;
+  parts->host = std::make_unique<hosting::BundleHost>(parts->system.get(), host_options);
+  parts->Phase("restoring the loaded bundles");
+  parts->restore_problems = parts->host->Restore();
+  for (const std::string& problem : parts->restore_problems) {
+    LogError("could not restore a bundle: ", problem);
+  }
+
+  parts->asks = std::make_unique<service::AskRouter>(parts->system.get());
+  parts->messaging = std::make_unique<service::MessagingService>(
+      parts->system.get(), parts->host.get(), parts->asks.get(), &parts->auth,
+      settings.max_message_bytes);
+  Parts* raw = parts.get();
+  parts->admin = std::make_unique<service::AdminService>(parts->system.get(), parts->host.get(),
+                                                         &parts->auth, &parts->facts, [raw] {
+                                                           troupe::MutexLock lock(&raw->mu);
+                                                           raw->stop_requested = true;
+                                                           raw->cv.SignalAll();
+                                                         });
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("unix:" + settings.socket_path, grpc::InsecureServerCredentials());
+  if (!settings.listen_tcp.empty()) {
+    builder.AddListeningPort(settings.listen_tcp, grpc::InsecureServerCredentials(),
+                             &parts->tcp_port);
+  }
+  // One gRPC message carries at most a client message or a whole bundle (Load).
+  TROUPE_ASSIGN_OR_RETURN(bundle::Limits limits, config.BundleLimits());
+  const uint64_t max_grpc =
+      std::max<uint64_t>(settings.max_message_bytes, limits.max_total_bytes) + kGrpcMessageSlack;
+  builder.SetMaxReceiveMessageSize(
+      static_cast<int>(std::min<uint64_t>(max_grpc, std::numeric_limits<int>::max())));
+  builder.SetMaxSendMessageSize(
+      static_cast<int>(std::min<uint64_t>(max_grpc, std::numeric_limits<int>::max())));
+  builder.RegisterService(parts->admin.get());
+  builder.RegisterService(parts->messaging.get());
+  const mode_t old_umask = ::umask(0177);  // the socket is born 0600
+  parts->server = builder.BuildAndStart();
+  ::umask(old_umask);
+  if (parts->server == nullptr) {
+    return absl::UnavailableError(troupe::StrCat(
+        "cannot listen on unix:", settings.socket_path,
+        settings.listen_tcp.empty() ? "" : troupe::StrCat(" and ", settings.listen_tcp),
+        " (see the gRPC messages above)"));
+  }
+  if (!settings.listen_tcp.empty() && parts->tcp_port == 0) {
+    parts->server->Shutdown();
+    return absl::UnavailableError(troupe::StrCat("cannot listen on ", settings.listen_tcp));
+  }
+  ::chmod(settings.socket_path.c_str(), 0600);
+
+  parts->facts.node = system_options.node_name;
+  parts->facts.version = std::string(kTroupeVersion);
+  parts->facts.started_at = absl::Now();
+  parts->facts.worker_threads = settings.worker_threads > 0
+                                    ? settings.worker_threads
+                                    : static_cast<int>(std::thread::hardware_concurrency());
+  parts->facts.listeners.push_back("unix:" + settings.socket_path);
+  if (!settings.listen_tcp.empty()) {
+    std::string host = settings.listen_tcp.substr(0, settings.listen_tcp.rfind(':'));
+    parts->facts.listeners.push_back(troupe::StrCat(host, ":", parts->tcp_port, " (token)"));
+  }
+  service::MessagingService* messaging = parts->messaging.get();
+  parts->facts.open_streams = [messaging] { return messaging->open_streams(); };
+  parts->Phase(troupe::StrCat("serving ", parts->host->List().size(), " bundles on ",
+                              absl::StrJoin(parts->facts.listeners, ", ")));
+  return std::unique_ptr<Daemon>(new Daemon(std::move(parts)));
+}
+
+Daemon::Daemon(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+
+Daemon::~Daemon() { Stop(); }
+
+void Daemon::RequestStop() {
+  troupe::MutexLock lock(&parts_->mu);
+  parts_->stop_requested = true;
+  parts_->cv.SignalAll();
+}
+
+void Daemon::WaitForStopRequest() {
+  troupe::MutexLock lock(&parts_->mu);
+  while (!parts_->stop_requested) parts_->cv.Wait(&parts_->mu);
+}
+
+void Daemon::Stop() {
+  {
+    troupe::MutexLock lock(&parts_->mu);
+    if (parts_->stopped) return;
+    parts_->stopped = true;
+    parts_->stop_requested = true;
+    parts_->cv.SignalAll();
+  }
+  parts_->Phase("stopping: no new calls, draining actors");
+  if (grpc::HealthCheckServiceInterface* health = parts_->server->GetHealthCheckService()) {
+    health->SetServingStatus(false);
+  }
+  // Pending asks end now (Cancelled) so that no call holds the server open.
+  parts_->asks->Stop();
+  parts_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  parts_->server->Wait();
+  parts_->host->Shutdown();
+  parts_->system->Shutdown(parts_->settings.drain_timeout);
+  parts_->asks.reset();
+  ::unlink(parts_->settings.socket_path.c_str());
+  LogInfo("stopped");
+}
+
+const std::string& Daemon::socket_path() const { return parts_->settings.socket_path; }
+int Daemon::tcp_port() const { return parts_->tcp_port; }
+const std::vector<std::string>& Daemon::restore_problems() const {
+  return parts_->restore_problems;
+}
+
+}  // namespace troupe::troupd

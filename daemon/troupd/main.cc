@@ -1,0 +1,80 @@
+// main.cc - troupd: the Troupe daemon. Signals, sd_notify and flags around
+// Daemon (daemon.h). Logs go to stderr with systemd priority prefixes.
+//
+//   troupd [--dir DIR] [--socket PATH] [--listen HOST:PORT]
+//
+// Exit codes: 0 after a clean stop (SIGTERM, SIGINT or the Shutdown call),
+// 1 when it cannot start (the reason is logged), 2 for a wrong flag.
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <string>
+#include <thread>
+
+#include "CLI/CLI.hpp"
+#include "daemon/common/logging.h"
+#include "daemon/common/sd_notify.h"
+#include "daemon/config/config.h"
+#include "daemon/troupd/daemon.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "troupd: the Troupe daemon. Hosts actors from signed bundles and serves the admin and "
+      "messaging gRPC API on a unix socket (and on TCP for clients with the token).\n"
+      "Usually started by systemd (`director bootstart`) or by `director start`.",
+      "troupd"};
+  std::string dir;
+  std::string socket_path;
+  std::string listen_tcp;
+  app.add_option("--dir", dir, "the Troupe directory (default: $TROUPE_DIR or /var/lib/troupe)");
+  app.add_option("--socket", socket_path, "the unix socket (default: the `socket` setting)");
+  app.add_option("--listen", listen_tcp,
+                 "also serve TCP clients at HOST:PORT (default: the `listen_tcp` setting)");
+  app.set_version_flag("--version", std::string(TROUPE_VERSION));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+
+  // Signals are taken by one thread with sigwait; every other thread,
+  // including those the runtime and gRPC start, inherits the mask.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  troupe::config::Config config = troupe::config::Config::Load(dir);
+  troupe::troupd::DaemonOptions options;
+  options.socket_path = socket_path;
+  options.listen_tcp = listen_tcp;
+  options.on_phase = [](std::string_view phase) { (void)troupe::SdNotifyStatus(phase); };
+  troupe::LogInfo("troupd ", TROUPE_VERSION, " starting in ", config.dir(), " (",
+                  config.dir_source(), ")");
+  auto daemon = troupe::troupd::Daemon::Start(config, options);
+  if (!daemon.ok()) {
+    troupe::LogError("troupd cannot start: ", daemon.status().message());
+    (void)troupe::SdNotifyStatus(troupe::StrCat("cannot start: ", daemon.status().message()));
+    return 1;
+  }
+  (void)troupe::SdNotifyReady();
+
+  std::thread signal_waiter([&] {
+    int signal_number = 0;
+    sigwait(&stop_signals, &signal_number);
+    troupe::LogInfo("received ", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+    (*daemon)->RequestStop();
+  });
+  (*daemon)->WaitForStopRequest();
+  (void)troupe::SdNotifyStopping();
+  (*daemon)->Stop();
+  // The waiter may still sit in sigwait (stop came from the Shutdown call):
+  // wake it with the signal it waits for.
+  pthread_kill(signal_waiter.native_handle(), SIGTERM);
+  signal_waiter.join();
+  return 0;
+}

@@ -1,0 +1,113 @@
+// daemon_client.h - how director talks to a running troupd: which socket
+// (--socket, else the `socket` setting), whether anything answers there (a
+// plain connect(2) first: instant, and exact about "not running"), the gRPC
+// stubs with short deadlines, and gRPC errors as one-line absl::Status.
+// Nothing here ever starts a daemon; only `director start` does.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "director/commands/commands.h"
+#include "grpcpp/channel.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/support/status.h"
+#include "troupe/v1/admin.grpc.pb.h"
+#include "troupe/v1/messaging.grpc.pb.h"
+
+namespace google::protobuf {
+class Message;
+}  // namespace google::protobuf
+
+namespace troupe::director {
+
+// Deadlines of the calls: most are short; a load waits for the new version's
+// on_load actions (the daemon gives them 30 s).
+inline constexpr absl::Duration kCallDeadline = absl::Seconds(10);
+inline constexpr absl::Duration kLoadDeadline = absl::Seconds(60);
+
+// The daemon's socket: `flag` (made absolute) when given, else the `socket`
+// setting, else <TROUPE_DIR>/run/troupd.sock. InvalidArgument for a path too
+// long for a unix socket; an invalid `socket` setting is returned as is
+// (commands exit 7 for it).
+absl::StatusOr<std::string> ResolveSocketPath(Context& ctx, const std::string& flag);
+
+// One connect(2) to the unix socket at `path`. The peer's pid (SO_PEERCRED;
+// 0 when unknown) when something accepts; Unavailable with the "not running"
+// line when nothing does (no file, a stale file, refused); PermissionDenied
+// when the caller may not connect.
+absl::StatusOr<pid_t> ProbeSocket(const std::string& path);
+
+// The one line for a daemon that does not answer (exit kExitNotRunning).
+absl::Status NotRunningError(const std::string& socket);
+
+// A connection to one troupd. Not thread-safe (director is single-threaded).
+class DaemonClient {
+ public:
+  // Probes `socket` (see ProbeSocket) and opens a channel to it.
+  static absl::StatusOr<std::unique_ptr<DaemonClient>> Connect(const std::string& socket);
+
+  troupe::v1::Admin::Stub& admin() { return *admin_; }
+  troupe::v1::Messaging::Stub& messaging() { return *messaging_; }
+  grpc::Channel& channel() { return *channel_; }
+  const std::string& socket() const { return socket_; }
+  // The daemon's pid as the kernel reported it at connect time; 0 if unknown.
+  pid_t pid() const { return pid_; }
+
+  // A fresh context for one call, with `deadline` from now.
+  static std::unique_ptr<grpc::ClientContext> NewContext(absl::Duration deadline);
+
+  // `status` as an absl::Status (the codes share numbers) whose message is
+  // "<what>: <the daemon's text>". Unavailable becomes "troupd stopped
+  // answering on <socket>", DeadlineExceeded names `deadline`.
+  absl::Status Error(const grpc::Status& status, std::string_view what,
+                     absl::Duration deadline = kCallDeadline) const;
+
+ private:
+  DaemonClient(std::string socket, pid_t pid);
+
+  std::string socket_;
+  pid_t pid_ = 0;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<troupe::v1::Admin::Stub> admin_;
+  std::unique_ptr<troupe::v1::Messaging::Stub> messaging_;
+};
+
+// The client for --socket `socket_flag` (see ResolveSocketPath), or, with
+// `client` null, the exit code after printing why there is none (8 when
+// nothing answers, 7 for an invalid `socket` setting).
+struct Connection {
+  std::unique_ptr<DaemonClient> client;
+  int code = kExitOk;
+};
+Connection ConnectOrFail(Context& ctx, const std::string& socket_flag);
+
+// A channel to `socket` that reconnects quickly (100-250 ms backoff), for
+// waiting on a daemon that is starting; see WaitForDaemon in daemon_commands.cc.
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& socket, bool fast_reconnect);
+
+// Prints `message` as JSON (field names as in the .proto, every field) with
+// "ok": true and the fields of `extra` added, as one line.
+int PrintProtoJson(Context& ctx, const google::protobuf::Message& message,
+                   const JsonObject& extra = JsonObject());
+
+// The source hashes of the bundles loaded in the troupd that answers on the
+// configured socket; empty when none answers (or the setting is invalid). An
+// error when one answers but does not list them within `deadline`.
+absl::StatusOr<std::vector<std::string>> LoadedHashesIfRunning(
+    Context& ctx, absl::Duration deadline = absl::Seconds(3));
+
+// `text` on one line: line breaks become "; ".
+std::string OneLine(std::string_view text);
+
+// "2026-11-26 08:39:12" in local time; "-" for 0.
+std::string FormatUnixMillis(int64_t unix_ms);
+
+}  // namespace troupe::director

@@ -1,0 +1,203 @@
+// message_commands.cc - `director tell` and `director ask`: one message to an
+// actor of a running troupd (by address or global name) through the unary
+// Messaging calls; `ask` prints the first message sent back.
+#include <algorithm>
+#include <cstdint>
+#include <iostream>
+#include <iterator>
+#include <memory>
+#include <ostream>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "absl/strings/escaping.h"
+#include "daemon/common/strings.h"
+#include "director/commands/commands.h"
+#include "director/commands/daemon_client.h"
+#include "troupe/abi.h"
+#include "troupe/wire.h"
+
+namespace troupe::director {
+namespace {
+
+namespace v1 = troupe::v1;
+
+// The SDK's type for plain text (actor.h kTextType).
+constexpr char kDefaultType[] = "troupe.Text";
+
+struct MessageOptions {
+  std::string socket;
+  std::string to;
+  std::string type = kDefaultType;
+  std::string data;
+  double timeout_seconds = 10;
+  bool raw = false;
+};
+
+// --data: the text itself, @FILE for a file's bytes, @- for stdin.
+absl::StatusOr<std::string> Payload(const std::string& data) {
+  if (data.empty() || data[0] != '@') return data;
+  if (data == "@-") {
+    std::string in((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+    if (std::cin.bad()) return absl::UnknownError("cannot read the payload from stdin");
+    return in;
+  }
+  return ReadFile(data.substr(1));
+}
+
+// True for UTF-8 text without control characters other than tab and newlines.
+bool IsPrintableText(std::string_view bytes) {
+  size_t i = 0;
+  while (i < bytes.size()) {
+    const unsigned char c = static_cast<unsigned char>(bytes[i]);
+    if (c < 0x80) {
+      if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) return false;
+      ++i;
+      continue;
+    }
+    size_t extra = 0;
+    uint32_t code = 0;
+    if ((c & 0xe0) == 0xc0) {
+      extra = 1;
+      code = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      extra = 2;
+      code = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      extra = 3;
+      code = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + extra >= bytes.size()) return false;
+    for (size_t k = 1; k <= extra; ++k) {
+      const unsigned char cc = static_cast<unsigned char>(bytes[i + k]);
+      if ((cc & 0xc0) != 0x80) return false;
+      code = (code << 6) | (cc & 0x3f);
+    }
+    // Overlong forms, surrogates, beyond U+10FFFF.
+    if ((extra == 1 && code < 0x80) || (extra == 2 && code < 0x800) ||
+        (extra == 3 && code < 0x10000) || (code >= 0xd800 && code <= 0xdfff) || code > 0x10ffff) {
+      return false;
+    }
+    i += extra + 1;
+  }
+  return true;
+}
+
+int TellCommand(Context& ctx, const MessageOptions& options) {
+  absl::StatusOr<std::string> payload = Payload(options.data);
+  if (!payload.ok()) return ctx.Fail(payload.status());
+  Connection c = ConnectOrFail(ctx, options.socket);
+  if (!c.client) return c.code;
+  v1::TellRequest request;
+  request.set_to(options.to);
+  request.set_type(options.type);
+  request.set_payload(*payload);
+  v1::TellResponse response;
+  grpc::Status status =
+      c.client->messaging().Tell(DaemonClient::NewContext(kCallDeadline).get(), request, &response);
+  if (!status.ok()) return ctx.Fail(c.client->Error(status, troupe::StrCat("tell ", options.to)));
+  if (ctx.json()) {
+    return ctx.PrintJson(JsonObject()
+                             .Add("to", options.to)
+                             .Add("type", options.type)
+                             .Add("size", static_cast<uint64_t>(payload->size())));
+  }
+  ctx.out() << "sent " << options.type << " (" << payload->size() << " bytes) to " << options.to
+            << "\n";
+  return kExitOk;
+}
+
+int AskCommand(Context& ctx, const MessageOptions& options) {
+  absl::StatusOr<std::string> payload = Payload(options.data);
+  if (!payload.ok()) return ctx.Fail(payload.status());
+  Connection c = ConnectOrFail(ctx, options.socket);
+  if (!c.client) return c.code;
+  const absl::Duration timeout = absl::Seconds(options.timeout_seconds);
+  v1::AskRequest request;
+  request.set_to(options.to);
+  request.set_type(options.type);
+  request.set_payload(*payload);
+  request.set_timeout_ms(static_cast<uint32_t>(
+      std::max<int64_t>(1, std::min<int64_t>(absl::ToInt64Milliseconds(timeout), UINT32_MAX))));
+  v1::AskResponse reply;
+  // The daemon ends the ask at timeout_ms; the call's deadline only guards
+  // against a daemon that does not answer at all.
+  grpc::Status status = c.client->messaging().Ask(
+      DaemonClient::NewContext(timeout + absl::Seconds(5)).get(), request, &reply);
+  if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    return ctx.Fail(absl::DeadlineExceededError(
+        troupe::StrCat("no reply from ", options.to, " within ", absl::FormatDuration(timeout))));
+  }
+  if (!status.ok()) return ctx.Fail(c.client->Error(status, troupe::StrCat("ask ", options.to)));
+
+  if (reply.type() == TROUPE_MSG_POISON) {
+    // The actor failed twice on the message: type, payload, error text.
+    std::string_view in = reply.payload(), type, sent, error;
+    const bool decoded = wire::ReadField(&in, &type) && wire::ReadField(&in, &sent) &&
+                         wire::ReadField(&in, &error) && in.empty();
+    return ctx.Fail(
+        absl::AbortedError(troupe::StrCat(
+            reply.from().empty() ? options.to : reply.from(), " failed on the ", options.type,
+            " message: ", decoded ? error : std::string_view("(undecodable PoisonMessage)"))),
+        kExitActorFailed);
+  }
+
+  const bool text = IsPrintableText(reply.payload());
+  if (options.raw) {
+    ctx.out() << reply.payload();
+    return kExitOk;
+  }
+  if (ctx.json()) {
+    JsonObject object;
+    object.Add("type", reply.type()).Add("from", reply.from());
+    object.Add("size", static_cast<uint64_t>(reply.payload().size()));
+    if (text) {
+      object.Add("payload", reply.payload());
+    } else {
+      object.Add("payload_base64", absl::Base64Escape(reply.payload()));
+    }
+    return ctx.PrintJson(std::move(object));
+  }
+  ctx.out() << "reply from " << reply.from() << " (type " << reply.type() << ", "
+            << reply.payload().size() << " bytes"
+            << (text ? "" : "; not UTF-8 text, shown as base64") << ")\n";
+  const std::string shown = text ? reply.payload() : absl::Base64Escape(reply.payload());
+  ctx.out() << shown;
+  if (!shown.empty() && shown.back() != '\n') ctx.out() << "\n";
+  return kExitOk;
+}
+
+void AddMessageOptions(CLI::App* cmd, MessageOptions* options) {
+  cmd->add_option("TO", options->to, "Actor address (troupe://...) or global name")->required();
+  cmd->add_option("--type", options->type, "Message type name")->capture_default_str();
+  cmd->add_option("--data", options->data,
+                  "Payload: the text itself, @FILE for a file's bytes, @- for stdin (default: "
+                  "empty)");
+  cmd->add_option("--socket", options->socket,
+                  "troupd's unix socket (default: the `socket` setting)");
+}
+
+}  // namespace
+
+void AddMessageCommands(CLI::App& app, Runner* run) {
+  auto tell = std::make_shared<MessageOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "tell", "Send one message to an actor in troupd (by address or global name)");
+  AddMessageOptions(cmd, tell.get());
+  cmd->callback([tell, run] { *run = [tell](Context& ctx) { return TellCommand(ctx, *tell); }; });
+
+  auto ask = std::make_shared<MessageOptions>();
+  cmd = app.add_subcommand(
+      "ask", "Send one message to an actor in troupd and print the first message sent back");
+  AddMessageOptions(cmd, ask.get());
+  cmd->add_option("--timeout", ask->timeout_seconds, "Seconds to wait for the reply")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_flag("--raw", ask->raw, "Print only the reply's payload bytes, as they are");
+  cmd->callback([ask, run] { *run = [ask](Context& ctx) { return AskCommand(ctx, *ask); }; });
+}
+
+}  // namespace troupe::director

@@ -1,0 +1,210 @@
+// client.cc - troupe::Client: the channel, Connect's checks and messages, the
+// unary calls; the stream lives in message_stream.{h,cc}.
+#include "troupe/client.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/grpcpp.h"
+#include "sdk/client/grpc_status.h"
+#include "sdk/client/message_stream.h"
+#include "sdk/client/target.h"
+#include "troupe/v1/admin.grpc.pb.h"
+#include "troupe/v1/messaging.grpc.pb.h"
+
+namespace troupe {
+
+using client_internal::FromGrpcStatus;
+using client_internal::MessageStream;
+using client_internal::Target;
+
+namespace {
+
+// Deadline of the unary calls (CreateActor may place an actor on another
+// host, which may first fetch its bundle).
+constexpr absl::Duration kUnaryTimeout = absl::Seconds(60);
+constexpr absl::Duration kLongest = absl::Hours(24 * 365);
+
+std::string AsString(std::string_view text) { return std::string(text.data(), text.size()); }
+
+std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
+  return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      absl::ToChronoNanoseconds(std::clamp(d, absl::ZeroDuration(), kLongest)));
+}
+
+std::shared_ptr<grpc::Channel> MakeChannel(const Target& target) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(-1);  // the daemon enforces its own limit
+  args.SetMaxSendMessageSize(-1);
+  // One connection per Client, as client.h promises, even to the same target.
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  // Notice a daemon that starts while Connect waits within ~100 ms.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  return grpc::CreateCustomChannel(target.grpc_target, grpc::InsecureChannelCredentials(), args);
+}
+
+// Why Connect found nobody at `target`, and what to do about it.
+absl::Status NobodyAnswered(const Target& target, absl::Duration waited) {
+  const std::string hint = "is troupd running? start it with `director start`";
+  const std::string wait = absl::FormatDuration(waited);
+  if (target.unix_socket) {
+    struct stat st;
+    if (::stat(target.socket_path.c_str(), &st) != 0 && errno == ENOENT) {
+      return absl::UnavailableError(absl::StrCat("cannot connect to troupd at ", target.display,
+                                                 ": no socket there (waited ", wait, "); ", hint));
+    }
+    return absl::UnavailableError(absl::StrCat("cannot connect to troupd at ", target.display,
+                                               ": nothing answered within ", wait, "; ", hint));
+  }
+  return absl::UnavailableError(absl::StrCat("cannot connect to troupd at ", target.display,
+                                             ": nothing answered within ", wait, "; ", hint,
+                                             " (with listen_tcp set, for TCP clients)"));
+}
+
+}  // namespace
+
+struct Client::Impl {
+  Target target;
+  std::string token;  // sent on TCP only; empty: none
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<v1::Messaging::Stub> messaging;
+  std::unique_ptr<v1::Admin::Stub> admin;
+  std::unique_ptr<MessageStream> stream;  // last: closed first
+
+  // Sets the deadline and the token of a unary call.
+  void Prepare(grpc::ClientContext* context) const {
+    context->set_deadline(std::chrono::system_clock::now() + ToChrono(kUnaryTimeout));
+    if (!token.empty()) context->AddMetadata("authorization", "Bearer " + token);
+  }
+  // The call's status as an absl::Status, naming the daemon when it is gone.
+  absl::Status Check(const grpc::Status& status) const {
+    absl::Status converted = FromGrpcStatus(status);
+    if (converted.code() != absl::StatusCode::kUnavailable) return converted;
+    return absl::UnavailableError(
+        absl::StrCat("cannot reach troupd at ", target.display, ": ", converted.message()));
+  }
+};
+
+absl::StatusOr<std::unique_ptr<Client>> Client::Connect(std::string_view target_text,
+                                                        Options options) {
+  absl::StatusOr<Target> target = client_internal::ParseTarget(target_text);
+  if (!target.ok()) return target.status();
+  const auto steady_deadline = std::chrono::steady_clock::now() + ToChrono(options.connect_timeout);
+  const auto wall_deadline = std::chrono::system_clock::now() + ToChrono(options.connect_timeout);
+
+  auto impl = std::make_unique<Impl>();
+  impl->target = *std::move(target);
+  if (!impl->target.unix_socket) impl->token = std::move(options.token);
+  impl->channel = MakeChannel(impl->target);
+  if (!impl->channel->WaitForConnected(wall_deadline)) {
+    return NobodyAnswered(impl->target, options.connect_timeout);
+  }
+  impl->messaging = v1::Messaging::NewStub(impl->channel);
+  impl->admin = v1::Admin::NewStub(impl->channel);
+  absl::StatusOr<std::unique_ptr<MessageStream>> stream =
+      MessageStream::Open(impl->channel, impl->target.display, impl->token, steady_deadline);
+  if (!stream.ok()) return stream.status();
+  impl->stream = *std::move(stream);
+  return std::unique_ptr<Client>(new Client(std::move(impl)));
+}
+
+absl::StatusOr<std::unique_ptr<Client>> Client::Connect(std::string_view target) {
+  return Connect(target, Options());
+}
+
+Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Client::~Client() = default;
+
+const std::string& Client::address() const { return impl_->stream->address(); }
+
+absl::Status Client::Tell(std::string_view to, const Message& message) {
+  return impl_->stream->Tell(to, message);
+}
+
+absl::StatusOr<Client::Message> Client::Ask(std::string_view to, const Message& message,
+                                            absl::Duration timeout) {
+  if (impl_->stream->OnClientThread()) {
+    return absl::FailedPreconditionError(
+        "Client::Ask called from a client callback would wait for itself; use AskAsync there");
+  }
+  return AskAsync(to, message, timeout).get();
+}
+
+std::future<absl::StatusOr<Client::Message>> Client::AskAsync(std::string_view to,
+                                                              const Message& message,
+                                                              absl::Duration timeout) {
+  MessageStream::Promise promise;
+  std::future<absl::StatusOr<Message>> future = promise.get_future();
+  impl_->stream->Ask(to, message, timeout, std::move(promise));
+  return future;
+}
+
+void Client::AskAsync(std::string_view to, const Message& message, absl::Duration timeout,
+                      std::function<void(absl::StatusOr<Message>)> done) {
+  impl_->stream->Ask(to, message, timeout, MessageStream::Callback(std::move(done)));
+}
+
+absl::StatusOr<std::string> Client::CreateActor(std::string_view group, std::string_view class_name,
+                                                std::string_view requirements_json,
+                                                std::string_view global_name) {
+  if (absl::Status health = impl_->stream->health(); !health.ok()) return health;
+  v1::CreateActorRequest request;
+  request.set_group(AsString(group));
+  request.set_class_name(AsString(class_name));
+  request.set_requirements_json(AsString(requirements_json));
+  request.set_global_name(AsString(global_name));
+  v1::CreateActorResponse response;
+  grpc::ClientContext context;
+  impl_->Prepare(&context);
+  absl::Status status = impl_->Check(impl_->messaging->CreateActor(&context, request, &response));
+  if (!status.ok()) return status;
+  return std::move(*response.mutable_address());
+}
+
+absl::StatusOr<std::string> Client::Lookup(std::string_view global_name) {
+  if (absl::Status health = impl_->stream->health(); !health.ok()) return health;
+  v1::LookupRequest request;
+  request.set_global_name(AsString(global_name));
+  v1::LookupResponse response;
+  grpc::ClientContext context;
+  impl_->Prepare(&context);
+  absl::Status status = impl_->Check(impl_->messaging->Lookup(&context, request, &response));
+  if (!status.ok()) return status;
+  return std::move(*response.mutable_address());
+}
+
+absl::StatusOr<std::vector<std::string>> Client::Role(std::string_view role,
+                                                      std::string_view group) {
+  if (absl::Status health = impl_->stream->health(); !health.ok()) return health;
+  v1::RoleRequest request;
+  request.set_role(AsString(role));
+  request.set_group(AsString(group));
+  v1::RoleResponse response;
+  grpc::ClientContext context;
+  impl_->Prepare(&context);
+  absl::Status status = impl_->Check(impl_->admin->Role(&context, request, &response));
+  if (!status.ok()) return status;
+  std::vector<std::string> addresses;
+  addresses.reserve(response.actors_size());
+  for (v1::ManagedActor& actor : *response.mutable_actors()) {
+    addresses.push_back(std::move(*actor.mutable_address()));
+  }
+  return addresses;
+}
+
+void Client::Subscribe(std::function<void(Message)> on_message,
+                       std::function<void(absl::Status)> on_error) {
+  impl_->stream->Subscribe(std::move(on_message), std::move(on_error));
+}
+
+uint64_t Client::tell_errors() const { return impl_->stream->tell_errors(); }
+
+}  // namespace troupe

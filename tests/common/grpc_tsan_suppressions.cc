@@ -1,0 +1,27 @@
+// grpc_tsan_suppressions.cc - ThreadSanitizer suppressions for programs that use gRPC.
+//
+// Debian's gRPC (and the Abseil it uses for its locks) is not built with
+// -fsanitize=thread, so TSan cannot see the synchronization inside it: every
+// object handed from one thread to another through a completion queue or a
+// gRPC server thread looks like a race (including the inline grpcpp/ header
+// code compiled into our objects). So the memory accesses of intercepted
+// calls made by gRPC (recvmsg, memcpy, ...) are ignored (called_from_lib:
+// otherwise TSan builds, symbolizes and then suppresses a report for every
+// byte range received, which made a 20k-tell test take minutes), and
+// reports with a gRPC or Abseil frame in either stack are suppressed. Races
+// between the client's own threads and callers, whose stacks do not pass
+// through gRPC, are still reported. Linked into every test binary that uses
+// gRPC (target troupe_grpc_tsan_suppressions) and, in TSan builds only, into
+// troupd, which the end-to-end tests run; harmless without TSan.
+extern "C" const char* __tsan_default_suppressions() {
+  return "called_from_lib:libgrpc.so\n"
+         "called_from_lib:libgrpc++.so\n"
+         "called_from_lib:libgpr.so\n"
+         "race:libgrpc.so\n"
+         "race:libgrpc++.so\n"
+         "race:libgpr.so\n"
+         "race:libaddress_sorting.so\n"
+         "race:libabsl_\n"
+         "race:/usr/include/grpcpp/\n"
+         "race:/usr/include/grpc/\n";
+}

@@ -1,0 +1,443 @@
+// director_daemon_test.cc - director's daemon commands against a real troupd:
+// the built programs as separate processes, in temporary TROUPE_DIRs, with
+// the bundles plugins/ builds. Every test checks exit codes and output.
+#include <sys/stat.h>
+
+#include <chrono>
+#include <filesystem>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tests/common/status_matchers.h"
+#include "tests/e2e/daemon_harness.h"
+#include "troupe/json.h"
+
+namespace troupe::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+class DirectorDaemonTest : public ::testing::Test {
+ protected:
+  CommandResult Director(const std::vector<std::string>& args) { return harness_.Director(args); }
+
+  // The "not running" line for this fixture's socket, as director prints it.
+  std::string NotRunningLine() const {
+    return "director: troupd is not running: nothing answers on " + harness_.socket() +
+           " (start it with `director start`)\n";
+  }
+
+  // Copies a built bundle into TROUPE_DIR/bundles.
+  void PlaceBundle(const std::string& path) {
+    fs::copy_file(path, harness_.bundles_dir() + "/" + fs::path(path).filename().string(),
+                  fs::copy_options::overwrite_existing);
+  }
+
+  // `director ask TO --type T --data D`, expecting success; returns stdout.
+  std::string Ask(const std::string& to, const std::string& type, const std::string& data) {
+    CommandResult r = Director({"ask", to, "--type", type, "--data", data});
+    EXPECT_EQ(r.code, 0) << r;
+    return r.out;
+  }
+
+  DaemonHarness harness_;
+};
+
+TEST_F(DirectorDaemonTest, LoadedHelloEchoesAnAsk) {
+  ASSERT_TRUE(harness_.StartDaemon());
+  CommandResult load = Director({"load", TROUPE_HELLO_BUNDLE});
+  ASSERT_EQ(load.code, 0) << load;
+  EXPECT_CONTAINS(load.out, "loaded hello 1.0 (hash ");
+  EXPECT_CONTAINS(load.out, std::string("from ") + TROUPE_HELLO_BUNDLE);
+
+  CommandResult ask = Director({"ask", "hello", "--type", "text", "--data", "hi"});
+  ASSERT_EQ(ask.code, 0) << ask;
+  EXPECT_TRUE(std::regex_search(ask.out, std::regex("^reply from troupe://\\S+ \\(type text, 2 "
+                                                    "bytes\\)\nhi\n$")))
+      << ask;
+  EXPECT_EQ(ask.err, "");
+
+  CommandResult raw = Director({"ask", "hello", "--type", "text", "--data", "hi", "--raw"});
+  ASSERT_EQ(raw.code, 0) << raw;
+  EXPECT_EQ(raw.out, "hi");
+
+  CommandResult tell = Director({"tell", "hello", "--type", "text", "--data", "fire and forget"});
+  ASSERT_EQ(tell.code, 0) << tell;
+  EXPECT_EQ(tell.out, "sent text (15 bytes) to hello\n");
+}
+
+TEST_F(DirectorDaemonTest, LoadingTheSameBundleTwiceSaysAlreadyLoaded) {
+  ASSERT_TRUE(harness_.StartDaemon());
+  ASSERT_EQ(Director({"load", TROUPE_HELLO_BUNDLE}).code, 0);
+  CommandResult again = Director({"load", TROUPE_HELLO_BUNDLE});
+  ASSERT_EQ(again.code, 0) << again;
+  EXPECT_CONTAINS(again.out, "already loaded: hello 1.0 (hash ");
+  EXPECT_CONTAINS(again.out, "active; nothing changed");
+}
+
+TEST_F(DirectorDaemonTest, ListShowsTheLoadedBundleActiveWithItsActor) {
+  ASSERT_TRUE(harness_.StartDaemon());
+  CommandResult empty = Director({"list"});
+  ASSERT_EQ(empty.code, 0) << empty;
+  EXPECT_EQ(empty.out, "no bundles loaded in troupd (" + harness_.socket() + ")\n");
+
+  ASSERT_EQ(Director({"load", TROUPE_HELLO_BUNDLE}).code, 0);
+  CommandResult list = Director({"list"});
+  ASSERT_EQ(list.code, 0) << list;
+  EXPECT_TRUE(std::regex_search(list.out, std::regex("^hello:\n  1\\.0  \\[ACTIVE\\]  hash "
+                                                     "[0-9a-f]{64}  ")))
+      << list;
+  EXPECT_TRUE(std::regex_search(
+      list.out, std::regex("\n      troupe://\\S+  hello\\.Echo  name hello  since \\d{4}-")))
+      << list;
+
+  CommandResult other = Director({"list", "nosuchgroup"});
+  ASSERT_EQ(other.code, 0) << other;
+  EXPECT_EQ(other.out, "nosuchgroup: not loaded\n");
+
+  CommandResult json = Director({"list", "--json"});
+  ASSERT_EQ(json.code, 0) << json;
+  EXPECT_TRUE(json::IsValid(json.out)) << json;
+  EXPECT_CONTAINS(json.out, "{\"ok\":true,\"bundles\":[{");
+  EXPECT_CONTAINS(json.out, "\"group\":\"hello\"");
+  EXPECT_CONTAINS(json.out, "\"state\":\"BUNDLE_STATE_ACTIVE\"");
+  EXPECT_CONTAINS(json.out, "\"class_name\":\"hello.Echo\"");
+}
+
+TEST_F(DirectorDaemonTest, StatusPrintsTheDaemonsTextAndValidJson) {
+  ASSERT_TRUE(harness_.StartDaemon());
+  ASSERT_EQ(Director({"load", TROUPE_HELLO_BUNDLE}).code, 0);
+  CommandResult text = Director({"status"});
+  ASSERT_EQ(text.code, 0) << text;
+  EXPECT_CONTAINS(text.out, "troupd ");
+  EXPECT_CONTAINS(text.out, "listening on unix:" + harness_.socket());
+  EXPECT_CONTAINS(text.out, "hello");
+
+  CommandResult json = Director({"status", "--json"});
+  ASSERT_EQ(json.code, 0) << json;
+  EXPECT_TRUE(json::IsValid(json.out)) << json;
+  EXPECT_EQ(json.out.rfind("{\"ok\":true,", 0), 0u) << json;
+  EXPECT_CONTAINS(json.out, "\"system\":{");
+  EXPECT_CONTAINS(json.out, "\"listeners\":[\"unix:" + harness_.socket() + "\"]");
+
+  CommandResult actor = Director({"status", "--actor", "hello"});
+  ASSERT_EQ(actor.code, 0) << actor;
+  EXPECT_CONTAINS(actor.out, "hello.Echo");
+
+  CommandResult missing = Director({"status", "--actor", "nobody"});
+  EXPECT_EQ(missing.code, 3) << missing;
+  EXPECT_CONTAINS(missing.err, "director: status of nobody: ");
+}
+
+TEST_F(DirectorDaemonTest, UnloadOfSomethingNotLoadedFailsWithNotFound) {
+  ASSERT_TRUE(harness_.StartDaemon());
+  CommandResult r = Director({"unload", "nosuchgroup"});
+  EXPECT_EQ(r.code, 3) << r;
+  EXPECT_CONTAINS(r.err, "director: cannot unload nosuchgroup: ");
+  EXPECT_CONTAINS(r.err, " (see `director list`)\n");
+  EXPECT_EQ(r.out, "");
+
+  ASSERT_EQ(Director({"load", TROUPE_HELLO_BUNDLE}).code, 0);
+  CommandResult unload = Director({"unload", "hello"});
+  ASSERT_EQ(unload.code, 0) << unload;
+  EXPECT_CONTAINS(unload.out, "unloaded hello 1.0 (hash ");
+  CommandResult ask = Director({"ask", "hello", "--data", "hi"});
+  EXPECT_EQ(ask.code, 3) << ask;
+  EXPECT_CONTAINS(ask.err, "director: ask hello: ");
+}
+
+TEST_F(DirectorDaemonTest, TamperedBundleIsRejectedAndTheDaemonKeepsAnswering) {
+  ASSERT_TRUE(harness_.StartDaemon());
+  ASSERT_EQ(Director({"load", TROUPE_HELLO_BUNDLE}).code, 0);
+  std::string bytes = ReadFileForTest(TROUPE_HELLO_BUNDLE);
+  ASSERT_GT(bytes.size(), 1000u);
+  bytes[bytes.size() / 2] ^= 0x5a;  // inside the library's compressed data
+  const std::string tampered = harness_.root() + "/hello-tampered.troupe";
+  WriteFileForTest(tampered, bytes);
+
+  CommandResult r = Director({"load", tampered});
+  EXPECT_EQ(r.code, 4) << r;
+  EXPECT_CONTAINS(r.err, "director: troupd rejected " + tampered + ": ");
+  EXPECT_EQ(r.out, "");
+
+  EXPECT_CONTAINS(Ask("hello", "text", "still here"), "\nstill here\n");
+  CommandResult list = Director({"list"});
+  EXPECT_EQ(list.code, 0) << list;
+  EXPECT_CONTAINS(list.out, "1.0  [ACTIVE]");
+}
+
+TEST_F(DirectorDaemonTest, WrongFlagIsAUsageError) {
+  CommandResult r = Director({"load", "--no-such-flag", TROUPE_HELLO_BUNDLE});
+  EXPECT_EQ(r.code, 2) << r;
+  EXPECT_CONTAINS(r.err, "--no-such-flag");
+  CommandResult missing = Director({"ask"});
+  EXPECT_EQ(missing.code, 2) << missing;
+  EXPECT_CONTAINS(missing.err, "TO is required");
+}
+
+TEST_F(DirectorDaemonTest, EveryDaemonCommandSaysInOneLineThatNothingRuns) {
+  const std::vector<std::vector<std::string>> commands = {
+      {"status"},
+      {"list"},
+      {"shutdown"},
+      {"refresh"},
+      {"unload", "hello"},
+      {"load", TROUPE_HELLO_BUNDLE},
+      {"role", "echo"},
+      {"capabilities"},
+      {"tell", "hello", "--data", "x"},
+      {"ask", "hello", "--data", "x"},
+  };
+  for (const std::vector<std::string>& command : commands) {
+    CommandResult r = Director(command);
+    EXPECT_EQ(r.code, 8) << command[0] << ": " << r;
+    EXPECT_EQ(r.err, NotRunningLine()) << command[0];
+    EXPECT_EQ(r.out, "") << command[0];
+  }
+  // Nothing was started behind our back.
+  EXPECT_FALSE(fs::exists(harness_.socket()));
+
+  CommandResult json = Director({"status", "--json"});
+  EXPECT_EQ(json.code, 8) << json;
+  EXPECT_TRUE(json::IsValid(json.out)) << json;
+  EXPECT_CONTAINS(json.out, "\"exit_code\":8");
+
+  CommandResult elsewhere = Director({"status", "--socket", harness_.root() + "/other.sock"});
+  EXPECT_EQ(elsewhere.code, 8) << elsewhere;
+  EXPECT_CONTAINS(elsewhere.err, "nothing answers on " + harness_.root() + "/other.sock");
+}
+
+TEST_F(DirectorDaemonTest, StartThenShutdownRoundTrip) {
+  CommandResult start = Director({"start"});
+  ASSERT_EQ(start.code, 0) << start;
+  std::smatch m;
+  const std::string log = harness_.dir() + "/run/troupd.log";
+  ASSERT_TRUE(std::regex_match(start.out, m,
+                               std::regex("troupd started \\(pid (\\d+)\\), socket (.*), log "
+                                          "(.*)\n")))
+      << start;
+  const pid_t pid = std::stoi(m[1].str());
+  harness_.Adopt(pid);
+  EXPECT_EQ(m[2].str(), harness_.socket());
+  EXPECT_EQ(m[3].str(), log);
+  struct stat st;
+  ASSERT_EQ(::stat(log.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(::stat((harness_.dir() + "/run").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+
+  CommandResult status = Director({"status"});
+  ASSERT_EQ(status.code, 0) << status;
+  EXPECT_CONTAINS(status.out, "listening on unix:" + harness_.socket());
+
+  CommandResult again = Director({"start"});
+  EXPECT_EQ(again.code, 0) << again;
+  EXPECT_EQ(again.out, "troupd is already running on " + harness_.socket() + " (pid " +
+                           std::to_string(pid) + ")\n");
+
+  CommandResult shutdown = Director({"shutdown"});
+  ASSERT_EQ(shutdown.code, 0) << shutdown;
+  EXPECT_EQ(shutdown.out, "troupd stopped (pid " + std::to_string(pid) + ")\n");
+  EXPECT_TRUE(WaitForProcessExit(pid, std::chrono::milliseconds(0)));
+  EXPECT_FALSE(fs::exists(harness_.socket()));
+  CommandResult after = Director({"status"});
+  EXPECT_EQ(after.code, 8) << after;
+  EXPECT_EQ(after.err, NotRunningLine());
+  EXPECT_CONTAINS(ReadFileForTest(log), "stopped");
+}
+
+TEST_F(DirectorDaemonTest, StartReportsADaemonThatCannotStart) {
+  WriteFileForTest(harness_.dir() + "/config/worker_threads", "lots\n");
+  CommandResult start = Director({"start"});
+  EXPECT_EQ(start.code, 1) << start;
+  EXPECT_CONTAINS(start.err, "director: troupd exited with status 1 before it answered on " +
+                                 harness_.socket());
+  EXPECT_CONTAINS(start.err, "worker_threads");  // the log's last lines say why
+  EXPECT_EQ(start.out, "");
+  EXPECT_FALSE(fs::exists(harness_.socket()));
+}
+
+TEST_F(DirectorDaemonTest, RestartedDaemonRestoresTheLoadedBundle) {
+  ASSERT_TRUE(harness_.StartDaemon());
+  ASSERT_EQ(Director({"load", TROUPE_HELLO_BUNDLE}).code, 0);
+  ASSERT_TRUE(harness_.StopDaemon());
+  EXPECT_EQ(Director({"list"}).code, 8);
+
+  ASSERT_TRUE(harness_.StartDaemon());
+  CommandResult list = Director({"list"});
+  ASSERT_EQ(list.code, 0) << list;
+  EXPECT_CONTAINS(list.out, "hello:\n  1.0  [ACTIVE]");
+  EXPECT_CONTAINS(Ask("hello", "text", "again"), "\nagain\n");
+}
+
+TEST_F(DirectorDaemonTest, KilledDaemonLeavesAStaleSocketAndRestoresOnStart) {
+  ASSERT_TRUE(harness_.StartDaemon());
+  ASSERT_EQ(Director({"load", TROUPE_HELLO_BUNDLE}).code, 0);
+  harness_.KillDaemon();
+  ASSERT_TRUE(fs::exists(harness_.socket()));  // left behind by the crash
+  CommandResult stale = Director({"ask", "hello", "--data", "x"});
+  EXPECT_EQ(stale.code, 8) << stale;
+  EXPECT_EQ(stale.err, NotRunningLine());
+
+  ASSERT_TRUE(harness_.StartDaemon());
+  CommandResult list = Director({"list"});
+  ASSERT_EQ(list.code, 0) << list;
+  EXPECT_CONTAINS(list.out, "hello:\n  1.0  [ACTIVE]");
+  EXPECT_CONTAINS(Ask("hello", "text", "back"), "\nback\n");
+}
+
+TEST_F(DirectorDaemonTest, NewestLoadAnswersAndANamedVersionLoadsExactlyThatOne) {
+  ASSERT_TRUE(harness_.StartDaemon());
+  ASSERT_EQ(Director({"load", TROUPE_VERSIONED_1_0}).code, 0);
+  CommandResult two = Director({"load", TROUPE_VERSIONED_2_0});
+  ASSERT_EQ(two.code, 0) << two;
+  EXPECT_CONTAINS(two.out, "loaded versioned 2.0");
+  EXPECT_CONTAINS(Ask("versioned", "version", ""), "\n2.0\n");
+  CommandResult list = Director({"list", "versioned"});
+  ASSERT_EQ(list.code, 0) << list;
+  EXPECT_TRUE(std::regex_search(list.out, std::regex("versioned:\n  1\\.0  \\[inactive\\][^\n]*\n"
+                                                     "(      [^\n]*\n)*  2\\.0  \\[ACTIVE\\]")))
+      << list;
+
+  // By name from TROUPE_DIR/bundles: GROUP-VERSION is that version, not the
+  // newest (Thespian's `load` always took the newest).
+  PlaceBundle(TROUPE_VERSIONED_1_0);
+  PlaceBundle(TROUPE_VERSIONED_2_0);
+  CommandResult unload = Director({"unload", "versioned"});
+  ASSERT_EQ(unload.code, 0) << unload;
+  EXPECT_CONTAINS(unload.out, "unloaded versioned 1.0");
+  EXPECT_CONTAINS(unload.out, "unloaded versioned 2.0");
+  CommandResult one = Director({"load", "versioned-1.0"});
+  ASSERT_EQ(one.code, 0) << one;
+  EXPECT_CONTAINS(one.out, "loaded versioned 1.0 (hash ");
+  EXPECT_CONTAINS(one.out, "from " + harness_.bundles_dir() + "/versioned-1.0.troupe");
+  EXPECT_CONTAINS(Ask("versioned", "version", ""), "\n1.0\n");
+
+  CommandResult newest = Director({"load", "versioned"});
+  ASSERT_EQ(newest.code, 0) << newest;
+  EXPECT_CONTAINS(newest.out, "loaded versioned 2.0 (hash ");
+  EXPECT_CONTAINS(Ask("versioned", "version", ""), "\n2.0\n");
+
+  CommandResult absent = Director({"load", "versioned-3.0"});
+  EXPECT_EQ(absent.code, 3) << absent;
+  EXPECT_CONTAINS(absent.err, "director: no version 3.0 of versioned in " + harness_.bundles_dir() +
+                                  "; there: 2.0, 1.0");
+}
+
+TEST_F(DirectorDaemonTest, RefreshLoadsTheNewestOfEveryGroup) {
+  PlaceBundle(TROUPE_VERSIONED_1_0);
+  PlaceBundle(TROUPE_VERSIONED_2_0);
+  PlaceBundle(TROUPE_HELLO_BUNDLE);
+  ASSERT_TRUE(harness_.StartDaemon());
+  ASSERT_EQ(Director({"load", "versioned-1.0"}).code, 0);
+  EXPECT_CONTAINS(Ask("versioned", "version", ""), "\n1.0\n");
+
+  CommandResult refresh = Director({"refresh"});
+  ASSERT_EQ(refresh.code, 0) << refresh;
+  EXPECT_EQ(refresh.out,
+            "hello: loaded 1.0 (was not loaded)\n"
+            "versioned: loaded 2.0 (was 1.0)\n");
+  EXPECT_CONTAINS(Ask("versioned", "version", ""), "\n2.0\n");
+  EXPECT_CONTAINS(Ask("hello", "text", "hi"), "\nhi\n");
+
+  CommandResult again = Director({"refresh"});
+  ASSERT_EQ(again.code, 0) << again;
+  EXPECT_EQ(again.out,
+            "hello: 1.0 is active, nothing to do\n"
+            "versioned: 2.0 is active, nothing to do\n");
+}
+
+TEST_F(DirectorDaemonTest, AskWithoutReplyTimesOut) {
+  ASSERT_TRUE(harness_.StartDaemon());
+  ASSERT_EQ(Director({"load", TROUPE_VERSIONED_1_0}).code, 0);
+  // versioned.Version ignores every type but "version".
+  CommandResult r =
+      Director({"ask", "versioned", "--type", "unknown", "--data", "x", "--timeout", "0.5"});
+  EXPECT_EQ(r.code, 9) << r;
+  EXPECT_EQ(r.err, "director: no reply from versioned within 500ms\n");
+}
+
+TEST_F(DirectorDaemonTest, AskThatMakesTheActorFailExitsWithItsError) {
+  ASSERT_TRUE(harness_.StartDaemon());
+  CommandResult load = Director({"load", TROUPE_EXAMPLES_BUNDLE});
+  ASSERT_EQ(load.code, 0) << load;
+  CommandResult role = Director({"role", "counter"});
+  ASSERT_EQ(role.code, 0) << role;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(role.out, m,
+                                std::regex("^(troupe://\\S+)  examples\\.Counter  role counter")))
+      << role;
+  const std::string counter = m[1].str();
+
+  CommandResult poisoned = Director({"ask", counter, "--type", "increment", "--data", "many"});
+  EXPECT_EQ(poisoned.code, 10) << poisoned;
+  EXPECT_CONTAINS(poisoned.err, "failed on the increment message: ");
+  EXPECT_CONTAINS(poisoned.err, "is not a non-negative integer");
+
+  ASSERT_EQ(Director({"tell", counter, "--type", "increment", "--data", "2"}).code, 0);
+  EXPECT_CONTAINS(Ask(counter, "get", ""), "(type count, 1 bytes)\n2\n");
+
+  CommandResult no_role = Director({"role", "nosuchrole"});
+  EXPECT_EQ(no_role.code, 3) << no_role;
+  EXPECT_CONTAINS(no_role.err, "director: role nosuchrole: ");
+}
+
+TEST_F(DirectorDaemonTest, CapabilitiesCanBeSetReadAndRemoved) {
+  ASSERT_TRUE(harness_.StartDaemon());
+  CommandResult set = Director({"capabilities", "zone", "\"eu\""});
+  ASSERT_EQ(set.code, 0) << set;
+  EXPECT_EQ(set.out, "set capability zone = \"eu\"\n");
+  CommandResult one = Director({"capabilities", "zone"});
+  ASSERT_EQ(one.code, 0) << one;
+  EXPECT_EQ(one.out, "\"eu\"\n");
+  CommandResult all = Director({"capabilities"});
+  ASSERT_EQ(all.code, 0) << all;
+  EXPECT_TRUE(json::IsValid(all.out)) << all;
+  EXPECT_CONTAINS(all.out, "\"zone\"");
+
+  CommandResult bad = Director({"capabilities", "zone", "eu"});
+  EXPECT_EQ(bad.code, 5) << bad;
+  EXPECT_CONTAINS(bad.err, "is not JSON");
+
+  CommandResult unset = Director({"capabilities", "--unset", "zone"});
+  ASSERT_EQ(unset.code, 0) << unset;
+  EXPECT_EQ(unset.out, "removed capability zone\n");
+  CommandResult gone = Director({"capabilities", "zone"});
+  EXPECT_EQ(gone.code, 3) << gone;
+  EXPECT_CONTAINS(gone.err, "troupd has no capability 'zone'");
+}
+
+TEST_F(DirectorDaemonTest, GensrcKeepLimitSparesBundlesLoadedInTheDaemon) {
+  // versioned-1.0 loaded; building 2.0 and 3.0 with keep limit 1 would delete
+  // 1.0 and 2.0, but 1.0 is loaded and stays.
+  PlaceBundle(TROUPE_VERSIONED_1_0);
+  PlaceBundle(TROUPE_VERSIONED_2_0);
+  ASSERT_TRUE(harness_.StartDaemon());
+  ASSERT_EQ(Director({"load", "versioned-1.0"}).code, 0);
+  WriteFileForTest(harness_.dir() + "/config/keep_limit", "1\n");
+  CommandResult gensrc =
+      Director({"gensrc", "--manifest", TROUPE_VERSIONED_MANIFEST, "--lib",
+                TROUPE_VERSIONED_LIBRARY, "--version", "3.0", "--key", TROUPE_BUILD_SECRET_KEY});
+  ASSERT_EQ(gensrc.code, 0) << gensrc;
+  const std::string one = harness_.bundles_dir() + "/versioned-1.0.troupe";
+  const std::string two = harness_.bundles_dir() + "/versioned-2.0.troupe";
+  EXPECT_CONTAINS(gensrc.out, "deleted old bundle " + two + " (keep limit 1)\n");
+  EXPECT_CONTAINS(gensrc.out, "kept old bundle " + one + ": loaded in troupd (keep limit 1)\n");
+  EXPECT_TRUE(fs::exists(one));
+  EXPECT_FALSE(fs::exists(two));
+
+  // Without a daemon the limit applies as before.
+  ASSERT_TRUE(harness_.StopDaemon());
+  CommandResult offline =
+      Director({"gensrc", "--manifest", TROUPE_VERSIONED_MANIFEST, "--lib",
+                TROUPE_VERSIONED_LIBRARY, "--version", "4.0", "--key", TROUPE_BUILD_SECRET_KEY});
+  ASSERT_EQ(offline.code, 0) << offline;
+  EXPECT_CONTAINS(offline.out, "deleted old bundle " + one + " (keep limit 1)\n");
+  EXPECT_FALSE(fs::exists(one));
+}
+
+}  // namespace
+}  // namespace troupe::testing

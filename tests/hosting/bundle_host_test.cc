@@ -1,0 +1,634 @@
+// Tests of BundleHost with a threaded actor system and real signed bundles:
+// loading, activation and names, AutoUnload (drain vs keep loaded),
+// unloading and reactivation, failing loads, restarts and their limit,
+// persistence and Restore, roles, creating actors by group, and shutdown.
+//
+// The lifecycle/drained bundles (tests/testdata/bundles/lifecycle) report
+// every action they handle to the actor named "hosting_test.observer", which
+// the fixture binds to an EventLog; the waits below are on condition
+// variables, never sleeps.
+#include "daemon/hosting/bundle_host.h"
+
+#include <zip.h>
+
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "daemon/bundle/keys.h"
+#include "daemon/common/logging.h"
+#include "daemon/runtime/actor_system.h"
+#include "tests/common/status_matchers.h"
+#include "tests/common/temp_dir.h"
+
+namespace troupe::hosting {
+namespace {
+
+namespace fs = std::filesystem;
+using runtime::ActorRef;
+using runtime::ActorSystem;
+using runtime::Cell;
+using runtime::Message;
+
+constexpr absl::Duration kWait = absl::Seconds(20);
+
+// Lines received (observer events, log lines); waits for them. Thread-safe.
+class Recorder {
+ public:
+  void Add(std::string line) {
+    troupe::MutexLock lock(&mu_);
+    lines_.push_back(std::move(line));
+    cv_.SignalAll();
+  }
+  // Waits until `count` lines contain `part`; false on timeout.
+  bool WaitFor(std::string_view part, size_t count = 1) const {
+    const absl::Time deadline = absl::Now() + kWait;
+    troupe::MutexLock lock(&mu_);
+    while (CountLocked(part) < count) {
+      if (cv_.WaitWithDeadline(&mu_, deadline)) return CountLocked(part) >= count;
+    }
+    return true;
+  }
+  size_t Count(std::string_view part) const {
+    troupe::MutexLock lock(&mu_);
+    return CountLocked(part);
+  }
+  // The position of the first line containing `part`, or -1.
+  int IndexOf(std::string_view part) const {
+    troupe::MutexLock lock(&mu_);
+    for (size_t i = 0; i < lines_.size(); ++i) {
+      if (lines_[i].find(part) != std::string::npos) return static_cast<int>(i);
+    }
+    return -1;
+  }
+  std::string Dump() const {
+    troupe::MutexLock lock(&mu_);
+    std::string out;
+    for (const std::string& line : lines_) out += "  " + line + "\n";
+    return out;
+  }
+
+ private:
+  size_t CountLocked(std::string_view part) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    size_t n = 0;
+    for (const std::string& line : lines_) n += line.find(part) != std::string::npos ? 1 : 0;
+    return n;
+  }
+
+  mutable troupe::Mutex mu_;
+  mutable troupe::CondVar cv_;
+  std::vector<std::string> lines_ ABSL_GUARDED_BY(mu_);
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+std::string Lifecycle(std::string_view group, std::string_view version) {
+  return std::string(TROUPE_LIFECYCLE_BUNDLE_DIR) + "/" + std::string(group) + "-" +
+         std::string(version) + ".troupe";
+}
+
+// `bytes` (a zip) with one byte of the entry `name` changed, re-zipped.
+std::string TamperWithEntry(const std::string& bytes, const std::string& name) {
+  struct Entry {
+    std::string name;
+    std::string content;
+  };
+  std::vector<Entry> entries;
+  zip_source_t* src = zip_source_buffer_create(bytes.data(), bytes.size(), 0, nullptr);
+  zip_t* in = zip_open_from_source(src, ZIP_RDONLY, nullptr);
+  EXPECT_NE(in, nullptr);
+  for (zip_int64_t i = 0; i < zip_get_num_entries(in, 0); ++i) {
+    Entry e;
+    e.name = zip_get_name(in, i, 0);
+    zip_stat_t st;
+    zip_stat_index(in, i, 0, &st);
+    e.content.resize(st.size);
+    zip_file_t* f = zip_fopen_index(in, i, 0);
+    EXPECT_EQ(zip_fread(f, e.content.data(), st.size), static_cast<zip_int64_t>(st.size));
+    zip_fclose(f);
+    if (e.name == name) e.content[e.content.size() / 2] ^= 0x01;
+    entries.push_back(std::move(e));
+  }
+  zip_discard(in);
+
+  zip_error_t error;
+  zip_error_init(&error);
+  zip_source_t* out = zip_source_buffer_create(nullptr, 0, 0, &error);
+  zip_source_keep(out);
+  zip_t* za = zip_open_from_source(out, ZIP_TRUNCATE, &error);
+  EXPECT_NE(za, nullptr);
+  for (const Entry& e : entries) {
+    zip_source_t* data = zip_source_buffer(za, e.content.data(), e.content.size(), 0);
+    zip_int64_t index = zip_file_add(za, e.name.c_str(), data, 0);
+    EXPECT_GE(index, 0) << e.name;
+    zip_file_set_external_attributes(za, static_cast<zip_uint64_t>(index), 0, ZIP_OPSYS_UNIX,
+                                     0100644u << 16);
+  }
+  EXPECT_EQ(zip_close(za), 0);
+  zip_stat_t st;
+  zip_source_open(out);
+  zip_source_stat(out, &st);
+  std::string result(st.size, '\0');
+  EXPECT_EQ(zip_source_read(out, result.data(), result.size()), static_cast<zip_int64_t>(st.size));
+  zip_source_close(out);
+  zip_source_free(out);
+  return result;
+}
+
+class BundleHostTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SetLogSinkForTest([this](LogLevel, std::string_view text) { log_.Add(std::string(text)); });
+    bundle::TrustStore trust(dir_ + "/keys/trusted");
+    ASSERT_OK(trust.Trust(TROUPE_BUILD_PUBLIC_KEY));
+    system_ = std::make_unique<ActorSystem>(
+        runtime::SystemOptions{.worker_threads = 2, .clock = &clock_});
+    observer_ = system_->SpawnNative(
+        [this](Cell*, Message& m) {
+          if (m.type() == "life.event") events_.Add(std::string(m.payload()));
+        },
+        "observer");
+    ASSERT_OK(system_->BindGlobalName("hosting_test.observer", observer_));
+  }
+  void TearDown() override {
+    host_.reset();
+    system_->Shutdown();
+    system_.reset();
+    SetLogSinkForTest(nullptr);
+    if (HasFailure()) std::fprintf(stderr, "log:\n%s", log_.Dump().c_str());
+  }
+
+  HostOptions Options() {
+    HostOptions options;
+    options.troupe_dir = dir_;
+    options.clock = &clock_;
+    options.drain_timeout = kWait;
+    options.load_timeout = kWait;
+    return options;
+  }
+  BundleHost& Host() {
+    if (host_ == nullptr) host_ = std::make_unique<BundleHost>(system_.get(), Options());
+    return *host_;
+  }
+
+  LoadOutcome Load(const std::string& path) {
+    absl::StatusOr<LoadOutcome> outcome = Host().LoadFile(path);
+    EXPECT_TRUE(outcome.ok()) << path << ": " << outcome.status();
+    return outcome.ok() ? *std::move(outcome) : LoadOutcome();
+  }
+  // Asks the actor named `name` for "version".
+  std::string VersionOf(std::string_view name) {
+    absl::StatusOr<ActorRef> actor = system_->Lookup(name);
+    if (!actor.ok()) return std::string(actor.status().message());
+    absl::StatusOr<Message> reply =
+        system_->Ask(*actor, Message::Make("version", ""), absl::Seconds(10));
+    if (!reply.ok()) return std::string(reply.status().message());
+    return std::string(reply->payload());
+  }
+  std::string AddressOf(std::string_view name) {
+    absl::StatusOr<ActorRef> actor = system_->Lookup(name);
+    return actor.ok() ? system_->FormatAddress(actor->get()) : "";
+  }
+  // "group version state" for each listed bundle.
+  std::vector<std::string> Listing() {
+    std::vector<std::string> out;
+    for (const v1::BundleInfo& info : Host().List()) {
+      out.push_back(info.group() + " " + info.version() + " " + v1::BundleState_Name(info.state()));
+    }
+    return out;
+  }
+  // The managed actor `class_name` of `version` as List shows it.
+  std::optional<v1::ManagedActor> Managed(std::string_view version, std::string_view class_name) {
+    for (const v1::BundleInfo& info : Host().List()) {
+      if (info.version() != version) continue;
+      for (const v1::ManagedActor& actor : info.actors()) {
+        if (actor.class_name() == class_name) return actor;
+      }
+    }
+    return std::nullopt;
+  }
+  // Tells the actor at `address` to exit on its own (not asked by the host).
+  void MakeExit(const std::string& address) {
+    ASSERT_OK_AND_ASSIGN(ActorRef actor, system_->ParseAddress(address));
+    ASSERT_OK_AND_ASSIGN(Message reply,
+                         system_->Ask(actor, Message::Make("exit", ""), absl::Seconds(10)));
+    EXPECT_EQ(reply.type(), "exiting");
+  }
+  std::vector<std::string> StoredBundles() {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(dir_ + "/loaded", ec)) {
+      if (entry.path().extension() == ".troupe") out.push_back(entry.path().filename().string());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+  std::string StateFile() { return ReadFile(dir_ + "/loaded/state"); }
+
+  // Declared before the system: its handlers use them until it is gone.
+  ManualClock clock_;
+  Recorder events_;
+  Recorder log_;
+  troupe::testing::TempDir temp_{"bundle_host"};
+  const std::string dir_ = temp_.path();
+  std::unique_ptr<ActorSystem> system_;
+  ActorRef observer_;
+  std::unique_ptr<BundleHost> host_;
+};
+
+TEST_F(BundleHostTest, ALoadedVersionAnswersByItsGlobalNameAndIsRecorded) {
+  LoadOutcome outcome = Load(TROUPE_VERSIONED_1_0);
+  EXPECT_FALSE(outcome.already_loaded);
+  EXPECT_EQ(outcome.bundle.group(), "versioned");
+  EXPECT_EQ(outcome.bundle.version(), "1.0");
+  EXPECT_EQ(outcome.bundle.state(), v1::BUNDLE_STATE_ACTIVE);
+  EXPECT_EQ(outcome.bundle.signing_key().size(), 16u);
+  ASSERT_EQ(outcome.bundle.actors_size(), 1);
+  EXPECT_EQ(outcome.bundle.actors(0).class_name(), "versioned.Version");
+  EXPECT_EQ(outcome.bundle.actors(0).global_name(), "versioned");
+  EXPECT_EQ(outcome.bundle.actors(0).state(), v1::MANAGED_ACTOR_STATE_RUNNING);
+  EXPECT_EQ(outcome.bundle.actors(0).address(), AddressOf("versioned"));
+  EXPECT_NE(std::find(outcome.changes.begin(), outcome.changes.end(), "activated versioned 1.0"),
+            outcome.changes.end());
+  EXPECT_EQ(VersionOf("versioned"), "1.0");
+
+  const std::string hash = outcome.bundle.hash();
+  EXPECT_EQ(StoredBundles(), std::vector<std::string>{hash + ".troupe"});
+  EXPECT_CONTAINS(StateFile(), hash + " active\n");
+  EXPECT_EQ(fs::status(dir_ + "/loaded").permissions() & fs::perms::all, fs::perms::owner_all);
+}
+
+TEST_F(BundleHostTest, TwoVersionsRunTheirOwnCodeAndUnloadingTheNewerBringsBackTheOlder) {
+  Load(TROUPE_VERSIONED_1_0);
+  EXPECT_EQ(VersionOf("versioned"), "1.0");
+  Load(TROUPE_VERSIONED_2_0);
+  EXPECT_EQ(VersionOf("versioned"), "2.0") << "the name moved to the new version's actor";
+  EXPECT_EQ(Listing(), (std::vector<std::string>{"versioned 1.0 BUNDLE_STATE_INACTIVE",
+                                                 "versioned 2.0 BUNDLE_STATE_ACTIVE"}));
+  ASSERT_OK_AND_ASSIGN(UnloadOutcome unloaded, Host().Unload("versioned-2.0"));
+  ASSERT_EQ(unloaded.unloaded.size(), 1u);
+  EXPECT_EQ(unloaded.unloaded[0].version(), "2.0");
+  EXPECT_EQ(VersionOf("versioned"), "1.0");
+  EXPECT_EQ(Listing(), std::vector<std::string>{"versioned 1.0 BUNDLE_STATE_ACTIVE"});
+}
+
+TEST_F(BundleHostTest, WithKeepLoadedTheOldVersionIsDeactivatedButKeepsRunning) {
+  Load(Lifecycle("lifecycle", "1.0"));
+  LoadOutcome second = Load(Lifecycle("lifecycle", "2.0"));
+  EXPECT_EQ(second.changes, (std::vector<std::string>{second.changes[0], "activated lifecycle 2.0",
+                                                      "deactivated lifecycle 1.0 (kept loaded)"}));
+  ASSERT_TRUE(events_.WaitFor("lifecycle.Worker deactivate 1.0")) << events_.Dump();
+  ASSERT_TRUE(events_.WaitFor("lifecycle.Helper deactivate 1.0")) << events_.Dump();
+  EXPECT_EQ(VersionOf("lifecycle.worker"), "2.0");
+
+  EXPECT_EQ(Listing(), (std::vector<std::string>{"lifecycle 1.0 BUNDLE_STATE_INACTIVE",
+                                                 "lifecycle 2.0 BUNDLE_STATE_ACTIVE"}));
+  std::optional<v1::ManagedActor> old_worker = Managed("1.0", "lifecycle.Worker");
+  ASSERT_TRUE(old_worker.has_value());
+  EXPECT_EQ(old_worker->state(), v1::MANAGED_ACTOR_STATE_RUNNING);
+  EXPECT_EQ(events_.Count("exit 1.0"), 0u) << "an inactive version is not drained";
+}
+
+TEST_F(BundleHostTest, WithAutoUnloadTheOldVersionGetsOnDeactivateThenDrains) {
+  LoadOutcome first = Load(Lifecycle("drained", "1.0"));
+  LoadOutcome second = Load(Lifecycle("drained", "2.0"));
+  EXPECT_EQ(second.changes, (std::vector<std::string>{second.changes[0], "activated drained 2.0",
+                                                      "deactivated drained 1.0 (draining)",
+                                                      "unloaded drained 1.0"}));
+  EXPECT_EQ(Listing(), std::vector<std::string>{"drained 2.0 BUNDLE_STATE_ACTIVE"});
+  EXPECT_EQ(VersionOf("drained.worker"), "2.0");
+  for (const char* actor : {"lifecycle.Worker", "lifecycle.Helper"}) {
+    ASSERT_TRUE(events_.WaitFor(std::string(actor) + " exit 1.0")) << events_.Dump();
+    int deactivated = events_.IndexOf(std::string(actor) + " deactivate 1.0");
+    int exited = events_.IndexOf(std::string(actor) + " exit 1.0");
+    ASSERT_GE(deactivated, 0) << events_.Dump();
+    EXPECT_GT(exited, deactivated) << "on_deactivate first, then the exit request\n"
+                                   << events_.Dump();
+  }
+  EXPECT_EQ(StoredBundles(), std::vector<std::string>{second.bundle.hash() + ".troupe"});
+  EXPECT_EQ(StateFile().find(first.bundle.hash()), std::string::npos);
+}
+
+TEST_F(BundleHostTest, KeepLoadedUnloadsTheOldestLoadBeyondTheLimit) {
+  for (const char* version : {"1.0", "2.0", "3.0"}) Load(Lifecycle("lifecycle", version));
+  LoadOutcome fourth = Load(Lifecycle("lifecycle", "4.0"));
+  EXPECT_NE(std::find(fourth.changes.begin(), fourth.changes.end(), "unloaded lifecycle 1.0"),
+            fourth.changes.end())
+      << "keep_loaded 3 counts the new version";
+  EXPECT_EQ(Listing(), (std::vector<std::string>{"lifecycle 2.0 BUNDLE_STATE_INACTIVE",
+                                                 "lifecycle 3.0 BUNDLE_STATE_INACTIVE",
+                                                 "lifecycle 4.0 BUNDLE_STATE_ACTIVE"}));
+}
+
+TEST_F(BundleHostTest, UnloadingTheActiveVersionReactivatesTheHighestNotTheLastLoaded) {
+  for (const char* version : {"3.0", "1.0", "2.0"}) Load(Lifecycle("lifecycle", version));
+  EXPECT_EQ(VersionOf("lifecycle.worker"), "2.0") << "the last load is active";
+  ASSERT_OK_AND_ASSIGN(UnloadOutcome outcome, Host().Unload("lifecycle-2.0"));
+  EXPECT_EQ(outcome.changes,
+            (std::vector<std::string>{"deactivated lifecycle 2.0", "reactivated lifecycle 3.0",
+                                      "unloaded lifecycle 2.0"}));
+  ASSERT_EQ(outcome.unloaded.size(), 1u);
+  EXPECT_EQ(outcome.unloaded[0].version(), "2.0");
+  EXPECT_EQ(VersionOf("lifecycle.worker"), "3.0");
+  ASSERT_TRUE(events_.WaitFor("lifecycle.Worker reactivate 3.0")) << events_.Dump();
+  EXPECT_EQ(events_.Count("reactivate 1.0"), 0u);
+  EXPECT_EQ(Listing(), (std::vector<std::string>{"lifecycle 1.0 BUNDLE_STATE_INACTIVE",
+                                                 "lifecycle 3.0 BUNDLE_STATE_ACTIVE"}));
+}
+
+TEST_F(BundleHostTest, UnloadingAnInactiveVersionByHashPrefixDrainsIt) {
+  LoadOutcome first = Load(Lifecycle("lifecycle", "1.0"));
+  Load(Lifecycle("lifecycle", "2.0"));
+  ASSERT_OK_AND_ASSIGN(UnloadOutcome outcome, Host().Unload(first.bundle.hash().substr(0, 10)));
+  EXPECT_EQ(outcome.changes, std::vector<std::string>{"unloaded lifecycle 1.0"});
+  ASSERT_TRUE(events_.WaitFor("lifecycle.Worker exit 1.0")) << events_.Dump();
+  EXPECT_EQ(events_.Count("lifecycle.Worker deactivate 1.0"), 1u)
+      << "it got on_deactivate when 2.0 became active, not again";
+  EXPECT_EQ(VersionOf("lifecycle.worker"), "2.0");
+  EXPECT_EQ(Listing(), std::vector<std::string>{"lifecycle 2.0 BUNDLE_STATE_ACTIVE"});
+}
+
+TEST_F(BundleHostTest, UnloadingAGroupUnloadsEveryVersion) {
+  Load(Lifecycle("lifecycle", "1.0"));
+  Load(Lifecycle("lifecycle", "2.0"));
+  ASSERT_OK_AND_ASSIGN(UnloadOutcome outcome, Host().Unload("lifecycle"));
+  EXPECT_EQ(outcome.unloaded.size(), 2u);
+  EXPECT_TRUE(Host().List().empty());
+  EXPECT_EQ(system_->Lookup("lifecycle.worker").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(StoredBundles().empty());
+  EXPECT_EQ(StateFile().find("active\n"), std::string::npos);
+}
+
+TEST_F(BundleHostTest, LoadingALoadedBundleAgainChangesNothing) {
+  LoadOutcome first = Load(Lifecycle("lifecycle", "1.0"));
+  const std::string address = AddressOf("lifecycle.worker");
+  LoadOutcome again = Load(Lifecycle("lifecycle", "1.0"));
+  EXPECT_TRUE(again.already_loaded);
+  EXPECT_TRUE(again.changes.empty());
+  EXPECT_EQ(again.bundle.hash(), first.bundle.hash());
+  EXPECT_EQ(AddressOf("lifecycle.worker"), address);
+  ASSERT_TRUE(events_.WaitFor("lifecycle.Worker load 1.0"));
+  EXPECT_EQ(events_.Count("lifecycle.Worker load 1.0"), 1u);
+}
+
+TEST_F(BundleHostTest, AnUnknownTargetIsNotFoundAndSaysWhatIsLoaded) {
+  Load(Lifecycle("lifecycle", "1.0"));
+  for (const char* target : {"nosuch", "lifecycle-9.0", "0123456789abcdef"}) {
+    absl::StatusOr<UnloadOutcome> outcome = Host().Unload(target);
+    EXPECT_EQ(outcome.status().code(), absl::StatusCode::kNotFound) << target;
+    EXPECT_CONTAINS(outcome.status().message(), "loaded: lifecycle 1.0");
+  }
+  EXPECT_EQ(Listing(), std::vector<std::string>{"lifecycle 1.0 BUNDLE_STATE_ACTIVE"});
+}
+
+TEST_F(BundleHostTest, AFailingOnLoadActionNamesTheActorAndKeepsThePreviousVersionActive) {
+  Load(Lifecycle("lifecycle", "1.0"));
+  absl::StatusOr<LoadOutcome> failed = Host().LoadFile(Lifecycle("lifecycle", "5.0"));
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(failed.status().message(),
+            "lifecycle 5.0: actor 'lifecycle.Helper' failed its on_load action 'life.fail': "
+            "refusing to start: bad config");
+  EXPECT_EQ(VersionOf("lifecycle.worker"), "1.0");
+  EXPECT_EQ(Listing(), std::vector<std::string>{"lifecycle 1.0 BUNDLE_STATE_ACTIVE"});
+  EXPECT_EQ(StoredBundles().size(), 1u) << "the failed version is not stored";
+  ASSERT_TRUE(events_.WaitFor("lifecycle.Worker exit 5.0")) << "its actors were drained";
+  EXPECT_EQ(events_.Count("deactivate 1.0"), 0u) << "the previous version never stepped down";
+}
+
+TEST_F(BundleHostTest, ATamperedBundleIsRefusedAndNothingIsStored) {
+  const std::string tampered = TamperWithEntry(ReadFile(TROUPE_VERSIONED_1_0), "lib/versioned.so");
+  absl::StatusOr<LoadOutcome> outcome = Host().LoadBytes(tampered);
+  EXPECT_EQ(outcome.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_CONTAINS(outcome.status().message(), "was tampered with");
+  EXPECT_TRUE(Host().List().empty());
+  EXPECT_TRUE(StoredBundles().empty());
+  EXPECT_FALSE(fs::exists(dir_ + "/loaded/state"));
+}
+
+TEST_F(BundleHostTest, ABundleSignedByAnUntrustedKeyIsRefused) {
+  ASSERT_TRUE(fs::remove_all(dir_ + "/keys") > 0);
+  absl::StatusOr<LoadOutcome> outcome = Host().LoadFile(TROUPE_VERSIONED_1_0);
+  EXPECT_EQ(outcome.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(Host().List().empty());
+  EXPECT_TRUE(StoredBundles().empty());
+}
+
+TEST_F(BundleHostTest, AMissingFileIsNotFoundAndBytesThatAreNoBundleAreInvalid) {
+  EXPECT_EQ(Host().LoadFile(dir_ + "/missing.troupe").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Host().LoadBytes("not a zip").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(BundleHostTest, RequirementsThatDoNotHoldRefuseTheLoad) {
+  absl::StatusOr<LoadOutcome> refused = Host().LoadFile(TROUPE_GPU_ONLY_1_0);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_CONTAINS(refused.status().message(),
+                  "gpu_only 1.0: actor 'gpu_only.Worker' cannot run on this node: requirement "
+                  "'gpu equals true' does not hold");
+  EXPECT_TRUE(StoredBundles().empty());
+  ASSERT_OK(system_->UpdateCapability("gpu", "true"));
+  EXPECT_OK(Host().LoadFile(TROUPE_GPU_ONLY_1_0));
+}
+
+TEST_F(BundleHostTest, AnActorThatExitsIsRestartedWithinTheLimitThenStaysDown) {
+  HostOptions options = Options();
+  options.restart_limit = 2;
+  options.restart_window = absl::Seconds(60);
+  host_ = std::make_unique<BundleHost>(system_.get(), options);
+  Load(Lifecycle("lifecycle", "1.0"));
+  std::string address = AddressOf("lifecycle.worker");
+
+  // Two restarts at once are allowed; then the window moves on.
+  for (size_t restarts = 1; restarts <= 4; ++restarts) {
+    if (restarts == 3) clock_.Advance(absl::Seconds(61));
+    MakeExit(address);
+    ASSERT_TRUE(events_.WaitFor("lifecycle.Worker load 1.0", restarts + 1)) << events_.Dump();
+    const std::string restarted = AddressOf("lifecycle.worker");
+    EXPECT_NE(restarted, address) << "a new actor holds the name";
+    address = restarted;
+    std::optional<v1::ManagedActor> worker = Managed("1.0", "lifecycle.Worker");
+    ASSERT_TRUE(worker.has_value());
+    EXPECT_EQ(worker->restarts(), restarts);
+    EXPECT_EQ(worker->state(), v1::MANAGED_ACTOR_STATE_RUNNING);
+    EXPECT_EQ(worker->address(), address);
+    EXPECT_EQ(worker->last_exit(), "exited on its own");
+    EXPECT_EQ(Host().OriginOf(address).restarts, restarts);
+  }
+  MakeExit(address);  // a third restart within 60 s is one too many
+  ASSERT_TRUE(log_.WaitFor("lifecycle 1.0: actor 'lifecycle.Worker' is down")) << log_.Dump();
+  std::optional<v1::ManagedActor> worker = Managed("1.0", "lifecycle.Worker");
+  ASSERT_TRUE(worker.has_value());
+  EXPECT_EQ(worker->state(), v1::MANAGED_ACTOR_STATE_DOWN);
+  EXPECT_EQ(worker->last_exit(),
+            "exited on its own; not restarted: it was restarted 2 times within 1m");
+  EXPECT_EQ(system_->Lookup("lifecycle.worker").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(BundleHostTest, AnInactiveVersionIsNotRestartedButStartsAgainWhenReactivated) {
+  Load(Lifecycle("lifecycle", "1.0"));
+  Load(Lifecycle("lifecycle", "2.0"));
+  std::optional<v1::ManagedActor> old_worker = Managed("1.0", "lifecycle.Worker");
+  ASSERT_TRUE(old_worker.has_value());
+  MakeExit(old_worker->address());
+  ASSERT_TRUE(log_.WaitFor("not restarted: the version is not active")) << log_.Dump();
+  EXPECT_EQ(Managed("1.0", "lifecycle.Worker")->state(), v1::MANAGED_ACTOR_STATE_DOWN);
+
+  ASSERT_OK(Host().Unload("lifecycle-2.0"));
+  ASSERT_TRUE(events_.WaitFor("lifecycle.Worker load 1.0", 2)) << "started afresh";
+  ASSERT_TRUE(events_.WaitFor("lifecycle.Helper reactivate 1.0")) << "the survivor reactivated";
+  EXPECT_EQ(VersionOf("lifecycle.worker"), "1.0");
+  EXPECT_EQ(Managed("1.0", "lifecycle.Worker")->state(), v1::MANAGED_ACTOR_STATE_RUNNING);
+}
+
+TEST_F(BundleHostTest, ANewHostRestoresTheSameSetWithTheSameActiveVersions) {
+  for (const char* version : {"3.0", "1.0", "2.0"}) Load(Lifecycle("lifecycle", version));
+  Load(Lifecycle("drained", "1.0"));
+  const std::vector<std::string> before = Listing();
+  const std::string state = StateFile();
+  Host().Shutdown();
+  EXPECT_TRUE(Host().List().empty());
+  EXPECT_EQ(StateFile(), state) << "shutdown keeps the record";
+
+  host_ = std::make_unique<BundleHost>(system_.get(), Options());
+  EXPECT_TRUE(Host().Restore().empty());
+  EXPECT_EQ(Listing(), before);
+  EXPECT_EQ(VersionOf("lifecycle.worker"), "2.0");
+  EXPECT_EQ(VersionOf("drained.worker"), "1.0");
+  EXPECT_EQ(StateFile(), state) << "same set, same load order";
+  // The restored inactive versions know they are inactive.
+  ASSERT_TRUE(events_.WaitFor("lifecycle.Worker deactivate 3.0", 2)) << events_.Dump();
+}
+
+TEST_F(BundleHostTest, RestoreReportsABundleThatNoLongerVerifiesAndDropsIt) {
+  LoadOutcome loaded = Load(Lifecycle("lifecycle", "1.0"));
+  Host().Shutdown();
+  fs::remove_all(dir_ + "/keys/trusted");  // the key was revoked meanwhile
+
+  host_ = std::make_unique<BundleHost>(system_.get(), Options());
+  std::vector<std::string> problems = Host().Restore();
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_CONTAINS(problems[0], "bundle " + loaded.bundle.hash() + " was not restored");
+  EXPECT_TRUE(Host().List().empty());
+  EXPECT_TRUE(StoredBundles().empty());
+  EXPECT_EQ(StateFile().find(loaded.bundle.hash()), std::string::npos);
+}
+
+TEST_F(BundleHostTest, RolesResolveToTheActorsOfTheActiveVersion) {
+  Load(Lifecycle("lifecycle", "1.0"));
+  Load(Lifecycle("lifecycle", "2.0"));
+  ASSERT_OK_AND_ASSIGN(std::vector<v1::ManagedActor> workers, Host().Role("worker"));
+  ASSERT_EQ(workers.size(), 1u);
+  EXPECT_EQ(workers[0].address(), AddressOf("lifecycle.worker"));
+  ASSERT_OK_AND_ASSIGN(std::vector<v1::ManagedActor> helpers, Host().Role("helper", "lifecycle"));
+  ASSERT_EQ(helpers.size(), 1u);
+  EXPECT_EQ(helpers[0].class_name(), "lifecycle.Helper");
+  EXPECT_EQ(Host().OriginOf(helpers[0].address()).bundle, "lifecycle 2.0");
+  EXPECT_EQ(Host().OriginOf(helpers[0].address()).role, "helper");
+
+  absl::StatusOr<std::vector<v1::ManagedActor>> none = Host().Role("nobody");
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_CONTAINS(none.status().message(), "no actor plays role 'nobody'");
+  EXPECT_EQ(Host().Role("worker", "drained").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(BundleHostTest, CreateActorUsesTheActiveVersionsLibraryAndDrainsWithIt) {
+  Load(Lifecycle("lifecycle", "1.0"));
+  ASSERT_OK_AND_ASSIGN(ActorRef echo1, Host().CreateActor("lifecycle", "lifecycle.Echo", {}));
+  ASSERT_OK_AND_ASSIGN(Message reply,
+                       system_->Ask(echo1, Message::Make("hi", "there"), absl::Seconds(10)));
+  EXPECT_EQ(reply.payload(), "there");
+  EXPECT_EQ(Host().OriginOf(system_->FormatAddress(echo1.get())).bundle, "lifecycle 1.0");
+
+  Load(Lifecycle("lifecycle", "2.0"));
+  ASSERT_OK_AND_ASSIGN(ActorRef echo2, Host().CreateActor("lifecycle", "lifecycle.Echo", {}));
+  EXPECT_EQ(Host().OriginOf(system_->FormatAddress(echo2.get())).bundle, "lifecycle 2.0");
+  EXPECT_EQ(Host().OriginOf(system_->FormatAddress(observer_.get())).bundle, "");
+
+  absl::StatusOr<ActorRef> unknown_class = Host().CreateActor("lifecycle", "lifecycle.Nope", {});
+  EXPECT_EQ(unknown_class.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_CONTAINS(unknown_class.status().message(), "lifecycle.Echo");
+  EXPECT_EQ(Host().CreateActor("nosuch", "lifecycle.Echo", {}).status().code(),
+            absl::StatusCode::kNotFound);
+
+  // Unloading 1.0 asks the actor made from its library to exit too.
+  ASSERT_OK_AND_ASSIGN(UnloadOutcome outcome, Host().Unload("lifecycle-1.0"));
+  EXPECT_EQ(outcome.changes, std::vector<std::string>{"unloaded lifecycle 1.0"});
+  EXPECT_EQ(echo1->state(), runtime::CellState::kExited);
+  EXPECT_NE(echo2->state(), runtime::CellState::kExited);
+}
+
+TEST_F(BundleHostTest, ShutdownSendsOnDeactivateAndDrainsEveryVersion) {
+  Load(Lifecycle("lifecycle", "1.0"));
+  Load(Lifecycle("lifecycle", "2.0"));
+  Host().Shutdown();
+  for (const char* exited : {"lifecycle.Worker exit 1.0", "lifecycle.Helper exit 1.0",
+                             "lifecycle.Worker exit 2.0", "lifecycle.Helper exit 2.0"}) {
+    ASSERT_TRUE(events_.WaitFor(exited)) << exited << "\n" << events_.Dump();
+  }
+  EXPECT_EQ(events_.Count("lifecycle.Worker deactivate 2.0"), 1u) << events_.Dump();
+  EXPECT_EQ(events_.Count("lifecycle.Worker deactivate 1.0"), 1u) << "not twice";
+  EXPECT_LT(events_.IndexOf("lifecycle.Worker deactivate 2.0"),
+            events_.IndexOf("lifecycle.Worker exit 2.0"));
+  EXPECT_TRUE(Host().List().empty());
+  EXPECT_EQ(Host().LoadFile(Lifecycle("lifecycle", "3.0")).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  Host().Shutdown();  // idempotent
+  EXPECT_CONTAINS(StateFile(), " active\n");
+}
+
+TEST_F(BundleHostTest, ShutdownAfterTheActorSystemStoppedClosesEverythingWithoutWaiting) {
+  HostOptions options = Options();
+  options.drain_timeout = absl::Minutes(10);
+  host_ = std::make_unique<BundleHost>(system_.get(), options);
+  Load(Lifecycle("lifecycle", "1.0"));
+  system_->Shutdown();  // its actors exit without the host hearing of it
+  const absl::Time start = absl::Now();
+  Host().Shutdown();
+  EXPECT_LT(absl::Now() - start, absl::Minutes(1)) << "the drain saw the actors were gone";
+  EXPECT_TRUE(Host().List().empty());
+  EXPECT_TRUE(log_.Count("did not drain") == 0) << log_.Dump();
+}
+
+TEST_F(BundleHostTest, ALibraryDirectoryLeftByACrashIsReplaced) {
+  LoadOutcome first = Load(TROUPE_VERSIONED_1_0);
+  ASSERT_OK(Host().Unload("versioned"));
+  const std::string leftover = dir_ + "/loaded/code/" + first.bundle.hash() + "/lib";
+  ASSERT_TRUE(fs::create_directories(leftover));
+  std::ofstream(leftover + "/versioned.so") << "not the library";
+  Load(TROUPE_VERSIONED_1_0);
+  EXPECT_EQ(VersionOf("versioned"), "1.0");
+}
+
+// The blocking calls step a deterministic system while they wait.
+TEST(BundleHostDeterministicTest, LoadsAndUnloadsWithoutWorkerThreads) {
+  troupe::testing::TempDir temp("bundle_host_det");
+  ASSERT_OK(bundle::TrustStore(temp.path() + "/keys/trusted").Trust(TROUPE_BUILD_PUBLIC_KEY));
+  ActorSystem system(runtime::SystemOptions{.deterministic = true});
+  {
+    HostOptions options;
+    options.troupe_dir = temp.path();
+    BundleHost host(&system, options);
+    ASSERT_OK(host.LoadFile(TROUPE_VERSIONED_1_0));
+    ASSERT_OK(host.LoadFile(TROUPE_VERSIONED_2_0));
+    ASSERT_OK_AND_ASSIGN(ActorRef actor, system.Lookup("versioned"));
+    ASSERT_OK_AND_ASSIGN(Message reply,
+                         system.Ask(actor, Message::Make("version", ""), absl::Seconds(1)));
+    EXPECT_EQ(reply.payload(), "2.0");
+    ASSERT_OK_AND_ASSIGN(UnloadOutcome outcome, host.Unload("versioned-2.0"));
+    EXPECT_EQ(outcome.changes.back(), "unloaded versioned 2.0");
+    EXPECT_EQ(host.List().size(), 1u);
+  }
+  system.Shutdown();
+}
+
+}  // namespace
+}  // namespace troupe::hosting

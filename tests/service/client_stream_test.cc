@@ -1,0 +1,193 @@
+// Tests of the Messaging.Connect stream: hello, asks answered by id, tells,
+// incoming messages, per-frame errors, and clients that go away.
+#include <set>
+
+#include "tests/service/service_test_util.h"
+
+namespace troupe::service::testing {
+namespace {
+
+using Stream = grpc::ClientReaderWriter<v1::ClientBatch, v1::ServerBatch>;
+
+class ClientStreamTest : public ServiceTest {
+ protected:
+  // Opens a stream and reads the hello; `address` gets the client's address.
+  std::unique_ptr<Stream> Open(grpc::ClientContext* context, std::string* address) {
+    std::unique_ptr<Stream> stream = stub_->Connect(context);
+    v1::ServerBatch hello;
+    EXPECT_TRUE(stream->Read(&hello));
+    EXPECT_EQ(hello.frames_size(), 1);
+    if (hello.frames_size() == 1) {
+      EXPECT_EQ(hello.frames(0).kind(), v1::ServerFrame::KIND_HELLO);
+      *address = hello.frames(0).from();
+    }
+    return stream;
+  }
+  static v1::ClientFrame Frame(uint64_t id, std::string to, std::string type, std::string payload,
+                               bool ask) {
+    v1::ClientFrame frame;
+    frame.set_id(id);
+    frame.set_to(std::move(to));
+    frame.set_type(std::move(type));
+    frame.set_payload(std::move(payload));
+    frame.set_ask(ask);
+    return frame;
+  }
+  // Reads until `n` frames arrived (or the stream ends).
+  static std::vector<v1::ServerFrame> ReadFrames(Stream* stream, size_t n) {
+    std::vector<v1::ServerFrame> frames;
+    v1::ServerBatch batch;
+    while (frames.size() < n && stream->Read(&batch)) {
+      for (const v1::ServerFrame& f : batch.frames()) frames.push_back(f);
+    }
+    return frames;
+  }
+};
+
+TEST_F(ClientStreamTest, HelloCarriesTheClientsOwnAddress) {
+  auto context = Context();
+  std::string address;
+  auto stream = Open(context.get(), &address);
+  EXPECT_EQ(address.rfind("troupe://", 0), 0u) << address;
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+TEST_F(ClientStreamTest, BatchedAsksAreAnsweredByIdEach) {
+  auto context = Context();
+  std::string address;
+  auto stream = Open(context.get(), &address);
+  v1::ClientBatch batch;
+  for (uint64_t id = 1; id <= 100; ++id) {
+    *batch.add_frames() = Frame(id, "echo", "n", std::to_string(id * 7), /*ask=*/true);
+  }
+  ASSERT_TRUE(stream->Write(batch));
+  std::vector<v1::ServerFrame> frames = ReadFrames(stream.get(), 100);
+  ASSERT_EQ(frames.size(), 100u);
+  std::set<uint64_t> ids;
+  for (const v1::ServerFrame& f : frames) {
+    EXPECT_EQ(f.kind(), v1::ServerFrame::KIND_REPLY);
+    EXPECT_EQ(f.payload(), std::to_string(f.id() * 7));
+    EXPECT_EQ(f.from(), echo_address_);
+    ids.insert(f.id());
+  }
+  EXPECT_EQ(ids.size(), 100u);
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+TEST_F(ClientStreamTest, TellRepliesComeBackAsIncomingToTheClientsAddress) {
+  auto context = Context();
+  std::string address;
+  auto stream = Open(context.get(), &address);
+  v1::ClientBatch batch;
+  *batch.add_frames() = Frame(0, "echo", "greeting", "hello", /*ask=*/false);
+  ASSERT_TRUE(stream->Write(batch));
+  std::vector<v1::ServerFrame> frames = ReadFrames(stream.get(), 1);
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].kind(), v1::ServerFrame::KIND_INCOMING);
+  EXPECT_EQ(frames[0].type(), "greeting");
+  EXPECT_EQ(frames[0].payload(), "hello");
+  EXPECT_EQ(frames[0].from(), echo_address_);
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+TEST_F(ClientStreamTest, BadFramesGetErrorsByIdAndTheStreamGoesOn) {
+  auto context = Context();
+  std::string address;
+  auto stream = Open(context.get(), &address);
+  v1::ClientBatch batch;
+  *batch.add_frames() = Frame(1, "nobody", "text", "", /*ask=*/true);
+  *batch.add_frames() = Frame(2, "echo", "", "", /*ask=*/false);
+  *batch.add_frames() = Frame(3, "echo", "text", std::string(kMaxPayload + 1, 'x'), true);
+  *batch.add_frames() = Frame(4, "echo", "text", "still here", /*ask=*/true);
+  ASSERT_TRUE(stream->Write(batch));
+  std::vector<v1::ServerFrame> frames = ReadFrames(stream.get(), 4);
+  ASSERT_EQ(frames.size(), 4u);
+  std::map<uint64_t, v1::ServerFrame> by_id;
+  for (const v1::ServerFrame& f : frames) by_id[f.id()] = f;
+  EXPECT_EQ(by_id[1].kind(), v1::ServerFrame::KIND_ERROR);
+  EXPECT_EQ(by_id[1].code(), static_cast<int>(grpc::StatusCode::NOT_FOUND));
+  EXPECT_EQ(by_id[2].code(), static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+  EXPECT_EQ(by_id[3].code(), static_cast<int>(grpc::StatusCode::RESOURCE_EXHAUSTED));
+  EXPECT_EQ(by_id[4].kind(), v1::ServerFrame::KIND_REPLY);
+  EXPECT_EQ(by_id[4].payload(), "still here");
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+TEST_F(ClientStreamTest, AnAskThatTimesOutIsAnErrorWithDeadlineExceeded) {
+  auto context = Context();
+  std::string address;
+  auto stream = Open(context.get(), &address);
+  v1::ClientBatch batch;
+  v1::ClientFrame frame = Frame(9, "silent", "text", "", /*ask=*/true);
+  frame.set_timeout_ms(20);
+  *batch.add_frames() = frame;
+  ASSERT_TRUE(stream->Write(batch));
+  std::vector<v1::ServerFrame> frames = ReadFrames(stream.get(), 1);
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].id(), 9u);
+  EXPECT_EQ(frames[0].code(), static_cast<int>(grpc::StatusCode::DEADLINE_EXCEEDED));
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+TEST_F(ClientStreamTest, HalfCloseWaitsForAsksInFlightBeforeFinishing) {
+  auto context = Context();
+  std::string address;
+  auto stream = Open(context.get(), &address);
+  v1::ClientBatch batch;
+  v1::ClientFrame frame = Frame(5, "silent", "text", "", /*ask=*/true);
+  frame.set_timeout_ms(30);
+  *batch.add_frames() = frame;
+  *batch.add_frames() = Frame(6, "echo", "text", "six", /*ask=*/true);
+  stream->WriteLast(batch, grpc::WriteOptions());
+  std::vector<v1::ServerFrame> frames = ReadFrames(stream.get(), 2);
+  EXPECT_EQ(frames.size(), 2u);
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+TEST_F(ClientStreamTest, AClientThatVanishesMidAskLeavesTheServiceServingOthers) {
+  {
+    auto context = Context();
+    std::string address;
+    auto stream = Open(context.get(), &address);
+    v1::ClientBatch batch;
+    v1::ClientFrame frame = Frame(1, "silent", "text", "", /*ask=*/true);
+    frame.set_timeout_ms(60000);
+    *batch.add_frames() = frame;
+    ASSERT_TRUE(stream->Write(batch));
+    context->TryCancel();
+    v1::ServerBatch ignored;
+    while (stream->Read(&ignored)) {
+    }
+    EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  }
+  // Another client is served at once.
+  auto context = Context();
+  std::string address;
+  auto stream = Open(context.get(), &address);
+  v1::ClientBatch batch;
+  *batch.add_frames() = Frame(2, "echo", "text", "alive", /*ask=*/true);
+  ASSERT_TRUE(stream->Write(batch));
+  std::vector<v1::ServerFrame> frames = ReadFrames(stream.get(), 1);
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].payload(), "alive");
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+TEST_F(ClientStreamTest, StreamOverTcpWithoutTokenIsRefused) {
+  auto tcp = TcpStub();
+  auto context = Context();
+  auto stream = tcp->Connect(context.get());
+  v1::ServerBatch batch;
+  EXPECT_FALSE(stream->Read(&batch));
+  grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+}  // namespace
+}  // namespace troupe::service::testing

@@ -1,0 +1,164 @@
+// Tests of the Messaging service's unary calls and of client authentication,
+// over a real gRPC server.
+#include <thread>
+#include <vector>
+
+#include "tests/service/service_test_util.h"
+
+namespace troupe::service::testing {
+namespace {
+
+using MessagingServiceTest = ServiceTest;
+
+TEST_F(MessagingServiceTest, AskByGlobalNameIsAnsweredWithTheReplyAndItsSender) {
+  v1::AskRequest request;
+  request.set_to("echo");
+  request.set_type("text");
+  request.set_payload("hi");
+  v1::AskResponse response;
+  grpc::Status status = stub_->Ask(Context().get(), request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.type(), "text");
+  EXPECT_EQ(response.payload(), "hi");
+  EXPECT_EQ(response.from(), echo_address_);
+}
+
+TEST_F(MessagingServiceTest, AskByAddressWorksToo) {
+  v1::AskRequest request;
+  request.set_to(echo_address_);
+  request.set_type("text");
+  request.set_payload("by address");
+  v1::AskResponse response;
+  ASSERT_TRUE(stub_->Ask(Context().get(), request, &response).ok());
+  EXPECT_EQ(response.payload(), "by address");
+}
+
+TEST_F(MessagingServiceTest, AskThatGetsNoReplyTimesOutWithDeadlineExceeded) {
+  v1::AskRequest request;
+  request.set_to("silent");
+  request.set_type("text");
+  request.set_timeout_ms(50);
+  v1::AskResponse response;
+  grpc::Status status = stub_->Ask(Context().get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_CONTAINS(status.error_message(), "no reply from");
+  EXPECT_EQ(asks_->pending(), 0u);
+}
+
+TEST_F(MessagingServiceTest, UnknownGlobalNameIsNotFound) {
+  v1::TellRequest request;
+  request.set_to("nobody");
+  request.set_type("text");
+  v1::TellResponse response;
+  grpc::Status status = stub_->Tell(Context().get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_CONTAINS(status.error_message(), "no actor is named 'nobody'");
+}
+
+TEST_F(MessagingServiceTest, MalformedAddressIsInvalidArgument) {
+  v1::AskRequest request;
+  request.set_to("troupe://");
+  request.set_type("text");
+  v1::AskResponse response;
+  grpc::Status status = stub_->Ask(Context().get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(MessagingServiceTest, MissingOrReservedTypeIsInvalidArgument) {
+  v1::TellRequest request;
+  request.set_to("echo");
+  v1::TellResponse response;
+  grpc::Status status = stub_->Tell(Context().get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_CONTAINS(status.error_message(), "needs a type");
+  request.set_type("troupe.ChildActorExited");
+  status = stub_->Tell(Context().get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_CONTAINS(status.error_message(), "reserved");
+}
+
+TEST_F(MessagingServiceTest, PayloadOverTheLimitIsResourceExhaustedAndTheNextCallWorks) {
+  v1::AskRequest request;
+  request.set_to("echo");
+  request.set_type("text");
+  request.set_payload(std::string(kMaxPayload + 1, 'x'));
+  v1::AskResponse response;
+  grpc::Status status = stub_->Ask(Context().get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_CONTAINS(status.error_message(), "max_message_bytes");
+  request.set_payload(std::string(kMaxPayload, 'x'));
+  ASSERT_TRUE(stub_->Ask(Context().get(), request, &response).ok());
+  EXPECT_EQ(response.payload().size(), kMaxPayload);
+}
+
+TEST_F(MessagingServiceTest, LookupReturnsTheAddressOrNotFound) {
+  v1::LookupRequest request;
+  request.set_global_name("echo");
+  v1::LookupResponse response;
+  ASSERT_TRUE(stub_->Lookup(Context().get(), request, &response).ok());
+  EXPECT_EQ(response.address(), echo_address_);
+  request.set_global_name("nobody");
+  EXPECT_EQ(stub_->Lookup(Context().get(), request, &response).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(MessagingServiceTest, TcpCallWithoutTokenIsUnauthenticated) {
+  auto tcp = TcpStub();
+  v1::LookupRequest request;
+  request.set_global_name("echo");
+  v1::LookupResponse response;
+  grpc::Status status = tcp->Lookup(Context().get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_CONTAINS(status.error_message(), "client token");
+  EXPECT_TRUE(response.address().empty());
+}
+
+TEST_F(MessagingServiceTest, TcpCallWithAWrongTokenIsUnauthenticated) {
+  auto tcp = TcpStub();
+  auto context = Context();
+  context->AddMetadata("authorization", "Bearer " + std::string(kToken.size(), 'z'));
+  v1::LookupRequest request;
+  request.set_global_name("echo");
+  v1::LookupResponse response;
+  EXPECT_EQ(tcp->Lookup(context.get(), request, &response).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST_F(MessagingServiceTest, TcpCallWithTheTokenIsServed) {
+  auto tcp = TcpStub();
+  auto context = Context();
+  context->AddMetadata("authorization", "Bearer " + std::string(kToken));
+  v1::AskRequest request;
+  request.set_to("echo");
+  request.set_type("text");
+  request.set_payload("over tcp");
+  v1::AskResponse response;
+  grpc::Status status = tcp->Ask(context.get(), request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.payload(), "over tcp");
+}
+
+TEST_F(MessagingServiceTest, ManyConcurrentAsksEachGetTheirOwnReply) {
+  constexpr int kThreads = 4;
+  constexpr int kAsks = 50;
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kAsks; ++i) {
+        v1::AskRequest request;
+        request.set_to("echo");
+        request.set_type("n");
+        request.set_payload(std::to_string(t * 1000 + i));
+        v1::AskResponse response;
+        grpc::Status status = stub_->Ask(Context().get(), request, &response);
+        if (!status.ok() || response.payload() != request.payload()) ++wrong;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+}
+
+}  // namespace
+}  // namespace troupe::service::testing
