@@ -942,6 +942,7 @@ absl::StatusOr<UnloadOutcome> HostCore::Unload(std::string_view target) {
     }
     TROUPE_ASSIGN_OR_RETURN(std::vector<size_t> matches, MatchUnloadTarget(target, names));
     std::vector<std::string> groups;
+    std::vector<Version*> to_drain;
     for (size_t i : matches) {
       Version* v = candidates[i];
       ids.push_back(v->id);
@@ -953,10 +954,15 @@ absl::StatusOr<UnloadOutcome> HostCore::Unload(std::string_view target) {
           groups.push_back(v->group);
         }
       }
-      BeginDrain(v);
+      v->state = VersionState::kDraining;  // no longer a candidate for EnsureActive
+      to_drain.push_back(v);
       ::unlink(CopyPath(v->hash).c_str());
     }
+    // Names move to the reactivated version before the old actors are asked
+    // to exit: mail sent by name until then is in their mailboxes, ahead of
+    // the exit request (ActorSystem::TellByName), and is handled, not lost.
     for (const std::string& group : groups) EnsureActive(group, &outcome.changes);
+    for (Version* v : to_drain) BeginDrain(v);
     if (absl::Status persisted = PersistState(); !persisted.ok()) {
       outcome.changes.push_back(
           troupe::StrCat("warning: the loaded set was not recorded: ", StatusText(persisted)));

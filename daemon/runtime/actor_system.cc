@@ -478,6 +478,14 @@ absl::Status ActorSystem::Tell(const ActorRef& target, Message message, const Ac
   return absl::OkStatus();
 }
 
+absl::Status ActorSystem::TellByName(std::string_view global_name, Message message,
+                                     const ActorRef& sender) {
+  std::shared_lock<std::shared_mutex> switching(name_switch_mu_);
+  absl::StatusOr<ActorRef> target = Lookup(global_name);
+  if (!target.ok()) return target.status();
+  return Tell(*target, std::move(message), sender);
+}
+
 void ActorSystem::Deliver(Cell* target, Message message) {
   Envelope* e = message.Release();
   switch (target->mailbox_.Push(e)) {
@@ -979,6 +987,7 @@ absl::Status ActorSystem::BindGlobalName(std::string_view global_name, const Act
         troupe::StrCat("global name '", global_name, "' needs a live actor"));
   }
   Cell* cell = actor.get();
+  std::unique_lock<std::shared_mutex> switching(name_switch_mu_);
   troupe::MutexLock lock(&names_mu_);
   {
     // Finalize marks the cell exited under children_mu_ before Unregister

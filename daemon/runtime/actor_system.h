@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <shared_mutex>
 #include <thread>
 #include <vector>
 
@@ -126,6 +127,14 @@ class ActorSystem {
   // the temporary reply address, including a PoisonMessage). DeadlineExceeded
   // after `timeout`. In a deterministic system, steps the system while waiting.
   absl::StatusOr<Message> Ask(const ActorRef& target, Message message, absl::Duration timeout);
+  // Sends to the live actor named `global_name`. The lookup and the delivery
+  // are one step with respect to BindGlobalName: once BindGlobalName returns,
+  // every message sent by name to the name's previous holder is already in
+  // that actor's mailbox, so an exit request sent to it afterwards comes after
+  // them (how a version switch drains without losing mail). NotFound when no
+  // live actor has the name; otherwise as Tell.
+  absl::Status TellByName(std::string_view global_name, Message message,
+                          const ActorRef& sender = {});
   // Asks `target` to exit (recursively unless told otherwise).
   absl::Status RequestExit(const ActorRef& target, bool recursive = true);
 
@@ -228,6 +237,9 @@ class ActorSystem {
   Shard& ShardFor(uint64_t id) { return shards_[id % kShards]; }
   const Shard& ShardFor(uint64_t id) const { return shards_[id % kShards]; }
 
+  // Shared by TellByName for its lookup and delivery, exclusive in
+  // BindGlobalName: see TellByName.
+  std::shared_mutex name_switch_mu_;
   mutable troupe::Mutex names_mu_;
   absl::flat_hash_map<std::string, Cell*> names_ ABSL_GUARDED_BY(names_mu_);  // retained
 

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "daemon/common/strings.h"
+#include "daemon/service/message_checks.h"
 
 namespace troupe::service {
 
@@ -55,12 +56,23 @@ void AskRouter::Stop() {
   }
 }
 
-void AskRouter::Ask(const runtime::ActorRef& target, runtime::Message message,
-                    absl::Duration timeout, Done done) {
+void AskRouter::Ask(std::string_view to, runtime::Message message, absl::Duration timeout,
+                    Done done) {
+  // An ask to an actor known to have exited fails now: no reply can come.
+  // (A tell there becomes a dead letter, as inside the daemon.)
+  if (to.substr(0, 9) == "troupe://") {
+    absl::StatusOr<runtime::ActorRef> target = ResolveTarget(*system_, to);
+    if (!target.ok()) return done(target.status());
+    const runtime::CellState state = (*target)->state();
+    if (state == runtime::CellState::kExited || state == runtime::CellState::kTombstone) {
+      return done(absl::NotFoundError(
+          troupe::StrCat("no live actor at ", to, ": it has exited or never existed here")));
+    }
+  }
   auto ask = std::make_shared<Pending>();
   ask->callback = std::move(done);
   ask->timeout = timeout;
-  ask->target = system_->FormatAddress(target.get());
+  ask->target = std::string(to);
   runtime::ActorSystem* system = system_;
   std::atomic<uint64_t>* pending = &pending_;
   // The reply actor holds the ask until it exits; the ask holds the actor
@@ -104,7 +116,7 @@ void AskRouter::Ask(const runtime::ActorRef& target, runtime::Message message,
     ask->callback(absl::UnavailableError("the daemon is stopping"));
     return;
   }
-  absl::Status sent = system_->Tell(target, std::move(message), reply_to);
+  absl::Status sent = SendTo(*system_, to, std::move(message), reply_to);
   if (!sent.ok() && ask->Claim()) {
     pending_.fetch_sub(1, std::memory_order_relaxed);
     runtime::ActorRef r = ask->TakeReplyTo();

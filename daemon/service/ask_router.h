@@ -37,12 +37,14 @@ class AskRouter {
   AskRouter(const AskRouter&) = delete;
   AskRouter& operator=(const AskRouter&) = delete;
 
-  // Sends `message` to `target` and calls `done` exactly once: with the first
+  // Sends `message` to `to` (an address or a global name, see SendTo in
+  // message_checks.h) and calls `done` exactly once: with the first
   // message sent back (on an actor worker thread), or DeadlineExceeded after
   // `timeout` (on the router's timer thread), or Cancelled when the router
   // stops. `done` must not block.
-  void Ask(const runtime::ActorRef& target, runtime::Message message, absl::Duration timeout,
-           Done done);
+  // An address or name that cannot be sent to ends the ask at once with the
+  // error.
+  void Ask(std::string_view to, runtime::Message message, absl::Duration timeout, Done done);
 
   // Fails every pending ask with Cancelled and every later one with
   // Unavailable ("the daemon is stopping"). Idempotent.

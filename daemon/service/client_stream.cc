@@ -218,11 +218,10 @@ void ClientStream::Handle(v1::ClientFrame& frame) {
   };
   absl::Status valid = CheckMessage(frame.type(), frame.payload().size(), deps_.max_payload_bytes);
   if (!valid.ok()) return fail(valid);
-  absl::StatusOr<runtime::ActorRef> target = ResolveTarget(*deps_.system, frame.to());
-  if (!target.ok()) return fail(target.status());
   if (!frame.ask()) {
-    absl::Status sent = deps_.system->Tell(
-        *target, runtime::Message::Make(frame.type(), frame.payload()), client_actor_);
+    absl::Status sent =
+        SendTo(*deps_.system, frame.to(), runtime::Message::Make(frame.type(), frame.payload()),
+               client_actor_);
     if (!sent.ok()) fail(sent);
     return;
   }
@@ -235,7 +234,7 @@ void ClientStream::Handle(v1::ClientFrame& frame) {
       frame.timeout_ms() == 0 ? absl::Seconds(30) : absl::Milliseconds(frame.timeout_ms());
   std::shared_ptr<Outbox> outbox = outbox_;
   deps_.asks->Ask(
-      *target, runtime::Message::Make(frame.type(), frame.payload()), timeout,
+      frame.to(), runtime::Message::Make(frame.type(), frame.payload()), timeout,
       [outbox, id](absl::StatusOr<AskReply> reply) { outbox->EndAsk(id, std::move(reply)); });
 }
 

@@ -18,6 +18,21 @@ absl::StatusOr<runtime::ActorRef> ResolveTarget(runtime::ActorSystem& system, st
   return found;
 }
 
+absl::Status SendTo(runtime::ActorSystem& system, std::string_view to, runtime::Message message,
+                    const runtime::ActorRef& sender) {
+  if (to.empty() || to.substr(0, 9) == "troupe://") {
+    absl::StatusOr<runtime::ActorRef> target = ResolveTarget(system, to);
+    if (!target.ok()) return target.status();
+    return system.Tell(*target, std::move(message), sender);
+  }
+  absl::Status sent = system.TellByName(to, std::move(message), sender);
+  if (sent.code() == absl::StatusCode::kNotFound) {
+    return absl::NotFoundError(
+        troupe::StrCat("no actor is named '", to, "'; `director status` lists the global names"));
+  }
+  return sent;
+}
+
 absl::Status CheckMessage(std::string_view type, uint64_t payload_size,
                           uint64_t max_payload_bytes) {
   if (type.empty()) return absl::InvalidArgumentError("a message needs a type name");

@@ -17,6 +17,12 @@ namespace troupe::service {
 // letters, as inside the daemon).
 absl::StatusOr<runtime::ActorRef> ResolveTarget(runtime::ActorSystem& system, std::string_view to);
 
+// Sends `message` to `to`, an address or a global name. By name, the lookup
+// and the delivery are one step (ActorSystem::TellByName), so a version
+// switch cannot slip between them. Errors as ResolveTarget and Tell.
+absl::Status SendTo(runtime::ActorSystem& system, std::string_view to, runtime::Message message,
+                    const runtime::ActorRef& sender = {});
+
 // InvalidArgument for an empty or reserved type, ResourceExhausted for a
 // payload over `max_payload_bytes`.
 absl::Status CheckMessage(std::string_view type, uint64_t payload_size, uint64_t max_payload_bytes);

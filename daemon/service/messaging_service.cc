@@ -51,10 +51,8 @@ grpc::ServerUnaryReactor* MessagingService::Tell(grpc::CallbackServerContext* co
   if (grpc::Status allowed = auth_->Check(*context); !allowed.ok()) return Done(context, allowed);
   absl::Status valid = CheckMessage(request->type(), request->payload().size(), max_payload_bytes_);
   if (!valid.ok()) return Done(context, valid);
-  absl::StatusOr<runtime::ActorRef> target = ResolveTarget(*system_, request->to());
-  if (!target.ok()) return Done(context, target.status());
-  return Done(context,
-              system_->Tell(*target, runtime::Message::Make(request->type(), request->payload())));
+  return Done(context, SendTo(*system_, request->to(),
+                              runtime::Message::Make(request->type(), request->payload())));
 }
 
 grpc::ServerUnaryReactor* MessagingService::Ask(grpc::CallbackServerContext* context,
@@ -63,12 +61,10 @@ grpc::ServerUnaryReactor* MessagingService::Ask(grpc::CallbackServerContext* con
   if (grpc::Status allowed = auth_->Check(*context); !allowed.ok()) return Done(context, allowed);
   absl::Status valid = CheckMessage(request->type(), request->payload().size(), max_payload_bytes_);
   if (!valid.ok()) return Done(context, valid);
-  absl::StatusOr<runtime::ActorRef> target = ResolveTarget(*system_, request->to());
-  if (!target.ok()) return Done(context, target.status());
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   // The reactor and response stay valid until Finish, which the callback
   // calls exactly once (also when the client has gone: gRPC drops the answer).
-  asks_->Ask(*target, runtime::Message::Make(request->type(), request->payload()),
+  asks_->Ask(request->to(), runtime::Message::Make(request->type(), request->payload()),
              AskTimeout(*context, request->timeout_ms()),
              [reactor, response](absl::StatusOr<AskReply> reply) {
                if (!reply.ok()) {

@@ -1,6 +1,8 @@
 // daemon.cc - builds and tears down the parts of troupd.
 #include "daemon/troupd/daemon.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -45,18 +47,28 @@ bool SocketAnswers(const std::string& path) {
   return answers;
 }
 
-// Creates the socket's directory (0700) and removes a stale socket file.
-absl::Status ClaimSocket(const std::string& path) {
-  std::filesystem::path dir = std::filesystem::path(path).parent_path();
-  std::error_code ec;
-  if (!std::filesystem::exists(dir, ec)) {
-    std::filesystem::create_directories(dir, ec);
-    if (ec) {
-      return absl::FailedPreconditionError(
-          troupe::StrCat("cannot create the socket directory ", dir.string(), ": ", ec.message()));
-    }
-    ::chmod(dir.c_str(), 0700);
+// Takes <socket>.lock (flock, held until the daemon exits: the kernel drops
+// it even after kill -9), so two daemons can never serve one socket path.
+// Returns the lock's descriptor.
+absl::StatusOr<int> LockSocketPath(const std::string& path) {
+  const std::string lock_path = path + ".lock";
+  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) {
+    return absl::FailedPreconditionError(
+        troupe::StrCat("cannot open ", lock_path, ": ", std::strerror(errno)));
   }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return absl::FailedPreconditionError(troupe::StrCat("another troupd already serves ", path,
+                                                        " (it holds ", lock_path,
+                                                        "); stop it first (`director shutdown`)"));
+  }
+  return fd;
+}
+
+// Removes a stale socket file (left by a daemon that died). Call with the
+// socket's lock held.
+absl::Status ClaimSocket(const std::string& path) {
   struct stat st;
   if (::lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) {
@@ -81,6 +93,11 @@ std::string HostName() {
 }  // namespace
 
 struct Daemon::Parts {
+  ~Parts() {
+    if (socket_lock_fd >= 0) ::close(socket_lock_fd);
+  }
+  int socket_lock_fd = -1;
+  ino_t socket_inode = 0;  // of the socket we bound: only that one is removed at stop
   config::DaemonSettings settings;
   std::function<void(std::string_view)> on_phase;
   std::unique_ptr<runtime::ActorSystem> system;
@@ -118,6 +135,20 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& conf
   if (!options.listen_tcp.empty()) settings.listen_tcp = options.listen_tcp;
   parts->on_phase = std::move(options.on_phase);
 
+  {
+    // The directory first: the lock file lives next to the socket.
+    std::error_code ec;
+    std::filesystem::path dir = std::filesystem::path(settings.socket_path).parent_path();
+    if (!std::filesystem::exists(dir, ec)) {
+      std::filesystem::create_directories(dir, ec);
+      if (ec) {
+        return absl::FailedPreconditionError(troupe::StrCat("cannot create the socket directory ",
+                                                            dir.string(), ": ", ec.message()));
+      }
+      ::chmod(dir.c_str(), 0700);
+    }
+  }
+  TROUPE_ASSIGN_OR_RETURN(parts->socket_lock_fd, LockSocketPath(settings.socket_path));
   TROUPE_RETURN_IF_ERROR(ClaimSocket(settings.socket_path));
   if (!settings.listen_tcp.empty()) {
     std::error_code ec;
@@ -189,6 +220,9 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& conf
     return absl::UnavailableError(troupe::StrCat("cannot listen on ", settings.listen_tcp));
   }
   ::chmod(settings.socket_path.c_str(), 0600);
+  if (struct stat st; ::lstat(settings.socket_path.c_str(), &st) == 0) {
+    parts->socket_inode = st.st_ino;
+  }
 
   parts->facts.node = system_options.node_name;
   parts->facts.version = std::string(kTroupeVersion);
@@ -242,7 +276,11 @@ void Daemon::Stop() {
   parts_->host->Shutdown();
   parts_->system->Shutdown(parts_->settings.drain_timeout);
   parts_->asks.reset();
-  ::unlink(parts_->settings.socket_path.c_str());
+  // Remove the socket we bound, never one a later daemon made at the same path.
+  if (struct stat st; ::lstat(parts_->settings.socket_path.c_str(), &st) == 0 &&
+                      st.st_ino == parts_->socket_inode) {
+    ::unlink(parts_->settings.socket_path.c_str());
+  }
   LogInfo("stopped");
 }
 

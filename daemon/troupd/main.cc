@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <atomic>
 #include <cstdio>
 #include <string>
 #include <thread>
@@ -63,9 +64,11 @@ int main(int argc, char** argv) {
   }
   (void)troupe::SdNotifyReady();
 
+  std::atomic<bool> stopped_by_call{false};
   std::thread signal_waiter([&] {
     int signal_number = 0;
     sigwait(&stop_signals, &signal_number);
+    if (stopped_by_call.load()) return;  // woken below, after a Shutdown call
     troupe::LogInfo("received ", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
     (*daemon)->RequestStop();
   });
@@ -74,6 +77,7 @@ int main(int argc, char** argv) {
   (*daemon)->Stop();
   // The waiter may still sit in sigwait (stop came from the Shutdown call):
   // wake it with the signal it waits for.
+  stopped_by_call = true;
   pthread_kill(signal_waiter.native_handle(), SIGTERM);
   signal_waiter.join();
   return 0;

@@ -35,6 +35,8 @@
 #include "daemon/common/strings.h"
 #include "director/commands/commands.h"
 #include "director/commands/daemon_client.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "troupe/json.h"
@@ -438,6 +440,33 @@ struct CapabilityOptions {
   bool unset = false;
 };
 
+// The value of field `name` of `object` as JSON, or NotFound. Goes through
+// reflection (code inside libprotobuf) rather than Struct::fields(): the
+// inline protobuf Map code, compiled with -fsanitize=thread, crashes on a map
+// the uninstrumented library built.
+absl::StatusOr<std::string> StructFieldJson(const google::protobuf::Struct& object,
+                                            const std::string& name) {
+  const google::protobuf::Reflection* reflection = object.GetReflection();
+  const google::protobuf::FieldDescriptor* fields =
+      object.GetDescriptor()->FindFieldByName("fields");
+  const int count = reflection->FieldSize(object, fields);
+  for (int i = 0; i < count; ++i) {
+    const google::protobuf::Message& entry = reflection->GetRepeatedMessage(object, fields, i);
+    const google::protobuf::Descriptor* entry_type = entry.GetDescriptor();
+    if (entry.GetReflection()->GetString(entry, entry_type->FindFieldByName("key")) != name) {
+      continue;
+    }
+    std::string json;
+    if (!google::protobuf::util::MessageToJsonString(
+             entry.GetReflection()->GetMessage(entry, entry_type->FindFieldByName("value")), &json)
+             .ok()) {
+      return absl::InternalError(troupe::StrCat("cannot print capability ", name));
+    }
+    return json;
+  }
+  return absl::NotFoundError(name);
+}
+
 int CapabilitiesCommand(Context& ctx, const CapabilityOptions& options) {
   if (options.unset && (options.name.empty() || !options.value.empty())) {
     return ctx.Fail(absl::InvalidArgumentError("--unset takes a NAME and no VALUE_JSON"),
@@ -484,17 +513,15 @@ int CapabilitiesCommand(Context& ctx, const CapabilityOptions& options) {
     return ctx.Fail(absl::InternalError(
         troupe::StrCat("troupd sent capabilities that are not a JSON object: ", response.json())));
   }
-  auto it = all.fields().find(options.name);
-  if (it == all.fields().end()) {
+  absl::StatusOr<std::string> value = StructFieldJson(all, options.name);
+  if (!value.ok()) {
     return ctx.Fail(absl::NotFoundError(troupe::StrCat("troupd has no capability '", options.name,
                                                        "' (all: `director capabilities`)")));
   }
-  std::string value;
-  (void)google::protobuf::util::MessageToJsonString(it->second, &value);
   if (ctx.json()) {
-    return ctx.PrintJson(JsonObject().Add("name", options.name).AddRaw("value", value));
+    return ctx.PrintJson(JsonObject().Add("name", options.name).AddRaw("value", *value));
   }
-  ctx.out() << value << "\n";
+  ctx.out() << *value << "\n";
   return kExitOk;
 }
 

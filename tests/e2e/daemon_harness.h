@@ -11,11 +11,14 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <ostream>
@@ -124,7 +127,8 @@ class DaemonHarness {
       EXPECT_TRUE(StopDaemon());
     }
     // Daemons started by `director start` are not our children: make sure
-    // none outlives the test.
+    // none outlives the test, also one a failed test did not adopt.
+    if (const pid_t serving = SocketPeerPid(); serving > 0) adopted_.push_back(serving);
     for (pid_t pid : adopted_) {
       if (!WaitForProcessExit(pid, std::chrono::milliseconds(0))) {
         ADD_FAILURE() << "troupd pid " << pid << " still runs at the end of the test; killing it";
@@ -144,14 +148,23 @@ class DaemonHarness {
   pid_t daemon_pid() const { return daemon_pid_; }
   std::string DaemonLog() const { return ReadFileForTest(log_); }
 
-  // Starts `troupd --dir dir()` (output appended to <root>/troupd.log) and
-  // waits until Admin.Status answers on socket().
-  ::testing::AssertionResult StartDaemon() {
+  // Starts `troupd --dir dir() [extra_args]` (output appended to
+  // <root>/troupd.log) and waits until Admin.Status answers on socket().
+  ::testing::AssertionResult StartDaemon(const std::vector<std::string>& extra_args = {}) {
+    ::testing::AssertionResult spawned = StartDaemonNoWait(extra_args);
+    if (!spawned) return spawned;
+    return WaitUntilAnswering(daemon_pid_, std::chrono::seconds(30));
+  }
+
+  // Starts troupd like StartDaemon without waiting for it to answer.
+  ::testing::AssertionResult StartDaemonNoWait(const std::vector<std::string>& extra_args = {}) {
     if (daemon_pid_ > 0) return ::testing::AssertionFailure() << "troupd already started";
     log_ = root_.path() + "/troupd.log";
-    daemon_pid_ = SpawnForTest({TROUPD_PATH, "--dir", dir_}, log_, log_);
+    std::vector<std::string> argv = {TROUPD_PATH, "--dir", dir_};
+    argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+    daemon_pid_ = SpawnForTest(argv, log_, log_);
     if (daemon_pid_ < 0) return ::testing::AssertionFailure() << "cannot spawn " << TROUPD_PATH;
-    return WaitUntilAnswering(daemon_pid_, std::chrono::seconds(30));
+    return ::testing::AssertionSuccess();
   }
 
   // SIGTERM, then waits (at most 60 s; SIGKILL after that) and reaps it.
@@ -196,12 +209,39 @@ class DaemonHarness {
   // the end if it still runs.
   void Adopt(pid_t pid) { adopted_.push_back(pid); }
 
+  // The pid of the process serving socket() (SO_PEERCRED), or -1.
+  pid_t SocketPeerPid() const {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    const std::string path = socket();
+    if (path.size() >= sizeof addr.sun_path) {
+      ::close(fd);
+      return -1;
+    }
+    std::memcpy(addr.sun_path, path.data(), path.size());
+    pid_t pid = -1;
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) {
+      ucred cred{};
+      socklen_t size = sizeof cred;
+      if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &size) == 0) pid = cred.pid;
+    }
+    ::close(fd);
+    return pid;
+  }
+
   // Runs director with --dir dir() and `args`, in root().
   CommandResult Director(const std::vector<std::string>& args) const {
     std::vector<std::string> argv = {TROUPE_DIRECTOR_PATH, "--dir", dir_};
     argv.insert(argv.end(), args.begin(), args.end());
-    const std::string out = root_.path() + "/.director.out";
-    const std::string err = root_.path() + "/.director.err";
+    return Run(argv);
+  }
+
+  // Runs the program argv[0] with `argv` and waits for it.
+  CommandResult Run(std::vector<std::string> argv) const {
+    const std::string out = root_.path() + "/.command.out";
+    const std::string err = root_.path() + "/.command.err";
     std::filesystem::remove(out);
     std::filesystem::remove(err);
     CommandResult result;

@@ -26,8 +26,8 @@ class AskRouterTest : public ::testing::Test {
   std::future<absl::StatusOr<std::string>> Ask(const runtime::ActorRef& target,
                                                absl::Duration timeout) {
     auto promise = std::make_shared<std::promise<absl::StatusOr<std::string>>>();
-    router_.Ask(target, runtime::Message::Make("q", "payload"), timeout,
-                [promise](absl::StatusOr<AskReply> reply) {
+    router_.Ask(system_.FormatAddress(target.get()), runtime::Message::Make("q", "payload"),
+                timeout, [promise](absl::StatusOr<AskReply> reply) {
                   if (!reply.ok()) {
                     promise->set_value(reply.status());
                   } else {
@@ -63,6 +63,16 @@ TEST_F(AskRouterTest, StopCancelsPendingAsksAndRefusesNewOnes) {
   router_.Stop();
   EXPECT_EQ(pending.get().status().code(), absl::StatusCode::kCancelled);
   EXPECT_EQ(Ask(echo_, absl::Seconds(1)).get().status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST_F(AskRouterTest, AnUnknownNameEndsTheAskAtOnceWithNotFound) {
+  auto promise = std::make_shared<std::promise<absl::Status>>();
+  router_.Ask("nobody", runtime::Message::Make("q", ""), absl::Hours(1),
+              [promise](absl::StatusOr<AskReply> reply) { promise->set_value(reply.status()); });
+  absl::Status status = promise->get_future().get();
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+  EXPECT_CONTAINS(status.message(), "no actor is named 'nobody'");
+  EXPECT_EQ(router_.pending(), 0u);
 }
 
 TEST_F(AskRouterTest, ManyAsksWithMixedOutcomesAllComplete) {

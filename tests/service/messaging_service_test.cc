@@ -1,5 +1,6 @@
 // Tests of the Messaging service's unary calls and of client authentication,
 // over a real gRPC server.
+#include <future>
 #include <thread>
 #include <vector>
 
@@ -43,6 +44,37 @@ TEST_F(MessagingServiceTest, AskThatGetsNoReplyTimesOutWithDeadlineExceeded) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
   EXPECT_CONTAINS(status.error_message(), "no reply from");
   EXPECT_EQ(asks_->pending(), 0u);
+}
+
+TEST_F(MessagingServiceTest, AskToAnActorThatHasExitedIsNotFoundAtOnce) {
+  // The runtime destroys a native handler after marking its actor exited, so
+  // the destructor of something the handler owns says "exited".
+  struct OnDestroy {
+    std::shared_ptr<std::promise<void>> done = std::make_shared<std::promise<void>>();
+    ~OnDestroy() {
+      if (done) done->set_value();
+    }
+    OnDestroy() = default;
+    OnDestroy(OnDestroy&& o) noexcept : done(std::move(o.done)) {}
+  };
+  OnDestroy marker;
+  std::future<void> exited = marker.done->get_future();
+  auto owned = std::make_shared<OnDestroy>(std::move(marker));
+  runtime::ActorRef gone =
+      system_->SpawnNative([owned](runtime::Cell*, runtime::Message&) {}, "gone");
+  owned.reset();
+  const std::string address = system_->FormatAddress(gone.get());
+  ASSERT_OK(system_->RequestExit(gone));
+  exited.wait();
+
+  v1::AskRequest request;
+  request.set_to(address);
+  request.set_type("text");
+  request.set_timeout_ms(60000);
+  v1::AskResponse response;
+  grpc::Status status = stub_->Ask(Context().get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_CONTAINS(status.error_message(), "no live actor at " + address);
 }
 
 TEST_F(MessagingServiceTest, UnknownGlobalNameIsNotFound) {

@@ -1,0 +1,203 @@
+// End-to-end tests of troupd itself: sd_notify readiness, the standard health
+// and reflection services, TCP clients with and without the token, and the SDK
+// examples against a real daemon.
+#include <stdlib.h>
+
+#include <thread>
+
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/grpcpp.h"
+#include "health.grpc.pb.h"
+#include "tests/common/notify_listener.h"
+#include "tests/common/status_matchers.h"
+#include "tests/e2e/daemon_harness.h"
+#include "troupe/client.h"
+#include "troupe/v1/admin.grpc.pb.h"
+
+namespace troupe::testing {
+namespace {
+
+std::shared_ptr<grpc::Channel> UnixChannel(const std::string& socket) {
+  return grpc::CreateChannel("unix:" + socket, grpc::InsecureChannelCredentials());
+}
+
+// Sets an environment variable for the scope (children inherit it).
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) {
+    ::setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnv() { ::unsetenv(name_); }
+
+ private:
+  const char* name_;
+};
+
+TEST(TroupdNotifyTest, ReadyComesOnlyOnceTheSocketAnswersAndTheBundlesAreBack) {
+  DaemonHarness harness;
+  ASSERT_TRUE(harness.StartDaemon());
+  CommandResult loaded = harness.Director({"load", TROUPE_HELLO_BUNDLE});
+  ASSERT_EQ(loaded.code, 0) << loaded;
+  ASSERT_TRUE(harness.StopDaemon());
+
+  NotifyListener listener;
+  ASSERT_TRUE(listener.ok());
+  {
+    ScopedEnv notify("NOTIFY_SOCKET", listener.socket());
+    ASSERT_TRUE(harness.StartDaemonNoWait());
+  }
+  ASSERT_TRUE(listener.WaitForLine("READY=1", absl::Seconds(60))) << harness.DaemonLog();
+  // Right when READY=1 arrives: the socket accepts and hello answers, with no
+  // waiting or retrying on our side.
+  auto channel = UnixChannel(harness.socket());
+  ASSERT_TRUE(channel->WaitForConnected(std::chrono::system_clock::now()))
+      << "READY=1 came before the socket accepted";
+  absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(harness.socket());
+  ASSERT_TRUE(client.ok()) << client.status();
+  absl::StatusOr<Client::Message> reply =
+      (*client)->Ask("hello", {"text", "up", ""}, absl::Seconds(10));
+  ASSERT_TRUE(reply.ok()) << "READY=1 came before the bundles were restored: " << reply.status();
+  EXPECT_EQ(reply->payload, "up");
+
+  std::vector<std::string> lines = listener.Lines();
+  auto at = [&](std::string_view prefix) {
+    for (size_t i = 0; i < lines.size(); ++i) {
+      if (lines[i].rfind(prefix, 0) == 0) return static_cast<int>(i);
+    }
+    return -1;
+  };
+  ASSERT_GE(at("STATUS=restoring"), 0) << ::testing::PrintToString(lines);
+  EXPECT_LT(at("STATUS=restoring"), at("READY=1"));
+  EXPECT_LT(at("STATUS=serving 1 bundles"), at("READY=1"));
+
+  client->reset();
+  ASSERT_TRUE(harness.StopDaemon());
+  ASSERT_TRUE(listener.WaitForLine("STOPPING=1", absl::Seconds(10)));
+}
+
+TEST(TroupdStartTest, ASecondDaemonOnTheSameSocketIsRefusedAndTheFirstKeepsServing) {
+  DaemonHarness harness;
+  ASSERT_TRUE(harness.StartDaemon());
+  ASSERT_EQ(harness.Director({"load", TROUPE_HELLO_BUNDLE}).code, 0);
+  CommandResult second = harness.Run({TROUPD_PATH, "--dir", harness.dir()});
+  EXPECT_EQ(second.code, 1) << second;
+  EXPECT_CONTAINS(second.err, "another troupd already serves " + harness.socket());
+  CommandResult ask = harness.Director({"ask", "hello", "--data", "still here"});
+  EXPECT_EQ(ask.code, 0) << ask;
+  EXPECT_CONTAINS(ask.out, "still here");
+}
+
+TEST(TroupdServicesTest, HealthSaysServingAndReflectionListsTheServices) {
+  DaemonHarness harness;
+  ASSERT_TRUE(harness.StartDaemon());
+  auto channel = UnixChannel(harness.socket());
+
+  auto health = grpc::health::v1::Health::NewStub(channel);
+  grpc::ClientContext context;
+  grpc::health::v1::HealthCheckResponse response;
+  grpc::Status status = health->Check(&context, grpc::health::v1::HealthCheckRequest(), &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+
+  // Reflection: ServerReflectionInfo with list_services (field 7, empty
+  // string) as raw bytes; the answer names every service.
+  grpc::GenericStub generic(channel);
+  grpc::CompletionQueue cq;
+  grpc::ClientContext reflection_context;
+  reflection_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  auto call = generic.PrepareCall(
+      &reflection_context, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
+  void* tag = nullptr;
+  bool ok = false;
+  call->StartCall(reinterpret_cast<void*>(1));
+  ASSERT_TRUE(cq.Next(&tag, &ok) && ok);
+  const std::string request("\x3a\x00", 2);
+  grpc::Slice slice(request);
+  grpc::ByteBuffer out(&slice, 1);
+  call->Write(out, reinterpret_cast<void*>(2));
+  ASSERT_TRUE(cq.Next(&tag, &ok) && ok);
+  grpc::ByteBuffer in;
+  call->Read(&in, reinterpret_cast<void*>(3));
+  ASSERT_TRUE(cq.Next(&tag, &ok) && ok);
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(in.Dump(&slices).ok());
+  std::string answer;
+  for (const grpc::Slice& s : slices)
+    answer.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  EXPECT_CONTAINS(answer, "troupe.v1.Admin");
+  EXPECT_CONTAINS(answer, "troupe.v1.Messaging");
+  EXPECT_CONTAINS(answer, "grpc.health.v1.Health");
+  reflection_context.TryCancel();
+  grpc::Status finished;
+  call->Finish(&finished, reinterpret_cast<void*>(4));
+  while (cq.Next(&tag, &ok) && tag != reinterpret_cast<void*>(4)) {
+  }
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+}
+
+TEST(TroupdTcpTest, ClientsNeedTheTokenAndARefusedOneDoesNotDisturbOthers) {
+  DaemonHarness harness;
+  ASSERT_TRUE(harness.StartDaemon({"--listen", "127.0.0.1:0"}));
+  ASSERT_EQ(harness.Director({"load", TROUPE_HELLO_BUNDLE}).code, 0);
+  // The port: from the daemon's status, asked over the unix socket.
+  auto admin = v1::Admin::NewStub(UnixChannel(harness.socket()));
+  grpc::ClientContext context;
+  v1::StatusResponse status;
+  ASSERT_TRUE(admin->Status(&context, v1::StatusRequest(), &status).ok());
+  std::string tcp;
+  for (const std::string& listener : status.system().listeners()) {
+    if (listener.rfind("127.0.0.1:", 0) == 0) tcp = listener.substr(0, listener.find(' '));
+  }
+  ASSERT_FALSE(tcp.empty()) << status.text();
+  const std::string token = ReadFileForTest(harness.dir() + "/keys/client.token");
+  ASSERT_GE(token.size(), 32u);
+
+  // A unix-socket client is connected throughout.
+  absl::StatusOr<std::unique_ptr<Client>> local = Client::Connect(harness.socket());
+  ASSERT_TRUE(local.ok()) << local.status();
+
+  absl::StatusOr<std::unique_ptr<Client>> anonymous = Client::Connect(tcp);
+  ASSERT_FALSE(anonymous.ok());
+  EXPECT_EQ(anonymous.status().code(), absl::StatusCode::kUnauthenticated);
+
+  Client::Options wrong;
+  wrong.token = std::string(64, 'f');
+  absl::StatusOr<std::unique_ptr<Client>> impostor = Client::Connect(tcp, wrong);
+  ASSERT_FALSE(impostor.ok());
+  EXPECT_EQ(impostor.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_CONTAINS(harness.DaemonLog(), "refused a call from");
+
+  Client::Options right;
+  right.token = token.substr(0, token.find('\n'));
+  absl::StatusOr<std::unique_ptr<Client>> remote = Client::Connect(tcp, right);
+  ASSERT_TRUE(remote.ok()) << remote.status();
+  absl::StatusOr<Client::Message> reply =
+      (*remote)->Ask("hello", {"text", "tcp", ""}, absl::Seconds(10));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->payload, "tcp");
+  reply = (*local)->Ask("hello", {"text", "local", ""}, absl::Seconds(10));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->payload, "local");
+}
+
+TEST(SdkExamplesTest, TellAskAndAsyncAskRunAgainstARealDaemon) {
+  DaemonHarness harness;
+  ASSERT_TRUE(harness.StartDaemon());
+  ASSERT_EQ(harness.Director({"load", TROUPE_HELLO_BUNDLE}).code, 0);
+  CommandResult ask = harness.Run({TROUPE_EXAMPLE_ASK, harness.socket(), "hello", "from the sdk"});
+  EXPECT_EQ(ask.code, 0) << ask;
+  EXPECT_CONTAINS(ask.out, "from the sdk");
+  CommandResult tell = harness.Run({TROUPE_EXAMPLE_TELL, harness.socket(), "hello"});
+  EXPECT_EQ(tell.code, 0) << tell;
+  CommandResult async_ask = harness.Run({TROUPE_EXAMPLE_ASYNC_ASK, harness.socket(), "hello"});
+  EXPECT_EQ(async_ask.code, 0) << async_ask;
+  // An example pointed at a name nobody has fails with the daemon's error.
+  CommandResult missing = harness.Run({TROUPE_EXAMPLE_ASK, harness.socket(), "nobody", "x"});
+  EXPECT_NE(missing.code, 0);
+  EXPECT_CONTAINS(missing.out + missing.err, "no actor is named 'nobody'");
+}
+
+}  // namespace
+}  // namespace troupe::testing
