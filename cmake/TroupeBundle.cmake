@@ -63,10 +63,16 @@ function(_troupe_bundle_build_key director director_depends)
     # The build's own TROUPE_DIR trusts it, so gensrc does not warn on every
     # bundle; hosts that load the bundles still have to trust it themselves.
     COMMAND "${director}" --dir "${TROUPE_BUNDLE_STATE_DIR}" trust "${pub}"
-    DEPENDS ${director_depends}
     COMMENT "Generating the build-tree bundle signing key (tests and development only)"
     VERBATIM)
   add_custom_target(troupe_build_key DEPENDS "${key}" "${pub}")
+  # Made once: director must exist first, but relinking it must not replace
+  # the key (directories that trust build.pub would stop accepting bundles).
+  foreach(dep IN LISTS director_depends)
+    if(TARGET ${dep})
+      add_dependencies(troupe_build_key ${dep})
+    endif()
+  endforeach()
 endfunction()
 
 # Makes the target for the bundle recorded under `name` (see troupe_add_bundle).

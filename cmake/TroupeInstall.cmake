@@ -6,7 +6,8 @@
 #   lib/cmake/Troupe/TroupeConfig.cmake (+ ConfigVersion, Targets)
 #                                               Troupe::sdk, Troupe::client (Troupe::grpc, Troupe::proto)
 #   lib/cmake/Troupe/Troupe{ActorLibrary,Bundle}.cmake
-#   bin/director                                when the tree has director
+#   bin/director, bin/troupd                    when the tree has them (side by side:
+#                                               `director start` and `bootstart` expect that)
 # Included at the end of the top-level CMakeLists.txt.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
@@ -40,4 +41,7 @@ install(FILES "${PROJECT_BINARY_DIR}/cmake/TroupeConfig.cmake"
 
 if(TARGET director)
   install(TARGETS director RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}")
+endif()
+if(TARGET troupd)
+  install(TARGETS troupd RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}")
 endif()
