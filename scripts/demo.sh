@@ -17,8 +17,10 @@ mkdir -p "$TROUPE_DIR"
 chmod 700 "$TROUPE_DIR"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-step "stop a daemon left from an earlier run"
-"$director" shutdown || true
+if [ -S "$TROUPE_DIR/run/troupd.sock" ]; then
+  step "stop the daemon left from an earlier run"
+  "$director" shutdown || true
+fi
 
 step "start troupd in $TROUPE_DIR"
 "$director" start
