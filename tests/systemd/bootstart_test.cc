@@ -106,6 +106,15 @@ class BootstartTest : public ::testing::Test {
   Result RunProgram(const std::string& program, const std::vector<std::string>& args,
                     const std::vector<std::string>& extra_env = {}, bool unprivileged = false) {
     std::vector<std::string> argv = {program};
+    if (unprivileged && ::geteuid() == 0) {
+      // User nobody may not reach the build tree (e.g. under /root or a 0700
+      // checkout): run a copy from the test's own 0755 directory.
+      argv[0] = root_ + "/director-for-nobody";
+      fs::copy_file(program, argv[0], fs::copy_options::overwrite_existing);
+      fs::permissions(argv[0], fs::perms::owner_all | fs::perms::group_read |
+                                   fs::perms::group_exec | fs::perms::others_read |
+                                   fs::perms::others_exec);
+    }
     argv.insert(argv.end(), args.begin(), args.end());
     std::vector<std::string> env = {"PATH=" + fakebin_, "SYSTEMCTL_LOG=" + log_, "HOME=" + root_,
                                     "LANG=C"};
