@@ -102,7 +102,9 @@ void AskRouter::Ask(std::string_view to, runtime::Message message, absl::Duratio
       heap_.push_back(Deadline{absl::Now() + timeout, ask});
       std::push_heap(heap_.begin(), heap_.end(),
                      [](const Deadline& a, const Deadline& b) { return Later(a.at, b.at); });
-      if (heap_.front().ask.lock() == ask) cv_.Signal();
+      // Wake the timer thread only when it would sleep past this deadline: a
+      // stream of asks must not cost a wake-up each.
+      if (heap_.front().ask.lock() == ask && heap_.front().at < timer_wakes_at_) cv_.Signal();
       const uint64_t live = pending_.load(std::memory_order_relaxed);
       if (heap_.size() > 1024 && heap_.size() > 4 * live) CompactLocked();
     }
@@ -142,13 +144,13 @@ void AskRouter::TimerLoop() {
   const auto later = [](const Deadline& a, const Deadline& b) { return Later(a.at, b.at); };
   troupe::MutexLock lock(&mu_);
   while (!stop_) {
-    if (heap_.empty()) {
-      cv_.Wait(&mu_);
-      continue;
-    }
+    // With nothing due soon, look again after kIdleTick anyway, so that asks
+    // with later deadlines need not wake this thread (see Ask).
     const absl::Time now = absl::Now();
-    if (heap_.front().at > now) {
-      cv_.WaitWithDeadline(&mu_, heap_.front().at);
+    if (heap_.empty() || heap_.front().at > now) {
+      timer_wakes_at_ =
+          heap_.empty() ? now + kIdleTick : std::min(now + kIdleTick, heap_.front().at);
+      cv_.WaitWithDeadline(&mu_, timer_wakes_at_);
       continue;
     }
     std::pop_heap(heap_.begin(), heap_.end(), later);

@@ -70,6 +70,9 @@ class AskRouter {
   troupe::CondVar cv_;
   std::vector<Deadline> heap_ ABSL_GUARDED_BY(mu_);  // min-heap on `at`
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  // When the timer thread wakes by itself next (at most kIdleTick ahead).
+  absl::Time timer_wakes_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  static constexpr absl::Duration kIdleTick = absl::Milliseconds(100);
   std::thread timer_;
 };
 

@@ -152,7 +152,9 @@ void MessageStream::Ask(std::string_view to, const Message& message, absl::Durat
       if (finite) {
         ask.deadline = DeadlineAfter(timeout);
         auto [it, inserted] = deadlines_.emplace(ask.deadline, id);
-        if (it == deadlines_.begin()) timer_cv_.notify_one();
+        // Wake the timer thread only when it would otherwise sleep past this
+        // deadline: asks one after another must not cost a wake-up each.
+        if (it == deadlines_.begin() && ask.deadline < timer_wakes_at_) timer_cv_.notify_one();
       }
       pending_.emplace(id, std::move(ask));
     }
@@ -458,17 +460,17 @@ void MessageStream::TimerLoop() {
   timer_thread_id_.store(std::this_thread::get_id(), std::memory_order_relaxed);
   std::unique_lock<std::mutex> lock(mu_);
   while (!timer_stop_) {
-    if (deadlines_.empty()) {
-      timer_cv_.wait(lock);
-      continue;
-    }
-    const Clock::time_point first = deadlines_.begin()->first;
-    if (Clock::now() < first) {
-      timer_cv_.wait_until(lock, first);
+    // With nothing due soon, look again after kTimerIdleTick anyway: asks
+    // with later deadlines then need not wake this thread (see Ask).
+    const Clock::time_point now = Clock::now();
+    const Clock::time_point idle_until = now + kTimerIdleTick;
+    if (deadlines_.empty() || deadlines_.begin()->first > now) {
+      timer_wakes_at_ =
+          deadlines_.empty() ? idle_until : std::min(idle_until, deadlines_.begin()->first);
+      timer_cv_.wait_until(lock, timer_wakes_at_);
       continue;
     }
     std::vector<PendingAsk> expired;
-    const Clock::time_point now = Clock::now();
     while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
       const uint64_t id = deadlines_.begin()->second;
       deadlines_.erase(deadlines_.begin());

@@ -176,6 +176,10 @@ class MessageStream {
   uint64_t next_ask_id_ = 0;
   absl::flat_hash_map<uint64_t, PendingAsk> pending_;
   std::set<std::pair<Clock::time_point, uint64_t>> deadlines_;
+  // When the timer thread wakes by itself next (it sleeps at most
+  // kTimerIdleTick); an ask due earlier wakes it.
+  Clock::time_point timer_wakes_at_ = Clock::time_point::min();
+  static constexpr std::chrono::milliseconds kTimerIdleTick{100};
   std::shared_ptr<const Handlers> handlers_;
 
   // The outbox: frames waiting for the wire, and what the stream may do next.
