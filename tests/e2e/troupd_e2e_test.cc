@@ -197,6 +197,32 @@ TEST(TroupdTcpTest, ClientsNeedTheTokenAndARefusedOneDoesNotDisturbOthers) {
   EXPECT_EQ(reply->payload, "local");
 }
 
+TEST(TroupdLimitsTest, AMessageOverTheLimitIsRefusedAndTheClientGoesOn) {
+  DaemonHarness harness;
+  WriteFileForTest(harness.dir() + "/config/max_message_bytes", "1024\n");
+  ASSERT_TRUE(harness.StartDaemon());
+  ASSERT_EQ(harness.Director({"load", TROUPE_HELLO_BUNDLE}).code, 0);
+  absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(harness.socket());
+  ASSERT_TRUE(client.ok()) << client.status();
+  absl::StatusOr<Client::Message> reply =
+      (*client)->Ask("hello", {"text", std::string(1025, 'x'), ""}, absl::Seconds(10));
+  ASSERT_FALSE(reply.ok());
+  EXPECT_EQ(reply.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_CONTAINS(reply.status().message(), "max_message_bytes");
+  // The same stream, and the daemon, go on.
+  reply = (*client)->Ask("hello", {"text", std::string(1024, 'y'), ""}, absl::Seconds(10));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->payload.size(), 1024u);
+  // An ask to an unknown name fails; another client is served right after.
+  absl::StatusOr<std::unique_ptr<Client>> other = Client::Connect(harness.socket());
+  ASSERT_TRUE(other.ok()) << other.status();
+  CommandResult silent = harness.Director({"ask", "nobody-here", "--data", "x"});
+  EXPECT_NE(silent.code, 0) << silent;
+  EXPECT_CONTAINS(silent.out + silent.err, "no actor is named 'nobody-here'");
+  reply = (*other)->Ask("hello", {"text", "fine", ""}, absl::Seconds(10));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+}
+
 TEST(SdkExamplesTest, TellAskAndAsyncAskRunAgainstARealDaemon) {
   DaemonHarness harness;
   ASSERT_TRUE(harness.StartDaemon());
