@@ -5,7 +5,9 @@
 // logs its arguments, so nothing here can touch the machine's systemd.
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -106,15 +108,6 @@ class BootstartTest : public ::testing::Test {
   Result RunProgram(const std::string& program, const std::vector<std::string>& args,
                     const std::vector<std::string>& extra_env = {}, bool unprivileged = false) {
     std::vector<std::string> argv = {program};
-    if (unprivileged && ::geteuid() == 0) {
-      // User nobody may not reach the build tree (e.g. under /root or a 0700
-      // checkout): run a copy from the test's own 0755 directory.
-      argv[0] = root_ + "/director-for-nobody";
-      fs::copy_file(program, argv[0], fs::copy_options::overwrite_existing);
-      fs::permissions(argv[0], fs::perms::owner_all | fs::perms::group_read |
-                                   fs::perms::group_exec | fs::perms::others_read |
-                                   fs::perms::others_exec);
-    }
     argv.insert(argv.end(), args.begin(), args.end());
     std::vector<std::string> env = {"PATH=" + fakebin_, "SYSTEMCTL_LOG=" + log_, "HOME=" + root_,
                                     "LANG=C"};
@@ -134,7 +127,15 @@ class BootstartTest : public ::testing::Test {
         ::_exit(127);
       }
       if (unprivileged && ::geteuid() == 0) {
-        if (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0) {
+        // Root without the file-permission capabilities (dropped from the
+        // bounding set, so execve does not give them back): mode bits bind it
+        // like any user, and it still reaches the build tree. Where this
+        // process may not drop them (a container without CAP_SETPCAP), run as
+        // user nobody instead.
+        const bool dropped = ::prctl(PR_CAPBSET_DROP, CAP_DAC_OVERRIDE, 0, 0, 0) == 0 &&
+                             ::prctl(PR_CAPBSET_DROP, CAP_DAC_READ_SEARCH, 0, 0, 0) == 0;
+        if (!dropped &&
+            (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0)) {
           ::_exit(126);
         }
       }
