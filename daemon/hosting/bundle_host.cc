@@ -96,6 +96,23 @@ struct Version {
   }
 };
 
+// A recorded bundle Restore could not load (requirements that do not hold
+// yet, a key no longer trusted, a timeout, ...). Its stored copy stays and it
+// stays in the state, so a later start tries again; Unload removes it.
+struct RestoreFailed {
+  std::string hash;
+  bool active = false;  // recorded active (until another version of its group is loaded)
+  std::string group;    // empty when unknown (an old state line, and it did not verify)
+  std::string version;
+  uint64_t before_id = 0;  // recorded before the versions loaded from this id on
+
+  // "hello 1.0 (0123456789abcdef)"
+  std::string Name() const {
+    return troupe::StrCat(group.empty() ? "bundle" : troupe::StrCat(group, " ", version), " (",
+                          hash.substr(0, 16), ")");
+  }
+};
+
 // How a load makes the new version active.
 enum class Activation {
   kNew,              // a load: becomes active, AutoUnload applies
@@ -188,7 +205,12 @@ class HostCore : public std::enable_shared_from_this<HostCore> {
   std::string CopyPath(std::string_view hash) const {
     return troupe::StrCat(loaded_dir_, "/", hash, bundle::kBundleSuffix);
   }
-  // Writes <loaded>/state from versions_. Logs and returns a failure.
+  bool RestoreFailedHas(std::string_view hash) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return std::any_of(restore_failed_.begin(), restore_failed_.end(),
+                       [&](const RestoreFailed& f) { return f.hash == hash; });
+  }
+  // Writes <loaded>/state from versions_ and restore_failed_. Logs and
+  // returns a failure.
   absl::Status PersistState() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Note(std::vector<std::string>* changes, std::string line) const;
 
@@ -203,7 +225,11 @@ class HostCore : public std::enable_shared_from_this<HostCore> {
   mutable troupe::Mutex mu_;
   troupe::CondVar cv_;  // signalled when an actor of a version reports (sync, exit)
   std::vector<std::unique_ptr<Version>> versions_ ABSL_GUARDED_BY(mu_);  // load order
+  std::vector<RestoreFailed> restore_failed_ ABSL_GUARDED_BY(mu_);       // in before_id order
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  // While Restore runs, the state is not rewritten (a crash meanwhile must
+  // not lose the entries not restored yet); it is written once at the end.
+  bool restoring_ ABSL_GUARDED_BY(mu_) = false;
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
 };
 
@@ -281,12 +307,32 @@ void HostCore::Note(std::vector<std::string>* changes, std::string line) const {
 }
 
 absl::Status HostCore::PersistState() {
+  if (restoring_) return absl::OkStatus();
+  // A group whose recorded active version failed to restore keeps it as the
+  // one to activate: the version standing in for it is recorded inactive.
+  absl::flat_hash_set<std::string> held;
+  for (const RestoreFailed& f : restore_failed_) {
+    if (f.active && !f.group.empty()) held.insert(f.group);
+  }
   std::vector<StateEntry> entries;
+  size_t next_failed = 0;  // restore_failed_ entries keep their place in the load order
+  auto add_failed = [&](uint64_t before_id) {
+    for (; next_failed < restore_failed_.size() &&
+           restore_failed_[next_failed].before_id <= before_id;
+         ++next_failed) {
+      const RestoreFailed& f = restore_failed_[next_failed];
+      entries.push_back(StateEntry{f.hash, f.active,
+                                   f.group.empty() ? "" : troupe::StrCat(f.group, " ", f.version)});
+    }
+  };
   for (const auto& v : versions_) {
+    add_failed(v->id);
     if (v->state == VersionState::kActive || v->state == VersionState::kInactive) {
-      entries.push_back(StateEntry{v->hash, v->state == VersionState::kActive});
+      entries.push_back(StateEntry{
+          v->hash, v->state == VersionState::kActive && !held.contains(v->group), v->Name()});
     }
   }
+  add_failed(UINT64_MAX);
   absl::Status status = MakePrivateDirectory(loaded_dir_);
   if (status.ok()) {
     status = WriteFileAtomically(troupe::StrCat(loaded_dir_, "/state"), FormatLoadedState(entries),
@@ -705,14 +751,20 @@ absl::StatusOr<LoadOutcome> HostCore::LoadVerified(bundle::VerifiedBundle verifi
     }
   }
 
-  // Store a copy for Restore, then open the code.
+  // Store a copy for Restore, then open the code. A failure removes it again,
+  // unless it is the copy of a bundle that failed to restore (still recorded).
   const std::string copy = CopyPath(verified.source_hash);
+  bool remove_copy = store_copy;  // on failure
+  {
+    troupe::MutexLock lock(&mu_);
+    if (RestoreFailedHas(verified.source_hash)) remove_copy = false;
+  }
   if (store_copy) {
     TROUPE_RETURN_IF_ERROR(MakePrivateDirectory(loaded_dir_));
     TROUPE_RETURN_IF_ERROR(WriteFileAtomically(copy, verified.bytes, 0600));
   }
   auto fail = [&](absl::Status status) {
-    if (store_copy) ::unlink(copy.c_str());
+    if (remove_copy) ::unlink(copy.c_str());
     LogWarning("hosting: loading ", name, " failed: ", StatusText(status));
     return status;
   };
@@ -797,7 +849,7 @@ absl::StatusOr<LoadOutcome> HostCore::LoadVerified(bundle::VerifiedBundle verifi
       id = v->id;
     }
     FinishDrains({id}, absl::Now() + options_.drain_timeout);
-    if (store_copy) ::unlink(copy.c_str());
+    if (remove_copy) ::unlink(copy.c_str());
     return started;
   }
 
@@ -808,6 +860,15 @@ absl::StatusOr<LoadOutcome> HostCore::LoadVerified(bundle::VerifiedBundle verifi
     std::vector<std::string>* changes = &outcome.changes;
     Note(changes,
          troupe::StrCat("loaded ", name, " (", v->hash.substr(0, 16), ", key ", v->key_id, ")"));
+    restore_failed_.erase(std::remove_if(restore_failed_.begin(), restore_failed_.end(),
+                                         [&](const RestoreFailed& f) { return f.hash == v->hash; }),
+                          restore_failed_.end());
+    if (activation == Activation::kNew) {
+      // The user chose the active version of the group now.
+      for (RestoreFailed& f : restore_failed_) {
+        if (f.group == v->group) f.active = false;
+      }
+    }
     if (activation == Activation::kRestoreInactive) {
       v->state = VersionState::kInactive;
       SendActions(v, &troupe::v1::ActorSpec::on_deactivate);
@@ -888,17 +949,46 @@ std::vector<std::string> HostCore::Restore() {
   }
   ParsedState parsed = ParseLoadedState(*text, state_path);
   problems = parsed.problems;
+  {
+    troupe::MutexLock lock(&mu_);
+    restore_failed_.clear();  // the state holds them: they are tried again
+    restoring_ = true;
+  }
   for (const StateEntry& entry : parsed.entries) {
     {
       troupe::MutexLock lock(&mu_);
       if (FindHash(entry.hash) != nullptr) continue;
     }
+    // Named by the state line until its manifest is read.
+    RestoreFailed failed;
+    failed.hash = entry.hash;
+    failed.active = entry.active;
+    if (size_t space = entry.name.find(' '); space != std::string::npos) {
+      failed.group = entry.name.substr(0, space);
+      failed.version = entry.name.substr(space + 1);
+    }
+    if (options_.on_restore_progress) options_.on_restore_progress(failed.Name());
     const std::string copy = CopyPath(entry.hash);
+    std::error_code ec;
+    if (!fs::exists(copy, ec) && !ec) {
+      // Nothing left to load, now or later.
+      problems.push_back(troupe::StrCat(failed.Name(), " was not restored and is dropped: ", copy,
+                                        " does not exist"));
+      continue;
+    }
     absl::StatusOr<bundle::VerifiedBundle> verified =
         bundle::VerifyBundleFile(copy, trust_, options_.limits);
     if (verified.ok() && verified->source_hash != entry.hash) {
       verified = absl::FailedPreconditionError(
           troupe::StrCat(copy, ": holds bundle ", verified->source_hash, ", not ", entry.hash));
+    }
+    if (verified.ok()) {
+      failed.group = verified->manifest.group();
+      failed.version = verified->manifest.version();
+    }
+    {
+      troupe::MutexLock lock(&mu_);
+      failed.before_id = next_id_;
     }
     absl::StatusOr<LoadOutcome> loaded =
         verified.ok()
@@ -907,9 +997,15 @@ std::vector<std::string> HostCore::Restore() {
                            /*store_copy=*/false)
             : absl::StatusOr<LoadOutcome>(verified.status());
     if (!loaded.ok()) {
-      problems.push_back(troupe::StrCat("bundle ", entry.hash,
-                                        " was not restored: ", StatusText(loaded.status())));
-      ::unlink(copy.c_str());
+      // Kept (copy and state line): the cause may pass (capabilities are set
+      // at runtime, a key trusted again, a slow start).
+      problems.push_back(troupe::StrCat(failed.Name(),
+                                        " was not restored: ", StatusText(loaded.status()),
+                                        "; it stays recorded and the next start tries again "
+                                        "(`director unload ",
+                                        failed.hash.substr(0, 16), "` removes it)"));
+      troupe::MutexLock lock(&mu_);
+      restore_failed_.push_back(std::move(failed));
     }
   }
   {
@@ -917,6 +1013,7 @@ std::vector<std::string> HostCore::Restore() {
     absl::flat_hash_set<std::string> groups;
     for (const auto& v : versions_) groups.insert(v->group);
     for (const std::string& group : groups) EnsureActive(group, nullptr);
+    restoring_ = false;
     (void)PersistState();
   }
   for (const std::string& p : problems) LogError("hosting: restore: ", p);
@@ -932,6 +1029,7 @@ absl::StatusOr<UnloadOutcome> HostCore::Unload(std::string_view target) {
   FinishDrains({}, absl::Now());
   UnloadOutcome outcome;
   std::vector<uint64_t> ids;
+  std::vector<v1::BundleInfo> removed;  // bundles that had failed to restore
   {
     troupe::MutexLock lock(&mu_);
     std::vector<LoadedName> names;
@@ -940,10 +1038,27 @@ absl::StatusOr<UnloadOutcome> HostCore::Unload(std::string_view target) {
       names.push_back(LoadedName{v->hash, v->group, v->version});
       candidates.push_back(v.get());
     }
+    // Then the bundles that failed to restore: unloading one forgets it.
+    for (const RestoreFailed& f : restore_failed_) {
+      names.push_back(LoadedName{f.hash, f.group, f.version});
+    }
     TROUPE_ASSIGN_OR_RETURN(std::vector<size_t> matches, MatchUnloadTarget(target, names));
     std::vector<std::string> groups;
     std::vector<Version*> to_drain;
+    std::vector<std::string> forget;
     for (size_t i : matches) {
+      if (i >= candidates.size()) {
+        const RestoreFailed& f = restore_failed_[i - candidates.size()];
+        Note(&outcome.changes, troupe::StrCat("removed ", f.Name(), " (it had failed to restore)"));
+        ::unlink(CopyPath(f.hash).c_str());
+        v1::BundleInfo info;  // gone: no state
+        info.set_hash(f.hash);
+        info.set_group(f.group);
+        info.set_version(f.version);
+        removed.push_back(std::move(info));
+        forget.push_back(f.hash);
+        continue;
+      }
       Version* v = candidates[i];
       ids.push_back(v->id);
       if (v->state == VersionState::kDraining) continue;  // already on its way
@@ -958,6 +1073,12 @@ absl::StatusOr<UnloadOutcome> HostCore::Unload(std::string_view target) {
       to_drain.push_back(v);
       ::unlink(CopyPath(v->hash).c_str());
     }
+    restore_failed_.erase(std::remove_if(restore_failed_.begin(), restore_failed_.end(),
+                                         [&](const RestoreFailed& f) {
+                                           return std::find(forget.begin(), forget.end(), f.hash) !=
+                                                  forget.end();
+                                         }),
+                          restore_failed_.end());
     // Names move to the reactivated version before the old actors are asked
     // to exit: mail sent by name until then is in their mailboxes, ahead of
     // the exit request (ActorSystem::TellByName), and is handled, not lost.
@@ -969,8 +1090,10 @@ absl::StatusOr<UnloadOutcome> HostCore::Unload(std::string_view target) {
     }
     for (uint64_t id : ids) outcome.unloaded.push_back(Info(*FindVersion(id)));
   }
-  for (std::string& line : FinishDrains(ids, absl::Now() + options_.drain_timeout)) {
-    outcome.changes.push_back(std::move(line));
+  if (!ids.empty()) {  // (empty ids would wait for every draining version)
+    for (std::string& line : FinishDrains(ids, absl::Now() + options_.drain_timeout)) {
+      outcome.changes.push_back(std::move(line));
+    }
   }
   troupe::MutexLock lock(&mu_);
   for (v1::BundleInfo& info : outcome.unloaded) {
@@ -990,6 +1113,7 @@ absl::StatusOr<UnloadOutcome> HostCore::Unload(std::string_view target) {
       }
     }
   }
+  for (v1::BundleInfo& info : removed) outcome.unloaded.push_back(std::move(info));
   return outcome;
 }
 
@@ -1069,6 +1193,12 @@ absl::StatusOr<std::vector<v1::ManagedActor>> HostCore::Role(std::string_view ro
 
 absl::StatusOr<ActorRef> HostCore::CreateActor(std::string_view group, std::string_view class_name,
                                                const runtime::CreateOptions& options) {
+  // options.requirements_json is a manifest-style array; checked like a
+  // manifest's, then handed to the class's own check in the object form.
+  TROUPE_ASSIGN_OR_RETURN(
+      const Requirements requirements,
+      ParseRequirementsArray(options.requirements_json,
+                             troupe::StrCat("requirements for actor class '", class_name, "'")));
   troupe::MutexLock lock(&mu_);
   if (shut_down_) return absl::FailedPreconditionError("the bundle host has shut down");
   Version* v = ActiveOf(group);
@@ -1087,7 +1217,14 @@ absl::StatusOr<ActorRef> HostCore::CreateActor(std::string_view group, std::stri
                                               "' (its libraries export: ", v->ExportedClasses(),
                                               ")"));
   }
+  if (absl::Status fits = CheckRequirements(requirements, system_->CapabilitiesJson());
+      !fits.ok()) {
+    return absl::Status(fits.code(),
+                        troupe::StrCat(v->Name(), ": actor class '", class_name,
+                                       "' cannot run on this node: ", StatusText(fits)));
+  }
   runtime::CreateOptions create = options;
+  create.requirements_json = RequirementsJson(requirements);
   create.library = library;
   if (!create.parent) create.parent = v->supervisor;  // so it drains with the version
   return system_->CreateActor(class_name, create);

@@ -26,7 +26,7 @@
 //   says so with the reason.
 // - The loaded set (hash, active or not, in load order) is written to
 //   <TROUPE_DIR>/loaded/state after every change (write + rename); Restore()
-//   loads it again at startup.
+//   loads it again at startup (and rewrites it only once it is done).
 //
 // Thread-safe: every public method may be called from any thread; loads and
 // unloads are serialized. Made for a threaded ActorSystem; with a
@@ -34,6 +34,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -63,6 +64,9 @@ struct HostOptions {
   absl::Duration load_timeout = absl::Seconds(30);
   Clock* clock = nullptr;  // nullptr: the real clock
   bundle::Limits limits;   // what a bundle may not exceed (config: BundleLimits())
+  // Called by Restore before each recorded bundle is restored, with its name
+  // ("hello 1.0 (0123456789abcdef)"); e.g. to extend a start-up timeout.
+  std::function<void(std::string_view bundle_name)> on_restore_progress;
 };
 
 struct LoadOutcome {
@@ -86,8 +90,14 @@ class BundleHost {
 
   // Loads every bundle recorded in <TROUPE_DIR>/loaded/state, in load order,
   // re-verifying each; the recorded active version of each group ends up
-  // active. A bundle that fails now is logged, dropped from the state and
-  // reported in the returned list of problems; the others still load.
+  // active. A bundle that fails now (requirements that do not hold yet, a key
+  // no longer trusted, a timeout, ...) is logged and reported in the returned
+  // list of problems ("hello 1.0 (0123456789abcdef) was not restored: why...");
+  // the others still load. It is not listed, but its stored copy and its place
+  // in the state are kept (across later loads and unloads), so the next start
+  // tries again; while it failed, another version of its group stands in (and
+  // is recorded inactive) until a new version of the group is loaded. Unload
+  // removes it for good. Only a bundle whose stored copy is gone is dropped.
   std::vector<std::string> Restore();
 
   // FailedPrecondition when verification fails or an on_load action fails
@@ -101,7 +111,10 @@ class BundleHost {
 
   // `target`: a source hash (or a unique prefix of at least 8 hex digits), a
   // group (every version) or GROUP-VERSION. NotFound when nothing matches;
-  // InvalidArgument for a prefix several bundles share. Waits up to
+  // InvalidArgument for a prefix several bundles share. A bundle that failed to
+  // restore (see Restore) matches too: it is removed from the state, its copy
+  // deleted, and it is returned with no state ("removed hello 1.0 (...) (it
+  // had failed to restore)"). Waits up to
   // drain_timeout; an unloaded bundle is returned with state DRAINING when it
   // had not finished by then, else with no state (gone).
   absl::StatusOr<UnloadOutcome> Unload(std::string_view target);
@@ -117,6 +130,11 @@ class BundleHost {
   // Creates an actor of `class_name` from the active version of `group`.
   // Without options.parent its parent is the version's supervisor. Either way
   // it is asked to exit when the version drains (its code goes away).
+  // options.requirements_json is a JSON array of requirements as in a
+  // manifest ([{"capability": "gpu", "equals": true}], empty: none):
+  // InvalidArgument when it is not; FailedPrecondition naming the first one
+  // this node's capabilities do not meet; then the class's own capability
+  // check gets them in RequirementsJson's object form, as for manifest actors.
   // NotFound for an unknown group or a class the version does not have.
   absl::StatusOr<runtime::ActorRef> CreateActor(std::string_view group, std::string_view class_name,
                                                 const runtime::CreateOptions& options);

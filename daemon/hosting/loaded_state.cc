@@ -54,6 +54,11 @@ ParsedState ParseLoadedState(std::string_view text, std::string_view where) {
     auto problem = [&](std::string_view what) {
       parsed.problems.push_back(troupe::StrCat(where, ":", line_number, ": ", what));
     };
+    std::string_view name;
+    if (size_t hash_mark = line.find('#'); hash_mark != std::string_view::npos) {
+      name = Trim(line.substr(hash_mark + 1));
+      line = Trim(line.substr(0, hash_mark));
+    }
     size_t space = line.find_first_of(" \t");
     std::string_view hash = line.substr(0, space);
     std::string_view state =
@@ -71,17 +76,20 @@ ParsedState ParseLoadedState(std::string_view text, std::string_view where) {
       problem(troupe::StrCat("bundle ", hash, " is listed twice; the first line counts"));
       continue;
     }
-    parsed.entries.push_back(StateEntry{std::string(hash), state == "active"});
+    parsed.entries.push_back(StateEntry{std::string(hash), state == "active", std::string(name)});
   }
   return parsed;
 }
 
 std::string FormatLoadedState(const std::vector<StateEntry>& entries) {
   std::string out =
-      "# Bundles troupd loads at startup, in load order: <source hash> active|inactive.\n"
+      "# Bundles troupd loads at startup, in load order, one a line:\n"
+      "# <source hash> active|inactive [# <group> <version>, only for messages]\n"
       "# Written by the daemon after every load and unload; do not edit while it runs.\n";
   for (const StateEntry& entry : entries) {
-    troupe::StrAppend(&out, entry.hash, entry.active ? " active\n" : " inactive\n");
+    troupe::StrAppend(&out, entry.hash, entry.active ? " active" : " inactive");
+    if (!entry.name.empty()) troupe::StrAppend(&out, " # ", entry.name);
+    out += "\n";
   }
   return out;
 }

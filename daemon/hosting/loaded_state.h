@@ -3,9 +3,10 @@
 // daemon/hosting.
 //
 // The state file is text, one bundle per line in load order:
-//   <64 hex digit source hash> active|inactive
-// Lines starting with '#' and empty lines are ignored. It is replaced
-// atomically (write a temporary file, then rename).
+//   <64 hex digit source hash> active|inactive [# <group> <version>]
+// The trailing comment names the bundle for messages only (e.g. when its copy
+// no longer verifies at startup). Lines starting with '#' and empty lines are
+// ignored. It is replaced atomically (write a temporary file, then rename).
 #pragma once
 
 #include <sys/types.h>
@@ -22,6 +23,7 @@ namespace troupe::hosting {
 struct StateEntry {
   std::string hash;
   bool active = false;
+  std::string name;  // "<group> <version>" from the line's comment; may be empty
 };
 
 struct ParsedState {

@@ -1,5 +1,7 @@
 #include "daemon/hosting/requirements.h"
 
+#include <algorithm>
+#include <cmath>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -154,7 +156,54 @@ bool Holds(const Requirement& r, const Value* value) {
   return true;
 }
 
+bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
 }  // namespace
+
+absl::StatusOr<Requirements> ParseRequirementsArray(std::string_view json,
+                                                    std::string_view subject) {
+  size_t first = 0;
+  while (first < json.size() && IsSpace(json[first])) ++first;
+  if (first == json.size()) return Requirements();
+  // Valid JSON starting with '[' is one array, so the wrapper below holds
+  // exactly it (nothing else of ActorSpec can be set).
+  if (json[first] != '[' || !json::IsValid(json)) {
+    return absl::InvalidArgumentError(
+        troupe::StrCat(subject,
+                       ": not a JSON array of requirements as in a manifest (e.g. "
+                       "[{\"capability\": \"gpu\", \"equals\": true}])"));
+  }
+  troupe::v1::ActorSpec spec;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  const auto parsed = google::protobuf::util::JsonStringToMessage(
+      troupe::StrCat("{\"requirements\": ", json, "}"), &spec, options);
+  if (!parsed.ok()) {
+    // The parser's text: first line, without a final period.
+    std::string why = parsed.message().ToString();
+    why.resize(std::min(why.size(), why.find_first_of("\r\n")));
+    while (!why.empty() && (why.back() == ' ' || why.back() == '.')) why.pop_back();
+    return absl::InvalidArgumentError(
+        troupe::StrCat(subject, ": not requirements as in a manifest: ", why));
+  }
+  for (int i = 0; i < spec.requirements_size(); ++i) {
+    const Requirement& r = spec.requirements(i);
+    std::string where = troupe::StrCat(subject, ": requirements[", i, "]");
+    if (r.capability().empty()) {
+      return absl::InvalidArgumentError(troupe::StrCat(where, " has no capability"));
+    }
+    where = troupe::StrCat(where, " (capability '", r.capability(), "')");
+    if (r.condition_case() == Requirement::CONDITION_NOT_SET) {
+      return absl::InvalidArgumentError(troupe::StrCat(
+          where, " has no condition: set one of equals, at_least, at_most, present, one_of"));
+    }
+    if ((r.condition_case() == Requirement::kAtLeast && std::isnan(r.at_least())) ||
+        (r.condition_case() == Requirement::kAtMost && std::isnan(r.at_most()))) {
+      return absl::InvalidArgumentError(troupe::StrCat(where, ": its bound is NaN"));
+    }
+  }
+  return std::move(*spec.mutable_requirements());
+}
 
 std::string RequirementsJson(const Requirements& requirements) {
   if (requirements.empty()) return "";

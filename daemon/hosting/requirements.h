@@ -8,11 +8,21 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "troupe/v1/manifest.pb.h"
 
 namespace troupe::hosting {
 
 using Requirements = google::protobuf::RepeatedPtrField<troupe::v1::Requirement>;
+
+// Parses `json`, a JSON array of requirements as in a manifest (e.g.
+// [{"capability":"gpu","equals":true}]; CreateActorRequest.requirements_json).
+// Empty text (or only white space): none. InvalidArgument, "<subject>: ...",
+// for text that is not such an array (unknown fields included) and for a
+// requirement without capability or condition, or with a NaN bound (the
+// manifest's rules).
+absl::StatusOr<Requirements> ParseRequirementsArray(std::string_view json,
+                                                    std::string_view subject);
 
 // {"<capability>": {"<condition>": <value>, ...}, ...}, e.g.
 // {"gpu":{"equals":true},"memory_gb":{"at_least":4}}; conditions on one

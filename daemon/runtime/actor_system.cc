@@ -925,6 +925,15 @@ std::string ActorSystem::FormatAddress(const Cell* cell) const {
 }
 
 absl::StatusOr<ActorRef> ActorSystem::ParseAddress(std::string_view text) {
+  return ParseAddressInternal(text, /*from_outside=*/false);
+}
+
+absl::StatusOr<ActorRef> ActorSystem::ParseExternalAddress(std::string_view text) {
+  return ParseAddressInternal(text, /*from_outside=*/true);
+}
+
+absl::StatusOr<ActorRef> ActorSystem::ParseAddressInternal(std::string_view text,
+                                                           bool from_outside) {
   constexpr std::string_view kScheme = "troupe://";
   if (text.substr(0, kScheme.size()) != kScheme) {
     return absl::InvalidArgumentError(
@@ -950,6 +959,10 @@ absl::StatusOr<ActorRef> ActorSystem::ParseAddress(std::string_view text) {
   if (id == 0 || id >= kMaxActorId) {
     return absl::InvalidArgumentError(
         troupe::StrCat("address '", text, "' has an actor id out of range"));
+  }
+  if (from_outside && id >= next_id_.load(std::memory_order_relaxed)) {
+    return absl::NotFoundError(
+        troupe::StrCat("no actor at ", text, ": this node has not created it"));
   }
   // An id this node has not handed out yet is never handed out later, so the
   // dead handle below can never compare equal to a future actor.

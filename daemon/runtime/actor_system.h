@@ -142,6 +142,10 @@ class ActorSystem {
   // Parses a printed address. An address of this node that is not (or no
   // longer) live yields a handle whose messages become dead letters.
   absl::StatusOr<ActorRef> ParseAddress(std::string_view text);
+  // ParseAddress for text from outside the node (clients): an id this node
+  // has never handed out is NotFound and reserves nothing, so no input can
+  // use up the id space.
+  absl::StatusOr<ActorRef> ParseExternalAddress(std::string_view text);
   // The live actor registered under `global_name`, or NotFound.
   absl::StatusOr<ActorRef> Lookup(std::string_view global_name);
 
@@ -196,6 +200,7 @@ class ActorSystem {
   friend class Turn;
   struct ClassTable;
 
+  absl::StatusOr<ActorRef> ParseAddressInternal(std::string_view text, bool from_outside);
   absl::StatusOr<ActorRef> CreateInternal(const ActorClass* actor_class, Cell* parent,
                                           std::string_view requirements_json,
                                           std::string_view global_name);

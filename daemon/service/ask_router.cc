@@ -10,7 +10,8 @@
 
 namespace troupe::service {
 
-struct AskRouter::Pending {
+struct PendingAsk {
+  using Done = AskRouter::Done;
   std::atomic<bool> done{false};
   Done callback;
   std::string target;  // for the timeout message
@@ -47,7 +48,7 @@ void AskRouter::Stop() {
   }
   timer_.join();
   for (Deadline& d : left) {
-    std::shared_ptr<Pending> ask = d.ask.lock();
+    std::shared_ptr<PendingAsk> ask = d.ask.lock();
     if (ask == nullptr || !ask->Claim()) continue;
     pending_.fetch_sub(1, std::memory_order_relaxed);
     runtime::ActorRef reply_to = ask->TakeReplyTo();
@@ -56,20 +57,25 @@ void AskRouter::Stop() {
   }
 }
 
-void AskRouter::Ask(std::string_view to, runtime::Message message, absl::Duration timeout,
-                    Done done) {
+AskRouter::Handle AskRouter::Ask(std::string_view to, runtime::Message message,
+                                 absl::Duration timeout, Done done) {
+  if (timeout > kMaxTimeout) timeout = kMaxTimeout;
   // An ask to an actor known to have exited fails now: no reply can come.
   // (A tell there becomes a dead letter, as inside the daemon.)
   if (to.substr(0, 9) == "troupe://") {
     absl::StatusOr<runtime::ActorRef> target = ResolveTarget(*system_, to);
-    if (!target.ok()) return done(target.status());
+    if (!target.ok()) {
+      done(target.status());
+      return {};
+    }
     const runtime::CellState state = (*target)->state();
     if (state == runtime::CellState::kExited || state == runtime::CellState::kTombstone) {
-      return done(absl::NotFoundError(
+      done(absl::NotFoundError(
           troupe::StrCat("no live actor at ", to, ": it has exited or never existed here")));
+      return {};
     }
   }
-  auto ask = std::make_shared<Pending>();
+  auto ask = std::make_shared<PendingAsk>();
   ask->callback = std::move(done);
   ask->timeout = timeout;
   ask->target = std::string(to);
@@ -116,7 +122,7 @@ void AskRouter::Ask(std::string_view to, runtime::Message message, absl::Duratio
     runtime::ActorRef r = ask->TakeReplyTo();
     if (r) (void)system_->RequestExit(r);
     ask->callback(absl::UnavailableError("the daemon is stopping"));
-    return;
+    return {};
   }
   absl::Status sent = SendTo(*system_, to, std::move(message), reply_to);
   if (!sent.ok() && ask->Claim()) {
@@ -125,6 +131,18 @@ void AskRouter::Ask(std::string_view to, runtime::Message message, absl::Duratio
     if (r) (void)system_->RequestExit(r);
     ask->callback(sent);
   }
+  Handle handle;
+  handle.ask_ = ask;
+  return handle;
+}
+
+void AskRouter::Cancel(const Handle& handle) {
+  std::shared_ptr<PendingAsk> ask = handle.ask_.lock();
+  if (ask == nullptr || !ask->Claim()) return;
+  pending_.fetch_sub(1, std::memory_order_relaxed);
+  runtime::ActorRef reply_to = ask->TakeReplyTo();
+  if (reply_to) (void)system_->RequestExit(reply_to);
+  ask->callback(absl::CancelledError("the asker went away"));
 }
 
 uint64_t AskRouter::pending() const { return pending_.load(std::memory_order_relaxed); }
@@ -132,7 +150,7 @@ uint64_t AskRouter::pending() const { return pending_.load(std::memory_order_rel
 void AskRouter::CompactLocked() {
   heap_.erase(std::remove_if(heap_.begin(), heap_.end(),
                              [](const Deadline& d) {
-                               std::shared_ptr<Pending> ask = d.ask.lock();
+                               std::shared_ptr<PendingAsk> ask = d.ask.lock();
                                return ask == nullptr || ask->done.load(std::memory_order_acquire);
                              }),
               heap_.end());
@@ -154,7 +172,7 @@ void AskRouter::TimerLoop() {
       continue;
     }
     std::pop_heap(heap_.begin(), heap_.end(), later);
-    std::shared_ptr<Pending> ask = heap_.back().ask.lock();
+    std::shared_ptr<PendingAsk> ask = heap_.back().ask.lock();
     heap_.pop_back();
     if (ask == nullptr || !ask->Claim()) continue;
     pending_.fetch_sub(1, std::memory_order_relaxed);

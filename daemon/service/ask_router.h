@@ -21,6 +21,9 @@
 
 namespace troupe::service {
 
+// One ask in flight (ask_router.cc).
+struct PendingAsk;
+
 // A reply as the services pass it on: the message and its sender's address.
 struct AskReply {
   runtime::Message message;
@@ -30,6 +33,17 @@ struct AskReply {
 class AskRouter {
  public:
   using Done = std::function<void(absl::StatusOr<AskReply>)>;
+
+  // The longest an ask may wait; longer timeouts are cut to this (a client
+  // that needs more should tell and let the actor answer when it can).
+  static constexpr absl::Duration kMaxTimeout = absl::Minutes(10);
+
+  // One ask in flight, for Cancel. Empty when the ask ended at once.
+  class Handle {
+   private:
+    friend class AskRouter;
+    std::weak_ptr<PendingAsk> ask_;
+  };
 
   // `system` must outlive the router.
   explicit AskRouter(runtime::ActorSystem* system);
@@ -44,7 +58,11 @@ class AskRouter {
   // stops. `done` must not block.
   // An address or name that cannot be sent to ends the ask at once with the
   // error.
-  void Ask(std::string_view to, runtime::Message message, absl::Duration timeout, Done done);
+  Handle Ask(std::string_view to, runtime::Message message, absl::Duration timeout, Done done);
+
+  // Ends the ask with Cancelled (its caller went away) unless it has ended
+  // already; its reply actor exits. Thread-safe; any number of times.
+  void Cancel(const Handle& handle);
 
   // Fails every pending ask with Cancelled and every later one with
   // Unavailable ("the daemon is stopping"). Idempotent.
@@ -54,10 +72,9 @@ class AskRouter {
   uint64_t pending() const;
 
  private:
-  struct Pending;
   struct Deadline {
     absl::Time at;
-    std::weak_ptr<Pending> ask;
+    std::weak_ptr<PendingAsk> ask;
   };
 
   void TimerLoop();

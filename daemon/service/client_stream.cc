@@ -2,6 +2,9 @@
 #include "daemon/service/client_stream.h"
 
 #include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
 
 #include "daemon/common/logging.h"
 #include "daemon/common/mutex.h"
@@ -15,7 +18,7 @@ namespace troupe::service {
 // finish. Shared by the reactor, the client actor and reply callbacks.
 class ClientStream::Outbox {
  public:
-  explicit Outbox(ClientStream* stream) : stream_(stream) {}
+  Outbox(ClientStream* stream, AskRouter* asks) : stream_(stream), asks_(asks) {}
 
   // Queues `frame`; starts a write when none is in flight. Dropped once the
   // stream is finishing.
@@ -39,15 +42,23 @@ class ClientStream::Outbox {
     if (to_write != nullptr) stream->Write(to_write);
   }
 
-  // Counts an ask sent on this stream; false when too many are in flight.
-  bool BeginAsk() {
+  // Registers an ask sent on this stream; 0 when too many are in flight.
+  uint64_t BeginAsk() {
     troupe::MutexLock lock(&mu_);
-    if (asks_in_flight_ >= kMaxAsksInFlight) return false;
+    if (asks_in_flight_ >= kMaxAsksInFlight) return 0;
     ++asks_in_flight_;
-    return true;
+    const uint64_t seq = ++ask_seq_;
+    handles_.emplace(seq, AskRouter::Handle());
+    return seq;
   }
-  // Queues the answer to ask `id`.
-  void EndAsk(uint64_t id, absl::StatusOr<AskReply> reply) {
+  // Remembers how to cancel ask `seq`, unless it has ended already.
+  void SetHandle(uint64_t seq, AskRouter::Handle handle) {
+    troupe::MutexLock lock(&mu_);
+    auto it = handles_.find(seq);
+    if (it != handles_.end()) it->second = std::move(handle);
+  }
+  // Queues the answer to the client's ask `id` (our `seq`).
+  void EndAsk(uint64_t seq, uint64_t id, absl::StatusOr<AskReply> reply) {
     v1::ServerFrame frame;
     frame.set_id(id);
     if (reply.ok()) {
@@ -64,10 +75,20 @@ class ClientStream::Outbox {
     bool finish = false;
     {
       troupe::MutexLock lock(&mu_);
+      handles_.erase(seq);
       --asks_in_flight_;
       finish = ShouldFinishLocked();
     }
     if (finish) Finish();
+  }
+
+  // True (and reads pause) when more frames wait for the wire than a client
+  // that reads may leave: the stream stops taking work until it drains.
+  bool PauseReadsIfBacklogged() {
+    troupe::MutexLock lock(&mu_);
+    if (queued_.frames_size() < static_cast<int>(kMaxQueuedFrames)) return false;
+    reads_paused_ = true;
+    return true;
   }
 
   // The reader saw the client's half-close.
@@ -81,7 +102,8 @@ class ClientStream::Outbox {
     if (finish) Finish();
   }
 
-  // The client went away: nothing more will be written.
+  // The client went away: nothing more will be written, and its asks end
+  // now (their reply actors exit) instead of at their deadlines.
   void Cancelled() {
     bool finish = false;
     {
@@ -90,26 +112,50 @@ class ClientStream::Outbox {
       reads_done_ = true;
       finish = ShouldFinishLocked();
     }
+    CancelAsks();
     if (finish) Finish();
   }
 
+  void CancelAsks() {
+    std::vector<AskRouter::Handle> handles;
+    {
+      troupe::MutexLock lock(&mu_);
+      for (auto& [seq, handle] : handles_) handles.push_back(handle);
+    }
+    for (const AskRouter::Handle& handle : handles) asks_->Cancel(handle);
+  }
+
   // A write completed; starts the next one or lets the stream finish.
-  void WriteDone(bool ok) {
+  // True when reads paused for a backlog may resume now.
+  bool WriteDone(bool ok) {
     v1::ServerBatch* to_write = nullptr;
     ClientStream* stream = nullptr;
     bool finish = false;
+    bool resume = false;
+    bool peer_gone = false;
     {
       troupe::MutexLock lock(&mu_);
       writing_ = false;
-      if (!ok) cancelled_ = true;  // the peer is gone
+      if (!ok) {
+        peer_gone = !cancelled_;
+        cancelled_ = true;
+        reads_done_ = true;
+      }
       if (!cancelled_ && queued_.frames_size() > 0) {
         to_write = TakeQueuedLocked(&stream);
       } else {
         finish = ShouldFinishLocked();
       }
+      if (reads_paused_ && !cancelled_ && !finished_ &&
+          queued_.frames_size() < static_cast<int>(kMaxQueuedFrames / 2)) {
+        reads_paused_ = false;
+        resume = true;
+      }
     }
+    if (peer_gone) CancelAsks();
     if (to_write != nullptr) stream->Write(to_write);
     if (finish) Finish();
+    return resume;
   }
 
   void set_peer(std::string peer) { peer_ = std::move(peer); }
@@ -153,6 +199,10 @@ class ClientStream::Outbox {
 
   troupe::Mutex mu_;
   ClientStream* const stream_;  // valid until finished_ and OnDone
+  AskRouter* const asks_;
+  uint64_t ask_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_map<uint64_t, AskRouter::Handle> handles_ ABSL_GUARDED_BY(mu_);
+  bool reads_paused_ ABSL_GUARDED_BY(mu_) = false;
   v1::ServerBatch queued_ ABSL_GUARDED_BY(mu_);
   v1::ServerBatch writing_batch_;  // owned by the write in flight
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
@@ -166,7 +216,7 @@ class ClientStream::Outbox {
 };
 
 ClientStream::ClientStream(const StreamDeps& deps, grpc::CallbackServerContext* context)
-    : deps_(deps), outbox_(std::make_shared<Outbox>(this)) {
+    : deps_(deps), outbox_(std::make_shared<Outbox>(this, deps.asks)) {
   deps_.open_streams->fetch_add(1, std::memory_order_relaxed);
   outbox_->set_peer(context->peer());
   grpc::Status allowed = deps_.auth->Check(*context);
@@ -203,6 +253,9 @@ void ClientStream::OnReadDone(bool ok) {
   }
   for (v1::ClientFrame& frame : *in_.mutable_frames()) Handle(frame);
   in_.Clear();
+  // A client that sends faster than it reads what comes back waits: reads
+  // resume once the backlog is half written (OnWriteDone).
+  if (outbox_->PauseReadsIfBacklogged()) return;
   StartRead(&in_);
 }
 
@@ -225,7 +278,8 @@ void ClientStream::Handle(v1::ClientFrame& frame) {
     if (!sent.ok()) fail(sent);
     return;
   }
-  if (!outbox_->BeginAsk()) {
+  const uint64_t seq = outbox_->BeginAsk();
+  if (seq == 0) {
     return fail(absl::ResourceExhaustedError(
         troupe::StrCat("this stream already has ", kMaxAsksInFlight,
                        " asks in flight; wait for replies before asking more")));
@@ -233,12 +287,16 @@ void ClientStream::Handle(v1::ClientFrame& frame) {
   const absl::Duration timeout =
       frame.timeout_ms() == 0 ? absl::Seconds(30) : absl::Milliseconds(frame.timeout_ms());
   std::shared_ptr<Outbox> outbox = outbox_;
-  deps_.asks->Ask(
-      frame.to(), runtime::Message::Make(frame.type(), frame.payload()), timeout,
-      [outbox, id](absl::StatusOr<AskReply> reply) { outbox->EndAsk(id, std::move(reply)); });
+  outbox_->SetHandle(
+      seq, deps_.asks->Ask(frame.to(), runtime::Message::Make(frame.type(), frame.payload()),
+                           timeout, [outbox, seq, id](absl::StatusOr<AskReply> reply) {
+                             outbox->EndAsk(seq, id, std::move(reply));
+                           }));
 }
 
-void ClientStream::OnWriteDone(bool ok) { outbox_->WriteDone(ok); }
+void ClientStream::OnWriteDone(bool ok) {
+  if (outbox_->WriteDone(ok)) StartRead(&in_);
+}
 
 void ClientStream::OnCancel() { outbox_->Cancelled(); }
 

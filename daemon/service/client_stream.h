@@ -44,9 +44,11 @@ class ClientStream final : public grpc::ServerBidiReactor<v1::ClientBatch, v1::S
 
   // Most asks one stream may have in flight; more get RESOURCE_EXHAUSTED.
   static constexpr uint64_t kMaxAsksInFlight = 1 << 16;
-  // Most frames waiting to be written; incoming messages beyond are dropped
-  // (and logged), replies and errors are always queued.
+  // Most incoming messages waiting to be written; more are dropped (and
+  // logged). Replies and errors are always queued, but above
+  // kMaxQueuedFrames the stream stops reading until half of them are written.
   static constexpr size_t kMaxQueuedIncoming = 1 << 16;
+  static constexpr size_t kMaxQueuedFrames = 1 << 16;
 
  private:
   class Outbox;

@@ -9,7 +9,7 @@ absl::StatusOr<runtime::ActorRef> ResolveTarget(runtime::ActorSystem& system, st
   if (to.empty()) {
     return absl::InvalidArgumentError("no target: give an address (troupe://...) or a global name");
   }
-  if (to.substr(0, 9) == "troupe://") return system.ParseAddress(to);
+  if (to.substr(0, 9) == "troupe://") return system.ParseExternalAddress(to);
   absl::StatusOr<runtime::ActorRef> found = system.Lookup(to);
   if (!found.ok()) {
     return absl::NotFoundError(

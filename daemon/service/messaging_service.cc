@@ -1,8 +1,10 @@
 // messaging_service.cc - the unary calls; the stream is client_stream.cc.
 #include "daemon/service/messaging_service.h"
 
+#include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <utility>
 
 #include "daemon/service/client_stream.h"
@@ -34,6 +36,60 @@ absl::Duration AskTimeout(const grpc::CallbackServerContext& context, uint32_t t
   return timeout < absl::ZeroDuration() ? absl::ZeroDuration() : timeout;
 }
 
+// One unary Ask: finishes with the reply or error, and cancels the ask when
+// the client goes away (instead of holding it until its deadline). Deletes
+// itself when gRPC is done with it.
+class UnaryAsk final : public grpc::ServerUnaryReactor {
+ public:
+  UnaryAsk(AskRouter* asks, v1::AskResponse* response) : asks_(asks), response_(response) {}
+
+  void Start(std::string_view to, runtime::Message message, absl::Duration timeout) {
+    // The callback runs exactly once, maybe before Ask returns; Finish is
+    // called once, from it. The reactor lives until OnDone, after Finish.
+    AskRouter::Handle handle =
+        asks_->Ask(to, std::move(message), timeout, [this](absl::StatusOr<AskReply> reply) {
+          if (!reply.ok()) {
+            Finish(ToGrpcStatus(reply.status()));
+            return;
+          }
+          response_->set_type(std::string(reply->message.type()));
+          response_->set_payload(std::string(reply->message.payload()));
+          response_->set_from(std::move(reply->from));
+          Finish(grpc::Status::OK);
+        });
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      handle_ = std::move(handle);
+      if (cancelled_) asks_->Cancel(handle_);
+    }
+    Release();
+  }
+  void OnCancel() override {
+    AskRouter::Handle handle;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      cancelled_ = true;
+      handle = handle_;
+    }
+    asks_->Cancel(handle);
+  }
+  void OnDone() override { Release(); }
+
+ private:
+  // Start and gRPC (OnDone) each hold one reference: the answer may finish
+  // the call, and OnDone may run, before Start has returned.
+  void Release() {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+  std::atomic<int> refs_{2};
+  AskRouter* const asks_;
+  v1::AskResponse* const response_;
+  std::mutex mu_;
+  AskRouter::Handle handle_;  // guarded by mu_
+  bool cancelled_ = false;    // guarded by mu_
+};
+
 }  // namespace
 
 MessagingService::MessagingService(runtime::ActorSystem* system, hosting::BundleHost* host,
@@ -61,21 +117,9 @@ grpc::ServerUnaryReactor* MessagingService::Ask(grpc::CallbackServerContext* con
   if (grpc::Status allowed = auth_->Check(*context); !allowed.ok()) return Done(context, allowed);
   absl::Status valid = CheckMessage(request->type(), request->payload().size(), max_payload_bytes_);
   if (!valid.ok()) return Done(context, valid);
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  // The reactor and response stay valid until Finish, which the callback
-  // calls exactly once (also when the client has gone: gRPC drops the answer).
-  asks_->Ask(request->to(), runtime::Message::Make(request->type(), request->payload()),
-             AskTimeout(*context, request->timeout_ms()),
-             [reactor, response](absl::StatusOr<AskReply> reply) {
-               if (!reply.ok()) {
-                 reactor->Finish(ToGrpcStatus(reply.status()));
-                 return;
-               }
-               response->set_type(std::string(reply->message.type()));
-               response->set_payload(std::string(reply->message.payload()));
-               response->set_from(std::move(reply->from));
-               reactor->Finish(grpc::Status::OK);
-             });
+  auto* reactor = new UnaryAsk(asks_, response);
+  reactor->Start(request->to(), runtime::Message::Make(request->type(), request->payload()),
+                 AskTimeout(*context, request->timeout_ms()));
   return reactor;
 }
 

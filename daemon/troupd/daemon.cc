@@ -159,7 +159,12 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& conf
 
   runtime::SystemOptions system_options;
   system_options.worker_threads = settings.worker_threads;
-  system_options.node_name = settings.listen_tcp.empty() ? HostName() : settings.listen_tcp;
+  // Addresses name the node by its TCP listener when it has a fixed one
+  // (remote peers reach it there), else by host name. A port chosen by the
+  // kernel (":0") is not known yet: the host name it is.
+  const bool fixed_port = !settings.listen_tcp.empty() &&
+                          settings.listen_tcp.substr(settings.listen_tcp.rfind(':')) != ":0";
+  system_options.node_name = fixed_port ? settings.listen_tcp : HostName();
   parts->system = std::make_unique<runtime::ActorSystem>(system_options);
 
   hosting::HostOptions host_options;
@@ -169,6 +174,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& conf
   host_options.restart_limit = settings.restart_limit;
   host_options.restart_window = settings.restart_window;
   host_options.drain_timeout = settings.drain_timeout;
+  host_options.on_restore_progress = options.on_restore_progress;
   parts->host = std::make_unique<hosting::BundleHost>(parts->system.get(), host_options);
   parts->Phase("restoring the loaded bundles");
   parts->restore_problems = parts->host->Restore();

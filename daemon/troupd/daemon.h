@@ -24,6 +24,9 @@ struct DaemonOptions {
   std::string listen_tcp;   // overrides `listen_tcp` when set
   // Called with each phase for STATUS= ("restoring 2 bundles", ...).
   std::function<void(std::string_view)> on_phase;
+  // Called before each loaded bundle is restored, with its name (to extend
+  // systemd's start-up timeout: EXTEND_TIMEOUT_USEC).
+  std::function<void(std::string_view)> on_restore_progress;
 };
 
 class Daemon {

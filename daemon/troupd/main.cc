@@ -17,6 +17,7 @@
 #include "daemon/common/logging.h"
 #include "daemon/common/sd_notify.h"
 #include "daemon/config/config.h"
+#include "daemon/hosting/bundle_host.h"
 #include "daemon/troupd/daemon.h"
 
 int main(int argc, char** argv) {
@@ -54,6 +55,18 @@ int main(int argc, char** argv) {
   options.socket_path = socket_path;
   options.listen_tcp = listen_tcp;
   options.on_phase = [](std::string_view phase) { (void)troupe::SdNotifyStatus(phase); };
+  // Restoring one bundle may take load_timeout (BundleHost's default) and,
+  // when it fails, drain_timeout: systemd waits that long (and 10 s) more.
+  absl::Duration drain_timeout = absl::Seconds(30);
+  if (absl::StatusOr<troupe::config::DaemonSettings> settings = config.Daemon(); settings.ok()) {
+    drain_timeout = settings->drain_timeout;
+  }
+  const absl::Duration per_bundle =
+      troupe::hosting::HostOptions().load_timeout + drain_timeout + absl::Seconds(10);
+  options.on_restore_progress = [per_bundle](std::string_view bundle) {
+    (void)troupe::SdNotifyExtendTimeout(per_bundle);
+    (void)troupe::SdNotifyStatus(troupe::StrCat("restoring ", bundle));
+  };
   troupe::LogInfo("troupd ", TROUPE_VERSION, " starting in ", config.dir(), " (",
                   config.dir_source(), ")");
   auto daemon = troupe::troupd::Daemon::Start(config, options);

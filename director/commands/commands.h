@@ -29,7 +29,8 @@ enum ExitCode : int {
   kExitInternal = 1,       // I/O errors, permissions, bugs
   kExitUsage = 2,          // unknown command, bad flag or argument
   kExitNotFound = 3,       // a named file, key, bundle or entry does not exist
-  kExitVerifyFailed = 4,   // bad signature, untrusted key, tampered or unsafe bundle
+  kExitVerifyFailed = 4,   // bad signature, untrusted key, tampered or unsafe bundle;
+                           // troupd refused the request (FailedPrecondition)
   kExitInvalidInput = 5,   // bad manifest, version, key file, name
   kExitAlreadyExists = 6,  // refusing to overwrite a key, bundle or directory
   kExitInvalidConfig = 7,  // a setting in TROUPE_DIR/config is invalid

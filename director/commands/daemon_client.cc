@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <ostream>
 
+#include "absl/strings/numbers.h"
 #include "absl/time/clock.h"
 #include "daemon/common/strings.h"
 #include "google/protobuf/util/json_util.h"
@@ -49,6 +50,28 @@ absl::StatusOr<std::string> ResolveSocketPath(Context& ctx, const std::string& f
                                                      kMaxSocketPath));
   }
   return path;
+}
+
+absl::Duration DrainTimeout(Context& ctx) {
+  const config::Config& config = ctx.config();
+  if (absl::StatusOr<config::DaemonSettings> settings = config.Daemon(); settings.ok()) {
+    return settings->drain_timeout;
+  }
+  // Another daemon setting is invalid: the one that matters here may still
+  // be fine (status, unload and shutdown must work while someone edits).
+  const config::SettingValue* setting = config.Find("drain_timeout_seconds");
+  uint64_t seconds = 0;
+  if (setting != nullptr && setting->problem.empty() &&
+      absl::SimpleAtoi(setting->value, &seconds)) {
+    return absl::Seconds(static_cast<int64_t>(seconds));
+  }
+  return absl::Seconds(30);
+}
+
+absl::Duration UnloadDeadline(Context& ctx) { return DrainTimeout(ctx) + absl::Seconds(15); }
+
+absl::Duration LoadDeadline(Context& ctx) {
+  return kDaemonLoadTimeout + DrainTimeout(ctx) + absl::Seconds(30);
 }
 
 absl::Status NotRunningError(const std::string& socket) {

@@ -28,10 +28,26 @@ class Message;
 
 namespace troupe::director {
 
-// Deadlines of the calls: most are short; a load waits for the new version's
-// on_load actions (the daemon gives them 30 s).
+// The deadline of the quick calls (status, list, role, capabilities, tell,
+// lookups): the daemon answers them without waiting for actors.
 inline constexpr absl::Duration kCallDeadline = absl::Seconds(10);
-inline constexpr absl::Duration kLoadDeadline = absl::Seconds(60);
+// How long troupd gives a new version's on_load actions (fixed in
+// daemon/hosting, BundleHostOptions::load_timeout).
+inline constexpr absl::Duration kDaemonLoadTimeout = absl::Seconds(30);
+
+// The `drain_timeout_seconds` setting as troupd reads it
+// (config::Config::Daemon); when the daemon settings are invalid, that one
+// setting alone; 30 s (its default) when it is invalid too.
+absl::Duration DrainTimeout(Context& ctx);
+
+// The deadline of an Unload call: the daemon may wait drain_timeout for the
+// unloaded versions' actors, plus 15 s.
+absl::Duration UnloadDeadline(Context& ctx);
+
+// The deadline of one Load call (load, each load of refresh): the on_load
+// actions (kDaemonLoadTimeout), the drain of the version it replaces
+// (drain_timeout) and 30 s for verifying and unpacking the bundle.
+absl::Duration LoadDeadline(Context& ctx);
 
 // The daemon's socket: `flag` (made absolute) when given, else the `socket`
 // setting, else <TROUPE_DIR>/run/troupd.sock. InvalidArgument for a path too

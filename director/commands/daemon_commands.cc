@@ -26,7 +26,6 @@
 #include <CLI/CLI.hpp>
 
 #include "absl/cleanup/cleanup.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "daemon/bundle/bundle.h"
@@ -88,17 +87,6 @@ std::string ActorLine(const v1::ManagedActor& actor) {
     troupe::StrAppend(&line, "  exited");
   }
   return line;
-}
-
-// The `drain_timeout_seconds` setting, 30 s when unset or invalid.
-absl::Duration DrainTimeout(Context& ctx) {
-  const config::SettingValue* setting = ctx.config().Find("drain_timeout_seconds");
-  uint64_t seconds = 0;
-  if (setting != nullptr && setting->problem.empty() &&
-      absl::SimpleAtoi(setting->value, &seconds)) {
-    return absl::Seconds(static_cast<int64_t>(seconds));
-  }
-  return absl::Seconds(30);
 }
 
 // ------------------------------------------------------------------ status
@@ -225,10 +213,10 @@ absl::StatusOr<std::string> ResolveLoadFile(Context& ctx, const std::string& tar
 }
 
 // Sends the bundle at `path` (its bytes, or with `by_path` its absolute
-// path) and returns the daemon's answer. Rejections (verification, on_load
-// actions, not a bundle) are FailedPrecondition.
+// path) and returns the daemon's answer within `deadline`. Rejections
+// (verification, on_load actions, not a bundle) are FailedPrecondition.
 absl::StatusOr<v1::LoadResponse> SendLoad(DaemonClient& client, const std::string& path,
-                                          bool by_path) {
+                                          bool by_path, absl::Duration deadline) {
   v1::LoadRequest request;
   if (by_path) {
     std::error_code ec;
@@ -243,7 +231,7 @@ absl::StatusOr<v1::LoadResponse> SendLoad(DaemonClient& client, const std::strin
   }
   v1::LoadResponse response;
   grpc::Status status =
-      client.admin().Load(DaemonClient::NewContext(kLoadDeadline).get(), request, &response);
+      client.admin().Load(DaemonClient::NewContext(deadline).get(), request, &response);
   if (status.ok()) return response;
   switch (status.error_code()) {
     case grpc::StatusCode::FAILED_PRECONDITION:
@@ -251,21 +239,35 @@ absl::StatusOr<v1::LoadResponse> SendLoad(DaemonClient& client, const std::strin
       return absl::FailedPreconditionError(
           troupe::StrCat("troupd rejected ", path, ": ", OneLine(status.error_message())));
     case grpc::StatusCode::RESOURCE_EXHAUSTED:
-      return absl::ResourceExhaustedError(troupe::StrCat(
-          "troupd refused ", path, ": ", OneLine(status.error_message()),
-          " (a bundle larger than max_message_bytes can be loaded with --by-path when troupd "
-          "can read the file)"));
+      // A call is refused only beyond the bundle size limit (troupd takes
+      // max(max_message_bytes, max_total_bytes) + 4 MiB), so --by-path
+      // would not help either.
+      return absl::ResourceExhaustedError(
+          troupe::StrCat("troupd refused ", path, ": ", OneLine(status.error_message()),
+                         " (the bundle is over troupd's size limit, setting max_total_bytes)"));
     default:
-      return client.Error(status, troupe::StrCat("load ", path), kLoadDeadline);
+      return client.Error(status, troupe::StrCat("load ", path), deadline);
   }
 }
 
 int LoadCommand(Context& ctx, const LoadOptions& options) {
   absl::StatusOr<std::string> path = ResolveLoadFile(ctx, options.target);
   if (!path.ok()) return ctx.Fail(path.status());
+  if (options.by_path && *path == options.target && !fs::path(*path).is_absolute()) {
+    // troupd opens the path itself, in its own working directory: a
+    // relative path would name another file there, or none.
+    std::error_code ec;
+    const fs::path absolute = fs::absolute(*path, ec);
+    return ctx.Fail(absl::InvalidArgumentError(troupe::StrCat(
+        "--by-path needs an absolute path: troupd reads the file itself and does not share "
+        "director's working directory (give ",
+        ec ? std::string("/...") : absolute.lexically_normal().string(),
+        ", or load without --by-path to send the bytes)")));
+  }
   Connection c = ConnectOrFail(ctx, options.socket);
   if (!c.client) return c.code;
-  absl::StatusOr<v1::LoadResponse> response = SendLoad(*c.client, *path, options.by_path);
+  absl::StatusOr<v1::LoadResponse> response =
+      SendLoad(*c.client, *path, options.by_path, LoadDeadline(ctx));
   if (!response.ok()) return ctx.Fail(response.status());
   if (ctx.json()) return PrintProtoJson(ctx, *response, JsonObject().Add("file", *path));
   const v1::BundleInfo& b = response->bundle();
@@ -293,15 +295,16 @@ int UnloadCommand(Context& ctx, const UnloadOptions& options) {
   v1::UnloadRequest request;
   request.set_target(options.target);
   v1::UnloadResponse response;
+  const absl::Duration deadline = UnloadDeadline(ctx);
   grpc::Status status =
-      c.client->admin().Unload(DaemonClient::NewContext(kCallDeadline).get(), request, &response);
+      c.client->admin().Unload(DaemonClient::NewContext(deadline).get(), request, &response);
   if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
     return ctx.Fail(absl::NotFoundError(troupe::StrCat("cannot unload ", options.target, ": ",
                                                        OneLine(status.error_message()),
                                                        " (see `director list`)")));
   }
   if (!status.ok()) {
-    return ctx.Fail(c.client->Error(status, troupe::StrCat("unload ", options.target)));
+    return ctx.Fail(c.client->Error(status, troupe::StrCat("unload ", options.target), deadline));
   }
   if (ctx.json()) return PrintProtoJson(ctx, response);
   for (const v1::BundleInfo& b : response.unloaded())
@@ -333,6 +336,7 @@ int RefreshCommand(Context& ctx, const RefreshOptions& options) {
     versions[b.group()].insert(b.version());
   }
 
+  const absl::Duration load_deadline = LoadDeadline(ctx);
   int code = kExitOk;
   std::vector<std::string> json_groups;
   std::set<std::string> seen;
@@ -358,7 +362,8 @@ int RefreshCommand(Context& ctx, const RefreshOptions& options) {
                                   " is active; nothing done (`director unload ", group, "-",
                                   was->second, "` makes the highest remaining version active)");
     } else {
-      absl::StatusOr<v1::LoadResponse> response = SendLoad(*c.client, newest.path, false);
+      absl::StatusOr<v1::LoadResponse> response =
+          SendLoad(*c.client, newest.path, false, load_deadline);
       if (!response.ok()) {
         action = "failed";
         if (code == kExitOk) code = ExitCodeFor(response.status());
@@ -853,17 +858,20 @@ void AddDaemonCommands(CLI::App& app, Runner* run) {
   cmd = app.add_subcommand(
       "load",
       "Load a bundle into troupd and make it its group's active version: GROUP (newest in "
-      "TROUPE_DIR/bundles), GROUP-VERSION or FILE");
+      "TROUPE_DIR/bundles), GROUP-VERSION or FILE. Waits up to 60 s + drain_timeout_seconds");
   AddSocketOption(cmd, &load->socket);
   cmd->add_option("BUNDLE", load->target, "GROUP, GROUP-VERSION, or a bundle file")->required();
   cmd->add_flag("--by-path", load->by_path,
-                "Send the file's absolute path instead of its bytes (troupd must be able to "
-                "read it)");
+                "Have troupd read the file itself: send its path (absolute, readable by troupd) "
+                "instead of its bytes; useful when director and troupd share the file system "
+                "and the bundle is large");
   cmd->callback([load, run] { *run = [load](Context& ctx) { return LoadCommand(ctx, *load); }; });
 
   auto unload = std::make_shared<UnloadOptions>();
   cmd = app.add_subcommand(
-      "unload", "Unload bundles from troupd: by hash (or 8+ digit prefix), GROUP or GROUP-VERSION");
+      "unload",
+      "Unload bundles from troupd: by hash (or 8+ digit prefix), GROUP or GROUP-VERSION. Waits "
+      "up to drain_timeout_seconds + 15 s");
   AddSocketOption(cmd, &unload->socket);
   cmd->add_option("TARGET", unload->target, "HASH, GROUP or GROUP-VERSION")->required();
   cmd->callback(
@@ -880,7 +888,7 @@ void AddDaemonCommands(CLI::App& app, Runner* run) {
   cmd = app.add_subcommand(
       "refresh",
       "Load the newest bundle of every group in TROUPE_DIR/bundles unless troupd already runs "
-      "it (or a newer one)");
+      "it (or a newer one); each load waits up to 60 s + drain_timeout_seconds");
   AddSocketOption(cmd, &refresh->socket);
   cmd->callback(
       [refresh, run] { *run = [refresh](Context& ctx) { return RefreshCommand(ctx, *refresh); }; });

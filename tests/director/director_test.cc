@@ -16,32 +16,17 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/common/command_result.h"
+
 extern char** environ;
 
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::ostream& operator<<(std::ostream& os, const Result& r) {
-  return os << "exit " << r.code << "\n--- stdout\n" << r.out << "--- stderr\n" << r.err;
-}
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-void WriteAll(const std::string& path, const std::string& text) {
-  std::ofstream(path, std::ios::binary) << text;
-}
+using Result = troupe::testing::CommandResult;
+using troupe::testing::ReadFileForTest;
+using troupe::testing::WriteFileForTest;
 
 constexpr char kManifest[] = R"({
   "group": "demo",
@@ -57,7 +42,7 @@ class DirectorTest : public ::testing::Test {
     ASSERT_NE(::mkdtemp(root_.data()), nullptr);
     dir_ = root_ + "/troupe";
     manifest_ = root_ + "/manifest.json";
-    WriteAll(manifest_, kManifest);
+    WriteFileForTest(manifest_, kManifest);
   }
   void TearDown() override {
     std::error_code ec;
@@ -99,8 +84,8 @@ class DirectorTest : public ::testing::Test {
     if (pid > 0 && ::waitpid(pid, &status, 0) == pid && WIFEXITED(status)) {
       result.code = WEXITSTATUS(status);
     }
-    result.out = ReadAll(out_path);
-    result.err = ReadAll(err_path);
+    result.out = ReadFileForTest(out_path);
+    result.err = ReadFileForTest(err_path);
     return result;
   }
 
@@ -176,12 +161,12 @@ TEST_F(DirectorTest, KeygenWritesAPrivateKeyAndRefusesToOverwrite) {
   ASSERT_EQ(::stat((dir_ + "/keys/release.key").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   ASSERT_TRUE(fs::exists(dir_ + "/keys/release.pub"));
-  const std::string secret = ReadAll(dir_ + "/keys/release.key");
+  const std::string secret = ReadFileForTest(dir_ + "/keys/release.key");
 
   Result again = Run({"keygen", "release"});
   EXPECT_EQ(again.code, 6) << again;
   EXPECT_NE(again.err.find("release.key"), std::string::npos) << again;
-  EXPECT_EQ(ReadAll(dir_ + "/keys/release.key"), secret);
+  EXPECT_EQ(ReadFileForTest(dir_ + "/keys/release.key"), secret);
 
   EXPECT_EQ(Run({"keygen", "../escape"}).code, 5);
   Result json = Run({"--json", "keygen", "other", "--out", root_ + "/elsewhere"});
@@ -201,13 +186,13 @@ TEST_F(DirectorTest, TrustAndUntrust) {
   EXPECT_EQ(again.code, 3) << again;
   EXPECT_EQ(Run({"untrust", "../../etc"}).code, 5);
   EXPECT_EQ(Run({"trust", root_ + "/missing.pub"}).code, 3);
-  WriteAll(root_ + "/garbage.pub", "not a key\n");
+  WriteFileForTest(root_ + "/garbage.pub", "not a key\n");
   EXPECT_EQ(Run({"trust", root_ + "/garbage.pub"}).code, 5);
 }
 
 TEST_F(DirectorTest, GensrcRefusesAManifestWithAnUnknownField) {
   MakeTrustedSigningKey();
-  WriteAll(manifest_, R"({"group": "demo", "versoin": "1"})");
+  WriteFileForTest(manifest_, R"({"group": "demo", "versoin": "1"})");
   Result r = Gensrc({"--version", "1"});
   EXPECT_EQ(r.code, 5) << r;
   EXPECT_NE(r.err.find(manifest_ + ": invalid JSON"), std::string::npos) << r;
@@ -246,21 +231,23 @@ TEST_F(DirectorTest, GensrcIsReproducibleAndNeverOverwrites) {
   ASSERT_EQ(a.code, 0) << a;
   ASSERT_EQ(b.code, 0) << b;
   EXPECT_EQ(HashOf(a), HashOf(b));
-  EXPECT_EQ(ReadAll(root_ + "/a/demo-1.0.troupe"), ReadAll(root_ + "/b/demo-1.0.troupe"));
+  EXPECT_EQ(ReadFileForTest(root_ + "/a/demo-1.0.troupe"),
+            ReadFileForTest(root_ + "/b/demo-1.0.troupe"));
   Result same = Gensrc({"--version", "1.0", "--out", root_ + "/a"});
   EXPECT_EQ(same.code, 0) << same;
   EXPECT_NE(same.out.find("unchanged"), std::string::npos) << same;
   // Same version, different content: refused.
-  WriteAll(root_ + "/extra.txt", "data");
+  WriteFileForTest(root_ + "/extra.txt", "data");
   Result different = Run({"gensrc", "--manifest", manifest_, "--lib", TROUPE_EXAMPLES_PATH,
                           "--version", "1.0", "--out", root_ + "/a", "--data", "extra.txt"});
   EXPECT_EQ(different.code, 6) << different;
-  EXPECT_EQ(ReadAll(root_ + "/a/demo-1.0.troupe"), ReadAll(root_ + "/b/demo-1.0.troupe"));
+  EXPECT_EQ(ReadFileForTest(root_ + "/a/demo-1.0.troupe"),
+            ReadFileForTest(root_ + "/b/demo-1.0.troupe"));
 }
 
 TEST_F(DirectorTest, GensrcChecksLibrariesAgainstTheManifest) {
   MakeTrustedSigningKey();
-  WriteAll(root_ + "/other.so", "x");
+  WriteFileForTest(root_ + "/other.so", "x");
   Result extra = Gensrc({"--version", "1", "--lib", root_ + "/other.so"});
   EXPECT_EQ(extra.code, 5) << extra;
   EXPECT_NE(extra.err.find("lib/other.so"), std::string::npos) << extra;
@@ -271,10 +258,10 @@ TEST_F(DirectorTest, GensrcChecksLibrariesAgainstTheManifest) {
 TEST_F(DirectorTest, GensrcBundlesDepsAndData) {
   MakeTrustedSigningKey();
   fs::create_directories(root_ + "/assets/sub");
-  WriteAll(root_ + "/assets/a.txt", "a");
-  WriteAll(root_ + "/assets/sub/b.txt", "bb");
-  WriteAll(root_ + "/libdep.so", "dep");
-  WriteAll(root_ + "/deps.txt", "# private libraries\nlibdep.so\n\n");
+  WriteFileForTest(root_ + "/assets/a.txt", "a");
+  WriteFileForTest(root_ + "/assets/sub/b.txt", "bb");
+  WriteFileForTest(root_ + "/libdep.so", "dep");
+  WriteFileForTest(root_ + "/deps.txt", "# private libraries\nlibdep.so\n\n");
   Result r = Gensrc({"--version", "1", "--deps", root_ + "/deps.txt", "--data", "assets/*.txt",
                      "--data", "assets/sub"});
   ASSERT_EQ(r.code, 0) << r;
@@ -327,16 +314,16 @@ TEST_F(DirectorTest, VerifyRejectsTamperedAndUntrustedBundles) {
   const std::string key_id = MakeTrustedSigningKey();
   ASSERT_EQ(Gensrc({"--version", "1"}).code, 0);
   const std::string path = dir_ + "/bundles/demo-1.troupe";
-  std::string bytes = ReadAll(path);
+  std::string bytes = ReadFileForTest(path);
   ASSERT_GT(bytes.size(), 1000u);
   bytes[bytes.size() / 2] ^= 0x20;  // inside the library's data
   const std::string tampered = root_ + "/tampered.troupe";
-  WriteAll(tampered, bytes);
+  WriteFileForTest(tampered, bytes);
   Result bad = Run({"verify", tampered});
   EXPECT_EQ(bad.code, 4) << bad;
   EXPECT_NE(bad.err.find("tampered.troupe"), std::string::npos) << bad;
   EXPECT_EQ(Run({"tlsinfo", tampered, "contents"}).code, 4);
-  WriteAll(root_ + "/notzip.troupe", "hello");
+  WriteFileForTest(root_ + "/notzip.troupe", "hello");
   EXPECT_EQ(Run({"verify", root_ + "/notzip.troupe"}).code, 4);
 
   ASSERT_EQ(Run({"untrust", key_id}).code, 0);
@@ -351,7 +338,7 @@ TEST_F(DirectorTest, AvailListsNewestFirstAndMarksInvalidFiles) {
   for (const char* version : {"1.2", "1.10", "2.0-rc.1"}) {
     ASSERT_EQ(Gensrc({"--version", version}).code, 0) << version;
   }
-  WriteAll(dir_ + "/bundles/demo-0.5.troupe", "garbage");
+  WriteFileForTest(dir_ + "/bundles/demo-0.5.troupe", "garbage");
   Result r = Run({"avail"});
   ASSERT_EQ(r.code, 0) << r;
   const size_t rc = r.out.find("demo: 2.0-rc.1  ");
@@ -373,7 +360,7 @@ TEST_F(DirectorTest, AvailListsNewestFirstAndMarksInvalidFiles) {
 TEST_F(DirectorTest, KeepLimitDeletesOlderBundlesAndSaysSo) {
   MakeTrustedSigningKey();
   fs::create_directories(dir_ + "/config");
-  WriteAll(dir_ + "/config/keep_limit", "2\n");
+  WriteFileForTest(dir_ + "/config/keep_limit", "2\n");
   ASSERT_EQ(Gensrc({"--version", "1"}).code, 0);
   ASSERT_EQ(Gensrc({"--version", "2"}).code, 0);
   Result third = Gensrc({"--version", "3"});
@@ -394,11 +381,11 @@ TEST_F(DirectorTest, KeepLimitDeletesOlderBundlesAndSaysSo) {
 TEST_F(DirectorTest, KeepLimitIgnoresJunkAndChecksTheConfigBeforeWriting) {
   MakeTrustedSigningKey();
   fs::create_directories(dir_ + "/config");
-  WriteAll(dir_ + "/config/keep_limit", "2\n");
+  WriteFileForTest(dir_ + "/config/keep_limit", "2\n");
   ASSERT_EQ(Gensrc({"--version", "1.0"}).code, 0);
   ASSERT_EQ(Gensrc({"--version", "0.9"}).code, 0);
   // Junk named like a newer bundle neither takes a place nor gets deleted.
-  WriteAll(dir_ + "/bundles/demo-3.0.troupe", "not a bundle");
+  WriteFileForTest(dir_ + "/bundles/demo-3.0.troupe", "not a bundle");
   Result older = Gensrc({"--version", "0.8"});
   ASSERT_EQ(older.code, 0) << older;
   EXPECT_TRUE(fs::exists(dir_ + "/bundles/demo-1.0.troupe")) << older;
@@ -407,7 +394,7 @@ TEST_F(DirectorTest, KeepLimitIgnoresJunkAndChecksTheConfigBeforeWriting) {
   EXPECT_TRUE(fs::exists(dir_ + "/bundles/demo-0.8.troupe")) << "the file just built stays";
   EXPECT_EQ(older.out.find("deleted"), std::string::npos) << "nothing newer may be deleted";
   // An invalid setting stops gensrc before it writes anything.
-  WriteAll(dir_ + "/config/keep_limit", "many\n");
+  WriteFileForTest(dir_ + "/config/keep_limit", "many\n");
   Result bad = Gensrc({"--version", "0.7"});
   EXPECT_EQ(bad.code, 7) << bad;
   EXPECT_FALSE(fs::exists(dir_ + "/bundles/demo-0.7.troupe"));
@@ -415,7 +402,7 @@ TEST_F(DirectorTest, KeepLimitIgnoresJunkAndChecksTheConfigBeforeWriting) {
 
 TEST_F(DirectorTest, ConfigShowsEveryValueAndItsSource) {
   fs::create_directories(dir_ + "/config");
-  WriteAll(dir_ + "/config/keep_limit", " 4 \n");
+  WriteFileForTest(dir_ + "/config/keep_limit", " 4 \n");
   Result r = Run({"config"}, /*with_dir=*/false, /*troupe_dir_env=*/dir_);
   ASSERT_EQ(r.code, 0) << r;
   EXPECT_TRUE(std::regex_search(r.out, std::regex("dir +=  ?" + dir_ + "  \\(env TROUPE_DIR\\)")))
@@ -436,7 +423,7 @@ TEST_F(DirectorTest, ConfigCheckExitsSevenNamingTheFile) {
   Result ok = Run({"config", "check"});
   EXPECT_EQ(ok.code, 0) << ok;
   fs::create_directories(dir_ + "/config");
-  WriteAll(dir_ + "/config/allow_remote_actor_sources", "True\n");
+  WriteFileForTest(dir_ + "/config/allow_remote_actor_sources", "True\n");
   Result bad = Run({"config", "check"});
   EXPECT_EQ(bad.code, 7) << bad;
   EXPECT_NE(bad.err.find(dir_ + "/config/allow_remote_actor_sources"), std::string::npos) << bad;
@@ -445,7 +432,7 @@ TEST_F(DirectorTest, ConfigCheckExitsSevenNamingTheFile) {
   EXPECT_EQ(show.code, 0) << show;
   EXPECT_NE(show.out.find("INVALID"), std::string::npos) << show;
   // A command that needs an invalid setting fails with the same class.
-  WriteAll(dir_ + "/config/max_entries", "many");
+  WriteFileForTest(dir_ + "/config/max_entries", "many");
   MakeTrustedSigningKey();
   EXPECT_EQ(Gensrc({"--version", "1"}).code, 7);
 }
@@ -457,14 +444,14 @@ TEST_F(DirectorTest, NewGeneratesABuildableProjectOnce) {
   for (const char* file : {"CMakeLists.txt", "manifest.json", "README.md", "src/hello_world.cc"}) {
     EXPECT_TRUE(fs::exists(project + "/" + file)) << file;
   }
-  const std::string cmake = ReadAll(project + "/CMakeLists.txt");
+  const std::string cmake = ReadFileForTest(project + "/CMakeLists.txt");
   EXPECT_NE(cmake.find("find_package(Troupe"), std::string::npos);
   EXPECT_NE(cmake.find("troupe_add_actor_library(hello_world SOURCES src/hello_world.cc)"),
             std::string::npos);
   EXPECT_NE(cmake.find("troupe_add_bundle(NAME hello_world_bundle MANIFEST manifest.json "
                        "LIBRARIES hello_world)"),
             std::string::npos);
-  EXPECT_NE(ReadAll(project + "/src/hello_world.cc").find("TROUPE_EXPORT_ACTORS"),
+  EXPECT_NE(ReadFileForTest(project + "/src/hello_world.cc").find("TROUPE_EXPORT_ACTORS"),
             std::string::npos);
 
   // The manifest is valid: gensrc builds a bundle from it.

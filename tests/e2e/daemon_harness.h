@@ -30,34 +30,13 @@
 
 #include "grpcpp/create_channel.h"
 #include "grpcpp/grpcpp.h"
+#include "tests/common/command_result.h"
 #include "tests/common/temp_dir.h"
 #include "troupe/v1/admin.grpc.pb.h"
 
 extern char** environ;
 
 namespace troupe::testing {
-
-// What a finished program printed, and how it ended.
-struct CommandResult {
-  int code = -1;  // exit status; -1 when killed by a signal
-  std::string out;
-  std::string err;
-};
-
-inline std::ostream& operator<<(std::ostream& os, const CommandResult& r) {
-  return os << "exit " << r.code << "\n--- stdout\n" << r.out << "--- stderr\n" << r.err;
-}
-
-inline std::string ReadFileForTest(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-inline void WriteFileForTest(const std::string& path, const std::string& content) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
-}
 
 // A pidfd for `pid` (readable once it has exited), or -1.
 inline int PidfdOpenForTest(pid_t pid) {

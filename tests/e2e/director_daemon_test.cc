@@ -1,7 +1,9 @@
 // director_daemon_test.cc - director's daemon commands against a real troupd:
 // the built programs as separate processes, in temporary TROUPE_DIRs, with
 // the bundles plugins/ builds. Every test checks exit codes and output.
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <chrono>
 #include <filesystem>
@@ -41,6 +43,51 @@ class DirectorDaemonTest : public ::testing::Test {
     CommandResult r = Director({"ask", to, "--type", type, "--data", data});
     EXPECT_EQ(r.code, 0) << r;
     return r.out;
+  }
+
+  // hello answers an ask: the daemon still serves after what came before.
+  void ExpectHelloAnswers(const std::string& text) {
+    CommandResult r = Director({"ask", "hello", "--type", "text", "--data", text});
+    EXPECT_EQ(r.code, 0) << r;
+    EXPECT_CONTAINS(r.out, "\n" + text + "\n");
+  }
+
+  // The node part of hello's address (troupe://NODE/ID), from `director list`.
+  std::string HelloNode() {
+    CommandResult list = Director({"list", "hello"});
+    EXPECT_EQ(list.code, 0) << list;
+    std::smatch m;
+    if (!std::regex_search(list.out, m, std::regex("troupe://(\\S+)/\\d+  hello\\.Echo"))) {
+      ADD_FAILURE() << "no address for hello.Echo in: " << list;
+      return "";
+    }
+    return m[1].str();
+  }
+
+  // Runs `argv` like harness_.Run, but waits at most `bound` (then kills it:
+  // code -1), so that a program that unexpectedly keeps running (a troupd
+  // that did start) cannot hang the test.
+  CommandResult RunBounded(const std::vector<std::string>& argv, std::chrono::seconds bound) {
+    const std::string out = harness_.root() + "/.bounded.out";
+    const std::string err = harness_.root() + "/.bounded.err";
+    fs::remove(out);
+    fs::remove(err);
+    CommandResult result;
+    const pid_t pid = SpawnForTest(argv, out, err);
+    if (pid <= 0) {
+      ADD_FAILURE() << "cannot spawn " << argv[0];
+      return result;
+    }
+    const bool exited = WaitForProcessExit(pid, bound);
+    if (!exited) {
+      ADD_FAILURE() << argv[0] << " still runs after " << bound.count() << " s; killing it";
+      ::kill(pid, SIGKILL);
+    }
+    int status = 0;
+    if (::waitpid(pid, &status, 0) == pid && WIFEXITED(status)) result.code = WEXITSTATUS(status);
+    result.out = ReadFileForTest(out);
+    result.err = ReadFileForTest(err);
+    return result;
   }
 
   DaemonHarness harness_;
@@ -176,6 +223,54 @@ TEST_F(DirectorDaemonTest, WrongFlagIsAUsageError) {
   CommandResult missing = Director({"ask"});
   EXPECT_EQ(missing.code, 2) << missing;
   EXPECT_CONTAINS(missing.err, "TO is required");
+}
+
+TEST_F(DirectorDaemonTest, WrongFlagWithARunningDaemonIsAUsageErrorAndTheDaemonKeepsServing) {
+  ASSERT_TRUE(harness_.StartDaemon());
+  ASSERT_EQ(Director({"load", TROUPE_HELLO_BUNDLE}).code, 0);
+
+  CommandResult r = Director({"load", "--no-such-flag", TROUPE_HELLO_BUNDLE});
+  EXPECT_EQ(r.code, 2) << r;
+  EXPECT_CONTAINS(r.err, "--no-such-flag");
+  EXPECT_EQ(r.out, "");
+  CommandResult ask_flag = Director({"ask", "hello", "--no-such-flag", "--data", "x"});
+  EXPECT_EQ(ask_flag.code, 2) << ask_flag;
+  EXPECT_CONTAINS(ask_flag.err, "--no-such-flag");
+  CommandResult missing = Director({"ask"});
+  EXPECT_EQ(missing.code, 2) << missing;
+  EXPECT_CONTAINS(missing.err, "TO is required");
+  CommandResult unknown = Director({"frobnicate"});
+  EXPECT_EQ(unknown.code, 2) << unknown;
+  EXPECT_CONTAINS(unknown.err, "director: unknown command or extra argument");
+
+  ExpectHelloAnswers("still serving");
+  CommandResult list = Director({"list"});
+  EXPECT_EQ(list.code, 0) << list;
+  EXPECT_CONTAINS(list.out, "hello:\n  1.0  [ACTIVE]");
+}
+
+TEST_F(DirectorDaemonTest, TroupdRefusesAWrongFlagAndAnInvalidConfigWithoutDisturbingARunningOne) {
+  ASSERT_TRUE(harness_.StartDaemon());
+  ASSERT_EQ(Director({"load", TROUPE_HELLO_BUNDLE}).code, 0);
+
+  // A directory of its own, so that a troupd that did start could not take
+  // the running one's socket.
+  const std::string other = harness_.root() + "/other";
+  fs::create_directories(other + "/config");
+  CommandResult bogus =
+      RunBounded({TROUPD_PATH, "--dir", other, "--bogus"}, std::chrono::seconds(30));
+  EXPECT_EQ(bogus.code, 2) << bogus;
+  EXPECT_CONTAINS(bogus.err, "--bogus");
+  EXPECT_FALSE(fs::exists(other + "/run/troupd.sock"));
+
+  WriteFileForTest(other + "/config/restart_limit", "abc\n");
+  CommandResult invalid = RunBounded({TROUPD_PATH, "--dir", other}, std::chrono::seconds(30));
+  EXPECT_EQ(invalid.code, 1) << invalid;
+  EXPECT_CONTAINS(invalid.err, "troupd cannot start: ");
+  EXPECT_CONTAINS(invalid.err, other + "/config/restart_limit: restart_limit: ");
+  EXPECT_FALSE(fs::exists(other + "/run/troupd.sock"));
+
+  ExpectHelloAnswers("still serving");
 }
 
 TEST_F(DirectorDaemonTest, EveryDaemonCommandSaysInOneLineThatNothingRuns) {
@@ -358,6 +453,97 @@ TEST_F(DirectorDaemonTest, AskWithoutReplyTimesOut) {
       Director({"ask", "versioned", "--type", "unknown", "--data", "x", "--timeout", "0.5"});
   EXPECT_EQ(r.code, 9) << r;
   EXPECT_EQ(r.err, "director: no reply from versioned within 500ms\n");
+  EXPECT_EQ(r.out, "");
+
+  // The ask that timed out leaves nothing behind: the same actor, and the
+  // daemon, answer the next one.
+  EXPECT_CONTAINS(Ask("versioned", "version", ""), "\n1.0\n");
+  CommandResult again =
+      Director({"ask", "versioned", "--type", "unknown", "--data", "x", "--timeout", "0.5"});
+  EXPECT_EQ(again.code, 9) << again;
+  EXPECT_CONTAINS(Ask("versioned", "version", ""), "\n1.0\n");
+  CommandResult status = Director({"status"});
+  EXPECT_EQ(status.code, 0) << status;
+}
+
+TEST_F(DirectorDaemonTest, UnknownAndMalformedAddressesFailClearlyAndTheDaemonKeepsServing) {
+  ASSERT_TRUE(harness_.StartDaemon());
+  ASSERT_EQ(Director({"load", TROUPE_HELLO_BUNDLE}).code, 0);
+  const std::string node = HelloNode();
+  ASSERT_FALSE(node.empty());
+
+  // An id this node never handed out: NotFound (3), for ask and for tell.
+  const std::string unknown = "troupe://" + node + "/999999";
+  CommandResult ask = Director({"ask", unknown, "--type", "text", "--data", "x"});
+  EXPECT_EQ(ask.code, 3) << ask;
+  EXPECT_EQ(ask.err.rfind("director: ask " + unknown + ": ", 0), 0u) << ask;
+  EXPECT_CONTAINS(ask.err, "no actor at " + unknown);
+  EXPECT_EQ(ask.out, "");
+  CommandResult tell = Director({"tell", unknown, "--type", "text", "--data", "x"});
+  EXPECT_EQ(tell.code, 3) << tell;
+  EXPECT_EQ(tell.err.rfind("director: tell " + unknown + ": ", 0), 0u) << tell;
+  EXPECT_CONTAINS(tell.err, "no actor at " + unknown);
+  EXPECT_EQ(tell.out, "");
+
+  // No actor id at all: InvalidArgument (5).
+  CommandResult bad_ask = Director({"ask", "troupe://", "--type", "text", "--data", "x"});
+  EXPECT_EQ(bad_ask.code, 5) << bad_ask;
+  EXPECT_EQ(bad_ask.err, "director: ask troupe://: address 'troupe://' has no actor id\n");
+  EXPECT_EQ(bad_ask.out, "");
+  CommandResult bad_tell = Director({"tell", "troupe://", "--type", "text", "--data", "x"});
+  EXPECT_EQ(bad_tell.code, 5) << bad_tell;
+  EXPECT_EQ(bad_tell.err, "director: tell troupe://: address 'troupe://' has no actor id\n");
+  EXPECT_EQ(bad_tell.out, "");
+
+  CommandResult bad_id = Director({"ask", "troupe://" + node + "/x1", "--data", "x"});
+  EXPECT_EQ(bad_id.code, 5) << bad_id;
+  EXPECT_CONTAINS(bad_id.err, "has a bad actor id");
+
+  ExpectHelloAnswers("still serving");
+  CommandResult sent = Director({"tell", "hello", "--type", "text", "--data", "x"});
+  EXPECT_EQ(sent.code, 0) << sent;
+  EXPECT_EQ(sent.out, "sent text (1 bytes) to hello\n");
+}
+
+TEST_F(DirectorDaemonTest, LoadByPathNeedsAnAbsolutePathAndLoadsWithOne) {
+  ASSERT_TRUE(harness_.StartDaemon());
+  const std::string absolute = fs::absolute(TROUPE_HELLO_BUNDLE).lexically_normal().string();
+  const std::string relative = fs::relative(absolute).string();
+  ASSERT_FALSE(relative.empty());
+  ASSERT_NE(relative.front(), '/');
+
+  // director refuses a relative FILE: troupd would open it in its own
+  // working directory.
+  CommandResult r = Director({"load", "--by-path", relative});
+  EXPECT_EQ(r.code, 5) << r;
+  EXPECT_EQ(r.err,
+            "director: --by-path needs an absolute path: troupd reads the file itself and does "
+            "not share director's working directory (give " +
+                absolute + ", or load without --by-path to send the bytes)\n");
+  EXPECT_EQ(r.out, "");
+
+  // troupd refuses one too, when a client sends it.
+  auto channel =
+      grpc::CreateChannel("unix:" + harness_.socket(), grpc::InsecureChannelCredentials());
+  auto admin = troupe::v1::Admin::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  troupe::v1::LoadRequest request;
+  request.set_path(relative);
+  troupe::v1::LoadResponse response;
+  grpc::Status status = admin->Load(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_CONTAINS(status.error_message(), "must be absolute");
+
+  CommandResult list = Director({"list"});
+  EXPECT_EQ(list.code, 0) << list;
+  EXPECT_EQ(list.out, "no bundles loaded in troupd (" + harness_.socket() + ")\n");
+
+  CommandResult load = Director({"load", "--by-path", absolute});
+  ASSERT_EQ(load.code, 0) << load;
+  EXPECT_CONTAINS(load.out, "loaded hello 1.0 (hash ");
+  EXPECT_CONTAINS(load.out, "from " + absolute + "\n");
+  ExpectHelloAnswers("by path");
 }
 
 TEST_F(DirectorDaemonTest, AskThatMakesTheActorFailExitsWithItsError) {

@@ -1,7 +1,8 @@
 // Tests of BundleHost with a threaded actor system and real signed bundles:
 // loading, activation and names, AutoUnload (drain vs keep loaded),
 // unloading and reactivation, failing loads, restarts and their limit,
-// persistence and Restore, roles, creating actors by group, and shutdown.
+// persistence and Restore (bundles that fail to restore are kept), roles,
+// creating actors by group (with requirements), and shutdown.
 //
 // The lifecycle/drained bundles (tests/testdata/bundles/lifecycle) report
 // every action they handle to the actor named "hosting_test.observer", which
@@ -22,6 +23,7 @@
 
 #include "daemon/bundle/keys.h"
 #include "daemon/common/logging.h"
+#include "daemon/hosting/loaded_state.h"
 #include "daemon/runtime/actor_system.h"
 #include "tests/common/status_matchers.h"
 #include "tests/common/temp_dir.h"
@@ -264,7 +266,7 @@ TEST_F(BundleHostTest, ALoadedVersionAnswersByItsGlobalNameAndIsRecorded) {
 
   const std::string hash = outcome.bundle.hash();
   EXPECT_EQ(StoredBundles(), std::vector<std::string>{hash + ".troupe"});
-  EXPECT_CONTAINS(StateFile(), hash + " active\n");
+  EXPECT_CONTAINS(StateFile(), hash + " active # versioned 1.0\n");
   EXPECT_EQ(fs::status(dir_ + "/loaded").permissions() & fs::perms::all, fs::perms::owner_all);
 }
 
@@ -366,7 +368,7 @@ TEST_F(BundleHostTest, UnloadingAGroupUnloadsEveryVersion) {
   EXPECT_TRUE(Host().List().empty());
   EXPECT_EQ(system_->Lookup("lifecycle.worker").status().code(), absl::StatusCode::kNotFound);
   EXPECT_TRUE(StoredBundles().empty());
-  EXPECT_EQ(StateFile().find("active\n"), std::string::npos);
+  EXPECT_TRUE(ParseLoadedState(StateFile(), "state").entries.empty()) << StateFile();
 }
 
 TEST_F(BundleHostTest, LoadingALoadedBundleAgainChangesNothing) {
@@ -508,18 +510,139 @@ TEST_F(BundleHostTest, ANewHostRestoresTheSameSetWithTheSameActiveVersions) {
   ASSERT_TRUE(events_.WaitFor("lifecycle.Worker deactivate 3.0", 2)) << events_.Dump();
 }
 
-TEST_F(BundleHostTest, RestoreReportsABundleThatNoLongerVerifiesAndDropsIt) {
-  LoadOutcome loaded = Load(Lifecycle("lifecycle", "1.0"));
+TEST_F(BundleHostTest, RestoreReportsEachBundleBeforeRestoringItAndKeepsTheWholeStateMeanwhile) {
+  LoadOutcome first = Load(Lifecycle("lifecycle", "1.0"));
+  LoadOutcome second = Load(TROUPE_VERSIONED_1_0);
   Host().Shutdown();
-  fs::remove_all(dir_ + "/keys/trusted");  // the key was revoked meanwhile
+  const std::string state = StateFile();
+
+  std::vector<std::string> names;
+  std::vector<std::string> states;  // the state file as each restore begins
+  HostOptions options = Options();
+  options.on_restore_progress = [&](std::string_view name) {
+    names.emplace_back(name);
+    states.push_back(StateFile());
+  };
+  host_ = std::make_unique<BundleHost>(system_.get(), options);
+  EXPECT_TRUE(Host().Restore().empty());
+  EXPECT_EQ(names, (std::vector<std::string>{
+                       "lifecycle 1.0 (" + first.bundle.hash().substr(0, 16) + ")",
+                       "versioned 1.0 (" + second.bundle.hash().substr(0, 16) + ")"}));
+  EXPECT_EQ(states, (std::vector<std::string>{state, state}))
+      << "a crash during the restore would find every entry still recorded";
+  EXPECT_EQ(StateFile(), state);
+}
+
+TEST_F(BundleHostTest, ABundleThatFailsToRestoreIsKeptAndRestoredOnceItsKeyIsTrustedAgain) {
+  LoadOutcome loaded = Load(Lifecycle("lifecycle", "1.0"));
+  const std::string hash = loaded.bundle.hash();
+  Host().Shutdown();
+  ASSERT_GT(fs::remove_all(dir_ + "/keys/trusted"), 0u);  // the key is no longer trusted
 
   host_ = std::make_unique<BundleHost>(system_.get(), Options());
   std::vector<std::string> problems = Host().Restore();
   ASSERT_EQ(problems.size(), 1u);
-  EXPECT_CONTAINS(problems[0], "bundle " + loaded.bundle.hash() + " was not restored");
-  EXPECT_TRUE(Host().List().empty());
+  EXPECT_CONTAINS(problems[0], "lifecycle 1.0 (" + hash.substr(0, 16) + ") was not restored: ");
+  EXPECT_CONTAINS(problems[0], "the next start tries again");
+  EXPECT_TRUE(log_.Count("lifecycle 1.0 (" + hash.substr(0, 16) + ") was not restored") > 0);
+  EXPECT_TRUE(Host().List().empty()) << "it is not loaded";
+  EXPECT_EQ(StoredBundles(), std::vector<std::string>{hash + ".troupe"}) << "the copy is kept";
+  EXPECT_CONTAINS(StateFile(), hash + " active # lifecycle 1.0\n");
+
+  ASSERT_OK(bundle::TrustStore(dir_ + "/keys/trusted").Trust(TROUPE_BUILD_PUBLIC_KEY));
+  host_ = std::make_unique<BundleHost>(system_.get(), Options());
+  EXPECT_TRUE(Host().Restore().empty());
+  EXPECT_EQ(Listing(), std::vector<std::string>{"lifecycle 1.0 BUNDLE_STATE_ACTIVE"});
+  EXPECT_EQ(VersionOf("lifecycle.worker"), "1.0");
+  EXPECT_CONTAINS(StateFile(), hash + " active # lifecycle 1.0\n");
+}
+
+TEST_F(BundleHostTest, ABundleThatFailedToRestoreStaysRecordedAcrossLoadsAndUnloads) {
+  ASSERT_OK(system_->UpdateCapability("gpu", "true"));
+  LoadOutcome gpu = Load(TROUPE_GPU_ONLY_1_0);
+  Load(TROUPE_VERSIONED_1_0);
+  Host().Shutdown();
+  ASSERT_OK(system_->UpdateCapability("gpu", "false"));  // capabilities are set at runtime
+
+  host_ = std::make_unique<BundleHost>(system_.get(), Options());
+  std::vector<std::string> problems = Host().Restore();
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_CONTAINS(problems[0],
+                  "gpu_only 1.0 (" + gpu.bundle.hash().substr(0, 16) + ") was not restored: ");
+  EXPECT_CONTAINS(problems[0], "requirement 'gpu equals true' does not hold");
+  EXPECT_EQ(Listing(), std::vector<std::string>{"versioned 1.0 BUNDLE_STATE_ACTIVE"});
+
+  // Later loads and unloads rewrite the state; it stays there, in its place.
+  Load(TROUPE_VERSIONED_2_0);
+  ASSERT_OK(Host().Unload("versioned-1.0"));
+  ParsedState state = ParseLoadedState(StateFile(), "state");
+  ASSERT_EQ(state.entries.size(), 2u) << StateFile();
+  EXPECT_EQ(state.entries[0].hash, gpu.bundle.hash());
+  EXPECT_TRUE(state.entries[0].active);
+  EXPECT_EQ(state.entries[1].name, "versioned 2.0");
+  EXPECT_EQ(StoredBundles().size(), 2u);
+
+  ASSERT_OK(system_->UpdateCapability("gpu", "true"));
+  host_ = std::make_unique<BundleHost>(system_.get(), Options());
+  EXPECT_TRUE(Host().Restore().empty());
+  EXPECT_EQ(Listing(), (std::vector<std::string>{"gpu_only 1.0 BUNDLE_STATE_ACTIVE",
+                                                 "versioned 2.0 BUNDLE_STATE_ACTIVE"}));
+  std::optional<v1::ManagedActor> worker = Managed("1.0", "gpu_only.Worker");
+  ASSERT_TRUE(worker.has_value());
+  ASSERT_OK_AND_ASSIGN(ActorRef actor, system_->ParseAddress(worker->address()));
+  ASSERT_OK_AND_ASSIGN(Message reply,
+                       system_->Ask(actor, Message::Make("where", ""), absl::Seconds(10)));
+  EXPECT_EQ(reply.payload(), "here");
+}
+
+TEST_F(BundleHostTest, WhileTheRecordedActiveVersionFailsToRestoreAnotherStandsInUnrecorded) {
+  Load(Lifecycle("lifecycle", "1.0"));
+  LoadOutcome second = Load(Lifecycle("lifecycle", "2.0"));
+  const std::string copy = dir_ + "/loaded/" + second.bundle.hash() + ".troupe";
+  const std::string good = ReadFile(copy);
+  Host().Shutdown();
+  std::ofstream(copy, std::ios::binary | std::ios::trunc)
+      << TamperWithEntry(good, "lib/lifecycle.so");
+
+  host_ = std::make_unique<BundleHost>(system_.get(), Options());
+  std::vector<std::string> problems = Host().Restore();
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_CONTAINS(problems[0],
+                  "lifecycle 2.0 (" + second.bundle.hash().substr(0, 16) + ") was not restored: ");
+  EXPECT_EQ(Listing(), std::vector<std::string>{"lifecycle 1.0 BUNDLE_STATE_ACTIVE"});
+  EXPECT_EQ(VersionOf("lifecycle.worker"), "1.0");
+  EXPECT_CONTAINS(StateFile(), " inactive # lifecycle 1.0\n");
+  EXPECT_CONTAINS(StateFile(), second.bundle.hash() + " active # lifecycle 2.0\n");
+
+  std::ofstream(copy, std::ios::binary | std::ios::trunc) << good;  // e.g. a disk repaired
+  host_ = std::make_unique<BundleHost>(system_.get(), Options());
+  EXPECT_TRUE(Host().Restore().empty());
+  EXPECT_EQ(VersionOf("lifecycle.worker"), "2.0") << "the recorded active version";
+}
+
+TEST_F(BundleHostTest, UnloadingABundleThatFailedToRestoreForgetsIt) {
+  LoadOutcome loaded = Load(Lifecycle("lifecycle", "1.0"));
+  const std::string hash = loaded.bundle.hash();
+  Host().Shutdown();
+  ASSERT_GT(fs::remove_all(dir_ + "/keys/trusted"), 0u);
+  host_ = std::make_unique<BundleHost>(system_.get(), Options());
+  ASSERT_EQ(Host().Restore().size(), 1u);
+
+  ASSERT_OK_AND_ASSIGN(UnloadOutcome outcome, Host().Unload("lifecycle"));
+  EXPECT_EQ(outcome.changes,
+            std::vector<std::string>{"removed lifecycle 1.0 (" + hash.substr(0, 16) +
+                                     ") (it had failed to restore)"});
+  ASSERT_EQ(outcome.unloaded.size(), 1u);
+  EXPECT_EQ(outcome.unloaded[0].hash(), hash);
+  EXPECT_EQ(outcome.unloaded[0].state(), v1::BUNDLE_STATE_UNSPECIFIED);
   EXPECT_TRUE(StoredBundles().empty());
-  EXPECT_EQ(StateFile().find(loaded.bundle.hash()), std::string::npos);
+  EXPECT_EQ(StateFile().find(hash), std::string::npos);
+  EXPECT_EQ(Host().Unload(hash).status().code(), absl::StatusCode::kNotFound);
+
+  ASSERT_OK(bundle::TrustStore(dir_ + "/keys/trusted").Trust(TROUPE_BUILD_PUBLIC_KEY));
+  host_ = std::make_unique<BundleHost>(system_.get(), Options());
+  EXPECT_TRUE(Host().Restore().empty());
+  EXPECT_TRUE(Host().List().empty());
 }
 
 TEST_F(BundleHostTest, RolesResolveToTheActorsOfTheActiveVersion) {
@@ -566,6 +689,35 @@ TEST_F(BundleHostTest, CreateActorUsesTheActiveVersionsLibraryAndDrainsWithIt) {
   EXPECT_NE(echo2->state(), runtime::CellState::kExited);
 }
 
+TEST_F(BundleHostTest, CreateActorRefusesRequirementsThatAreNotAManifestStyleArray) {
+  Load(Lifecycle("lifecycle", "1.0"));
+  for (const char* json : {"[{\"capability\": \"gpu\"", R"({"gpu": {"equals": true}})",
+                           R"([{"capability": "gpu", "equal": true}])"}) {
+    runtime::CreateOptions options;
+    options.requirements_json = json;
+    absl::StatusOr<ActorRef> actor = Host().CreateActor("lifecycle", "lifecycle.Echo", options);
+    EXPECT_EQ(actor.status().code(), absl::StatusCode::kInvalidArgument) << json;
+    EXPECT_CONTAINS(actor.status().message(), "requirements for actor class 'lifecycle.Echo': ");
+  }
+}
+
+TEST_F(BundleHostTest, CreateActorChecksRequirementsAgainstTheNodesCapabilities) {
+  Load(Lifecycle("lifecycle", "1.0"));
+  runtime::CreateOptions options;
+  options.requirements_json = R"([{"capability": "gpu", "equals": true}])";
+  absl::StatusOr<ActorRef> refused = Host().CreateActor("lifecycle", "lifecycle.Echo", options);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_CONTAINS(refused.status().message(),
+                  "lifecycle 1.0: actor class 'lifecycle.Echo' cannot run on this node: "
+                  "requirement 'gpu equals true' does not hold");
+
+  ASSERT_OK(system_->UpdateCapability("gpu", "true"));
+  ASSERT_OK_AND_ASSIGN(ActorRef echo, Host().CreateActor("lifecycle", "lifecycle.Echo", options));
+  ASSERT_OK_AND_ASSIGN(Message reply,
+                       system_->Ask(echo, Message::Make("hi", "there"), absl::Seconds(10)));
+  EXPECT_EQ(reply.payload(), "there");
+}
+
 TEST_F(BundleHostTest, ShutdownSendsOnDeactivateAndDrainsEveryVersion) {
   Load(Lifecycle("lifecycle", "1.0"));
   Load(Lifecycle("lifecycle", "2.0"));
@@ -582,7 +734,7 @@ TEST_F(BundleHostTest, ShutdownSendsOnDeactivateAndDrainsEveryVersion) {
   EXPECT_EQ(Host().LoadFile(Lifecycle("lifecycle", "3.0")).status().code(),
             absl::StatusCode::kFailedPrecondition);
   Host().Shutdown();  // idempotent
-  EXPECT_CONTAINS(StateFile(), " active\n");
+  EXPECT_CONTAINS(StateFile(), " active # lifecycle 2.0\n");
 }
 
 TEST_F(BundleHostTest, ShutdownAfterTheActorSystemStoppedClosesEverythingWithoutWaiting) {

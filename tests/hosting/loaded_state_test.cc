@@ -19,14 +19,30 @@ const std::string kHashA(64, 'a');
 const std::string kHashB = std::string(63, '0') + "b";
 
 TEST(LoadedStateTest, FormatAndParseRoundTripInLoadOrder) {
-  std::vector<StateEntry> entries = {{kHashB, false}, {kHashA, true}};
-  ParsedState parsed = ParseLoadedState(FormatLoadedState(entries), "state");
+  std::vector<StateEntry> entries = {{kHashB, false, "hello 1.0"}, {kHashA, true, ""}};
+  const std::string text = FormatLoadedState(entries);
+  EXPECT_NE(text.find(kHashB + " inactive # hello 1.0\n"), std::string::npos) << text;
+  EXPECT_NE(text.find(kHashA + " active\n"), std::string::npos) << text;
+  ParsedState parsed = ParseLoadedState(text, "state");
   EXPECT_TRUE(parsed.problems.empty());
   ASSERT_EQ(parsed.entries.size(), 2u);
   EXPECT_EQ(parsed.entries[0].hash, kHashB);
   EXPECT_FALSE(parsed.entries[0].active);
+  EXPECT_EQ(parsed.entries[0].name, "hello 1.0");
   EXPECT_EQ(parsed.entries[1].hash, kHashA);
   EXPECT_TRUE(parsed.entries[1].active);
+  EXPECT_EQ(parsed.entries[1].name, "");
+}
+
+TEST(LoadedStateTest, TheNameCommentIsOptionalAndMayBeSpacedFreely) {
+  ParsedState parsed =
+      ParseLoadedState(kHashA + "\tactive#hello 2.0 \n" + kHashB + " inactive   #   \n", "state");
+  EXPECT_TRUE(parsed.problems.empty());
+  ASSERT_EQ(parsed.entries.size(), 2u);
+  EXPECT_TRUE(parsed.entries[0].active);
+  EXPECT_EQ(parsed.entries[0].name, "hello 2.0");
+  EXPECT_FALSE(parsed.entries[1].active);
+  EXPECT_EQ(parsed.entries[1].name, "");
 }
 
 TEST(LoadedStateTest, BadLinesAreSkippedAndReportedWithTheirNumber) {

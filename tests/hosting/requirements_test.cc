@@ -83,5 +83,39 @@ TEST(RequirementsTest, CapabilitiesAreReadAsJsonWhateverTheirSpelling) {
   EXPECT_EQ(CheckRequirements(r, "[1]").code(), absl::StatusCode::kInternal);
 }
 
+TEST(RequirementsTest, AnArrayAsInAManifestParsesToTheSameRequirements) {
+  const std::string array = R"([{"capability": "gpu", "equals": true},
+                                {"capability": "load", "at_most": 2}])";
+  ASSERT_OK_AND_ASSIGN(Requirements r, ParseRequirementsArray(array, "requirements"));
+  EXPECT_EQ(RequirementsJson(r), RequirementsJson(Parse(array)));
+  EXPECT_EQ(RequirementsJson(r), R"({"gpu":{"equals":true},"load":{"at_most":2}})");
+  for (const char* none : {"", "  \n", "[]"}) {
+    ASSERT_OK_AND_ASSIGN(Requirements empty, ParseRequirementsArray(none, "requirements"));
+    EXPECT_TRUE(empty.empty()) << none;
+  }
+}
+
+TEST(RequirementsTest, AnythingElseIsRefusedNamingTheSubject) {
+  struct Case {
+    const char* json;
+    const char* message;
+  };
+  for (const Case& c : {
+           Case{"[{\"capability\": \"gpu\"", "reqs: not a JSON array of requirements"},
+           Case{R"({"gpu": {"equals": true}})", "reqs: not a JSON array of requirements"},
+           Case{R"([], "class_name": "x")", "reqs: not a JSON array of requirements"},
+           Case{R"([{"capability": "gpu", "equal": true}])",
+                "reqs: not requirements as in a manifest: "},
+           Case{R"(["gpu"])", "reqs: not requirements as in a manifest: "},
+           Case{R"([{"equals": true}])", "reqs: requirements[0] has no capability"},
+           Case{R"([{"capability": "gpu", "equals": true}, {"capability": "cpu"}])",
+                "reqs: requirements[1] (capability 'cpu') has no condition"},
+       }) {
+    absl::StatusOr<Requirements> r = ParseRequirementsArray(c.json, "reqs");
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << c.json;
+    EXPECT_CONTAINS(r.status().message(), c.message) << c.json;
+  }
+}
+
 }  // namespace
 }  // namespace troupe::hosting

@@ -144,6 +144,20 @@ TEST_F(RobustnessTest, AParsedAddressOfAFutureIdNeverMatchesALaterActor) {
       absl::StatusCode::kInvalidArgument);
 }
 
+TEST_F(RobustnessTest, AnExternalAddressOfAFutureIdIsNotFoundAndReservesNothing) {
+  ActorSystem& system = MakeDeterministic();
+  Register({.name = "plain"});
+  ActorRef probe = Create("plain");
+  const std::string huge = "troupe://local/" + std::to_string((uint64_t{1} << 62) - 1);
+  absl::StatusOr<ActorRef> ghost = system.ParseExternalAddress(huge);
+  EXPECT_EQ(ghost.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_CONTAINS(ghost.status().message(), "has not created it");
+  ActorRef next = Create("plain");
+  EXPECT_EQ(next->id(), probe->id() + 1);  // the id space is untouched
+  ASSERT_OK_AND_ASSIGN(ActorRef found, system.ParseExternalAddress(Addr(next)));
+  EXPECT_EQ(found.get(), next.get());
+}
+
 TEST_F(RobustnessTest, ChildActorExitedArrivesExactlyOncePerChildUnderConcurrentExitRequests) {
   ActorSystem& system = MakeThreaded(2);
   constexpr int kChildren = 50;

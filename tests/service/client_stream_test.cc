@@ -165,6 +165,10 @@ TEST_F(ClientStreamTest, AClientThatVanishesMidAskLeavesTheServiceServingOthers)
     }
     EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
   }
+  // On the daemon's side the stream ended and its ask with it, long before
+  // the ask's 60 s deadline: nothing is held for a client that is gone.
+  EXPECT_TRUE(Eventually([&] { return messaging_->open_streams() == 0; }));
+  EXPECT_TRUE(Eventually([&] { return asks_->pending() == 0; }));
   // Another client is served at once.
   auto context = Context();
   std::string address;
@@ -177,6 +181,24 @@ TEST_F(ClientStreamTest, AClientThatVanishesMidAskLeavesTheServiceServingOthers)
   EXPECT_EQ(frames[0].payload(), "alive");
   stream->WritesDone();
   EXPECT_TRUE(stream->Finish().ok());
+}
+
+TEST_F(ClientStreamTest, AskTimeoutsAreCutToTheMaximum) {
+  auto context = Context();
+  std::string address;
+  auto stream = Open(context.get(), &address);
+  v1::ClientBatch batch;
+  v1::ClientFrame frame = Frame(1, "silent", "text", "", /*ask=*/true);
+  frame.set_timeout_ms(std::numeric_limits<uint32_t>::max());  // about 49 days
+  *batch.add_frames() = frame;
+  ASSERT_TRUE(stream->Write(batch));
+  ASSERT_TRUE(Eventually([&] { return asks_->pending() == 1; }));
+  context->TryCancel();
+  v1::ServerBatch ignored;
+  while (stream->Read(&ignored)) {
+  }
+  EXPECT_TRUE(Eventually([&] { return asks_->pending() == 0; }));
+  EXPECT_EQ(AskRouter::kMaxTimeout, absl::Minutes(10));
 }
 
 TEST_F(ClientStreamTest, StreamOverTcpWithoutTokenIsRefused) {

@@ -77,6 +77,36 @@ TEST_F(MessagingServiceTest, AskToAnActorThatHasExitedIsNotFoundAtOnce) {
   EXPECT_CONTAINS(status.error_message(), "no live actor at " + address);
 }
 
+TEST_F(MessagingServiceTest, AUnaryAskWhoseClientCancelsEndsOnTheServerToo) {
+  grpc::ClientContext context;
+  v1::AskRequest request;
+  request.set_to("silent");
+  request.set_type("text");
+  request.set_timeout_ms(60000);
+  v1::AskResponse response;
+  std::promise<grpc::Status> done;
+  stub_->async()->Ask(&context, &request, &response,
+                      [&done](grpc::Status status) { done.set_value(status); });
+  ASSERT_TRUE(Eventually([&] { return asks_->pending() == 1; }));
+  context.TryCancel();
+  EXPECT_EQ(done.get_future().get().error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_TRUE(Eventually([&] { return asks_->pending() == 0; }));
+  // And the service goes on.
+  request.set_to("echo");
+  v1::AskResponse echoed;
+  ASSERT_TRUE(stub_->Ask(Context().get(), request, &echoed).ok());
+}
+
+TEST_F(MessagingServiceTest, AnAddressThisNodeNeverCreatedIsNotFound) {
+  v1::TellRequest request;
+  request.set_to(echo_address_.substr(0, echo_address_.rfind('/') + 1) + "4611686018427387000");
+  request.set_type("text");
+  v1::TellResponse response;
+  grpc::Status status = stub_->Tell(Context().get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_CONTAINS(status.error_message(), "has not created it");
+}
+
 TEST_F(MessagingServiceTest, UnknownGlobalNameIsNotFound) {
   v1::TellRequest request;
   request.set_to("nobody");

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -68,6 +69,18 @@ class ServiceTest : public ::testing::Test {
     auto context = std::make_unique<grpc::ClientContext>();
     context->set_deadline(absl::ToChronoTime(absl::Now() + deadline));
     return context;
+  }
+
+  // Waits (at most `bound`) until `condition` holds; the server side of a
+  // cancelled call finishes on gRPC's threads, after the client saw it end.
+  template <typename Condition>
+  static bool Eventually(Condition condition, absl::Duration bound = absl::Seconds(10)) {
+    const absl::Time deadline = absl::Now() + bound;
+    while (!condition()) {
+      if (absl::Now() > deadline) return false;
+      std::this_thread::yield();
+    }
+    return true;
   }
 
   troupe::testing::TempDir dir_;

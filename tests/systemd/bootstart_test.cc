@@ -22,6 +22,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/common/command_result.h"
 #include "tests/common/status_matchers.h"
 #include "tests/common/temp_dir.h"
 
@@ -31,26 +32,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::ostream& operator<<(std::ostream& os, const Result& r) {
-  return os << "exit " << r.code << "\n--- stdout\n" << r.out << "--- stderr\n" << r.err;
-}
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-void WriteAll(const std::string& path, const std::string& text) {
-  std::ofstream(path, std::ios::binary) << text;
-}
+using Result = troupe::testing::CommandResult;
+using troupe::testing::ReadFileForTest;
+using troupe::testing::WriteFileForTest;
 
 std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> lines;
@@ -97,7 +81,7 @@ class BootstartTest : public ::testing::Test {
     for (const std::string& d : {bin_, units_, fakebin_}) fs::create_directories(d);
     fs::create_symlink(TROUPE_DIRECTOR_PATH, bin_ + "/director");
     fs::create_symlink(TROUPE_TROUPD_PATH, bin_ + "/troupd");
-    WriteAll(fakebin_ + "/systemctl", kFakeSystemctl);
+    WriteFileForTest(fakebin_ + "/systemctl", kFakeSystemctl);
     fs::permissions(fakebin_ + "/systemctl", fs::perms::owner_all | fs::perms::group_read |
                                                  fs::perms::group_exec | fs::perms::others_read |
                                                  fs::perms::others_exec);
@@ -147,8 +131,8 @@ class BootstartTest : public ::testing::Test {
     if (pid > 0 && ::waitpid(pid, &status, 0) == pid && WIFEXITED(status)) {
       result.code = WEXITSTATUS(status);
     }
-    result.out = ReadAll(out_path);
-    result.err = ReadAll(err_path);
+    result.out = ReadFileForTest(out_path);
+    result.err = ReadFileForTest(err_path);
     return result;
   }
 
@@ -160,11 +144,11 @@ class BootstartTest : public ::testing::Test {
     return RunProgram(TROUPE_DIRECTOR_PATH, all, extra_env, unprivileged);
   }
 
-  std::string Unit() { return ReadAll(units_ + "/troupd.service"); }
+  std::string Unit() { return ReadFileForTest(units_ + "/troupd.service"); }
   // What the fake systemctl was asked, one line per call; nullopt when never.
   std::optional<std::string> SystemctlLog() {
     if (!fs::exists(log_)) return std::nullopt;
-    return ReadAll(log_);
+    return ReadFileForTest(log_);
   }
 
   troupe::testing::TempDir temp_{"bootstart"};
@@ -207,7 +191,7 @@ TEST_F(BootstartTest, WithUnitDirAndNoStartItRendersTheUnitAndRunsNoSystemctl) {
     EXPECT_NE(line.rfind("MemoryDenyWriteExecute=", 0), 0u) << "see systemd/README.md";
     EXPECT_EQ(line.find('@'), std::string::npos) << "placeholder left: " << line;
   }
-  EXPECT_EQ(ReadAll(dir_ + "/config/socket"), "/run/troupe/troupd.sock\n");
+  EXPECT_EQ(ReadFileForTest(dir_ + "/config/socket"), "/run/troupe/troupd.sock\n");
 
   EXPECT_EQ(Lines(r.out), (std::vector<std::string>{
                               "wrote " + units_ + "/troupd.service",
@@ -222,10 +206,10 @@ TEST_F(BootstartTest, WithUnitDirAndNoStartItRendersTheUnitAndRunsNoSystemctl) {
 
 TEST_F(BootstartTest, ASocketAlreadySetIsKept) {
   fs::create_directories(dir_ + "/config");
-  WriteAll(dir_ + "/config/socket", "/run/troupe/other.sock\n");
+  WriteFileForTest(dir_ + "/config/socket", "/run/troupe/other.sock\n");
   Result r = Bootstart({"--unit-dir", units_, "--no-start"});
   ASSERT_EQ(r.code, 0) << r;
-  EXPECT_EQ(ReadAll(dir_ + "/config/socket"), "/run/troupe/other.sock\n");
+  EXPECT_EQ(ReadFileForTest(dir_ + "/config/socket"), "/run/troupe/other.sock\n");
   EXPECT_TRUE(
       HasLine(r.out, "kept " + dir_ + "/config/socket = /run/troupe/other.sock (already set)"))
       << r;
@@ -234,7 +218,7 @@ TEST_F(BootstartTest, ASocketAlreadySetIsKept) {
 
 TEST_F(BootstartTest, TimeoutStopSecFollowsTheDrainTimeout) {
   fs::create_directories(dir_ + "/config");
-  WriteAll(dir_ + "/config/drain_timeout_seconds", "100\n");
+  WriteFileForTest(dir_ + "/config/drain_timeout_seconds", "100\n");
   Result r = Bootstart({"--unit-dir", units_, "--no-start"});
   ASSERT_EQ(r.code, 0) << r;
   EXPECT_TRUE(HasLine(Unit(), "TimeoutStopSec=115s")) << Unit();
@@ -242,7 +226,7 @@ TEST_F(BootstartTest, TimeoutStopSecFollowsTheDrainTimeout) {
 
 TEST_F(BootstartTest, AnInvalidSettingExits7AndWritesNothing) {
   fs::create_directories(dir_ + "/config");
-  WriteAll(dir_ + "/config/drain_timeout_seconds", "soon\n");
+  WriteFileForTest(dir_ + "/config/drain_timeout_seconds", "soon\n");
   Result r = Bootstart({"--unit-dir", units_, "--no-start"});
   EXPECT_EQ(r.code, 7) << r;
   EXPECT_CONTAINS(r.err, "drain_timeout_seconds");
@@ -335,8 +319,9 @@ TEST_F(BootstartTest, SystemdAnalyzeVerifyAcceptsTheRenderedUnit) {
   // below would see a problem.
   const std::string probe_dir = root_ + "/probe";
   fs::create_directories(probe_dir);
-  WriteAll(probe_dir + "/troupe-probe.service",
-           "[Service]\nType=oneshot\nExecStart=" + bin_ + "/troupd --version\nBogusKey=1\n");
+  WriteFileForTest(
+      probe_dir + "/troupe-probe.service",
+      "[Service]\nType=oneshot\nExecStart=" + bin_ + "/troupd --version\nBogusKey=1\n");
   Result probe = RunProgram(analyze, {"verify", probe_dir + "/troupe-probe.service"});
   if (probe.err.find("Unknown key") == std::string::npos &&
       probe.err.find("BogusKey") == std::string::npos) {
