@@ -1,6 +1,7 @@
 // client_stream.cc - the Connect reactor and its outbox.
 #include "daemon/service/client_stream.h"
 
+#include <mutex>
 #include <utility>
 #include <vector>
 
@@ -218,35 +219,46 @@ class ClientStream::Outbox {
 ClientStream::ClientStream(const StreamDeps& deps, grpc::CallbackServerContext* context)
     : deps_(deps), outbox_(std::make_shared<Outbox>(this, deps.asks)) {
   deps_.open_streams->fetch_add(1, std::memory_order_relaxed);
-  outbox_->set_peer(context->peer());
-  grpc::Status allowed = deps_.auth->Check(*context);
+  grpc::Status allowed;
+  v1::ServerFrame hello;
+  {
+    // The reactions may run on other gRPC threads; see Published().
+    std::lock_guard<std::mutex> publish(published_mu_);
+    outbox_->set_peer(context->peer());
+    allowed = deps_.auth->Check(*context);
+    if (allowed.ok()) {
+      runtime::ActorSystem* system = deps_.system;
+      std::shared_ptr<Outbox> outbox = outbox_;
+      client_actor_ = system->SpawnNative(
+          [system, outbox](runtime::Cell*, runtime::Message& m) {
+            v1::ServerFrame frame;
+            frame.set_kind(v1::ServerFrame::KIND_INCOMING);
+            frame.set_from(system->FormatAddress(m.sender()));
+            frame.set_type(std::string(m.type()));
+            frame.set_payload(std::string(m.payload()));
+            outbox->Push(std::move(frame), /*droppable=*/true);
+          },
+          "client");
+      hello.set_kind(v1::ServerFrame::KIND_HELLO);
+      hello.set_from(system->FormatAddress(client_actor_.get()));
+    } else {
+      outbox_->MarkFinished();
+    }
+  }
   if (!allowed.ok()) {
-    outbox_->MarkFinished();
     Finish(allowed);
     return;
   }
-  runtime::ActorSystem* system = deps_.system;
-  std::shared_ptr<Outbox> outbox = outbox_;
-  client_actor_ = system->SpawnNative(
-      [system, outbox](runtime::Cell*, runtime::Message& m) {
-        v1::ServerFrame frame;
-        frame.set_kind(v1::ServerFrame::KIND_INCOMING);
-        frame.set_from(system->FormatAddress(m.sender()));
-        frame.set_type(std::string(m.type()));
-        frame.set_payload(std::string(m.payload()));
-        outbox->Push(std::move(frame), /*droppable=*/true);
-      },
-      "client");
-  v1::ServerFrame hello;
-  hello.set_kind(v1::ServerFrame::KIND_HELLO);
-  hello.set_from(system->FormatAddress(client_actor_.get()));
   outbox_->Push(std::move(hello));
   StartRead(&in_);
 }
 
+void ClientStream::Published() { std::lock_guard<std::mutex> synchronized(published_mu_); }
+
 ClientStream::~ClientStream() { deps_.open_streams->fetch_sub(1, std::memory_order_relaxed); }
 
 void ClientStream::OnReadDone(bool ok) {
+  Published();
   if (!ok) {
     outbox_->ReadsDone();
     return;
@@ -295,12 +307,17 @@ void ClientStream::Handle(v1::ClientFrame& frame) {
 }
 
 void ClientStream::OnWriteDone(bool ok) {
+  Published();
   if (outbox_->WriteDone(ok)) StartRead(&in_);
 }
 
-void ClientStream::OnCancel() { outbox_->Cancelled(); }
+void ClientStream::OnCancel() {
+  Published();
+  outbox_->Cancelled();
+}
 
 void ClientStream::OnDone() {
+  Published();
   if (client_actor_) (void)deps_.system->RequestExit(client_actor_);
   delete this;
 }
