@@ -53,10 +53,19 @@ class ClientStream::Outbox {
     return seq;
   }
   // Remembers how to cancel ask `seq`, unless it has ended already.
+  // An ask that started after the client went away (its frame was read
+  // before the cancellation was seen) is cancelled here.
   void SetHandle(uint64_t seq, AskRouter::Handle handle) {
-    troupe::MutexLock lock(&mu_);
-    auto it = handles_.find(seq);
-    if (it != handles_.end()) it->second = std::move(handle);
+    {
+      troupe::MutexLock lock(&mu_);
+      auto it = handles_.find(seq);
+      if (it == handles_.end()) return;  // ended already
+      if (!cancelled_) {
+        it->second = std::move(handle);
+        return;
+      }
+    }
+    asks_->Cancel(handle);
   }
   // Queues the answer to the client's ask `id` (our `seq`).
   void EndAsk(uint64_t seq, uint64_t id, absl::StatusOr<AskReply> reply) {
@@ -218,7 +227,7 @@ class ClientStream::Outbox {
 
 ClientStream::ClientStream(const StreamDeps& deps, grpc::CallbackServerContext* context)
     : deps_(deps), outbox_(std::make_shared<Outbox>(this, deps.asks)) {
-  deps_.open_streams->fetch_add(1, std::memory_order_relaxed);
+  deps_.open_streams->Add();
   grpc::Status allowed;
   v1::ServerFrame hello;
   {
@@ -255,7 +264,7 @@ ClientStream::ClientStream(const StreamDeps& deps, grpc::CallbackServerContext* 
 
 void ClientStream::Published() { std::lock_guard<std::mutex> synchronized(published_mu_); }
 
-ClientStream::~ClientStream() { deps_.open_streams->fetch_sub(1, std::memory_order_relaxed); }
+ClientStream::~ClientStream() { deps_.open_streams->Remove(); }
 
 void ClientStream::OnReadDone(bool ok) {
   Published();
@@ -308,6 +317,7 @@ void ClientStream::Handle(v1::ClientFrame& frame) {
 
 void ClientStream::OnWriteDone(bool ok) {
   Published();
+  { std::lock_guard<std::recursive_mutex> written(write_mu_); }  // see Write
   if (outbox_->WriteDone(ok)) StartRead(&in_);
 }
 

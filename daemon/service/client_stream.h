@@ -19,6 +19,7 @@
 
 #include "daemon/runtime/actor_system.h"
 #include "daemon/service/ask_router.h"
+#include "daemon/service/call_counter.h"
 #include "daemon/service/client_auth.h"
 #include "grpcpp/grpcpp.h"
 #include "troupe/v1/messaging.grpc.pb.h"
@@ -31,7 +32,7 @@ struct StreamDeps {
   AskRouter* asks = nullptr;
   const ClientAuth* auth = nullptr;
   uint64_t max_payload_bytes = 0;
-  std::atomic<uint32_t>* open_streams = nullptr;  // counted while the stream lives
+  CallCounter* open_streams = nullptr;  // counted while the stream lives
 };
 
 class ClientStream final : public grpc::ServerBidiReactor<v1::ClientBatch, v1::ServerBatch> {
@@ -63,14 +64,22 @@ class ClientStream final : public grpc::ServerBidiReactor<v1::ClientBatch, v1::S
   void Published();
 
   void Handle(v1::ClientFrame& frame);
-  // Starts the write of `batch` (called with no lock held, at most one at a time).
-  void Write(v1::ServerBatch* batch) { StartWrite(batch); }
+  // Starts the write of `batch` (called with no outbox lock held, at most one
+  // at a time). write_mu_ orders the serialization of `batch`, which may run
+  // inside StartWrite on this thread, before OnWriteDone and the batch's reuse,
+  // for ThreadSanitizer (gRPC's own hand-over is invisible to it). Recursive
+  // in case gRPC runs OnWriteDone inline.
+  void Write(v1::ServerBatch* batch) {
+    std::lock_guard<std::recursive_mutex> writing(write_mu_);
+    StartWrite(batch);
+  }
 
   StreamDeps deps_;
   std::shared_ptr<Outbox> outbox_;
   runtime::ActorRef client_actor_;
   v1::ClientBatch in_;
   std::mutex published_mu_;
+  std::recursive_mutex write_mu_;
 };
 
 }  // namespace troupe::service

@@ -41,7 +41,10 @@ absl::Duration AskTimeout(const grpc::CallbackServerContext& context, uint32_t t
 // itself when gRPC is done with it.
 class UnaryAsk final : public grpc::ServerUnaryReactor {
  public:
-  UnaryAsk(AskRouter* asks, v1::AskResponse* response) : asks_(asks), response_(response) {}
+  UnaryAsk(AskRouter* asks, v1::AskResponse* response, CallCounter* calls)
+      : asks_(asks), response_(response), calls_(calls) {
+    calls_->Add();
+  }
 
   void Start(std::string_view to, runtime::Message message, absl::Duration timeout) {
     // The callback runs exactly once, maybe before Ask returns; Finish is
@@ -79,12 +82,17 @@ class UnaryAsk final : public grpc::ServerUnaryReactor {
   // Start and gRPC (OnDone) each hold one reference: the answer may finish
   // the call, and OnDone may run, before Start has returned.
   void Release() {
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      CallCounter* calls = calls_;
+      delete this;
+      calls->Remove();
+    }
   }
 
   std::atomic<int> refs_{2};
   AskRouter* const asks_;
   v1::AskResponse* const response_;
+  CallCounter* const calls_;
   std::mutex mu_;
   AskRouter::Handle handle_;  // guarded by mu_
   bool cancelled_ = false;    // guarded by mu_
@@ -117,7 +125,7 @@ grpc::ServerUnaryReactor* MessagingService::Ask(grpc::CallbackServerContext* con
   if (grpc::Status allowed = auth_->Check(*context); !allowed.ok()) return Done(context, allowed);
   absl::Status valid = CheckMessage(request->type(), request->payload().size(), max_payload_bytes_);
   if (!valid.ok()) return Done(context, valid);
-  auto* reactor = new UnaryAsk(asks_, response);
+  auto* reactor = new UnaryAsk(asks_, response, &open_asks_);
   reactor->Start(request->to(), runtime::Message::Make(request->type(), request->payload()),
                  AskTimeout(*context, request->timeout_ms()));
   return reactor;
@@ -148,6 +156,10 @@ grpc::ServerUnaryReactor* MessagingService::Lookup(grpc::CallbackServerContext* 
   if (!actor.ok()) return Done(context, actor.status());
   response->set_address(system_->FormatAddress(actor->get()));
   return Done(context, grpc::Status::OK);
+}
+
+bool MessagingService::WaitForCallsToEnd(absl::Time deadline) {
+  return open_streams_.WaitForZero(deadline) && open_asks_.WaitForZero(deadline);
 }
 
 grpc::ServerBidiReactor<v1::ClientBatch, v1::ServerBatch>* MessagingService::Connect(

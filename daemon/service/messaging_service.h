@@ -9,6 +9,7 @@
 #include "daemon/hosting/bundle_host.h"
 #include "daemon/runtime/actor_system.h"
 #include "daemon/service/ask_router.h"
+#include "daemon/service/call_counter.h"
 #include "daemon/service/client_auth.h"
 #include "troupe/v1/messaging.grpc.pb.h"
 
@@ -35,7 +36,12 @@ class MessagingService final : public v1::Messaging::CallbackService {
       grpc::CallbackServerContext* context) override;
 
   // Connect streams open now.
-  uint32_t open_streams() const { return open_streams_.load(std::memory_order_relaxed); }
+  uint32_t open_streams() const { return open_streams_.count(); }
+
+  // After the gRPC server has shut down: waits until no stream or ask
+  // reaction of this service runs any more (gRPC may still run their OnDone).
+  // False when `deadline` passed first.
+  bool WaitForCallsToEnd(absl::Time deadline);
 
  private:
   runtime::ActorSystem* const system_;
@@ -43,7 +49,8 @@ class MessagingService final : public v1::Messaging::CallbackService {
   AskRouter* const asks_;
   const ClientAuth* const auth_;
   const uint64_t max_payload_bytes_;
-  std::atomic<uint32_t> open_streams_{0};
+  CallCounter open_streams_;
+  CallCounter open_asks_;  // unary Ask reactors
 };
 
 }  // namespace troupe::service

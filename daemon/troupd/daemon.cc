@@ -279,6 +279,11 @@ void Daemon::Stop() {
   parts_->asks->Stop();
   parts_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   parts_->server->Wait();
+  // gRPC may still run the reactors' last reactions: nothing below may go
+  // before they are done with the services and the actor system.
+  if (!parts_->messaging->WaitForCallsToEnd(absl::Now() + absl::Seconds(10))) {
+    LogWarning("client calls still running 10 s after the server stopped; stopping anyway");
+  }
   parts_->host->Shutdown();
   parts_->system->Shutdown(parts_->settings.drain_timeout);
   parts_->asks.reset();

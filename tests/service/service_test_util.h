@@ -58,6 +58,7 @@ class ServiceTest : public ::testing::Test {
     asks_->Stop();
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
     server_->Wait();
+    EXPECT_TRUE(messaging_->WaitForCallsToEnd(absl::Now() + absl::Seconds(10)));
     system_->Shutdown();
   }
 
