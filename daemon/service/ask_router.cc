@@ -62,13 +62,17 @@ AskRouter::Handle AskRouter::Ask(std::string_view to, runtime::Message message,
   if (timeout > kMaxTimeout) timeout = kMaxTimeout;
   // An ask to an actor known to have exited fails now: no reply can come.
   // (A tell there becomes a dead letter, as inside the daemon.)
+  // An address is resolved once, here; a global name is resolved by SendTo,
+  // atomically with its delivery.
+  runtime::ActorRef by_address;
   if (to.substr(0, 9) == "troupe://") {
     absl::StatusOr<runtime::ActorRef> target = ResolveTarget(*system_, to);
     if (!target.ok()) {
       done(target.status());
       return {};
     }
-    const runtime::CellState state = (*target)->state();
+    by_address = *std::move(target);
+    const runtime::CellState state = by_address->state();
     if (state == runtime::CellState::kExited || state == runtime::CellState::kTombstone) {
       done(absl::NotFoundError(
           troupe::StrCat("no live actor at ", to, ": it has exited or never existed here")));
@@ -124,7 +128,8 @@ AskRouter::Handle AskRouter::Ask(std::string_view to, runtime::Message message,
     ask->callback(absl::UnavailableError("the daemon is stopping"));
     return {};
   }
-  absl::Status sent = SendTo(*system_, to, std::move(message), reply_to);
+  absl::Status sent = by_address ? system_->Tell(by_address, std::move(message), reply_to)
+                                 : SendTo(*system_, to, std::move(message), reply_to);
   if (!sent.ok() && ask->Claim()) {
     pending_.fetch_sub(1, std::memory_order_relaxed);
     runtime::ActorRef r = ask->TakeReplyTo();
