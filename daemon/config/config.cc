@@ -113,6 +113,26 @@ absl::Status ValidateWorkerThreads(std::string_view value) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateRange(std::string_view value, uint64_t low, uint64_t high) {
+  absl::StatusOr<uint64_t> number = ParseUnsigned(value);
+  if (!number.ok()) return number.status();
+  if (*number < low || *number > high) {
+    return absl::InvalidArgumentError(troupe::StrCat("must be between ", low, " and ", high));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateCheckinInterval(std::string_view value) {
+  return ValidateRange(value, 50, 60000);
+}
+
+absl::Status ValidateMissedCheckins(std::string_view value) { return ValidateRange(value, 2, 100); }
+
+absl::Status ValidateOptionalAbsolutePath(std::string_view value) {
+  if (value.empty() || value.front() == '/') return absl::OkStatus();
+  return absl::InvalidArgumentError(troupe::StrCat("'", value, "' is not an absolute path"));
+}
+
 const bundle::Limits kDefaultLimits;
 
 std::string DefaultString(uint64_t n) { return std::to_string(n); }
@@ -163,6 +183,22 @@ const std::vector<SettingSpec>& Settings() {
          &ValidateUint32},
         {"restart_window_seconds", "60", "the window of restart_limit, in seconds",
          &ValidatePositive},
+        {"checkin_interval_ms", "1000",
+         "how often a convention member checks in with its leader, in milliseconds "
+         "(50-60000)",
+         &ValidateCheckinInterval},
+        {"missed_checkins", "3",
+         "check-ins a member may miss before the leader expires it (2-100)",
+         &ValidateMissedCheckins},
+        {"convention_tls_cert", "",
+         "PEM certificate of this daemon for mutual TLS on the TCP listener; empty: no TLS "
+         "(all three convention_tls_* or none)",
+         &ValidateOptionalAbsolutePath},
+        {"convention_tls_key", "", "PEM private key of convention_tls_cert",
+         &ValidateOptionalAbsolutePath},
+        {"convention_tls_ca", "",
+         "PEM certificate authority that signed the convention's certificates",
+         &ValidateOptionalAbsolutePath},
         {"drain_timeout_seconds", "30",
          "how long a deactivated version or a stopping daemon waits for actors to finish "
          "their mail",
@@ -328,6 +364,22 @@ absl::StatusOr<DaemonSettings> Config::Daemon() const {
   d.restart_window = absl::Seconds(static_cast<int64_t>(window));
   TROUPE_ASSIGN_OR_RETURN(uint64_t drain, Number("drain_timeout_seconds"));
   d.drain_timeout = absl::Seconds(static_cast<int64_t>(drain));
+  TROUPE_ASSIGN_OR_RETURN(d.convention_leader, Valid("convleader"));
+  TROUPE_ASSIGN_OR_RETURN(d.allow_remote_actor_sources, Valid("allow_remote_actor_sources"));
+  TROUPE_ASSIGN_OR_RETURN(uint64_t checkin_ms, Number("checkin_interval_ms"));
+  d.checkin_interval = absl::Milliseconds(static_cast<int64_t>(checkin_ms));
+  TROUPE_ASSIGN_OR_RETURN(uint64_t missed, Number("missed_checkins"));
+  d.missed_checkins = static_cast<int>(missed);
+  d.convention_key_path = keys_dir() + "/convention.key";
+  TROUPE_ASSIGN_OR_RETURN(d.tls_cert_path, Valid("convention_tls_cert"));
+  TROUPE_ASSIGN_OR_RETURN(d.tls_key_path, Valid("convention_tls_key"));
+  TROUPE_ASSIGN_OR_RETURN(d.tls_ca_path, Valid("convention_tls_ca"));
+  const int tls_set =
+      !d.tls_cert_path.empty() + !d.tls_key_path.empty() + !d.tls_ca_path.empty();
+  if (tls_set != 0 && tls_set != 3) {
+    return absl::InvalidArgumentError(
+        "convention_tls_cert, convention_tls_key and convention_tls_ca: set all three or none");
+  }
   return d;
 }
 

@@ -30,6 +30,15 @@ struct DaemonSettings {
   uint32_t restart_limit = 0;  // restarts allowed within restart_window
   absl::Duration restart_window;
   absl::Duration drain_timeout;
+  // Conventions (docs/convention.md).
+  std::string convention_leader;           // host:port, or "" (a leader of itself)
+  std::string allow_remote_actor_sources;  // yes, no or leader-only
+  absl::Duration checkin_interval;
+  int missed_checkins = 3;
+  std::string convention_key_path;  // <TROUPE_DIR>/keys/convention.key
+  std::string tls_cert_path;        // all three set, or none
+  std::string tls_key_path;
+  std::string tls_ca_path;
 };
 
 // One known setting.
