@@ -11,8 +11,9 @@ packages=(
   # libraries (DESIGN.md decision 1)
   libabsl-dev libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libsodium-dev libzip-dev zipcmp zipmerge ziptool libcli11-dev
-  # tests and benchmarks (systemd: systemd-analyze verify in tests/systemd/)
-  libgtest-dev libgmock-dev libbenchmark-dev systemd
+  # tests and benchmarks (systemd: systemd-analyze verify in tests/systemd/;
+  # openssl: test certificates in tests/peerauth/)
+  libgtest-dev libgmock-dev libbenchmark-dev systemd openssl
   # peer actor systems for tests/bench/run_peers.sh
   libcaf-dev erlang-base
 )

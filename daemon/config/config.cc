@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_join.h"
 #include "daemon/common/status_macros.h"
+#include "daemon/config/capabilities.h"
 #include "daemon/common/strings.h"
 
 namespace troupe::config {
@@ -286,6 +287,18 @@ Config Config::LoadFrom(std::string dir, std::string dir_source) {
   for (const std::string& path : unknown) {
     config.problems_.push_back(
         troupe::StrCat(path, ": unknown setting (known: ", KnownNames(), ")"));
+  }
+  // capabilities.json and capabilities/ (capabilities.h): a bad one stops
+  // troupd's start and `director config check` like a bad setting.
+  if (absl::StatusOr<std::vector<CapabilityValue>> capabilities = LoadCapabilities(config.dir_);
+      !capabilities.ok()) {
+    const std::string all(capabilities.status().message());
+    std::string_view problems = all;
+    while (!problems.empty()) {
+      const size_t end = std::min(problems.find('\n'), problems.size());
+      config.problems_.emplace_back(problems.substr(0, end));
+      problems.remove_prefix(std::min(end + 1, problems.size()));
+    }
   }
   return config;
 }

@@ -137,6 +137,10 @@ class HostCore : public std::enable_shared_from_this<HostCore> {
 
   std::vector<std::string> Restore();
   absl::StatusOr<LoadOutcome> Load(absl::StatusOr<bundle::VerifiedBundle> verified);
+  // Where the stored copy of a loaded bundle lives.
+  std::string CopyPath(std::string_view hash) const {
+    return troupe::StrCat(loaded_dir_, "/", hash, bundle::kBundleSuffix);
+  }
   absl::StatusOr<UnloadOutcome> Unload(std::string_view target);
   std::vector<v1::BundleInfo> List(std::string_view group) const;
   absl::StatusOr<std::vector<v1::ManagedActor>> Role(std::string_view role,
@@ -202,9 +206,7 @@ class HostCore : public std::enable_shared_from_this<HostCore> {
   Version* ActiveOf(std::string_view group) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   v1::BundleInfo Info(const Version& v) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   v1::ManagedActor Managed(const Slot& slot) const;
-  std::string CopyPath(std::string_view hash) const {
-    return troupe::StrCat(loaded_dir_, "/", hash, bundle::kBundleSuffix);
-  }
+
   bool RestoreFailedHas(std::string_view hash) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return std::any_of(restore_failed_.begin(), restore_failed_.end(),
                        [&](const RestoreFailed& f) { return f.hash == hash; });
@@ -1301,6 +1303,13 @@ absl::StatusOr<runtime::ActorRef> BundleHost::CreateActor(std::string_view group
                                                           std::string_view class_name,
                                                           const runtime::CreateOptions& options) {
   return impl_->core->CreateActor(group, class_name, options);
+}
+
+absl::StatusOr<std::string> BundleHost::StoredBundlePath(std::string_view hash) const {
+  for (const v1::BundleInfo& info : List()) {
+    if (info.hash() == hash) return impl_->core->CopyPath(hash);
+  }
+  return absl::NotFoundError(troupe::StrCat("no bundle with source hash ", hash, " is loaded here"));
 }
 
 BundleHost::ActorOrigin BundleHost::OriginOf(std::string_view address) const {

@@ -139,6 +139,11 @@ class BundleHost {
   absl::StatusOr<runtime::ActorRef> CreateActor(std::string_view group, std::string_view class_name,
                                                 const runtime::CreateOptions& options);
 
+  // The stored file (signed, as loaded) of the loaded version with source
+  // hash `hash`, e.g. for a convention peer that fetches it. NotFound when no
+  // loaded version has that hash.
+  absl::StatusOr<std::string> StoredBundlePath(std::string_view hash) const;
+
   // The bundle ("group version") and role of a managed actor, for status.
   struct ActorOrigin {
     std::string bundle;

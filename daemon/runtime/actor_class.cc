@@ -1,5 +1,6 @@
 #include "daemon/runtime/actor_class.h"
 
+#include <cstddef>
 #include <string>
 
 #include "daemon/common/strings.h"
@@ -50,6 +51,13 @@ absl::Status PluginActorClass::Receive(void* instance, Cell* cell, Message& mess
   troupe_result_t result = desc_->receive(instance, cell->context(), &view);
   if (result == TROUPE_OK) return absl::OkStatus();
   return ToStatus(result, "receive", cell->error());
+}
+
+bool PluginActorClass::ReadExitWhenUnfit(const troupe_plugin_v1_t* library,
+                                         const troupe_actor_class_v1_t* desc) {
+  return library != nullptr && library->abi_minor >= 2 &&
+         desc->struct_size >= offsetof(troupe_actor_class_v1_t, exit_when_unfit) + sizeof(uint32_t) &&
+         desc->exit_when_unfit != 0;
 }
 
 bool PluginActorClass::CapabilityCheck(std::string_view capabilities_json,

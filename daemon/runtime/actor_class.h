@@ -40,6 +40,9 @@ class ActorClass {
   }
   // The library that defined the class, or nullptr; create_actor looks there first.
   virtual const void* library() const { return nullptr; }
+  // True when an actor of the class exits after being told that a capability
+  // change made it unfit (TROUPE_MSG_CAPABILITIES_CHANGED); else it is only told.
+  virtual bool exit_when_unfit() const { return false; }
 };
 
 // An actor class described by a library through the C ABI. The description
@@ -49,7 +52,10 @@ class ActorClass {
 class PluginActorClass final : public ActorClass {
  public:
   PluginActorClass(const troupe_plugin_v1_t* library, const troupe_actor_class_v1_t* desc)
-      : library_(library), desc_(desc), name_(desc->name) {}
+      : library_(library),
+        desc_(desc),
+        name_(desc->name),
+        exit_when_unfit_(ReadExitWhenUnfit(library, desc)) {}
   std::string_view name() const override { return name_; }
   absl::StatusOr<void*> Create(Cell* cell) const override;
   absl::Status Receive(void* instance, Cell* cell, Message& message) const override;
@@ -64,11 +70,18 @@ class PluginActorClass final : public ActorClass {
   bool CapabilityCheck(std::string_view capabilities_json,
                        std::string_view requirements_json) const override;
   const void* library() const override { return library_; }
+  bool exit_when_unfit() const override { return exit_when_unfit_; }
 
  private:
+  // The minor-2 field, read only from a library built for minor 2 or later
+  // (in minor 1 those bytes were padding, so struct_size cannot tell).
+  static bool ReadExitWhenUnfit(const troupe_plugin_v1_t* library,
+                                const troupe_actor_class_v1_t* desc);
+
   const troupe_plugin_v1_t* library_;
   const troupe_actor_class_v1_t* desc_;
   std::string name_;
+  bool exit_when_unfit_;
 };
 
 // The host function table handed to plugin actors (host_table.cc).

@@ -46,6 +46,8 @@ const char* StateName(CellState s) {
       return "exited";
     case CellState::kTombstone:
       return "exited";
+    case CellState::kRemote:
+      return "remote";
   }
   return "unknown";
 }
@@ -294,7 +296,30 @@ absl::StatusOr<ActorRef> ActorSystem::CreateChild(Cell* parent, std::string_view
         troupe::StrCat("no actor class named '", class_name,
                        "' is registered (load the library that defines it)"));
   }
-  return CreateInternal(actor_class, parent, requirements_json, global_name);
+  absl::StatusOr<ActorRef> child =
+      CreateInternal(actor_class, parent, requirements_json, global_name);
+  if (child.ok() || child.status().code() != absl::StatusCode::kFailedPrecondition) return child;
+  std::shared_ptr<const PlacementFallback> placement;
+  {
+    troupe::MutexLock lock(&placement_mu_);
+    placement = placement_;
+  }
+  if (placement == nullptr || parent->state() != CellState::kRunning) return child;
+  absl::StatusOr<ActorRef> remote =
+      (*placement)(parent, *actor_class, requirements_json, global_name, child.status());
+  if (!remote.ok()) return remote.status();
+  if (absl::Status adopted = AdoptRemoteChild(ActorRef::Share(parent), *remote); !adopted.ok()) {
+    (void)RequestExit(*remote);
+    return adopted;
+  }
+  return remote;
+}
+
+void ActorSystem::SetPlacementFallback(PlacementFallback fallback) {
+  std::shared_ptr<const PlacementFallback> shared;
+  if (fallback) shared = std::make_shared<const PlacementFallback>(std::move(fallback));
+  troupe::MutexLock lock(&placement_mu_);
+  placement_.swap(shared);
 }
 
 absl::StatusOr<ActorRef> ActorSystem::CreateInternal(const ActorClass* actor_class, Cell* parent,
@@ -315,15 +340,9 @@ absl::StatusOr<ActorRef> ActorSystem::CreateInternal(const ActorClass* actor_cla
     return absl::InvalidArgumentError(
         troupe::StrCat("requirements for '", actor_class->name(), "' are not valid JSON"));
   }
-  if (actor_class->has_capability_check()) {
-    if (requirements_json.empty()) requirements_json = "{}";
-    std::string caps = CapabilitiesJson();
-    if (!actor_class->CapabilityCheck(caps, requirements_json)) {
-      ReleaseLibrary(library);
-      return absl::FailedPreconditionError(
-          troupe::StrCat("actor class '", actor_class->name(), "' refuses this node: requirements ",
-                         requirements_json, " are not met by capabilities ", caps));
-    }
+  if (absl::Status fits = FitsHere(actor_class, requirements_json); !fits.ok()) {
+    ReleaseLibrary(library);  // capabilities.cc: requirements, then the class's check
+    return fits;
   }
   if (actor_class->pool_max_count() > 1) {
     troupe::MutexLock lock(&classes_->mu);
@@ -334,6 +353,7 @@ absl::StatusOr<ActorRef> ActorSystem::CreateInternal(const ActorClass* actor_cla
 
   auto make_cell = [&]() {
     auto* cell = new Cell(this, NextId(), actor_class, parent);  // the self reference
+    NoteRequirements(cell, requirements_json);  // re-checked after capability changes
     live_actors_.fetch_add(1, std::memory_order_relaxed);
     return cell;
   };
@@ -359,7 +379,9 @@ absl::StatusOr<ActorRef> ActorSystem::CreateInternal(const ActorClass* actor_cla
   } else {
     cell = make_cell();
   }
-  if (parent != nullptr && cell->in_parent_children_) {
+  // A remote parent (an actor of another daemon) keeps its children list
+  // there: its daemon adopts this one (AdoptRemoteChild).
+  if (parent != nullptr && cell->in_parent_children_ && parent->state() != CellState::kRemote) {
     troupe::MutexLock lock(&parent->children_mu_);
     if (!IsLive(parent)) {
       // Nobody else has seen the cell yet: undo it. (Named cells are never
@@ -501,12 +523,19 @@ void ActorSystem::Deliver(Cell* target, Message message) {
 }
 
 void ActorSystem::DeadLetter(Cell* target, Message message) {
+  // A remote cell's mailbox is closed: what reaches it travels (all kinds).
+  if (target->state() == CellState::kRemote) {
+    ForwardToNode(target, std::move(message));
+    return;
+  }
   // Runtime bookkeeping for an actor that is gone is neither counted nor
   // handed on: exit notices to an exited parent, pool "ready" reports, and
   // wakeups (which die with their actor).
   if (message.kind() == MessageKind::kChildExited ||
-      message.kind() == MessageKind::kPoolMemberReady || message.kind() == MessageKind::kWakeup) {
-    return;
+      message.kind() == MessageKind::kPoolMemberReady || message.kind() == MessageKind::kWakeup ||
+      message.kind() == MessageKind::kCapabilitiesChanged ||
+      message.kind() == MessageKind::kConventionUpdate) {
+    return;  // the last two: notices for whoever is live (capabilities.cc)
   }
   dead_letters_.fetch_add(1, std::memory_order_relaxed);
   // A dead DeadEnvelope is counted but not handed on again (no loops).
@@ -834,6 +863,9 @@ void ActorSystem::Finalize(Cell* cell, std::string_view reason) {
   }
   for (Cell* child : children) child->Release();
   Unregister(cell);
+  if (cell->convention_subscribed_.load(std::memory_order_relaxed)) {
+    ForgetConventionSubscriber(cell);  // set under children_mu_: see convention_events.cc
+  }
   if (cell->pending_wakeups() > 0) {
     cell->pending_wakeups_.store(0, std::memory_order_relaxed);
     timers_.RemoveFor(cell);  // pending wakeups die with the actor
@@ -921,6 +953,9 @@ void ActorSystem::TimerLoop() {
 
 std::string ActorSystem::FormatAddress(const Cell* cell) const {
   if (cell == nullptr) return "";
+  if (const RemoteIdentity* remote = cell->remote(); remote != nullptr) {
+    return troupe::StrCat("troupe://", remote->node, "/", remote->remote_id);
+  }
   return troupe::StrCat("troupe://", options_.node_name, "/", cell->id());
 }
 
@@ -951,15 +986,14 @@ absl::StatusOr<ActorRef> ActorSystem::ParseAddressInternal(std::string_view text
   if (ec != std::errc() || end != id_text.data() + id_text.size() || id_text.empty()) {
     return absl::InvalidArgumentError(troupe::StrCat("address '", text, "' has a bad actor id"));
   }
-  if (node != options_.node_name) {
-    return absl::UnimplementedError(troupe::StrCat("address '", text, "' belongs to node '", node,
-                                                   "'; this node is '", options_.node_name,
-                                                   "' and remote nodes are not reachable yet"));
+  if (node.empty()) {
+    return absl::InvalidArgumentError(troupe::StrCat("address '", text, "' has no node"));
   }
   if (id == 0 || id >= kMaxActorId) {
     return absl::InvalidArgumentError(
         troupe::StrCat("address '", text, "' has an actor id out of range"));
   }
+  if (node != options_.node_name) return ParseRemoteAddress(text, node, id);
   if (from_outside && id >= next_id_.load(std::memory_order_relaxed)) {
     return absl::NotFoundError(
         troupe::StrCat("no actor at ", text, ": this node has not created it"));
@@ -995,9 +1029,10 @@ absl::StatusOr<ActorRef> ActorSystem::Lookup(std::string_view global_name) {
 
 absl::Status ActorSystem::BindGlobalName(std::string_view global_name, const ActorRef& actor) {
   if (global_name.empty()) return absl::InvalidArgumentError("a global name cannot be empty");
-  if (!actor || actor->state() == CellState::kTombstone) {
+  if (!actor || actor->state() == CellState::kTombstone ||
+      actor->state() == CellState::kRemote) {
     return absl::InvalidArgumentError(
-        troupe::StrCat("global name '", global_name, "' needs a live actor"));
+        troupe::StrCat("global name '", global_name, "' needs a live actor of this node"));
   }
   Cell* cell = actor.get();
   std::unique_lock<std::shared_mutex> switching(name_switch_mu_);
@@ -1053,37 +1088,7 @@ void ActorSystem::SetDeadLetterHandlerFromActor(Cell* cell, bool enable) {
   if (old != nullptr) old->Release();
 }
 
-std::string ActorSystem::CapabilitiesJson() const {
-  troupe::MutexLock lock(&caps_mu_);
-  std::string out = "{";
-  bool first = true;
-  for (const auto& [name, value] : capabilities_) {
-    if (!first) out += ",";
-    first = false;
-    troupe::StrAppend(&out, json::Quote(name), ":", value);
-  }
-  out += "}";
-  return out;
-}
-
-absl::Status ActorSystem::UpdateCapability(std::string_view name, std::string_view value_json) {
-  if (name.empty()) return absl::InvalidArgumentError("capability name must not be empty");
-  if (!value_json.empty() && !json::IsValid(value_json)) {
-    return absl::InvalidArgumentError(
-        troupe::StrCat("value of capability '", name, "' is not valid JSON: ", value_json));
-  }
-  troupe::MutexLock lock(&caps_mu_);
-  auto it = std::find_if(capabilities_.begin(), capabilities_.end(),
-                         [&](const auto& p) { return p.first == name; });
-  if (value_json.empty()) {
-    if (it != capabilities_.end()) capabilities_.erase(it);
-  } else if (it != capabilities_.end()) {
-    it->second = std::string(value_json);
-  } else {
-    capabilities_.emplace_back(std::string(name), std::string(value_json));
-  }
-  return absl::OkStatus();
-}
+// CapabilitiesJson, UpdateCapability and the rest: capabilities.cc.
 
 // ---------------------------------------------------------------------------
 // Introspection
@@ -1095,6 +1100,10 @@ absl::StatusOr<ActorStatus> ActorSystem::GetActorStatus(const ActorRef& actor) c
   s.address = FormatAddress(cell);
   if (cell->state() == CellState::kTombstone) {
     return absl::NotFoundError(troupe::StrCat("no actor at ", s.address));
+  }
+  if (cell->state() == CellState::kRemote) {
+    return absl::NotFoundError(troupe::StrCat(s.address, " is an actor of node '",
+                                              cell->remote()->node, "'; ask that daemon"));
   }
   s.class_name = std::string(cell->class_->name());
   if (cell->parent_ != nullptr) s.parent = FormatAddress(cell->parent_);
@@ -1191,7 +1200,8 @@ void ActorSystem::Shutdown(absl::Duration drain) {
         const Cell* parent = cell->parent_;
         bool root = parent == nullptr || cell->global_name_ != nullptr ||
                     parent->state() == CellState::kExited ||
-                    parent->state() == CellState::kTombstone;
+                    parent->state() == CellState::kTombstone ||
+                    parent->state() == CellState::kRemote;
         if (root && asked.insert(id).second) roots.push_back(ActorRef::Share(cell));
       }
     }

@@ -33,6 +33,10 @@
 
 namespace troupe::runtime {
 
+class RemoteTransport;     // remote_transport.h
+class RemoteRegistry;      // remote.cc
+class RemoteSenderCache;   // remote.cc
+
 struct SystemOptions {
   // Worker threads; 0 means one per core. Ignored when deterministic.
   int worker_threads = 0;
@@ -112,8 +116,9 @@ class ActorSystem {
   // Creates an actor and returns its address at once; the instance is made
   // on the actor's first turn, and messages sent meanwhile are kept in order.
   // With a global name that is taken, returns the existing actor. NotFound
-  // for an unknown class; FailedPrecondition when the class's capability
-  // check refuses this node; Unavailable after Shutdown.
+  // for an unknown class; FailedPrecondition when the requirements
+  // (requirement_check.h) do not hold here or the class's capability check
+  // refuses this node; Unavailable after Shutdown.
   absl::StatusOr<ActorRef> CreateActor(std::string_view class_name,
                                        const CreateOptions& options = {});
   // Creates an actor whose handler is `handler` (runs on workers, one message
@@ -160,10 +165,56 @@ class ActorSystem {
   // null handler clears it. FailedPrecondition for an actor that is not live.
   absl::Status SetDeadLetterHandler(const ActorRef& handler);
 
-  // This node's capabilities as a JSON object text.
+  // ---- Capabilities (capabilities.cc; docs/runtime.md "Capabilities") ----
+  // This node's capabilities as a compact JSON object text, in the order the
+  // names were first set.
   std::string CapabilitiesJson() const;
-  // Sets (non-empty JSON value) or removes (empty) one capability.
-  absl::Status UpdateCapability(std::string_view name, std::string_view value_json);
+  // Sets (non-empty JSON value) or removes (empty) one capability, for actors,
+  // clients and director. Returns whether anything changed: the same value
+  // again (by meaning: 4 == 4.0) or removing an absent name changes nothing
+  // and has no other effect. After a real change, in this order and before
+  // returning: the capability observer is called, then every live actor whose
+  // requirements (CreateOptions::requirements_json) or class capability check
+  // no longer hold is sent TROUPE_MSG_CAPABILITIES_CHANGED, followed by an
+  // exit request when its class has exit_when_unfit. InvalidArgument for an
+  // empty name or a value that is not JSON; FailedPrecondition "capability
+  // 'troupe.cores' is read-only" for a name SetReadOnlyCapability set.
+  absl::StatusOr<bool> UpdateCapability(std::string_view name, std::string_view value_json);
+  // The daemon's own capabilities (troupe.host, troupe.cores, ...): sets the
+  // value and makes the name read-only for UpdateCapability; an empty value
+  // removes both. Otherwise as UpdateCapability.
+  absl::StatusOr<bool> SetReadOnlyCapability(std::string_view name, std::string_view value_json);
+  // The read-only names that have a value, sorted.
+  std::vector<std::string> ReadOnlyCapabilities() const;
+  // Called with the new CapabilitiesJson after every real change (how the
+  // convention member pushes it to its leader at once). Called in the order
+  // of the changes, from the thread that made the change, while further
+  // changes wait: it must not block long, must not change capabilities or
+  // call SetCapabilityObserver, and nobody may change capabilities while
+  // holding a lock it takes. The last registration wins; an empty function
+  // clears it; once this returns, the previous observer is not running.
+  void SetCapabilityObserver(std::function<void(const std::string& capabilities_json)> observer);
+
+  // ---- Convention updates (convention_events.cc; docs/runtime.md) ----
+  // Sends TROUPE_MSG_CONVENTION_UPDATE {node ("host:port"), its capabilities
+  // JSON, event: "joined", "left" or "capabilities"} to every subscribed live
+  // actor (at once; a subscriber whose snapshot is being taken gets it right
+  // after its "joined" round). The convention code calls it for every change
+  // it learns of. Any other event is logged and dropped. Never blocks on
+  // actors; may be called with the convention code's locks held.
+  void PublishConventionUpdate(std::string_view node, std::string_view capabilities_json,
+                               std::string_view event);
+  // Where a new subscriber's "joined" messages come from: returns the current
+  // members as (node, capabilities JSON). Called without runtime locks held,
+  // from the subscribing thread; updates published meanwhile reach the new
+  // subscriber after those. Unset: a new subscriber gets nothing at first.
+  void SetConventionSnapshot(
+      std::function<std::vector<std::pair<std::string, std::string>>()> current_members);
+  // Starts (one "joined" per current member first) or ends `actor`'s
+  // subscription. Subscribing again, or ending one that does not exist, does
+  // nothing. It also ends when the actor exits. FailedPrecondition when
+  // subscribing an actor that is not live; InvalidArgument for a null ref.
+  absl::Status SubscribeConventionUpdates(const ActorRef& actor, bool enable);
 
   SystemStatus GetStatus() const;
   absl::StatusOr<ActorStatus> GetActorStatus(const ActorRef& actor) const;
@@ -185,6 +236,57 @@ class ActorSystem {
   Clock* clock() const { return clock_; }
   const SystemOptions& options() const { return options_; }
 
+  // ---- Cross-daemon messaging (remote.cc; docs/runtime.md "Remote addresses") ----
+  // Makes addresses of other nodes usable: ParseAddress then returns their
+  // remote cells, and messages to those go to `transport->Forward`. Not owned;
+  // nullptr removes it (later forwards become Undeliverable). Returns once
+  // every Forward call already under way has returned, so the transport may
+  // be destroyed after it was replaced. Never call it from inside Forward.
+  void SetRemoteTransport(RemoteTransport* transport);
+  // Delivers a message that came from another daemon to the local actor
+  // `local_id` (starting, running or exiting), with the sender parsed from
+  // `from_address` (empty: none; another node's address: its canonical
+  // remote cell). System types are allowed: peers are authenticated daemons.
+  // NotFound, counting no dead letter, when no such actor is live here (the
+  // caller reports that to the sending daemon); InvalidArgument for an empty
+  // type or a malformed sender.
+  absl::Status DeliverFromRemote(uint64_t local_id, std::string_view from_address,
+                                 std::string_view type, std::string_view payload);
+  // The transport could not deliver `message` to actor `remote_id` of `node`:
+  // counted and handed to the dead-letter handler as DeadLetter does (the
+  // DeadEnvelope names troupe://node/remote_id), runtime bookkeeping excepted;
+  // then the observer hears of it when the message had a sender.
+  void Undeliverable(std::string_view node, uint64_t remote_id, Message message,
+                     std::string_view reason);
+  using UndeliverableObserver =
+      std::function<void(Cell* sender, std::string_view target_address, std::string_view reason)>;
+  // Called (from the thread calling Undeliverable) for each undeliverable
+  // message with a sender; the last registration wins, an empty one clears it.
+  void SetUndeliverableObserver(UndeliverableObserver observer);
+  // Makes `remote_child` (a remote cell: an actor another daemon created for
+  // `parent`) a child of the local `parent`: the parent's recursive exit asks
+  // it to exit and awaits its ChildActorExited. FailedPrecondition when the
+  // parent is exiting or has exited (then ask the child to exit) or the child
+  // is known to have exited; AlreadyExists when another parent adopted it.
+  absl::Status AdoptRemoteChild(const ActorRef& parent, const ActorRef& remote_child);
+  // `node` is gone: each adopted remote child of it that is still a child of a
+  // local parent is reported to that parent as exited (ChildActorExited with
+  // `reason`, sender: the remote cell), exactly once per child.
+  void NodeLost(std::string_view node, std::string_view reason);
+  // Canonical remote cells currently alive.
+  size_t RemoteCellCountForTest() const;
+
+  // Where an actor's create_actor goes when this node does not fit the child
+  // (FAILED_PRECONDITION from the requirements or the class's capability
+  // check): another daemon of the convention. Runs on the creating actor's
+  // worker and blocks until placed; returns the remote child (a remote cell),
+  // which CreateChild then adopts as the parent's child. `local_problem` is
+  // why this node refused. Set before actors run; an empty one clears it.
+  using PlacementFallback = std::function<absl::StatusOr<ActorRef>(
+      Cell* parent, const ActorClass& actor_class, std::string_view requirements_json,
+      std::string_view global_name, const absl::Status& local_problem)>;
+  void SetPlacementFallback(PlacementFallback fallback);
+
   // ---- Used by the host table and by pools; not for daemon code. ----
   // Sends from inside an actor turn (counts, dead-letters, unblocks).
   void Deliver(Cell* target, Message message);
@@ -201,6 +303,14 @@ class ActorSystem {
   struct ClassTable;
 
   absl::StatusOr<ActorRef> ParseAddressInternal(std::string_view text, bool from_outside);
+  // Remote addresses (remote.cc).
+  absl::StatusOr<ActorRef> ParseRemoteAddress(std::string_view text, std::string_view node,
+                                              uint64_t id);
+  ActorRef CanonicalRemoteCell(std::string_view node, uint64_t remote_id);
+  void ForwardToNode(Cell* target, Message message);
+  absl::Status SetSenderFromRemote(Message& message, std::string_view from_address);
+  static std::shared_ptr<RemoteRegistry> NewRemoteRegistry();
+  static std::shared_ptr<RemoteSenderCache> NewRemoteSenderCache();
   absl::StatusOr<ActorRef> CreateInternal(const ActorClass* actor_class, Cell* parent,
                                           std::string_view requirements_json,
                                           std::string_view global_name);
@@ -218,6 +328,16 @@ class ActorSystem {
   void Finalize(Cell* cell, std::string_view reason);
   void Register(Cell* cell);
   void Unregister(Cell* cell);
+  // Capabilities (capabilities.cc). FitsHere: the creation check (requirements
+  // as requirement_check.h understands them, then the class's check);
+  // NoteRequirements keeps non-empty requirements on the new cell.
+  absl::Status FitsHere(const ActorClass* actor_class, std::string_view requirements_json);
+  static void NoteRequirements(Cell* cell, std::string_view requirements_json);
+  absl::StatusOr<bool> ChangeCapability(std::string_view name, std::string_view value_json,
+                                        bool read_only);
+  void RecheckActors(const std::string& capabilities_json);
+  // Convention subscriptions (convention_events.cc): ends `cell`'s as it exits.
+  void ForgetConventionSubscriber(Cell* cell);
   void TimerLoop();
   uint64_t NextId() { return next_id_.fetch_add(1, std::memory_order_relaxed); }
 
@@ -229,6 +349,9 @@ class ActorSystem {
   std::atomic<uint64_t> next_id_{1};
   std::atomic<bool> shutting_down_{false};
   std::atomic<bool> shut_down_{false};
+
+  mutable troupe::Mutex placement_mu_;
+  std::shared_ptr<const PlacementFallback> placement_ ABSL_GUARDED_BY(placement_mu_);
 
   std::unique_ptr<ClassTable> classes_;
   std::vector<std::unique_ptr<ActorClass>> owned_classes_;  // guarded by ClassTable's mutex
@@ -251,8 +374,26 @@ class ActorSystem {
   mutable troupe::Mutex dead_letter_mu_;
   Cell* dead_letter_handler_ ABSL_GUARDED_BY(dead_letter_mu_) = nullptr;  // retained
 
+  // Capabilities (capabilities.cc). caps_change_mu_ is held across one change
+  // and what follows it (observer, re-checks), so those go out in order.
+  troupe::Mutex caps_change_mu_;
+  std::function<void(const std::string&)> capability_observer_ ABSL_GUARDED_BY(caps_change_mu_);
   mutable troupe::Mutex caps_mu_;
   std::vector<std::pair<std::string, std::string>> capabilities_ ABSL_GUARDED_BY(caps_mu_);
+  std::vector<std::string> read_only_capabilities_ ABSL_GUARDED_BY(caps_mu_);
+
+  // Convention subscribers (convention_events.cc). A subscription is
+  // `pending` while its snapshot is being taken: updates wait in `held`.
+  struct ConventionSubscription {
+    ActorRef actor;
+    bool pending = false;
+    std::vector<Message> held;
+  };
+  troupe::Mutex convention_mu_;  // before any cell's children_mu_
+  absl::flat_hash_map<Cell*, ConventionSubscription> convention_subscribers_
+      ABSL_GUARDED_BY(convention_mu_);
+  std::function<std::vector<std::pair<std::string, std::string>>()> convention_snapshot_
+      ABSL_GUARDED_BY(convention_mu_);
 
   std::atomic<uint64_t> live_actors_{0};
   std::atomic<uint64_t> dead_letters_{0};
@@ -260,6 +401,13 @@ class ActorSystem {
   std::atomic<uint64_t> handler_failures_{0};
   troupe::Mutex live_mu_;  // with live_cv_: Shutdown waits for live_actors_ == 0
   troupe::CondVar live_cv_;
+
+  // Remote addresses (remote.cc). Shared with the remote cells, which may
+  // outlive the system.
+  std::shared_ptr<RemoteRegistry> remote_registry_ = NewRemoteRegistry();
+  std::shared_ptr<RemoteSenderCache> remote_senders_ = NewRemoteSenderCache();
+  std::atomic<RemoteTransport*> transport_{nullptr};
+  std::atomic<uint64_t> forwards_in_flight_{0};
 
   troupe::Mutex timer_mu_;
   troupe::CondVar timer_cv_;

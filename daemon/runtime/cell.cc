@@ -2,12 +2,15 @@
 
 namespace troupe::runtime {
 
+void ForgetRemoteCell(Cell* cell);  // remote.cc
+
 Cell::Cell(ActorSystem* system, uint64_t id, const ActorClass* actor_class, Cell* parent)
     : system_(system), id_(id), class_(actor_class), parent_(parent) {
   if (parent_ != nullptr) parent_->Retain();
 }
 
 Cell::~Cell() {
+  if (remote_ != nullptr) ForgetRemoteCell(this);
   {
     troupe::MutexLock lock(&children_mu_);
     for (Cell* child : children_) child->Release();

@@ -31,7 +31,25 @@ enum class CellState : uint8_t {
   kRunning,   // handling messages
   kExiting,   // exit handled; waiting for children to exit
   kExited,    // mailbox closed; every later message is a dead letter
-  kTombstone  // a handle to an address that no longer (or never) existed here
+  kTombstone,  // a handle to an address that no longer (or never) existed here
+  kRemote      // stands for an actor of another node: its (closed) mailbox forwards (remote.cc)
+};
+
+class RemoteRegistry;  // remote.cc
+
+// What a remote cell stands for: actor `remote_id` of daemon `node`. Set
+// before the cell is shared; only the mutable fields change afterwards.
+struct RemoteIdentity {
+  std::string node;
+  uint64_t remote_id = 0;
+  // Keeps the registry alive for ~Cell, which removes the cell from it.
+  std::shared_ptr<RemoteRegistry> registry;
+  // Set once the local parent was told that the remote actor exited (by its
+  // own ChildActorExited or by ActorSystem::NodeLost): exactly one notice.
+  mutable std::atomic<bool> exit_noticed{false};
+  // The local parent that adopted it (ActorSystem::AdoptRemoteChild), retained;
+  // guarded by the registry's mutex.
+  mutable Cell* adopted_by = nullptr;
 };
 
 class Cell final : public troupe_address_s, public troupe_actor_ctx_s {
@@ -43,6 +61,15 @@ class Cell final : public troupe_address_s, public troupe_actor_ctx_s {
 
   void Retain() { refs_.fetch_add(1, std::memory_order_relaxed); }
   void Release() { ReleaseMany(1); }
+  // Retains unless the count already reached zero (the cell is being
+  // destroyed): for registries that hold a cell without a reference.
+  bool TryRetain() {
+    int64_t n = refs_.load(std::memory_order_relaxed);
+    while (n > 0) {
+      if (refs_.compare_exchange_weak(n, n + 1, std::memory_order_relaxed)) return true;
+    }
+    return false;
+  }
   // Drops `n` references at once (a turn batches the releases of its
   // messages' senders, so a busy sender's count does not bounce between cores).
   void ReleaseMany(int64_t n) {
@@ -60,6 +87,8 @@ class Cell final : public troupe_address_s, public troupe_actor_ctx_s {
   Cell* parent() const { return parent_; }
   CellState state() const { return state_.load(std::memory_order_acquire); }
   const std::string* global_name() const { return global_name_.get(); }
+  // Non-null for a remote cell (state kRemote).
+  const RemoteIdentity* remote() const { return remote_.get(); }
 
   Mailbox& mailbox() { return mailbox_; }
   const Mailbox& mailbox() const { return mailbox_; }
@@ -104,6 +133,13 @@ class Cell final : public troupe_address_s, public troupe_actor_ctx_s {
   std::unique_ptr<std::string> global_name_;  // set before the cell is shared
   std::atomic<bool> has_bound_names_{false};  // BindGlobalName named it (under names_mu_)
   std::string error_;                         // turn-only: report_error text
+  std::unique_ptr<RemoteIdentity> remote_;    // set before the cell is shared
+  // Capabilities (capabilities.cc): the requirements it was created with, when
+  // any (set before the cell is shared), re-checked after capability changes.
+  std::unique_ptr<std::string> requirements_;
+  // In ActorSystem's convention subscribers (convention_events.cc); set under
+  // children_mu_ while live, so Finalize sees it (as has_bound_names_).
+  std::atomic<bool> convention_subscribed_{false};
 };
 
 }  // namespace troupe::runtime

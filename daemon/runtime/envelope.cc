@@ -19,11 +19,14 @@ MessageKind KindOfType(std::string_view type) {
   if (type == TROUPE_MSG_POOL_SETTINGS) return MessageKind::kPoolSettings;
   if (type == "troupe.internal.PoolMemberReady") return MessageKind::kPoolMemberReady;
   if (type == kSyncType) return MessageKind::kSync;
+  if (type == TROUPE_MSG_CAPABILITIES_CHANGED) return MessageKind::kCapabilitiesChanged;
+  if (type == TROUPE_MSG_CONVENTION_UPDATE) return MessageKind::kConventionUpdate;
   return MessageKind::kUser;
 }
 
 bool IsReservedType(std::string_view type) {
   return type == TROUPE_MSG_CHILD_EXITED || type == TROUPE_MSG_DEAD_ENVELOPE ||
+         type == TROUPE_MSG_CAPABILITIES_CHANGED || type == TROUPE_MSG_CONVENTION_UPDATE ||
          type.substr(0, 16) == "troupe.internal.";
 }
 

@@ -22,6 +22,8 @@ enum class MessageKind : uint8_t {
   kPoolSettings,     // TROUPE_MSG_POOL_SETTINGS
   kPoolMemberReady,  // internal: a pool member finished a message
   kSync,             // internal: answered by the runtime once earlier mail is handled
+  kCapabilitiesChanged,  // TROUPE_MSG_CAPABILITIES_CHANGED
+  kConventionUpdate,     // TROUPE_MSG_CONVENTION_UPDATE
 };
 
 // A barrier: the runtime answers it with kSyncReplyType (same payload) to the
@@ -33,7 +35,8 @@ inline constexpr std::string_view kSyncReplyType = "troupe.internal.SyncReply";
 // Classifies a type name ("troupe.*" names are system messages).
 MessageKind KindOfType(std::string_view type);
 // True for system message types only the runtime may send (exit notices,
-// dead envelopes, internal bookkeeping); actors and clients may not forge them.
+// dead envelopes, capability and convention notices, internal bookkeeping);
+// actors and clients may not forge them.
 bool IsReservedType(std::string_view type);
 
 // Not thread-safe; owned by exactly one party at a time (see Message).

@@ -123,9 +123,11 @@ troupe_result_t HostUpdateCapability(troupe_actor_ctx_t* ctx, troupe_bytes_t nam
                                      troupe_bytes_t value_json) {
   return NoThrow(TROUPE_ERROR_RESOURCE_EXHAUSTED, [&] {
     Cell* self = Cell::FromContext(ctx);
-    absl::Status s = self->system()->UpdateCapability(View(name), View(value_json));
-    if (!s.ok()) LogWarning(self->system()->FormatAddress(self), ": ", s.message());
-    return FromStatus(s);
+    absl::StatusOr<bool> changed = self->system()->UpdateCapability(View(name), View(value_json));
+    if (!changed.ok()) {
+      LogWarning(self->system()->FormatAddress(self), ": ", changed.status().message());
+    }
+    return FromStatus(changed.status());
   });
 }
 
@@ -193,6 +195,16 @@ troupe_result_t HostAddressParse(troupe_bytes_t text, troupe_address_t* out) {
   });
 }
 
+void HostNotifyOnConventionChanges(troupe_actor_ctx_t* ctx, int enable) {
+  NoThrow(0, [&] {
+    Cell* self = Cell::FromContext(ctx);
+    absl::Status s =
+        self->system()->SubscribeConventionUpdates(ActorRef::Share(self), enable != 0);
+    if (!s.ok()) LogWarning(self->system()->FormatAddress(self), ": ", s.message());
+    return 0;
+  });
+}
+
 const troupe_host_v1_t kHostTable = {
     sizeof(troupe_host_v1_t),
     TROUPE_ABI_MAJOR,
@@ -215,6 +227,7 @@ const troupe_host_v1_t kHostTable = {
     HostAddressHash,
     HostAddressFormat,
     HostAddressParse,
+    HostNotifyOnConventionChanges,  // minor 2
 };
 
 }  // namespace

@@ -175,6 +175,7 @@ grpc::Status AdminService::GetCapabilities(grpc::ServerContext* context,
                                            v1::GetCapabilitiesResponse* response) {
   if (grpc::Status allowed = auth_->Check(*context); !allowed.ok()) return allowed;
   response->set_json(system_->CapabilitiesJson());
+  for (const std::string& name : system_->ReadOnlyCapabilities()) response->add_read_only(name);
   return grpc::Status::OK;
 }
 
@@ -185,8 +186,9 @@ grpc::Status AdminService::SetCapability(grpc::ServerContext* context,
   if (request->name().empty()) {
     return ToGrpcStatus(absl::InvalidArgumentError("a capability needs a name"));
   }
-  absl::Status updated = system_->UpdateCapability(request->name(), request->value_json());
-  if (!updated.ok()) return ToGrpcStatus(updated);
+  // A read-only name is FAILED_PRECONDITION "capability 'troupe.cores' is read-only".
+  absl::StatusOr<bool> updated = system_->UpdateCapability(request->name(), request->value_json());
+  if (!updated.ok()) return ToGrpcStatus(updated.status());
   response->set_json(system_->CapabilitiesJson());
   return grpc::Status::OK;
 }
@@ -195,6 +197,37 @@ grpc::Status AdminService::Shutdown(grpc::ServerContext* context, const v1::Shut
                                     v1::ShutdownResponse*) {
   if (grpc::Status allowed = auth_->Check(*context); !allowed.ok()) return allowed;
   if (request_shutdown_) request_shutdown_();
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::ConventionStatus(grpc::ServerContext* context,
+                                            const v1::ConventionStatusRequest*,
+                                            v1::ConventionStatusResponse* response) {
+  if (grpc::Status allowed = auth_->Check(*context); !allowed.ok()) return allowed;
+  if (facts_->convention_status) {
+    *response = facts_->convention_status();
+  } else {
+    response->set_role("alone");
+    response->set_self(facts_->node);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::InviteMember(grpc::ServerContext* context,
+                                        const v1::InviteMemberRequest* request,
+                                        v1::InviteMemberResponse* response) {
+  if (grpc::Status allowed = auth_->Check(*context); !allowed.ok()) return allowed;
+  if (!facts_->invite_member) {
+    return ToGrpcStatus(absl::FailedPreconditionError(
+        "this daemon takes part in no convention (it needs listen_tcp with a fixed port and "
+        "keys/convention.key)"));
+  }
+  if (request->address().empty()) {
+    return ToGrpcStatus(absl::InvalidArgumentError("an invitation needs the member's host:port"));
+  }
+  absl::StatusOr<std::string> result = facts_->invite_member(request->address());
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  response->set_result(*result);
   return grpc::Status::OK;
 }
 

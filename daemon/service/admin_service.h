@@ -11,6 +11,7 @@
 #include "daemon/hosting/bundle_host.h"
 #include "daemon/runtime/actor_system.h"
 #include "daemon/service/client_auth.h"
+#include "daemon/service/convention_text.h"
 #include "troupe/v1/admin.grpc.pb.h"
 
 namespace troupe::service {
@@ -24,6 +25,10 @@ struct DaemonFacts {
   int worker_threads = 0;
   std::vector<std::string> listeners;
   std::function<uint32_t()> open_streams;
+  // The convention, when this daemon takes part in one (else unset: the
+  // ConventionStatus answer says "alone" and InviteMember fails).
+  std::function<v1::ConventionStatusResponse()> convention_status;
+  std::function<absl::StatusOr<std::string>(const std::string& address)> invite_member;
 };
 
 // Thread-safe. Every pointer must outlive the gRPC server.
@@ -51,6 +56,11 @@ class AdminService final : public v1::Admin::Service {
                              v1::SetCapabilityResponse* response) override;
   grpc::Status Shutdown(grpc::ServerContext* context, const v1::ShutdownRequest* request,
                         v1::ShutdownResponse* response) override;
+  grpc::Status ConventionStatus(grpc::ServerContext* context,
+                                const v1::ConventionStatusRequest* request,
+                                v1::ConventionStatusResponse* response) override;
+  grpc::Status InviteMember(grpc::ServerContext* context, const v1::InviteMemberRequest* request,
+                            v1::InviteMemberResponse* response) override;
 
  private:
   v1::ActorInfo DescribeActor(const runtime::ActorStatus& status) const;
@@ -65,5 +75,7 @@ class AdminService final : public v1::Admin::Service {
 // The human-readable forms of status, also used by director for --json-less output.
 std::string FormatSystemStatus(const v1::StatusResponse& status);
 std::string FormatActorStatus(const v1::ActorInfo& actor);
+// FormatConventionStatus (the convention as `director status` shows it) is in
+// convention_text.h, which director links without the daemon's libraries.
 
 }  // namespace troupe::service

@@ -31,11 +31,52 @@ namespace {
 bool Later(const absl::Time& a, const absl::Time& b) { return a > b; }
 }  // namespace
 
+namespace {
+constexpr std::string_view kReplyClass = "ask";
+}  // namespace
+
 AskRouter::AskRouter(runtime::ActorSystem* system) : system_(system) {
   timer_ = std::thread([this] { TimerLoop(); });
+  // A message a reply actor sent (an ask) that another daemon could not
+  // deliver: the ask ends now instead of at its deadline.
+  system_->SetUndeliverableObserver(
+      [system](runtime::Cell* sender, std::string_view target, std::string_view reason) {
+        if (sender == nullptr || sender->actor_class() == nullptr ||
+            sender->actor_class()->name() != kReplyClass) {
+          return;
+        }
+        system->Deliver(sender, runtime::Message::Make(
+                                    kAskUndeliverableType,
+                                    troupe::StrCat("cannot deliver to ", target, ": ", reason)));
+      });
 }
 
-AskRouter::~AskRouter() { Stop(); }
+AskRouter::~AskRouter() {
+  system_->SetUndeliverableObserver(nullptr);
+  Stop();
+}
+
+void AskRouter::FailAsksTo(std::string_view node, std::string_view reason) {
+  const std::string prefix = troupe::StrCat("troupe://", node, "/");
+  std::vector<std::shared_ptr<PendingAsk>> lost;
+  {
+    troupe::MutexLock lock(&mu_);
+    for (const Deadline& d : heap_) {
+      std::shared_ptr<PendingAsk> ask = d.ask.lock();
+      if (ask != nullptr && ask->target.compare(0, prefix.size(), prefix) == 0) {
+        lost.push_back(std::move(ask));
+      }
+    }
+  }
+  for (const auto& ask : lost) {
+    if (!ask->Claim()) continue;
+    pending_.fetch_sub(1, std::memory_order_relaxed);
+    runtime::ActorRef reply_to = ask->TakeReplyTo();
+    if (reply_to) (void)system_->RequestExit(reply_to);
+    ask->callback(absl::UnavailableError(
+        troupe::StrCat("no reply can come from ", ask->target, ": ", reason)));
+  }
+}
 
 void AskRouter::Stop() {
   std::vector<Deadline> left;
@@ -94,10 +135,14 @@ AskRouter::Handle AskRouter::Ask(std::string_view to, runtime::Message message,
         if (!ask->Claim()) return;
         pending->fetch_sub(1, std::memory_order_relaxed);
         (void)ask->TakeReplyTo();
+        if (m.type() == kAskUndeliverableType) {
+          ask->callback(absl::NotFoundError(std::string(m.payload())));
+          return;
+        }
         std::string from = system->FormatAddress(m.sender());
         ask->callback(AskReply{std::move(m), std::move(from)});
       },
-      "ask");
+      kReplyClass);
   {
     troupe::MutexLock lock(&ask->mu);
     ask->reply_to = reply_to;

@@ -30,6 +30,11 @@ struct AskReply {
   std::string from;
 };
 
+// The message type the router's reply actors get when the message they asked
+// with could not be delivered on another daemon (ActorSystem::Undeliverable);
+// payload: the reason. Internal: only the daemon sends it.
+inline constexpr std::string_view kAskUndeliverableType = "troupe.internal.AskUndeliverable";
+
 class AskRouter {
  public:
   using Done = std::function<void(absl::StatusOr<AskReply>)>;
@@ -63,6 +68,10 @@ class AskRouter {
   // Ends the ask with Cancelled (its caller went away) unless it has ended
   // already; its reply actor exits. Thread-safe; any number of times.
   void Cancel(const Handle& handle);
+
+  // Fails every pending ask to an actor of `node` (another daemon that left
+  // the convention) with Unavailable: no reply can come from it.
+  void FailAsksTo(std::string_view node, std::string_view reason);
 
   // Fails every pending ask with Cancelled and every later one with
   // Unavailable ("the daemon is stopping"). Idempotent.

@@ -140,8 +140,19 @@ grpc::ServerUnaryReactor* MessagingService::CreateActor(grpc::CallbackServerCont
   options.global_name = request->global_name();
   absl::StatusOr<runtime::ActorRef> actor =
       host_->CreateActor(request->group(), request->class_name(), options);
-  if (!actor.ok()) return Done(context, actor.status());
-  response->set_address(system_->FormatAddress(actor->get()));
+  if (actor.ok()) {
+    response->set_address(system_->FormatAddress(actor->get()));
+    return Done(context, grpc::Status::OK);
+  }
+  // Local first; when this daemon does not fit (or lacks the group), another
+  // member may. The placement waits for the peer's answer on this gRPC
+  // thread (bounded by the convention's place timeout).
+  const bool may_go_elsewhere = actor.status().code() == absl::StatusCode::kFailedPrecondition ||
+                                actor.status().code() == absl::StatusCode::kNotFound;
+  if (!place_elsewhere_ || !may_go_elsewhere) return Done(context, actor.status());
+  absl::StatusOr<std::string> placed = place_elsewhere_(*request, actor.status());
+  if (!placed.ok()) return Done(context, placed.status());
+  response->set_address(*placed);
   return Done(context, grpc::Status::OK);
 }
 

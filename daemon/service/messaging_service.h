@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 
 #include "daemon/hosting/bundle_host.h"
 #include "daemon/runtime/actor_system.h"
@@ -35,6 +36,13 @@ class MessagingService final : public v1::Messaging::CallbackService {
   grpc::ServerBidiReactor<v1::ClientBatch, v1::ServerBatch>* Connect(
       grpc::CallbackServerContext* context) override;
 
+  // Where a create goes that this daemon's capabilities do not meet: another
+  // member of the convention (its address, or why none took it). Set before
+  // the server starts; without it such a create fails with the local reason.
+  using PlaceElsewhere = std::function<absl::StatusOr<std::string>(
+      const v1::CreateActorRequest& request, const absl::Status& local_problem)>;
+  void SetPlaceElsewhere(PlaceElsewhere place) { place_elsewhere_ = std::move(place); }
+
   // Connect streams open now.
   uint32_t open_streams() const { return open_streams_.count(); }
 
@@ -51,6 +59,7 @@ class MessagingService final : public v1::Messaging::CallbackService {
   const uint64_t max_payload_bytes_;
   CallCounter open_streams_;
   CallCounter open_asks_;  // unary Ask reactors
+  PlaceElsewhere place_elsewhere_;
 };
 
 }  // namespace troupe::service

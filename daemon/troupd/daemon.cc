@@ -18,12 +18,17 @@
 #include "daemon/common/logging.h"
 #include "daemon/common/status_macros.h"
 #include "daemon/common/strings.h"
+#include "daemon/convention/convention.h"
+#include "daemon/convention/peer_guard.h"
 #include "daemon/hosting/bundle_host.h"
+#include "daemon/peerauth/convention_key.h"
+#include "daemon/peerauth/tls.h"
 #include "daemon/runtime/actor_system.h"
 #include "daemon/service/admin_service.h"
 #include "daemon/service/ask_router.h"
 #include "daemon/service/client_auth.h"
 #include "daemon/service/messaging_service.h"
+#include "daemon/troupd/node_capabilities.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -107,6 +112,9 @@ struct Daemon::Parts {
   service::DaemonFacts facts;
   std::unique_ptr<service::AdminService> admin;
   std::unique_ptr<service::MessagingService> messaging;
+  // Declared before the server: its service must outlive the server.
+  std::unique_ptr<convention::PeerGuard> guard;
+  std::unique_ptr<convention::Convention> convention;
   std::unique_ptr<grpc::Server> server;
   std::vector<std::string> restore_problems;
   int tcp_port = 0;
@@ -166,6 +174,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& conf
                           settings.listen_tcp.substr(settings.listen_tcp.rfind(':')) != ":0";
   system_options.node_name = fixed_port ? settings.listen_tcp : HostName();
   parts->system = std::make_unique<runtime::ActorSystem>(system_options);
+  // Before the restore: a bundle's requirements may need them.
+  TROUPE_RETURN_IF_ERROR(InstallCapabilities(config.dir(), kTroupeVersion, parts->system.get()));
 
   hosting::HostOptions host_options;
   host_options.troupe_dir = config.dir();
@@ -194,13 +204,70 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& conf
                                                            raw->cv.SignalAll();
                                                          });
 
+  // A convention needs a fixed TCP listener (the node name peers dial) and
+  // the convention key; without convleader this daemon leads.
+  std::shared_ptr<grpc::ServerCredentials> tcp_credentials = grpc::InsecureServerCredentials();
+  if (peerauth::TlsConfigured(settings)) {
+    TROUPE_ASSIGN_OR_RETURN(tcp_credentials, peerauth::MakeServerCredentials(settings));
+  }
+  const bool key_present = std::filesystem::exists(settings.convention_key_path);
+  if (!settings.convention_leader.empty() || key_present) {
+    if (!fixed_port) {
+      if (!settings.convention_leader.empty()) {
+        return absl::FailedPreconditionError(troupe::StrCat(
+            "convleader is set (", settings.convention_leader,
+            "), so this daemon joins a convention: it needs listen_tcp with a fixed port (its "
+            "address in the convention)"));
+      }
+      LogInfo("convention key present but no fixed listen_tcp: taking part in no convention");
+    } else {
+      TROUPE_ASSIGN_OR_RETURN(peerauth::ConventionKey key,
+                              peerauth::ConventionKey::Load(settings.convention_key_path));
+      std::shared_ptr<grpc::ChannelCredentials> channel_credentials =
+          grpc::InsecureChannelCredentials();
+      peerauth::PeerVerifierOptions verifier_options;
+      if (peerauth::TlsConfigured(settings)) {
+        TROUPE_ASSIGN_OR_RETURN(channel_credentials, peerauth::MakeChannelCredentials(settings));
+        verifier_options.require_client_certificate = true;
+      }
+      parts->guard = std::make_unique<convention::PeerGuard>(
+          key, system_options.node_name, channel_credentials, verifier_options);
+      convention::ConventionOptions convention_options;
+      convention_options.self = system_options.node_name;
+      convention_options.leader = settings.convention_leader;
+      convention_options.checkin_interval = settings.checkin_interval;
+      convention_options.missed_checkins = settings.missed_checkins;
+      convention_options.allow_remote_sources = settings.allow_remote_actor_sources;
+      convention_options.troupe_version = std::string(kTroupeVersion);
+      convention_options.guard = parts->guard.get();
+      service::AskRouter* asks = parts->asks.get();
+      convention_options.on_node_lost = [asks](const std::string& node, const std::string& reason) {
+        asks->FailAsksTo(node, reason);
+      };
+      parts->convention = std::make_unique<convention::Convention>(
+          std::move(convention_options), parts->system.get(), parts->host.get());
+      convention::Convention* conv = parts->convention.get();
+      parts->messaging->SetPlaceElsewhere(
+          [conv](const v1::CreateActorRequest& request, const absl::Status& local_problem) {
+            return conv->PlaceElsewhere(request, local_problem);
+          });
+      parts->facts.convention_status = [conv] { return conv->Status(); };
+      parts->facts.invite_member = [conv](const std::string& address) {
+        return conv->Invite(address);
+      };
+    }
+  }
+
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  // gRPC sets SO_REUSEPORT by default: a second troupd given the same
+  // listen_tcp would then share the port (peers reaching either daemon at
+  // random) instead of failing to start.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort("unix:" + settings.socket_path, grpc::InsecureServerCredentials());
   if (!settings.listen_tcp.empty()) {
-    builder.AddListeningPort(settings.listen_tcp, grpc::InsecureServerCredentials(),
-                             &parts->tcp_port);
+    builder.AddListeningPort(settings.listen_tcp, tcp_credentials, &parts->tcp_port);
   }
   // One gRPC message carries at most a client message or a whole bundle (Load).
   TROUPE_ASSIGN_OR_RETURN(bundle::Limits limits, config.BundleLimits());
@@ -212,6 +279,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& conf
       static_cast<int>(std::min<uint64_t>(max_grpc, std::numeric_limits<int>::max())));
   builder.RegisterService(parts->admin.get());
   builder.RegisterService(parts->messaging.get());
+  if (parts->convention != nullptr) builder.RegisterService(parts->convention->service());
   const mode_t old_umask = ::umask(0177);  // the socket is born 0600
   parts->server = builder.BuildAndStart();
   ::umask(old_umask);
@@ -243,6 +311,13 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& conf
   }
   service::MessagingService* messaging = parts->messaging.get();
   parts->facts.open_streams = [messaging] { return messaging->open_streams(); };
+  if (parts->convention != nullptr) {
+    parts->convention->Start();
+    parts->facts.listeners.back() += settings.convention_leader.empty()
+                                         ? " (convention leader)"
+                                         : troupe::StrCat(" (convention member of ",
+                                                          settings.convention_leader, ")");
+  }
   parts->Phase(troupe::StrCat("serving ", parts->host->List().size(), " bundles on ",
                               absl::StrJoin(parts->facts.listeners, ", ")));
   return std::unique_ptr<Daemon>(new Daemon(std::move(parts)));
@@ -275,6 +350,8 @@ void Daemon::Stop() {
   if (grpc::HealthCheckServiceInterface* health = parts_->server->GetHealthCheckService()) {
     health->SetServingStatus(false);
   }
+  // Members hear of the leave at once; links close.
+  if (parts_->convention != nullptr) parts_->convention->Stop(/*graceful=*/true);
   // Pending asks end now (Cancelled) so that no call holds the server open.
   parts_->asks->Stop();
   parts_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));

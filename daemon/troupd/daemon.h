@@ -3,8 +3,9 @@
 // adds signals and sd_notify around it; tests start one in-process.
 //
 // Start order: check the configuration, claim the socket (refusing when
-// another troupd answers there), restore the loaded bundles, then bind the
-// listeners. So once the socket accepts, the bundles are back. Stop order:
+// another troupd answers there), set the capabilities (node_capabilities.h),
+// restore the loaded bundles, then bind the listeners. So once the socket
+// accepts, the bundles are back. Stop order:
 // stop accepting (1 s grace for open calls), send on_deactivate and drain the
 // bundles' actors, stop the actor system.
 #pragma once

@@ -180,6 +180,19 @@ absl::Status DaemonClient::Error(const grpc::Status& status, std::string_view wh
   }
 }
 
+absl::StatusOr<std::string> ProtoToJson(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  std::string json;
+  if (auto status = google::protobuf::util::MessageToJsonString(message, &json, options);
+      !status.ok() || json.size() < 2) {
+    return absl::InternalError(
+        troupe::StrCat("cannot print the daemon's answer as JSON: ", status.ToString()));
+  }
+  return json;
+}
+
 int PrintProtoJson(Context& ctx, const google::protobuf::Message& message,
                    const JsonObject& extra) {
   google::protobuf::util::JsonPrintOptions options;

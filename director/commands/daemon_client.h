@@ -109,6 +109,10 @@ Connection ConnectOrFail(Context& ctx, const std::string& socket_flag);
 // waiting on a daemon that is starting; see WaitForDaemon in daemon_commands.cc.
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& socket, bool fast_reconnect);
 
+// `message` as one JSON object (field names as in the .proto, every field),
+// as PrintProtoJson prints it.
+absl::StatusOr<std::string> ProtoToJson(const google::protobuf::Message& message);
+
 // Prints `message` as JSON (field names as in the .proto, every field) with
 // "ok": true and the fields of `extra` added, as one line.
 int PrintProtoJson(Context& ctx, const google::protobuf::Message& message,

@@ -1,6 +1,6 @@
 // daemon_commands.cc - the commands that manage a running troupd: `start`,
-// `shutdown`, `status`, `load`, `unload`, `list`, `refresh`, `role` and
-// `capabilities`. Each takes --socket (default: the `socket` setting). None
+// `shutdown`, `status`, `convention` (and `convention invite`), `load`,
+// `unload`, `list`, `refresh`, `role` and `capabilities`. Each takes --socket (default: the `socket` setting). None
 // but `start` ever starts a daemon: when nothing answers, they print one
 // line and exit 8.
 #include <fcntl.h>
@@ -31,8 +31,10 @@
 #include "daemon/bundle/bundle.h"
 #include "daemon/bundle/store.h"
 #include "daemon/bundle/version.h"
+#include "daemon/common/json_value.h"
 #include "daemon/common/strings.h"
 #include "director/commands/commands.h"
+#include "daemon/service/convention_text.h"
 #include "director/commands/daemon_client.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
@@ -108,9 +110,100 @@ int StatusCommand(Context& ctx, const StatusOptions& options) {
     return ctx.Fail(c.client->Error(
         status, options.actor.empty() ? "status" : troupe::StrCat("status of ", options.actor)));
   }
-  if (ctx.json()) return PrintProtoJson(ctx, response);
+  // The convention part (not for one actor). A daemon that cannot say
+  // (older, or failing) still gets its status printed, with a note.
+  v1::ConventionStatusResponse convention;
+  absl::Status convention_problem = absl::OkStatus();
+  if (options.actor.empty()) {
+    convention_problem = c.client->Error(
+        c.client->admin().ConventionStatus(DaemonClient::NewContext(kCallDeadline).get(),
+                                           v1::ConventionStatusRequest(), &convention),
+        "convention status");
+  }
+  if (ctx.json()) {
+    JsonObject extra;
+    if (options.actor.empty()) {
+      absl::StatusOr<std::string> json = convention_problem.ok()
+                                             ? ProtoToJson(convention)
+                                             : absl::StatusOr<std::string>(convention_problem);
+      if (json.ok()) {
+        extra.AddRaw("convention", *json);
+      } else {
+        extra.Add("convention_error", Text(json.status()));
+      }
+    }
+    return PrintProtoJson(ctx, response, extra);
+  }
   ctx.out() << response.text();
   if (!response.text().empty() && response.text().back() != '\n') ctx.out() << "\n";
+  if (!options.actor.empty()) return kExitOk;
+  if (convention_problem.ok()) {
+    ctx.out() << service::FormatConventionStatus(convention);
+  } else {
+    ctx.out() << "convention: unknown (" << Text(convention_problem) << ")\n";
+  }
+  return kExitOk;
+}
+
+// -------------------------------------------------------------- convention
+
+struct ConventionOptions {
+  std::string socket;
+  std::string invite;  // HOST:PORT for `convention invite`
+};
+
+// OK when `address` is HOST:PORT with a non-empty host (a name, an IPv4
+// address or a bracketed IPv6 one) and a port 1-65535.
+absl::Status CheckMemberAddress(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  const std::string host = colon == std::string::npos ? "" : address.substr(0, colon);
+  const std::string port = colon == std::string::npos ? "" : address.substr(colon + 1);
+  const bool host_ok =
+      !host.empty() && host.find_first_of(" /\t") == std::string::npos &&
+      (host.front() == '[' ? host.back() == ']' && host.size() > 2
+                           : host.find(':') == std::string::npos);
+  const bool digits = !port.empty() && port.size() <= 5 &&
+                      std::all_of(port.begin(), port.end(),
+                                  [](char ch) { return ch >= '0' && ch <= '9'; });
+  const unsigned long number = digits ? std::stoul(port) : 0;
+  const bool port_ok = number >= 1 && number <= 65535;
+  if (host_ok && port_ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(troupe::StrCat(
+      "'", address, "' is not a daemon address: expected HOST:PORT with a port 1-65535 (the ",
+      "member's listen_tcp, e.g. 127.0.0.1:7002)"));
+}
+
+int ConventionCommand(Context& ctx, const ConventionOptions& options) {
+  Connection c = ConnectOrFail(ctx, options.socket);
+  if (!c.client) return c.code;
+  v1::ConventionStatusResponse response;
+  grpc::Status status = c.client->admin().ConventionStatus(
+      DaemonClient::NewContext(kCallDeadline).get(), v1::ConventionStatusRequest(), &response);
+  if (!status.ok()) return ctx.Fail(c.client->Error(status, "convention status"));
+  if (ctx.json()) return PrintProtoJson(ctx, response);
+  ctx.out() << service::FormatConventionStatus(response);
+  return kExitOk;
+}
+
+int InviteCommand(Context& ctx, const ConventionOptions& options) {
+  if (absl::Status valid = CheckMemberAddress(options.invite); !valid.ok()) {
+    return ctx.Fail(valid, kExitUsage);
+  }
+  Connection c = ConnectOrFail(ctx, options.socket);
+  if (!c.client) return c.code;
+  v1::InviteMemberRequest request;
+  request.set_address(options.invite);
+  v1::InviteMemberResponse response;
+  // The daemon tries to reach the invited one for up to a check-in period.
+  grpc::Status status = c.client->admin().InviteMember(
+      DaemonClient::NewContext(kCallDeadline).get(), request, &response);
+  if (!status.ok()) {
+    // FAILED_PRECONDITION (not a leader, no convention) exits 4: the daemon
+    // refused the request; its message says why.
+    return ctx.Fail(c.client->Error(status, troupe::StrCat("invite ", options.invite)));
+  }
+  if (ctx.json()) return PrintProtoJson(ctx, response);
+  ctx.out() << response.result() << "\n";
   return kExitOk;
 }
 
@@ -472,6 +565,29 @@ absl::StatusOr<std::string> StructFieldJson(const google::protobuf::Struct& obje
   return absl::NotFoundError(name);
 }
 
+// One line per capability, sorted by name: `name = value`, the daemon's own
+// marked `(read-only)`.
+int PrintCapabilities(Context& ctx, const v1::GetCapabilitiesResponse& response) {
+  absl::StatusOr<JsonValue> all = JsonValue::Parse(response.json());
+  if (!all.ok() || !all->is_object()) {
+    return ctx.Fail(absl::InternalError(
+        troupe::StrCat("troupd sent capabilities that are not a JSON object: ", response.json())));
+  }
+  std::map<std::string, std::string> lines;  // sorted; of repeated names the last
+  size_t width = 0;
+  for (const JsonValue::Member& member : all->object()) {
+    lines[member.first] = member.second.ToJson();
+    width = std::max(width, member.first.size());
+  }
+  if (lines.empty()) ctx.out() << "no capabilities\n";
+  const std::set<std::string> read_only(response.read_only().begin(), response.read_only().end());
+  for (const auto& [name, value] : lines) {
+    ctx.out() << name << std::string(width - name.size(), ' ') << " = " << value
+              << (read_only.count(name) > 0 ? "  (read-only)" : "") << "\n";
+  }
+  return kExitOk;
+}
+
 int CapabilitiesCommand(Context& ctx, const CapabilityOptions& options) {
   if (options.unset && (options.name.empty() || !options.value.empty())) {
     return ctx.Fail(absl::InvalidArgumentError("--unset takes a NAME and no VALUE_JSON"),
@@ -510,8 +626,7 @@ int CapabilitiesCommand(Context& ctx, const CapabilityOptions& options) {
   if (!status.ok()) return ctx.Fail(c.client->Error(status, "capabilities"));
   if (options.name.empty()) {
     if (ctx.json()) return PrintProtoJson(ctx, response);
-    ctx.out() << response.json() << "\n";
-    return kExitOk;
+    return PrintCapabilities(ctx, response);
   }
   google::protobuf::Struct all;
   if (!google::protobuf::util::JsonStringToMessage(response.json(), &all).ok()) {
@@ -848,11 +963,36 @@ void AddDaemonCommands(CLI::App& app, Runner* run) {
   });
 
   auto status = std::make_shared<StatusOptions>();
-  cmd = app.add_subcommand("status", "Show troupd's state: listeners, counters, bundles, actors");
+  cmd = app.add_subcommand("status", "Show troupd's state: listeners, counters, bundles, actors, and the convention "
+                           "(members or leader; --json: under \"convention\")");
   AddSocketOption(cmd, &status->socket);
   cmd->add_option("--actor", status->actor, "One actor instead: an address or a global name");
   cmd->callback(
       [status, run] { *run = [status](Context& ctx) { return StatusCommand(ctx, *status); }; });
+
+  auto convention = std::make_shared<ConventionOptions>();
+  cmd = app.add_subcommand(
+      "convention",
+      "Show the convention as troupd sees it: on the leader every member with capabilities, "
+      "bundles, load and last check-in; on a member its leader (--json: the "
+      "ConventionStatusResponse)");
+  AddSocketOption(cmd, &convention->socket);
+  cmd->require_subcommand(0, 1);
+  CLI::App* invite = cmd->add_subcommand(
+      "invite",
+      "Leader only: pre-register the daemon at HOST:PORT and invite it to join (it is invited "
+      "again every check-in period until it joins); refused (4) by a daemon that is not a "
+      "leader or takes part in no convention");
+  AddSocketOption(invite, &convention->socket);
+  invite->add_option("HOST:PORT", convention->invite, "The daemon's listen_tcp address")
+      ->required();
+  invite->callback([convention, run] {
+    *run = [convention](Context& ctx) { return InviteCommand(ctx, *convention); };
+  });
+  cmd->callback([convention, invite, run] {
+    if (invite->parsed()) return;  // its own callback chose the runner
+    *run = [convention](Context& ctx) { return ConventionCommand(ctx, *convention); };
+  });
 
   auto load = std::make_shared<LoadOptions>();
   cmd = app.add_subcommand(
@@ -903,7 +1043,8 @@ void AddDaemonCommands(CLI::App& app, Runner* run) {
   auto caps = std::make_shared<CapabilityOptions>();
   cmd = app.add_subcommand(
       "capabilities",
-      "Show troupd's capabilities (JSON), one of them (NAME), or set one (NAME VALUE_JSON)");
+      "Show troupd's capabilities (one `name = value` line each, troupd's own marked "
+      "read-only), one of them (NAME), or set one (NAME VALUE_JSON; not written to any file)");
   AddSocketOption(cmd, &caps->socket);
   cmd->add_option("NAME", caps->name, "Capability name");
   cmd->add_option("VALUE_JSON", caps->value, "New value as JSON, e.g. 4, true, '\"eu\"'");

@@ -1,5 +1,8 @@
 // keys_commands.cc - `director keygen`, `trust`, `untrust`: Ed25519 signing
-// keys and the trusted-key store in TROUPE_DIR/keys/trusted.
+// keys and the trusted-key store in TROUPE_DIR/keys/trusted; `keygen
+// --convention`: the convention key peers authenticate with (daemon/peerauth).
+#include <sys/stat.h>
+
 #include <cctype>
 #include <memory>
 #include <ostream>
@@ -9,6 +12,7 @@
 
 #include "daemon/bundle/keys.h"
 #include "daemon/common/strings.h"
+#include "daemon/peerauth/convention_key.h"
 #include "director/commands/commands.h"
 
 namespace troupe::director {
@@ -32,9 +36,42 @@ absl::Status ValidateKeyName(std::string_view name) {
 struct KeygenOptions {
   std::string name;
   std::string out;
+  bool convention = false;
+  bool force = false;
 };
 
+// `keygen --convention`: DIR/convention.key, the secret every member shares.
+int ConventionKeygen(Context& ctx, const KeygenOptions& options) {
+  const std::string dir = options.out.empty() ? ctx.config().keys_dir() : options.out;
+  if (absl::Status s = MakeDirectories(dir, 0700); !s.ok()) return ctx.Fail(s);
+  const std::string path = troupe::StrCat(dir, "/", peerauth::kConventionKeyFileName);
+  struct stat st;
+  const bool replaced = ::lstat(path.c_str(), &st) == 0;
+  absl::StatusOr<peerauth::ConventionKey> key =
+      peerauth::ConventionKey::Create(path, options.force);
+  if (absl::IsAlreadyExists(key.status())) {
+    return ctx.Fail(absl::AlreadyExistsError(troupe::StrCat(
+        key.status().message(),
+        "; every member must hold the same key: copy this one, or pass --force to replace it")));
+  }
+  if (!key.ok()) return ctx.Fail(key.status());
+  if (ctx.json()) {
+    return ctx.PrintJson(JsonObject()
+                             .Add("convention_key", path)
+                             .Add("fingerprint", key->Fingerprint())
+                             .Add("replaced", replaced));
+  }
+  ctx.out() << (replaced ? "replaced " : "wrote ") << path
+            << " (convention key, mode 0600, fingerprint " << key->Fingerprint() << ")\n"
+            << "copy it (mode 0600) to keys/" << peerauth::kConventionKeyFileName
+            << " in the TROUPE_DIR of every member of the convention"
+            << (replaced ? "; members with the old key are refused until they have it" : "")
+            << "\n";
+  return kExitOk;
+}
+
 int Keygen(Context& ctx, const KeygenOptions& options) {
+  if (options.convention) return ConventionKeygen(ctx, options);
   if (absl::Status s = ValidateKeyName(options.name); !s.ok()) return ctx.Fail(s);
   if (absl::Status s = bundle::InitSodium(); !s.ok()) return ctx.Fail(s);
   const std::string dir = options.out.empty() ? ctx.config().keys_dir() : options.out;
@@ -95,10 +132,26 @@ void AddKeysCommands(CLI::App& app, Runner* run) {
   CLI::App* cmd = app.add_subcommand(
       "keygen",
       "Create an Ed25519 signing key pair: NAME.key (secret, mode 0600) and NAME.pub. "
-      "Never overwrites (exit 6). Prints the key id.");
-  cmd->add_option("NAME", keygen->name, "Key name; `signing` is gensrc's default key")->required();
+      "Never overwrites (exit 6). Prints the key id. With --convention instead (no NAME): "
+      "the convention key convention.key (mode 0600) that every member of a convention "
+      "shares; prints its fingerprint.");
+  CLI::Option* name =
+      cmd->add_option("NAME", keygen->name, "Key name; `signing` is gensrc's default key");
   cmd->add_option("--out", keygen->out, "Directory for the files (default: TROUPE_DIR/keys)");
-  cmd->callback([keygen, run] { *run = [keygen](Context& ctx) { return Keygen(ctx, *keygen); }; });
+  CLI::Option* convention = cmd->add_flag(
+      "--convention", keygen->convention,
+      "Create the convention key (32 random bytes, hex) that peers authenticate with; copy "
+      "it to every member");
+  CLI::Option* force = cmd->add_flag("--force", keygen->force,
+                                     "With --convention: replace an existing convention key");
+  name->excludes(convention);
+  force->needs(convention);
+  cmd->callback([keygen, run] {
+    if (!keygen->convention && keygen->name.empty()) {
+      throw CLI::RequiredError("NAME (or --convention)");
+    }
+    *run = [keygen](Context& ctx) { return Keygen(ctx, *keygen); };
+  });
 
   auto trust_path = std::make_shared<std::string>();
   cmd = app.add_subcommand("trust",

@@ -21,6 +21,7 @@ const troupe_actor_class_v1_t kClass = {sizeof(troupe_actor_class_v1_t),
                                         nullptr,
                                         TROUPE_FAILURE_RESUME,
                                         0,
+                                        0,
                                         0};
 const troupe_actor_class_v1_t* const kClasses[] = {&kClass};
 const troupe_plugin_v1_t kPlugin = {

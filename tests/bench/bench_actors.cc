@@ -7,6 +7,7 @@
 //                 starter.
 //  bench.Sender   "start" payload "<counter address> <n>": sends n "m"
 //                 messages (4-byte payload) in a loop.
+//  bench.Sender64 the same with 64-byte payloads (cross-daemon tells).
 //  bench.Counter  "expect" payload "<n>": counts "m" messages; after n of
 //                 them sends "done" to whoever sent "expect".
 //  bench.Idle     waits; answers "ping" with "pong" (used as a barrier).
@@ -62,6 +63,7 @@ class Pinger : public troupe::Actor {
   uint64_t done_ = 0;
 };
 
+template <size_t kPayloadBytes>
 class Sender : public troupe::Actor {
  public:
   Sender() { On("start", &Sender::Start); }
@@ -72,8 +74,7 @@ class Sender : public troupe::Actor {
     uint64_t n = 0;
     SplitAddressAndCount(m.payload(), &address, &n);
     troupe::Address counter = ParseAddress(address);
-    const int32_t one = 1;
-    const std::string_view payload(reinterpret_cast<const char*>(&one), sizeof one);
+    const std::string payload(kPayloadBytes, '\x01');
     for (uint64_t i = 0; i < n; ++i) Send(counter, "m", payload);
   }
 };
@@ -116,6 +117,7 @@ class Idle : public troupe::Actor {
 
 TROUPE_EXPORT_ACTORS("bench", troupe::ActorClass<Ponger>("bench.Ponger"),
                      troupe::ActorClass<Pinger>("bench.Pinger"),
-                     troupe::ActorClass<Sender>("bench.Sender"),
+                     troupe::ActorClass<Sender<4>>("bench.Sender"),
+                     troupe::ActorClass<Sender<64>>("bench.Sender64"),
                      troupe::ActorClass<Counter>("bench.Counter"),
                      troupe::ActorClass<Idle>("bench.Idle"));

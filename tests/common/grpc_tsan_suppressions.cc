@@ -12,7 +12,9 @@
 // between the client's own threads and callers, whose stacks do not pass
 // through gRPC, are still reported. Linked into every test binary that uses
 // gRPC (target troupe_grpc_tsan_suppressions) and, in TSan builds only, into
-// troupd, which the end-to-end tests run; harmless without TSan.
+// troupd, which the end-to-end tests run; harmless without TSan. gRPC's TLS
+// runs on Debian's OpenSSL (libssl, libcrypto), which is not instrumented
+// either, and its stacks often show no gRPC frame: ignored the same way.
 extern "C" const char* __tsan_default_suppressions() {
   return "called_from_lib:libgrpc.so\n"
          "called_from_lib:libgrpc++.so\n"
@@ -22,6 +24,10 @@ extern "C" const char* __tsan_default_suppressions() {
          "race:libgpr.so\n"
          "race:libaddress_sorting.so\n"
          "race:libabsl_\n"
+         "called_from_lib:libssl.so\n"
+         "called_from_lib:libcrypto.so\n"
+         "race:libssl.so\n"
+         "race:libcrypto.so\n"
          "race:/usr/include/grpcpp/\n"
          "race:/usr/include/grpc/\n";
 }

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <regex>
 #include <string>
 #include <vector>
@@ -169,10 +170,14 @@ TEST_F(DirectorDaemonTest, StatusPrintsTheDaemonsTextAndValidJson) {
   EXPECT_EQ(json.out.rfind("{\"ok\":true,", 0), 0u) << json;
   EXPECT_CONTAINS(json.out, "\"system\":{");
   EXPECT_CONTAINS(json.out, "\"listeners\":[\"unix:" + harness_.socket() + "\"]");
+  // The convention part: alone, without a convention key.
+  EXPECT_CONTAINS(text.out, "\nconvention: none (this daemon is alone)\n");
+  EXPECT_CONTAINS(json.out, "\"convention\":{\"role\":\"alone\"");
 
   CommandResult actor = Director({"status", "--actor", "hello"});
   ASSERT_EQ(actor.code, 0) << actor;
   EXPECT_CONTAINS(actor.out, "hello.Echo");
+  EXPECT_EQ(actor.out.find("convention:"), std::string::npos) << actor;
 
   CommandResult missing = Director({"status", "--actor", "nobody"});
   EXPECT_EQ(missing.code, 3) << missing;
@@ -283,6 +288,8 @@ TEST_F(DirectorDaemonTest, EveryDaemonCommandSaysInOneLineThatNothingRuns) {
       {"load", TROUPE_HELLO_BUNDLE},
       {"role", "echo"},
       {"capabilities"},
+      {"convention"},
+      {"convention", "invite", "127.0.0.1:7002"},
       {"tell", "hello", "--data", "x"},
       {"ask", "hello", "--data", "x"},
   };
@@ -581,8 +588,11 @@ TEST_F(DirectorDaemonTest, CapabilitiesCanBeSetReadAndRemoved) {
   EXPECT_EQ(one.out, "\"eu\"\n");
   CommandResult all = Director({"capabilities"});
   ASSERT_EQ(all.code, 0) << all;
-  EXPECT_TRUE(json::IsValid(all.out)) << all;
-  EXPECT_CONTAINS(all.out, "\"zone\"");
+  EXPECT_TRUE(std::regex_search(all.out, std::regex("\nzone +=  ?\"eu\"\n"))) << all;
+  CommandResult json = Director({"capabilities", "--json"});
+  ASSERT_EQ(json.code, 0) << json;
+  EXPECT_TRUE(json::IsValid(json.out)) << json;
+  EXPECT_CONTAINS(json.out, "zone");
 
   CommandResult bad = Director({"capabilities", "zone", "eu"});
   EXPECT_EQ(bad.code, 5) << bad;
@@ -594,6 +604,96 @@ TEST_F(DirectorDaemonTest, CapabilitiesCanBeSetReadAndRemoved) {
   CommandResult gone = Director({"capabilities", "zone"});
   EXPECT_EQ(gone.code, 3) << gone;
   EXPECT_CONTAINS(gone.err, "troupd has no capability 'zone'");
+}
+
+TEST_F(DirectorDaemonTest, ConventionSaysAloneWithoutAConventionKey) {
+  ASSERT_TRUE(harness_.StartDaemon());
+  CommandResult text = Director({"convention"});
+  ASSERT_EQ(text.code, 0) << text;
+  EXPECT_EQ(text.out, "convention: none (this daemon is alone)\n");
+  CommandResult json = Director({"convention", "--json"});
+  ASSERT_EQ(json.code, 0) << json;
+  EXPECT_TRUE(json::IsValid(json.out)) << json;
+  EXPECT_EQ(json.out.rfind("{\"ok\":true,", 0), 0u) << json;
+  EXPECT_CONTAINS(json.out, "\"role\":\"alone\"");
+}
+
+TEST_F(DirectorDaemonTest, InviteWithoutAConventionIsRefusedWithTheReason) {
+  ASSERT_TRUE(harness_.StartDaemon());
+  CommandResult invite = Director({"convention", "invite", "127.0.0.1:7002"});
+  EXPECT_EQ(invite.code, 4) << invite;
+  EXPECT_EQ(invite.out, "") << invite;
+  EXPECT_CONTAINS(invite.err,
+                  "director: invite 127.0.0.1:7002: this daemon takes part in no convention (it "
+                  "needs listen_tcp with a fixed port and keys/convention.key)\n");
+  CommandResult json = Director({"convention", "invite", "127.0.0.1:7002", "--json"});
+  EXPECT_EQ(json.code, 4) << json;
+  EXPECT_TRUE(json::IsValid(json.out)) << json;
+  EXPECT_CONTAINS(json.out, "\"exit_code\":4");
+  // The daemon keeps serving.
+  CommandResult status = Director({"status"});
+  EXPECT_EQ(status.code, 0) << status;
+}
+
+TEST_F(DirectorDaemonTest, InviteOfAMalformedAddressIsAUsageErrorBeforeAnyCall) {
+  // No daemon runs: the address is checked first (2, not 8).
+  for (const char* address :
+       {"nonsense", "127.0.0.1", "127.0.0.1:", ":7002", "127.0.0.1:0", "127.0.0.1:65536",
+        "127.0.0.1:70x", "::1:7002", "host name:7002"}) {
+    const std::string bad = address;
+    CommandResult r = Director({"convention", "invite", bad});
+    EXPECT_EQ(r.code, 2) << bad << ": " << r;
+    EXPECT_CONTAINS(r.err, "'" + bad + "' is not a daemon address: expected HOST:PORT");
+  }
+  CommandResult missing = Director({"convention", "invite"});
+  EXPECT_EQ(missing.code, 2) << missing;
+  CommandResult ipv6 = Director({"convention", "invite", "[::1]:7002"});
+  EXPECT_EQ(ipv6.code, 8) << ipv6;  // well-formed: only then is the daemon asked
+}
+
+TEST_F(DirectorDaemonTest, CapabilitiesComeFromFilesAndTroupdsOwnAreReadOnly) {
+  {
+    std::ofstream(harness_.dir() + "/capabilities.json") << R"({"zone": "eu", "gpu": false})";
+    fs::create_directories(harness_.dir() + "/capabilities");
+    std::ofstream(harness_.dir() + "/capabilities/gpu") << "true\n";
+    std::ofstream(harness_.dir() + "/capabilities/rack") << "r12\n";
+  }
+  ASSERT_TRUE(harness_.StartDaemon());
+  CommandResult all = Director({"capabilities"});
+  ASSERT_EQ(all.code, 0) << all;
+  EXPECT_TRUE(std::regex_search(
+      all.out, std::regex(R"((^|\n)troupe\.cores += [1-9][0-9]*  \(read-only\)\n)")))
+      << all;
+  EXPECT_TRUE(std::regex_search(
+      all.out, std::regex(R"(\ntroupe\.abi_version += "1\.2"  \(read-only\)\n)")))
+      << all;
+  EXPECT_CONTAINS(all.out, "troupe.memory_bytes");
+  EXPECT_TRUE(std::regex_search(all.out, std::regex("(^|\n)gpu += true\n"))) << all;
+  EXPECT_TRUE(std::regex_search(all.out, std::regex("\nrack += \"r12\"\n"))) << all;
+  EXPECT_TRUE(std::regex_search(all.out, std::regex("\nzone += \"eu\"\n"))) << all;
+
+  CommandResult refused = Director({"capabilities", "troupe.cores", "1"});
+  EXPECT_NE(refused.code, 0) << refused;
+  EXPECT_EQ(refused.out, "");
+  EXPECT_CONTAINS(refused.err, "capability 'troupe.cores' is read-only");
+  CommandResult unset = Director({"capabilities", "--unset", "troupe.cores"});
+  EXPECT_NE(unset.code, 0) << unset;
+  CommandResult still = Director({"capabilities", "troupe.cores"});
+  ASSERT_EQ(still.code, 0) << still;
+  EXPECT_NE(still.out, "1\n");
+}
+
+TEST_F(DirectorDaemonTest, ABadCapabilitiesFileStopsTheStartAndConfigCheckSaysWhy) {
+  std::ofstream(harness_.dir() + "/capabilities.json") << "{\"zone\": eu}\n";
+  CommandResult check = Director({"config", "check"});
+  EXPECT_EQ(check.code, 7) << check;
+  EXPECT_CONTAINS(check.err, harness_.dir() + "/capabilities.json: not valid JSON: at line 1, "
+                                              "column 10: expected a JSON value");
+  CommandResult start =
+      RunBounded({TROUPD_PATH, "--dir", harness_.dir()}, std::chrono::seconds(60));
+  EXPECT_EQ(start.code, 1) << start;
+  EXPECT_CONTAINS(start.err, harness_.dir() + "/capabilities.json: not valid JSON");
+  EXPECT_FALSE(fs::exists(harness_.socket()));
 }
 
 TEST_F(DirectorDaemonTest, GensrcKeepLimitSparesBundlesLoadedInTheDaemon) {

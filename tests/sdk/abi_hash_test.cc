@@ -24,6 +24,7 @@ struct RecordedAbi {
 // library was built against it outside this repository.)
 constexpr RecordedAbi kRecordedAbis[] = {
     {1, 1, 0x0d8e60e969d54df0ull},
+    {1, 2, 0x0d892346edee5e98ull},  // capability changes, convention updates
 };
 
 uint64_t Fnv1a64(const std::string& bytes) {

@@ -38,6 +38,7 @@ struct FakeHost {
   int exit_self_calls = 0;
   int exit_not_recursive_calls = 0;
   int dead_letters = -1;
+  std::vector<int> convention_subscriptions;  // each notify_on_convention_changes
   int live_addresses = 0;
   troupe_address_t self = nullptr;
   troupe_address_t parent = nullptr;
@@ -89,6 +90,9 @@ void FakeReportError(troupe_actor_ctx_t*, troupe_bytes_t text) {
   fake->errors.push_back(Str(text));
 }
 void FakeExitNotRecursive(troupe_actor_ctx_t*) { ++fake->exit_not_recursive_calls; }
+void FakeNotifyOnConventionChanges(troupe_actor_ctx_t*, int enable) {
+  fake->convention_subscriptions.push_back(enable);
+}
 troupe_address_t FakeRetain(troupe_address_t a) {
   ++a->refs;
   return a;
@@ -135,7 +139,8 @@ const troupe_host_v1_t kHost = {sizeof(troupe_host_v1_t),
                                 &FakeCompare,
                                 &FakeHash,
                                 &FakeFormat,
-                                &FakeParse};
+                                &FakeParse,
+                                &FakeNotifyOnConventionChanges};
 
 troupe_actor_ctx_t* const kCtx = reinterpret_cast<troupe_actor_ctx_t*>(0x1234);
 
@@ -557,6 +562,84 @@ TEST_F(HostTest, OtherSystemMessagesRoundTrip) {
   EXPECT_EQ(s->max_count, 10u);
   EXPECT_EQ(s->idle_count, 2u);
   EXPECT_FALSE(UpdateTroupeSettings::DecodePayload("12345678x").has_value());
+}
+
+TEST(SystemMessageTest, CapabilitiesChangedAndConventionUpdateRoundTrip) {
+  CapabilitiesChanged changed{R"({"gpu":false})", "requirement 'gpu equals true' does not hold"};
+  std::string wire_payload;
+  wire::AppendField(&wire_payload, R"({"gpu":false})");
+  wire::AppendField(&wire_payload, "requirement 'gpu equals true' does not hold");
+  EXPECT_EQ(changed.EncodePayload(), wire_payload) << "the field encoding abi.h documents";
+  auto c = CapabilitiesChanged::DecodePayload(wire_payload);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->capabilities_json, R"({"gpu":false})");
+  EXPECT_EQ(c->reason, "requirement 'gpu equals true' does not hold");
+  EXPECT_FALSE(CapabilitiesChanged::DecodePayload(wire_payload + "x").has_value());
+  EXPECT_FALSE(CapabilitiesChanged::DecodePayload(wire_payload.substr(0, 6)).has_value());
+
+  ConventionUpdate update{"b.example:1900", R"({"zone":"eu"})", "joined"};
+  auto u = ConventionUpdate::DecodePayload(update.EncodePayload());
+  ASSERT_TRUE(u.has_value());
+  EXPECT_EQ(u->node, "b.example:1900");
+  EXPECT_EQ(u->capabilities_json, R"({"zone":"eu"})");
+  EXPECT_TRUE(u->joined());
+  EXPECT_FALSE(u->left());
+  EXPECT_FALSE(u->capabilities_changed());
+  EXPECT_TRUE((ConventionUpdate{"n", "{}", "left"}).left());
+  EXPECT_TRUE((ConventionUpdate{"n", "{}", "capabilities"}).capabilities_changed());
+  EXPECT_FALSE(ConventionUpdate::DecodePayload("").has_value());
+  EXPECT_EQ(TypeNameOf<ConventionUpdate>(), TROUPE_MSG_CONVENTION_UPDATE);
+  EXPECT_EQ(TypeNameOf<CapabilitiesChanged>(), TROUPE_MSG_CAPABILITIES_CHANGED);
+}
+
+// Subscribes in its constructor's first message and records what it hears.
+class Watcher : public Actor {
+ public:
+  static constexpr bool kExitWhenUnfit = true;
+  Watcher() {
+    On("watch", [this](const Message&) { NotifyOnConventionChanges(true); });
+    On("unwatch", [this](const Message&) { NotifyOnConventionChanges(false); });
+    On<ConventionUpdate>(&Watcher::OnUpdate);
+    On<CapabilitiesChanged>(&Watcher::OnUnfit);
+  }
+
+ private:
+  void OnUpdate(const ConventionUpdate& u, const Message& m) {
+    Reply(m, "update", u.event + " " + u.node);
+  }
+  void OnUnfit(const CapabilitiesChanged& c, const Message& m) { Reply(m, "unfit", c.reason); }
+};
+
+class Plain : public Actor {};
+
+TEST_F(HostTest, ExitWhenUnfitComesFromTheClassOrTheOptions) {
+  constexpr troupe_actor_class_v1_t watcher = ActorClass<Watcher>("test.Watcher");
+  constexpr troupe_actor_class_v1_t plain = ActorClass<Plain>("test.Plain");
+  constexpr troupe_actor_class_v1_t opted =
+      ActorClass<Plain>("test.Opted", {.exit_when_unfit = true});
+  EXPECT_EQ(watcher.exit_when_unfit, 1u);
+  EXPECT_EQ(plain.exit_when_unfit, 0u);
+  EXPECT_EQ(opted.exit_when_unfit, 1u);
+}
+
+TEST_F(HostTest, ConventionSubscriptionAndTypedNoticesReachTheActor) {
+  constexpr troupe_actor_class_v1_t c = ActorClass<Watcher>("test.Watcher");
+  void* a = Create(c);
+  EXPECT_EQ(Deliver(c, a, "watch", ""), TROUPE_OK);
+  EXPECT_EQ(Deliver(c, a, "unwatch", ""), TROUPE_OK);
+  EXPECT_EQ(host_.convention_subscriptions, (std::vector<int>{1, 0}));
+  EXPECT_EQ(Deliver(c, a, TROUPE_MSG_CONVENTION_UPDATE,
+                    ConventionUpdate{"b:1", "{}", "left"}.EncodePayload()),
+            TROUPE_OK);
+  EXPECT_EQ(Deliver(c, a, TROUPE_MSG_CAPABILITIES_CHANGED,
+                    CapabilitiesChanged{"{}", "no gpu"}.EncodePayload()),
+            TROUPE_OK);
+  ASSERT_EQ(host_.sent.size(), 2u);
+  EXPECT_EQ(host_.sent[0].type, "update");
+  EXPECT_EQ(host_.sent[0].payload, "left b:1");
+  EXPECT_EQ(host_.sent[1].type, "unfit");
+  EXPECT_EQ(host_.sent[1].payload, "no gpu");
+  c.destroy(a);
 }
 
 TEST(ActorTest, UnboundActorThrowsLogicError) {

@@ -13,8 +13,21 @@
  *  - Tables only grow at the end. A field added in minor N is guarded by
  *    TROUPE_ABI_TARGET_MINOR >= N so a library can be built against an older
  *    minor (define TROUPE_ABI_TARGET_MINOR before including this header).
+ *    The host also reads a plugin-side field of minor N only from a library
+ *    whose abi_minor >= N: a field may fill what was padding in an older
+ *    minor, so struct_size alone cannot tell (troupe_actor_class_v1's
+ *    exit_when_unfit does). A library may call a host function of minor N
+ *    without checking: the host refuses libraries newer than itself.
+ *  - New system message types (below) may come with any minor; actor code
+ *    should ignore "troupe." types it does not know (the C++ SDK's default
+ *    Unhandled does).
  *  - Any edit to this file changes its hash; tests/sdk/abi_hash_test.cc fails
  *    until TROUPE_ABI_MINOR (or TROUPE_ABI_MAJOR) and the recorded hash change.
+ *
+ * Minors: 0 the first tables; 1 troupe_plugin_v1.sdk_version; 2 capability
+ * changes and convention updates (TROUPE_MSG_CAPABILITIES_CHANGED,
+ * TROUPE_MSG_CONVENTION_UPDATE, troupe_actor_class_v1.exit_when_unfit,
+ * troupe_host_v1.notify_on_convention_changes).
  *
  * Ownership vocabulary used on every pointer below:
  *  BORROWED(call)  valid only until the function (or callback) returns.
@@ -34,7 +47,7 @@ extern "C" {
 #endif
 
 #define TROUPE_ABI_MAJOR 1
-#define TROUPE_ABI_MINOR 1
+#define TROUPE_ABI_MINOR 2
 #define TROUPE_ABI_OLDEST_MINOR 0
 
 #ifndef TROUPE_ABI_TARGET_MINOR
@@ -128,6 +141,24 @@ typedef enum troupe_failure_policy {
  * idle_count. The pool answers with the same message holding the values in
  * effect. */
 #define TROUPE_MSG_POOL_SETTINGS "troupe.UpdateTroupeSettings"
+/* Sent (no sender) after a change of this node's capabilities to each live
+ * actor whose requirements no longer hold here: the conditions the runtime
+ * understands (requirements in the object form, e.g.
+ * {"gpu":{"equals":true}}) or the class's capability_check. Sent again after
+ * every later change while they still do not hold. A class with
+ * exit_when_unfit then gets an ActorExitRequest (recursive) right after it.
+ * For a pool, each member gets it and exit_when_unfit exits the pool.
+ * Payload: field(the capabilities, a JSON object), field(what no longer
+ * holds, text, e.g. "requirement 'gpu equals true' does not hold"). Only the
+ * runtime sends it. Added in minor 2. */
+#define TROUPE_MSG_CAPABILITIES_CHANGED "troupe.CapabilitiesChanged"
+/* Sent (no sender) to an actor that called notify_on_convention_changes, for
+ * every change in the convention: a member joined or left (or expired), or a
+ * member's capabilities changed. A new subscriber first gets one "joined" per
+ * current member. Payload: field(the member's node address, "host:port"),
+ * field(its capabilities, a JSON object), field(event: "joined", "left" or
+ * "capabilities"). Only the runtime sends it. Added in minor 2. */
+#define TROUPE_MSG_CONVENTION_UPDATE "troupe.ConventionUpdate"
 
 /* ---------------------------------------------------------------------------
  * The host table: what actor code may ask of the runtime. The host passes it
@@ -180,7 +211,11 @@ typedef struct troupe_host_v1 {
               troupe_bytes_t text);
 
   /* Set (value_json non-empty) or remove (empty) one capability of this node.
-   * name, value_json: BORROWED(call). INVALID_ARGUMENT for bad JSON. */
+   * name, value_json: BORROWED(call). INVALID_ARGUMENT for bad JSON,
+   * FAILED_PRECONDITION for a read-only name (the daemon's own, e.g.
+   * "troupe.cores"). A real change (not the same value again) re-checks the
+   * live actors, this one included, after this callback (see
+   * TROUPE_MSG_CAPABILITIES_CHANGED); it is not written to any file. */
   troupe_result_t (*update_capability)(troupe_actor_ctx_t* ctx,
                                        troupe_bytes_t name,
                                        troupe_bytes_t value_json);
@@ -213,6 +248,14 @@ typedef struct troupe_host_v1 {
   /* Turns printed text (BORROWED(call)) back into an address. *out is
    * RETAINED. INVALID_ARGUMENT for text that is not an address. */
   troupe_result_t (*address_parse)(troupe_bytes_t text, troupe_address_t* out);
+
+#if TROUPE_ABI_TARGET_MINOR >= 2
+  /* Added in minor 2. Subscribe this actor to TROUPE_MSG_CONVENTION_UPDATE
+   * (enable != 0) or end the subscription (enable == 0). Subscribing again
+   * changes nothing (no second round of "joined"); the subscription also ends
+   * when the actor exits. */
+  void (*notify_on_convention_changes)(troupe_actor_ctx_t* ctx, int enable);
+#endif
 } troupe_host_v1_t;
 
 /* ---------------------------------------------------------------------------
@@ -244,7 +287,9 @@ typedef struct troupe_actor_class_v1 {
 
   /* Optional (may be NULL = always yes): may this class live on a node with
    * these capabilities, given the requested requirements? Both JSON objects,
-   * BORROWED(call). Returns 1 for yes, 0 for no. Must not throw. */
+   * BORROWED(call). Returns 1 for yes, 0 for no. Must not throw. Called at
+   * create and again, for each live actor of the class, after every change
+   * of the node's capabilities; on any thread, without an instance. */
   int (*capability_check)(troupe_bytes_t capabilities_json,
                           troupe_bytes_t requirements_json);
 
@@ -255,6 +300,14 @@ typedef struct troupe_actor_class_v1 {
    * max_count instances, idle_count of them kept warm. 0 = a plain actor. */
   uint32_t pool_max_count;
   uint32_t pool_idle_count;
+
+#if TROUPE_ABI_TARGET_MINOR >= 2
+  /* Added in minor 2 (where minor 1 had padding: the host reads it only from
+   * libraries with abi_minor >= 2). 1: after a capability change that makes
+   * an actor of this class unfit, it exits (TROUPE_MSG_CAPABILITIES_CHANGED,
+   * then an ActorExitRequest). 0 (default): it is only told. */
+  uint32_t exit_when_unfit;
+#endif
 } troupe_actor_class_v1_t;
 
 /* The table a library's entry function returns. STATIC. */

@@ -47,7 +47,19 @@
 //              where used, so this header needs no protobuf headers.
 //  - system messages (abi.h): decoded by the structs ExitRequest,
 //              ChildActorExited, PoisonMessage, WakeupMessage, DeadEnvelope,
-//              UpdateTroupeSettings; their field encoding lives in wire.h.
+//              UpdateTroupeSettings, CapabilitiesChanged, ConventionUpdate;
+//              their field encoding lives in wire.h. The default Unhandled
+//              ignores system types a handler was not registered for.
+//
+// Capabilities and conventions (ABI minor 2):
+//  - A class that should exit when a capability change makes it unfit (its
+//    requirements or CapabilityCheck no longer hold) says so with
+//    `static constexpr bool kExitWhenUnfit = true;` or
+//    ClassOptions{.exit_when_unfit = true}. Either way it first receives a
+//    CapabilitiesChanged message (handle it with On<CapabilitiesChanged>),
+//    then an ExitRequest. Without it, the actor is only told.
+//  - NotifyOnConventionChanges(true) subscribes the actor to ConventionUpdate
+//    messages: one "joined" per current member first, then every change.
 //
 // Build libraries with troupe_add_actor_library() (cmake/TroupeActorLibrary.cmake),
 // which sets hidden visibility and exports only troupe_plugin_v1.
@@ -478,6 +490,64 @@ struct UpdateTroupeSettings {
   }
 };
 
+// This node's capabilities changed and this actor's requirements (or its
+// class's CapabilityCheck) no longer hold; see TROUPE_MSG_CAPABILITIES_CHANGED.
+// If the class has exit_when_unfit, an ExitRequest follows.
+struct CapabilitiesChanged {
+  static constexpr std::string_view kTypeName = TROUPE_MSG_CAPABILITIES_CHANGED;
+  std::string capabilities_json;  // the node's capabilities now, a JSON object
+  std::string reason;             // what no longer holds
+
+  static std::optional<CapabilitiesChanged> DecodePayload(std::string_view in) {
+    std::string_view capabilities, reason;
+    if (!wire::ReadField(&in, &capabilities) || !wire::ReadField(&in, &reason) || !in.empty()) {
+      return std::nullopt;
+    }
+    return CapabilitiesChanged{std::string(capabilities), std::string(reason)};
+  }
+  static std::optional<CapabilitiesChanged> Decode(const Message& m) {
+    return DecodePayload(m.payload());
+  }
+  std::string EncodePayload() const {
+    std::string out;
+    wire::AppendField(&out, capabilities_json);
+    wire::AppendField(&out, reason);
+    return out;
+  }
+};
+
+// A convention member joined, left (or expired), or changed its capabilities;
+// see TROUPE_MSG_CONVENTION_UPDATE and Actor::NotifyOnConventionChanges.
+struct ConventionUpdate {
+  static constexpr std::string_view kTypeName = TROUPE_MSG_CONVENTION_UPDATE;
+  std::string node;               // the member's address, "host:port"
+  std::string capabilities_json;  // its capabilities, a JSON object
+  std::string event;              // "joined", "left" or "capabilities"
+
+  bool joined() const noexcept { return event == "joined"; }
+  bool left() const noexcept { return event == "left"; }
+  bool capabilities_changed() const noexcept { return event == "capabilities"; }
+
+  static std::optional<ConventionUpdate> DecodePayload(std::string_view in) {
+    std::string_view node, capabilities, event;
+    if (!wire::ReadField(&in, &node) || !wire::ReadField(&in, &capabilities) ||
+        !wire::ReadField(&in, &event) || !in.empty()) {
+      return std::nullopt;
+    }
+    return ConventionUpdate{std::string(node), std::string(capabilities), std::string(event)};
+  }
+  static std::optional<ConventionUpdate> Decode(const Message& m) {
+    return DecodePayload(m.payload());
+  }
+  std::string EncodePayload() const {
+    std::string out;
+    wire::AppendField(&out, node);
+    wire::AppendField(&out, capabilities_json);
+    wire::AppendField(&out, event);
+    return out;
+  }
+};
+
 class Actor;
 
 namespace detail {
@@ -622,6 +692,9 @@ class Actor {
     host_->log(ctx_, level, detail::Bytes(text));
   }
   // Sets (non-empty value_json) or removes (empty) a capability of this node.
+  // Throws troupe::Error: INVALID_ARGUMENT for bad JSON, FAILED_PRECONDITION
+  // for a read-only name (e.g. "troupe.cores"). A change that makes this very
+  // actor unfit reaches it as a CapabilitiesChanged message after this handler.
   void UpdateCapability(std::string_view name, std::string_view value_json) const {
     RequireHost();
     detail::Check(host_->update_capability(ctx_, detail::Bytes(name), detail::Bytes(value_json)),
@@ -632,6 +705,15 @@ class Actor {
     RequireHost();
     host_->handle_dead_letters(ctx_, enable ? 1 : 0);
   }
+#if TROUPE_ABI_TARGET_MINOR >= 2
+  // Subscribes to (or unsubscribes from) ConventionUpdate messages: first one
+  // "joined" per current member, then every join, leave and capability change.
+  // Subscribing again changes nothing; exiting ends it. Needs ABI minor 2.
+  void NotifyOnConventionChanges(bool enable) const {
+    RequireHost();
+    host_->notify_on_convention_changes(ctx_, enable ? 1 : 0);
+  }
+#endif
   // Parses a printed address. Throws troupe::Error(INVALID_ARGUMENT) when the
   // text is not an address.
   Address ParseAddress(std::string_view text) const {
@@ -744,6 +826,12 @@ struct ClassOptions {
   // std::string_view requirements_json)`, that is used (an exception = no).
   int (*capability_check)(troupe_bytes_t capabilities_json,
                           troupe_bytes_t requirements_json) = nullptr;
+#if TROUPE_ABI_TARGET_MINOR >= 2
+  // Exit (after the CapabilitiesChanged message) when a capability change
+  // makes an actor of the class unfit. Also set by a class member
+  // `static constexpr bool kExitWhenUnfit = true;`. Needs ABI minor 2.
+  bool exit_when_unfit = false;
+#endif
 };
 
 namespace detail {
@@ -834,6 +922,16 @@ concept HasCapabilityCheck = requires(std::string_view a, std::string_view b) {
   { T::CapabilityCheck(a, b) } -> std::convertible_to<bool>;
 };
 
+// `static constexpr bool kExitWhenUnfit` of an actor class, false without one.
+template <typename T>
+constexpr bool ExitWhenUnfitOf() {
+  if constexpr (requires { { T::kExitWhenUnfit } -> std::convertible_to<bool>; }) {
+    return static_cast<bool>(T::kExitWhenUnfit);
+  } else {
+    return false;
+  }
+}
+
 // The library table built by TROUPE_EXPORT_ACTORS.
 template <size_t N>
 class PluginTable {
@@ -880,6 +978,12 @@ constexpr troupe_actor_class_v1_t ActorClass(const char* name, ClassOptions opti
   c.failure_policy = static_cast<uint32_t>(options.failure_policy);
   c.pool_max_count = options.pool_max_count;
   c.pool_idle_count = options.pool_idle_count;
+#if TROUPE_ABI_TARGET_MINOR >= 2
+  c.exit_when_unfit = (options.exit_when_unfit || detail::ExitWhenUnfitOf<T>()) ? 1u : 0u;
+#else
+  static_assert(!detail::ExitWhenUnfitOf<T>(),
+                "kExitWhenUnfit needs TROUPE_ABI_TARGET_MINOR >= 2 (older hosts ignore it)");
+#endif
   return c;
 }
 

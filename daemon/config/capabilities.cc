@@ -1,0 +1,176 @@
+// capabilities.cc - loading capabilities.json and capabilities/<name>.
+#include "daemon/config/capabilities.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_join.h"
+#include "daemon/common/json_value.h"
+#include "daemon/common/strings.h"
+
+namespace troupe::config {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr uint64_t kMaxObjectFileBytes = 1 << 20;
+constexpr uint64_t kMaxValueFileBytes = 64 * 1024;
+
+std::string_view Trim(std::string_view s) {
+  const char* kSpace = " \t\r\n\v\f";
+  const size_t begin = s.find_first_not_of(kSpace);
+  if (begin == std::string_view::npos) return {};
+  const size_t end = s.find_last_not_of(kSpace);
+  return s.substr(begin, end - begin + 1);
+}
+
+// The text of the regular file `path` (at most `max_bytes`), or a problem
+// without the file name.
+absl::StatusOr<std::string> ReadSmallFile(const std::string& path, uint64_t max_bytes) {
+  std::error_code ec;
+  const fs::file_status status = fs::status(path, ec);
+  if (ec) return absl::InvalidArgumentError(troupe::StrCat("cannot be read: ", ec.message()));
+  if (!fs::is_regular_file(status)) return absl::InvalidArgumentError("not a regular file");
+  if (fs::file_size(path, ec) > max_bytes) {
+    return absl::InvalidArgumentError(troupe::StrCat("larger than ", max_bytes, " bytes"));
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in) {
+    return absl::InvalidArgumentError(troupe::StrCat("cannot be read: ", std::strerror(errno)));
+  }
+  return text.str();
+}
+
+void Set(std::vector<CapabilityValue>* out, CapabilityValue value) {
+  for (CapabilityValue& existing : *out) {
+    if (existing.name == value.name) {
+      existing = std::move(value);
+      return;
+    }
+  }
+  out->push_back(std::move(value));
+}
+
+std::string ReadOnlyProblem(std::string_view name) {
+  std::string names;
+  for (std::string_view read_only : kReadOnlyCapabilities) {
+    troupe::StrAppend(&names, names.empty() ? "" : ", ", read_only);
+  }
+  return troupe::StrCat("capability '", name, "' is read-only: troupd sets it (read-only names: ",
+                        names, ")");
+}
+
+void LoadObjectFile(const std::string& path, std::vector<CapabilityValue>* out,
+                    std::vector<std::string>* problems) {
+  absl::StatusOr<std::string> text = ReadSmallFile(path, kMaxObjectFileBytes);
+  if (!text.ok()) {
+    problems->push_back(troupe::StrCat(path, ": ", text.status().message()));
+    return;
+  }
+  absl::StatusOr<JsonValue> object = JsonValue::Parse(*text);
+  if (!object.ok()) {
+    problems->push_back(
+        troupe::StrCat(path, ": not valid JSON: ", object.status().message()));
+    return;
+  }
+  if (!object->is_object()) {
+    problems->push_back(troupe::StrCat(
+        path, ": must be a JSON object of capability name -> value, e.g. {\"zone\": \"eu\"}"));
+    return;
+  }
+  std::vector<std::string_view> seen;
+  for (const JsonValue::Member& member : object->object()) {
+    const std::string& name = member.first;
+    if (name.empty()) {
+      problems->push_back(troupe::StrCat(path, ": a capability name is empty"));
+      continue;
+    }
+    if (std::find(seen.begin(), seen.end(), name) != seen.end()) {
+      problems->push_back(troupe::StrCat(path, ": capability '", name, "' is given twice"));
+      continue;
+    }
+    seen.push_back(name);
+    if (IsReadOnlyCapability(name)) {
+      problems->push_back(troupe::StrCat(path, ": ", ReadOnlyProblem(name)));
+      continue;
+    }
+    Set(out, CapabilityValue{name, member.second.ToJson(), path});
+  }
+}
+
+void LoadValueFiles(const std::string& dir, std::vector<CapabilityValue>* out,
+                    std::vector<std::string>* problems) {
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return;
+  if (!fs::is_directory(dir, ec)) {
+    problems->push_back(troupe::StrCat(dir, ": not a directory (one file per capability)"));
+    return;
+  }
+  std::vector<std::string> names;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.empty() || name[0] == '.' || name.back() == '~') continue;
+    names.push_back(name);
+  }
+  if (ec) {
+    problems->push_back(troupe::StrCat(dir, ": cannot be listed: ", ec.message()));
+    return;
+  }
+  std::sort(names.begin(), names.end());
+  for (const std::string& name : names) {
+    const std::string path = troupe::StrCat(dir, "/", name);
+    if (IsReadOnlyCapability(name)) {
+      problems->push_back(troupe::StrCat(path, ": ", ReadOnlyProblem(name)));
+      continue;
+    }
+    absl::StatusOr<std::string> text = ReadSmallFile(path, kMaxValueFileBytes);
+    if (!text.ok()) {
+      problems->push_back(troupe::StrCat(path, ": ", text.status().message()));
+      continue;
+    }
+    const std::string_view value = Trim(*text);
+    if (value.empty()) {
+      problems->push_back(troupe::StrCat(
+          path, ": empty; write a JSON value (8, true, \"eu\", [1, 2]) or plain text"));
+      continue;
+    }
+    absl::StatusOr<JsonValue> parsed = JsonValue::Parse(value);
+    if (parsed.ok()) {
+      Set(out, CapabilityValue{name, parsed->ToJson(), path});
+    } else if (value.front() == '{' || value.front() == '[' || value.front() == '"') {
+      problems->push_back(
+          troupe::StrCat(path, ": looks like JSON but is not: ", parsed.status().message()));
+    } else {
+      Set(out, CapabilityValue{name, JsonQuote(value), path});  // plain text: a string
+    }
+  }
+}
+
+}  // namespace
+
+bool IsReadOnlyCapability(std::string_view name) {
+  return std::find(std::begin(kReadOnlyCapabilities), std::end(kReadOnlyCapabilities), name) !=
+         std::end(kReadOnlyCapabilities);
+}
+
+absl::StatusOr<std::vector<CapabilityValue>> LoadCapabilities(std::string_view troupe_dir) {
+  std::vector<CapabilityValue> out;
+  std::vector<std::string> problems;
+  const std::string object_path = troupe::StrCat(troupe_dir, "/capabilities.json");
+  std::error_code ec;
+  if (fs::exists(object_path, ec) || fs::is_symlink(object_path, ec)) {
+    LoadObjectFile(object_path, &out, &problems);
+  }
+  LoadValueFiles(troupe::StrCat(troupe_dir, "/capabilities"), &out, &problems);
+  if (!problems.empty()) return absl::InvalidArgumentError(absl::StrJoin(problems, "\n"));
+  return out;
+}
+
+}  // namespace troupe::config

@@ -1,0 +1,465 @@
+// convention.cc - see convention.h. The gRPC handlers are in service.cc.
+#include "daemon/convention/convention.h"
+
+#include <algorithm>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/str_join.h"
+#include "daemon/common/logging.h"
+#include "daemon/common/strings.h"
+#include "daemon/convention/convention_state.h"
+#include "daemon/common/json_value.h"
+#include "daemon/common/status_macros.h"
+#include "daemon/hosting/requirements.h"
+#include "daemon/runtime/requirement_check.h"
+
+namespace troupe::convention {
+
+namespace {
+constexpr std::string_view kPlaceMethod = "/troupe.v1.Convention/Place";
+constexpr std::string_view kInviteMethod = "/troupe.v1.Convention/Invite";
+
+uint64_t RandomIncarnation() {
+  std::random_device device;
+  uint64_t n = (static_cast<uint64_t>(device()) << 32) ^ device();
+  return n == 0 ? 1 : n;
+}
+
+std::string_view EventName(v1::RosterChangeKind kind) {
+  switch (kind) {
+    case v1::ROSTER_CHANGE_JOINED:
+      return "joined";
+    case v1::ROSTER_CHANGE_CAPABILITIES:
+      return "capabilities";
+    default:
+      return "left";
+  }
+}
+}  // namespace
+
+ConventionState::ConventionState(ConventionOptions opts, runtime::ActorSystem* sys, hosting::BundleHost* h)
+    : options(std::move(opts)),
+      system(sys),
+      host(h),
+      incarnation(RandomIncarnation()),
+      directory(options.self) {
+  LinkOptions link_options;
+  link_options.self = options.self;
+  link_options.guard = options.guard;
+  link_options.max_message_bytes = options.max_message_bytes;
+  links = std::make_unique<Links>(link_options, system, &directory);
+  leading = options.leader.empty() || options.leader == options.self;
+}
+
+v1::MemberInfo ConventionState::SelfInfo() const {
+  v1::MemberInfo info;
+  info.set_address(options.self);
+  info.set_capabilities_json(system->CapabilitiesJson());
+  for (const v1::BundleInfo& b : host->List()) {
+    v1::BundleSummary* s = info.add_bundles();
+    s->set_hash(b.hash());
+    s->set_group(b.group());
+    s->set_version(b.version());
+    s->set_active(b.state() == v1::BUNDLE_STATE_ACTIVE);
+  }
+  const runtime::SystemStatus status = system->GetStatus();
+  info.mutable_load()->set_live_actors(status.live_actors);
+  info.mutable_load()->set_queued_messages(links->queued());
+  info.set_troupe_version(options.troupe_version);
+  info.set_incarnation(incarnation);
+  return info;
+}
+
+void ConventionState::OnEvent(const RosterEvent& event) {
+  const std::string& node = event.member.address();
+  if (node == options.self) return;
+  system->PublishConventionUpdate(node, event.member.capabilities_json(), EventName(event.kind));
+  if (event.kind == v1::ROSTER_CHANGE_LEFT || event.kind == v1::ROSTER_CHANGE_EXPIRED) {
+    const std::string reason = troupe::StrCat(
+        "member ", node, event.kind == v1::ROSTER_CHANGE_EXPIRED ? " expired" : " left",
+        event.reason.empty() ? "" : ": ", event.reason);
+    system->NodeLost(node, reason);
+    links->PeerLost(node, reason);
+    if (options.on_node_lost) options.on_node_lost(node, reason);
+  }
+}
+
+void ConventionState::StartLeader() {
+  LeaderOptions leader_options;
+  leader_options.checkin_interval = options.checkin_interval;
+  leader_options.missed_checkins = options.missed_checkins;
+  leader_options.self_info = [this] { return SelfInfo(); };
+  leader_options.on_event = [this](const RosterEvent& event) {
+    directory.Apply(event);
+    OnEvent(event);
+  };
+  leader = std::make_unique<Leader>(std::move(leader_options));
+  directory.Replace(leader->Members());
+  leader->Start();
+}
+
+void ConventionState::StartMember(const std::string& leader_address) {
+  MemberOptions member_options;
+  member_options.leader = leader_address;
+  member_options.checkin_interval = options.checkin_interval;
+  member_options.missed_checkins = options.missed_checkins;
+  member_options.guard = options.guard;
+  member_options.self_info = [this] { return SelfInfo(); };
+  member_options.on_event = [this](const RosterEvent& event) { OnEvent(event); };
+  member = std::make_unique<Member>(std::move(member_options), &directory);
+  member->Start();
+}
+
+Convention::Convention(ConventionOptions options, runtime::ActorSystem* system,
+                       hosting::BundleHost* host)
+    : state_(std::make_unique<ConventionState>(std::move(options), system, host)),
+      service_(MakeService(state_.get())) {
+  ConventionState* s = state_.get();
+  system->SetRemoteTransport(s->links.get());
+  system->SetConventionSnapshot([s] {
+    std::vector<std::pair<std::string, std::string>> members;
+    for (const v1::MemberInfo& m : s->directory.Members()) {
+      if (m.address() != s->options.self) members.emplace_back(m.address(), m.capabilities_json());
+    }
+    return members;
+  });
+  system->SetPlacementFallback([s](runtime::Cell* parent, const runtime::ActorClass& actor_class,
+                                   std::string_view requirements, std::string_view global_name,
+                                   const absl::Status& local_problem) {
+    return s->PlaceChild(parent, actor_class, requirements, global_name, local_problem);
+  });
+  system->SetCapabilityObserver([s](const std::string&) {
+    troupe::MutexLock lock(&s->mu);
+    if (s->leader != nullptr && s->leading) s->leader->SelfChanged();
+    if (s->member != nullptr) s->member->CheckInNow();
+  });
+}
+
+Convention::~Convention() { Stop(false); }
+
+grpc::Service* Convention::service() { return service_.get(); }
+
+void Convention::Start() {
+  ConventionState* s = state_.get();
+  troupe::MutexLock lock(&s->mu);
+  if (s->started) return;
+  s->started = true;
+  if (s->leading) {
+    s->StartLeader();
+  } else {
+    s->StartMember(s->options.leader);
+  }
+  s->invite_thread = std::thread([s] { s->InviteLoop(); });
+}
+
+void Convention::Stop(bool graceful) {
+  ConventionState* s = state_.get();
+  Member* member;
+  Leader* leader;
+  std::thread invite_thread;
+  {
+    troupe::MutexLock lock(&s->mu);
+    if (s->stopped) return;
+    s->stopped = true;
+    s->cv.SignalAll();
+    member = s->member.get();
+    leader = s->leader.get();
+    invite_thread = std::move(s->invite_thread);
+  }
+  // Both stay allocated until the convention is destroyed: gRPC handlers
+  // that are still finishing may use them (they refuse new work now).
+  if (invite_thread.joinable()) invite_thread.join();
+  if (member != nullptr) member->Stop(graceful);
+  if (leader != nullptr) leader->Stop();
+  s->system->SetCapabilityObserver(nullptr);
+  s->system->SetPlacementFallback(nullptr);
+  s->links->Stop();
+  // Parents here with children on other daemons will not hear from them
+  // again: they are told now instead of waiting out the drain.
+  for (const v1::MemberInfo& m : s->directory.Members()) {
+    if (m.address() != s->options.self) {
+      s->system->NodeLost(m.address(), "this daemon is leaving the convention");
+    }
+  }
+  s->system->SetRemoteTransport(nullptr);
+}
+
+const std::string& Convention::self() const { return state_->options.self; }
+
+bool Convention::is_leader() const {
+  troupe::MutexLock lock(&state_->mu);
+  return state_->leading;
+}
+
+v1::ConventionStatusResponse Convention::Status() const {
+  ConventionState* s = state_.get();
+  v1::ConventionStatusResponse out;
+  out.set_self(s->options.self);
+  out.set_checkin_interval_ms(absl::ToInt64Milliseconds(s->options.checkin_interval));
+  out.set_missed_checkins(s->options.missed_checkins);
+  troupe::MutexLock lock(&s->mu);
+  if (s->leading) {
+    out.set_role("leader");
+    out.set_leader(s->options.self);
+    out.set_joined(true);
+    std::vector<v1::MemberInfo> members =
+        s->leader != nullptr ? s->leader->Members() : std::vector<v1::MemberInfo>{s->SelfInfo()};
+    for (v1::MemberInfo& m : members) *out.add_members() = std::move(m);
+    for (const std::string& address : s->invited) {
+      if (!s->directory.Contains(address)) out.add_invited(address);
+    }
+  } else {
+    out.set_role("member");
+    out.set_leader(s->member != nullptr ? s->member->leader() : s->options.leader);
+    out.set_joined(s->member != nullptr && s->member->joined());
+    if (s->member != nullptr) out.set_problem(s->member->problem());
+    for (v1::MemberInfo& m : s->directory.Members()) *out.add_members() = std::move(m);
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> Convention::Invite(const std::string& address) {
+  ConventionState* s = state_.get();
+  {
+    troupe::MutexLock lock(&s->mu);
+    if (!s->leading) {
+      return absl::FailedPreconditionError(troupe::StrCat(
+          "only the leader invites members; this daemon's leader is ", s->member->leader()));
+    }
+    if (address == s->options.self) {
+      return absl::InvalidArgumentError("a leader cannot invite itself");
+    }
+    s->invited.insert(address);
+  }
+  absl::Status sent = s->SendInvite(address);
+  if (!sent.ok()) {
+    return troupe::StrCat("pre-registered ", address, "; the invitation did not reach it (",
+                          sent.message(), "); it is invited again every check-in period");
+  }
+  return troupe::StrCat("invited ", address, "; it joins with its next registration");
+}
+
+absl::Status ConventionState::SendInvite(const std::string& address) {
+  auto stub = v1::Convention::NewStub(
+      grpc::CreateChannel(address, options.guard->ChannelCredentials()));
+  grpc::ClientContext context;
+  const peerauth::CallSignature signature = options.guard->Sign(&context, kInviteMethod);
+  context.set_deadline(absl::ToChronoTime(absl::Now() + options.checkin_interval));
+  v1::InviteRequest request;
+  request.set_leader(options.self);
+  v1::InviteResponse response;
+  grpc::Status status = stub->Invite(&context, request, &response);
+  if (!status.ok()) {
+    return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+  }
+  return options.guard->CheckAnswer(context, signature);
+}
+
+void ConventionState::InviteLoop() {
+  troupe::MutexLock lock(&mu);
+  while (!stopped) {
+    cv.WaitWithTimeout(&mu, options.checkin_interval);
+    if (stopped || !leading) continue;
+    std::vector<std::string> pending;
+    for (const std::string& address : invited) {
+      if (!directory.Contains(address)) pending.push_back(address);
+    }
+    mu.Unlock();
+    for (const std::string& address : pending) (void)SendInvite(address);
+    mu.Lock();
+  }
+}
+
+absl::Status ConventionState::AcceptInvite(const std::string& leader_address) {
+  troupe::MutexLock lock(&mu);
+  if (stopped) return absl::UnavailableError("this daemon is shutting down");
+  if (leader_address == options.self) return absl::InvalidArgumentError("invited by itself");
+  if (leading) {
+    const size_t members = leader != nullptr ? leader->Members().size() : 1;
+    if (members > 1) {
+      return absl::FailedPreconditionError(troupe::StrCat(
+          options.self, " leads ", members - 1, " members of its own; it cannot join ",
+          leader_address));
+    }
+    leading = false;
+    if (leader != nullptr) leader->Stop();  // kept allocated: handlers may still use it
+    StartMember(leader_address);
+    return absl::OkStatus();
+  }
+  member->SetLeader(leader_address);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> Convention::PlaceElsewhere(const v1::CreateActorRequest& request,
+                                                       const absl::Status& local_problem) {
+  ConventionState* s = state_.get();
+  absl::StatusOr<hosting::Requirements> requirements =
+      hosting::ParseRequirementsArray(request.requirements_json(), "requirements");
+  if (!requirements.ok()) return requirements.status();
+  PlaceSpec spec;
+  spec.group = request.group();
+  spec.class_name = request.class_name();
+  for (const v1::BundleInfo& b : s->host->List(request.group())) {
+    if (b.state() == v1::BUNDLE_STATE_ACTIVE) spec.bundle_hash = b.hash();
+  }
+  spec.requirements_json = request.requirements_json();
+  spec.global_name = request.global_name();
+  spec.fits = [&](const std::string& capabilities) {
+    return hosting::CheckRequirements(*requirements, capabilities);
+  };
+  return s->Place(spec, local_problem);
+}
+
+absl::StatusOr<runtime::ActorRef> ConventionState::PlaceChild(
+    runtime::Cell* parent, const runtime::ActorClass& actor_class,
+    std::string_view requirements_object, std::string_view global_name,
+    const absl::Status& local_problem) {
+  // The group and version of the parent's bundle: the child comes from the
+  // same version, fetched by its hash where it is missing.
+  const std::string parent_address = system->FormatAddress(parent);
+  const hosting::BundleHost::ActorOrigin origin = host->OriginOf(parent_address);
+  if (origin.bundle.empty()) return local_problem;
+  PlaceSpec spec;
+  spec.group = origin.bundle.substr(0, origin.bundle.find(' '));
+  const std::string version = origin.bundle.substr(origin.bundle.find(' ') + 1);
+  for (const v1::BundleInfo& b : host->List(spec.group)) {
+    if (b.version() == version) spec.bundle_hash = b.hash();
+  }
+  spec.class_name = std::string(actor_class.name());
+  absl::StatusOr<std::string> array = RequirementsObjectToArray(requirements_object);
+  if (!array.ok()) {
+    return absl::FailedPreconditionError(troupe::StrCat(local_problem.message(), "; ",
+                                                        array.status().message()));
+  }
+  spec.requirements_json = *array;
+  spec.global_name = std::string(global_name);
+  spec.parent = parent_address;
+  const std::string requirements(requirements_object);
+  spec.fits = [&](const std::string& capabilities) -> absl::Status {
+    TROUPE_RETURN_IF_ERROR(runtime::CheckRequirementsObject(requirements, capabilities));
+    if (actor_class.has_capability_check() &&
+        !actor_class.CapabilityCheck(capabilities, requirements)) {
+      return absl::FailedPreconditionError(troupe::StrCat(
+          "the capability check of '", actor_class.name(), "' refuses its capabilities"));
+    }
+    return absl::OkStatus();
+  };
+  absl::StatusOr<std::string> placed = Place(spec, local_problem);
+  if (!placed.ok()) return placed.status();
+  return system->ParseAddress(*placed);
+}
+
+absl::StatusOr<std::string> ConventionState::Place(const PlaceSpec& spec,
+                                                   const absl::Status& local_problem) {
+  ConventionState* s = this;
+  struct Candidate {
+    v1::MemberInfo member;
+    uint64_t load;
+  };
+  std::vector<Candidate> candidates;
+  std::vector<std::string> considered;
+  {
+    troupe::MutexLock lock(&s->mu);
+    for (v1::MemberInfo& m : s->directory.Members()) {
+      if (m.address() == s->options.self) continue;
+      absl::Status fits = spec.fits(m.capabilities_json());
+      if (fits.ok() && spec.bundle_hash.empty() &&
+          std::none_of(m.bundles().begin(), m.bundles().end(),
+                       [&](const v1::BundleSummary& b) { return b.group() == spec.group; })) {
+        fits = absl::FailedPreconditionError(
+            troupe::StrCat("it has no bundle of group '", spec.group, "'"));
+      }
+      if (!fits.ok()) {
+        considered.push_back(troupe::StrCat(m.address(), ": ", fits.message()));
+        continue;
+      }
+      // What this daemon placed there since that member's last check-in
+      // counts too, so a burst of creates spreads out.
+      auto placed = s->placed.find(m.address());
+      if (placed != s->placed.end() && placed->second.first != m.last_checkin_unix_ms()) {
+        s->placed.erase(placed);
+        placed = s->placed.end();
+      }
+      const uint64_t load = m.load().live_actors() + m.load().queued_messages() +
+                            (placed == s->placed.end() ? 0 : placed->second.second);
+      candidates.push_back({std::move(m), load});
+    }
+  }
+  std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
+    return a.load != b.load ? a.load < b.load : a.member.address() < b.member.address();
+  });
+  for (const Candidate& c : candidates) {
+    auto stub = v1::Convention::NewStub(grpc::CreateChannel(
+        c.member.address(), s->options.guard->ChannelCredentials()));
+    grpc::ClientContext context;
+    const peerauth::CallSignature signature = s->options.guard->Sign(&context, kPlaceMethod);
+    context.set_deadline(absl::ToChronoTime(absl::Now() + s->options.place_timeout));
+    v1::PlaceRequest place;
+    place.set_group(spec.group);
+    place.set_class_name(spec.class_name);
+    place.set_bundle_hash(spec.bundle_hash);
+    place.set_requirements_json(spec.requirements_json);
+    place.set_global_name(spec.global_name);
+    place.set_parent(spec.parent);
+    place.set_from_node(s->options.self);
+    v1::PlaceResponse response;
+    grpc::Status status = stub->Place(&context, place, &response);
+    absl::Status answered = status.ok() ? s->options.guard->CheckAnswer(context, signature)
+                                        : absl::OkStatus();
+    if (status.ok() && answered.ok()) {
+      troupe::MutexLock lock(&s->mu);
+      auto& placed = s->placed[c.member.address()];
+      if (placed.first != c.member.last_checkin_unix_ms()) {
+        placed = {c.member.last_checkin_unix_ms(), 0};
+      }
+      ++placed.second;
+      LogInfo("convention: placed ", spec.group, "/", spec.class_name, " on ",
+              c.member.address(), " as ", response.address());
+      return response.address();
+    }
+    considered.push_back(troupe::StrCat(c.member.address(), ": ",
+                                        status.ok() ? std::string(answered.message())
+                                                    : status.error_message()));
+  }
+  return absl::FailedPreconditionError(troupe::StrCat(
+      local_problem.message(), "; and no member of the convention took it (",
+      considered.empty() ? std::string("no other members")
+                         : troupe::StrCat("considered: ", absl::StrJoin(considered, "; ")),
+      ")"));
+}
+
+absl::StatusOr<std::string> RequirementsObjectToArray(std::string_view object_json) {
+  if (object_json.find_first_not_of(" \t\r\n") == std::string_view::npos) return std::string();
+  absl::StatusOr<JsonValue> parsed = JsonValue::Parse(object_json);
+  if (!parsed.ok() || !parsed->is_object()) {
+    return absl::InvalidArgumentError(
+        "requirements that are not a JSON object of conditions cannot travel to another member");
+  }
+  std::string out = "[";
+  for (const auto& [capability, conditions] : parsed->object()) {
+    if (!conditions.is_object()) {
+      return absl::InvalidArgumentError(troupe::StrCat(
+          "the requirement on '", capability, "' is not an object of conditions; it cannot "
+          "travel to another member"));
+    }
+    for (const auto& [condition, operand] : conditions.object()) {
+      if (condition != "equals" && condition != "at_least" && condition != "at_most" &&
+          condition != "present" && condition != "one_of") {
+        return absl::InvalidArgumentError(troupe::StrCat(
+            "condition '", condition, "' on '", capability,
+            "' is not one of equals, at_least, at_most, present, one_of; it cannot travel to "
+            "another member"));
+      }
+      troupe::StrAppend(&out, out.size() > 1 ? "," : "", "{\"capability\":",
+                        JsonQuote(capability), ",\"", condition, "\":",
+                        operand.ToJson(), "}");
+    }
+  }
+  out += "]";
+  return out;
+}
+
+}  // namespace troupe::convention

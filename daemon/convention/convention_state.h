@@ -1,0 +1,88 @@
+// convention_state.h - the parts of a Convention, shared by convention.cc and
+// the gRPC handlers in service.cc. Private to daemon/convention.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "daemon/common/mutex.h"
+#include "daemon/convention/convention.h"
+#include "daemon/convention/directory.h"
+#include "daemon/convention/leader.h"
+#include "daemon/convention/links.h"
+#include "daemon/convention/member.h"
+
+namespace troupe::convention {
+
+// What to place where (Place): the request as a peer's Place handler gets
+// it, and the check of a member's last known capabilities.
+struct PlaceSpec {
+  std::string group;
+  std::string class_name;
+  std::string bundle_hash;        // empty: a member with the group loaded
+  std::string requirements_json;  // manifest array form
+  std::string global_name;
+  std::string parent;  // the creator's address, or empty
+  std::function<absl::Status(const std::string& capabilities_json)> fits;
+};
+
+// Requirements in the runtime's object form ({"gpu":{"equals":true}}) as the
+// manifest's array form. InvalidArgument for conditions the manifest does not
+// know (they cannot travel).
+absl::StatusOr<std::string> RequirementsObjectToArray(std::string_view object_json);
+
+struct ConventionState {
+  ConventionState(ConventionOptions options, runtime::ActorSystem* system,
+                  hosting::BundleHost* host);
+
+  // This daemon's roster entry now.
+  v1::MemberInfo SelfInfo() const;
+  // A change of the directory: subscribers, the runtime and the links hear of
+  // it (nothing for this daemon's own entry).
+  void OnEvent(const RosterEvent& event);
+  void StartLeader() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  void StartMember(const std::string& leader) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  absl::Status SendInvite(const std::string& address);
+  // Re-sends the invitations of pre-registered daemons that have not joined.
+  void InviteLoop();
+  // Creates the actor `spec` describes on another member (Convention::
+  // PlaceElsewhere has the order); its address.
+  absl::StatusOr<std::string> Place(const PlaceSpec& spec, const absl::Status& local_problem);
+  // The runtime's placement fallback: a child that does not fit here.
+  absl::StatusOr<runtime::ActorRef> PlaceChild(runtime::Cell* parent,
+                                               const runtime::ActorClass& actor_class,
+                                               std::string_view requirements_object,
+                                               std::string_view global_name,
+                                               const absl::Status& local_problem);
+  // An invitation from `leader`: become (or stay) its member.
+  absl::Status AcceptInvite(const std::string& leader);
+
+  const ConventionOptions options;
+  runtime::ActorSystem* const system;
+  hosting::BundleHost* const host;
+  const uint64_t incarnation;
+  Directory directory;
+  std::unique_ptr<Links> links;
+
+  mutable troupe::Mutex mu;
+  troupe::CondVar cv;
+  bool leading ABSL_GUARDED_BY(mu) = true;
+  bool started ABSL_GUARDED_BY(mu) = false;
+  bool stopped ABSL_GUARDED_BY(mu) = false;
+  std::unique_ptr<Leader> leader ABSL_GUARDED_BY(mu);
+  std::unique_ptr<Member> member ABSL_GUARDED_BY(mu);
+  std::set<std::string> invited ABSL_GUARDED_BY(mu);
+  // Per member: its last check-in time when counted, and actors placed there
+  // since (reset with each check-in).
+  std::map<std::string, std::pair<int64_t, uint64_t>> placed ABSL_GUARDED_BY(mu);
+  std::thread invite_thread;
+};
+
+// The Convention gRPC service over `state` (service.cc).
+std::unique_ptr<grpc::Service> MakeService(ConventionState* state);
+
+}  // namespace troupe::convention

@@ -1,0 +1,74 @@
+// links.h - direct daemon-to-daemon message links: the runtime's
+// RemoteTransport. Each daemon opens one Link stream to each peer it sends to
+// and writes batches of envelopes on it from one writer thread, so order is
+// kept per sender-receiver pair. Flow control: the receiver reads the next
+// batch only after delivering the current one, HTTP/2 flow control holds the
+// writer, and a peer's outbox is bounded (outbox_limit_bytes): a sender that
+// finds it full waits, so a slow receiver slows its senders instead of making
+// this daemon grow. Private to daemon/convention.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/container/flat_hash_map.h"
+#include "daemon/common/mutex.h"
+#include "daemon/convention/directory.h"
+#include "daemon/convention/peer_guard.h"
+#include "daemon/runtime/actor_system.h"
+#include "daemon/runtime/remote_transport.h"
+#include "grpcpp/grpcpp.h"
+#include "troupe/v1/convention.grpc.pb.h"
+
+namespace troupe::convention {
+
+struct LinkOptions {
+  std::string self;             // this daemon's node name
+  PeerGuard* guard = nullptr;   // not owned
+  uint64_t outbox_limit_bytes = 64 << 20;
+  // Most envelopes and bytes written in one batch.
+  size_t batch_envelopes = 4096;
+  size_t batch_bytes = 1 << 20;
+  int max_message_bytes = 64 << 20;  // gRPC's limit on one batch
+};
+
+// Thread-safe.
+class Links final : public runtime::RemoteTransport {
+ public:
+  // `system` and `directory` must outlive the links.
+  Links(LinkOptions options, runtime::ActorSystem* system, const Directory* directory);
+  ~Links() override;  // Stop()
+
+  // runtime::RemoteTransport: queues `message` for `node`'s link (opened on
+  // first use). A node that is not a current member: Undeliverable at once.
+  void Forward(std::string_view node, uint64_t remote_id, runtime::Message message) override;
+
+  // Serves a peer's Link stream (the peer is authenticated by the caller):
+  // delivers each envelope, reports the undeliverable ones back.
+  grpc::Status Serve(grpc::ServerContext* context,
+                     grpc::ServerReaderWriter<v1::LinkReport, v1::EnvelopeBatch>* stream,
+                     std::string_view peer);
+
+  // `node` left the convention: its link closes and every message still
+  // queued for it becomes undeliverable with `reason`.
+  void PeerLost(std::string_view node, std::string_view reason);
+  // Closes every link; later Forwards are undeliverable. Idempotent.
+  void Stop();
+
+  // Messages queued or in flight on every outbound link (for load reports).
+  uint64_t queued() const;
+
+ private:
+  class Peer;
+  std::shared_ptr<Peer> PeerFor(std::string_view node);
+
+  LinkOptions options_;
+  runtime::ActorSystem* const system_;
+  const Directory* const directory_;
+  mutable troupe::Mutex mu_;
+  absl::flat_hash_map<std::string, std::shared_ptr<Peer>> peers_ ABSL_GUARDED_BY(mu_);
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace troupe::convention

@@ -1,0 +1,207 @@
+// service.cc - the Convention gRPC service (proto/troupe/v1/convention.proto):
+// every call is authenticated first, then handed to the part that owns it.
+#include <fstream>
+#include <sstream>
+
+#include "daemon/common/logging.h"
+#include "daemon/common/strings.h"
+#include "daemon/convention/convention_state.h"
+#include "troupe/v1/convention.grpc.pb.h"
+
+namespace troupe::convention {
+
+namespace {
+constexpr std::string_view kFetchMethod = "/troupe.v1.Convention/FetchBundle";
+
+grpc::Status ToGrpc(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
+
+std::string Method(std::string_view name) { return troupe::StrCat("/troupe.v1.Convention/", name); }
+}  // namespace
+
+class ConventionService final : public v1::Convention::Service {
+ public:
+  explicit ConventionService(ConventionState* state) : s_(state) {}
+
+  grpc::Status Join(grpc::ServerContext* context,
+                    grpc::ServerReaderWriter<v1::RosterNews, v1::MemberReport>* stream) override {
+    absl::StatusOr<std::string> peer = s_->options.guard->Verify(context, Method("Join"));
+    if (!peer.ok()) return ToGrpc(peer.status());
+    Leader* leader = nullptr;
+    {
+      troupe::MutexLock lock(&s_->mu);
+      if (!s_->leading || s_->leader == nullptr) {
+        return grpc::Status(
+            grpc::StatusCode::FAILED_PRECONDITION,
+            troupe::StrCat(s_->options.self, " is not a leader; its leader is ",
+                           s_->member != nullptr ? s_->member->leader() : s_->options.leader));
+      }
+      leader = s_->leader.get();
+    }
+    // The member checks this daemon's proof before it sends its report.
+    stream->SendInitialMetadata();
+    // The leader object lives as long as the convention, which outlives the
+    // server; Leader::Stop ends this stream.
+    return leader->Serve(context, stream);
+  }
+
+  grpc::Status Invite(grpc::ServerContext* context, const v1::InviteRequest* request,
+                      v1::InviteResponse* response) override {
+    absl::StatusOr<std::string> peer = s_->options.guard->Verify(context, Method("Invite"));
+    if (!peer.ok()) return ToGrpc(peer.status());
+    if (request->leader() != *peer) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          troupe::StrCat("an invitation from ", *peer, " names another leader, ",
+                                         request->leader()));
+    }
+    if (absl::Status accepted = s_->AcceptInvite(request->leader()); !accepted.ok()) {
+      return ToGrpc(accepted);
+    }
+    LogInfo("convention: invited by ", request->leader(), "; joining it");
+    response->set_address(s_->options.self);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Link(grpc::ServerContext* context,
+                    grpc::ServerReaderWriter<v1::LinkReport, v1::EnvelopeBatch>* stream) override {
+    absl::StatusOr<std::string> peer = s_->options.guard->Verify(context, Method("Link"));
+    if (!peer.ok()) return ToGrpc(peer.status());
+    return s_->links->Serve(context, stream, *peer);
+  }
+
+  grpc::Status Place(grpc::ServerContext* context, const v1::PlaceRequest* request,
+                     v1::PlaceResponse* response) override {
+    absl::StatusOr<std::string> peer = s_->options.guard->Verify(context, Method("Place"));
+    if (!peer.ok()) return ToGrpc(peer.status());
+    if (!request->bundle_hash().empty()) {
+      if (absl::Status present = EnsureBundle(*request, *peer); !present.ok()) {
+        LogWarning("convention: refused to place ", request->group(), "/",
+                   request->class_name(), " for ", *peer, ": ", present.message());
+        return ToGrpc(present);
+      }
+    }
+    runtime::CreateOptions options;
+    options.requirements_json = request->requirements_json();
+    options.global_name = request->global_name();
+    if (!request->parent().empty()) {
+      absl::StatusOr<runtime::ActorRef> parent = s_->system->ParseAddress(request->parent());
+      if (!parent.ok()) return ToGrpc(parent.status());
+      options.parent = *std::move(parent);
+    }
+    absl::StatusOr<runtime::ActorRef> actor =
+        s_->host->CreateActor(request->group(), request->class_name(), options);
+    if (!actor.ok()) {
+      return ToGrpc(absl::Status(actor.status().code(),
+                                 troupe::StrCat("on ", s_->options.self, ": ",
+                                                actor.status().message())));
+    }
+    response->set_address(s_->system->FormatAddress(actor->get()));
+    return grpc::Status::OK;
+  }
+
+  grpc::Status FetchBundle(grpc::ServerContext* context, const v1::FetchBundleRequest* request,
+                           v1::FetchBundleResponse* response) override {
+    absl::StatusOr<std::string> peer = s_->options.guard->Verify(context, Method("FetchBundle"));
+    if (!peer.ok()) return ToGrpc(peer.status());
+    absl::StatusOr<std::string> path = s_->host->StoredBundlePath(request->hash());
+    if (!path.ok()) return ToGrpc(path.status());
+    std::ifstream in(*path, std::ios::binary);
+    std::ostringstream bytes;
+    bytes << in.rdbuf();
+    if (!in.good() && !in.eof()) {
+      return grpc::Status(grpc::StatusCode::INTERNAL, troupe::StrCat("cannot read ", *path));
+    }
+    response->set_bundle(std::move(bytes).str());
+    LogInfo("convention: sent bundle ", request->hash(), " to ", *peer);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ClaimName(grpc::ServerContext* context, const v1::ClaimNameRequest*,
+                         v1::ClaimNameResponse*) override {
+    absl::StatusOr<std::string> peer = s_->options.guard->Verify(context, Method("ClaimName"));
+    if (!peer.ok()) return ToGrpc(peer.status());
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                        "convention-wide global names are not implemented yet");
+  }
+
+  grpc::Status ReleaseName(grpc::ServerContext* context, const v1::ClaimNameRequest*,
+                           v1::ClaimNameResponse*) override {
+    absl::StatusOr<std::string> peer = s_->options.guard->Verify(context, Method("ReleaseName"));
+    if (!peer.ok()) return ToGrpc(peer.status());
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                        "convention-wide global names are not implemented yet");
+  }
+
+ private:
+  // Makes sure the bundle `request` names is loaded here: fetched from the
+  // asking daemon when allow_remote_actor_sources permits, verified against
+  // this daemon's trusted keys and loaded.
+  absl::Status EnsureBundle(const v1::PlaceRequest& request, const std::string& peer) {
+    if (s_->host->StoredBundlePath(request.bundle_hash()).ok()) return absl::OkStatus();
+    const std::string& policy = s_->options.allow_remote_sources;
+    const std::string& self = s_->options.self;
+    if (policy == "no") {
+      return absl::FailedPreconditionError(troupe::StrCat(
+          self, " does not have bundle ", request.bundle_hash(), " (", request.group(),
+          ") and its allow_remote_actor_sources is 'no'; load the bundle there or set it to "
+          "yes or leader-only"));
+    }
+    if (policy == "leader-only") {
+      const std::string leader = s_->directory.leader();
+      if (peer != leader) {
+        return absl::FailedPreconditionError(troupe::StrCat(
+            self, " does not have bundle ", request.bundle_hash(), " (", request.group(),
+            ") and its allow_remote_actor_sources is 'leader-only'; ", peer,
+            " is not the leader (", leader.empty() ? "none known" : leader, ")"));
+      }
+    }
+    auto stub =
+        v1::Convention::NewStub(grpc::CreateCustomChannel(peer, s_->options.guard->ChannelCredentials(), [&] {
+          grpc::ChannelArguments args;
+          args.SetMaxReceiveMessageSize(s_->options.max_message_bytes);
+          return args;
+        }()));
+    grpc::ClientContext context;
+    const peerauth::CallSignature signature = s_->options.guard->Sign(&context, kFetchMethod);
+    context.set_deadline(absl::ToChronoTime(absl::Now() + s_->options.place_timeout));
+    v1::FetchBundleRequest fetch;
+    fetch.set_hash(request.bundle_hash());
+    v1::FetchBundleResponse fetched;
+    grpc::Status status = stub->FetchBundle(&context, fetch, &fetched);
+    if (!status.ok()) {
+      return absl::FailedPreconditionError(troupe::StrCat(
+          self, " could not fetch bundle ", request.bundle_hash(), " from ", peer, ": ",
+          status.error_message()));
+    }
+    if (absl::Status answer = s_->options.guard->CheckAnswer(context, signature); !answer.ok()) {
+      return absl::FailedPreconditionError(troupe::StrCat(
+          self, " could not fetch bundle ", request.bundle_hash(), " from ", peer, ": ",
+          answer.message()));
+    }
+    absl::StatusOr<hosting::LoadOutcome> loaded = s_->host->LoadBytes(fetched.bundle());
+    if (!loaded.ok()) {
+      return absl::FailedPreconditionError(troupe::StrCat(
+          self, " refused bundle ", request.bundle_hash(), " fetched from ", peer, ": ",
+          loaded.status().message()));
+    }
+    if (loaded->bundle.hash() != request.bundle_hash()) {
+      return absl::FailedPreconditionError(troupe::StrCat(
+          "bundle fetched from ", peer, " has source hash ", loaded->bundle.hash(), ", not ",
+          request.bundle_hash()));
+    }
+    LogInfo("convention: fetched and loaded ", loaded->bundle.group(), " ",
+            loaded->bundle.version(), " (", request.bundle_hash(), ") from ", peer);
+    return absl::OkStatus();
+  }
+
+  ConventionState* const s_;
+};
+
+std::unique_ptr<grpc::Service> MakeService(ConventionState* state) {
+  return std::make_unique<ConventionService>(state);
+}
+
+}  // namespace troupe::convention

@@ -1,0 +1,179 @@
+// convention_key.cc - reading, creating and fingerprinting the convention key.
+#include "daemon/peerauth/convention_key.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+
+#include "daemon/common/strings.h"
+#include "daemon/peerauth/proof.h"
+
+namespace troupe::peerauth {
+namespace {
+
+constexpr size_t kHexChars = 2 * ConventionKey::kBytes;
+// A key file is one short line; read a little more to notice longer files.
+constexpr size_t kMaxFileBytes = 256;
+
+std::string Errno(int err) { return std::strerror(err); }
+
+std::string OctalMode(mode_t mode) {
+  char text[8];
+  std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
+  return text;
+}
+
+// Creates the directory `dir` (mode 0700) when it is missing; parents must exist.
+absl::Status EnsureDirectory(const std::string& dir) {
+  if (dir.empty()) return absl::OkStatus();
+  if (::mkdir(dir.c_str(), 0700) == 0 || errno == EEXIST) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      troupe::StrCat("cannot create the directory ", dir, ": ", Errno(errno)));
+}
+
+}  // namespace
+
+ConventionKey::~ConventionKey() { sodium_memzero(bytes_.data(), bytes_.size()); }
+
+ConventionKey ConventionKey::Generate() {
+  internal::InitSodiumOrDie();
+  Bytes bytes;
+  randombytes_buf(bytes.data(), bytes.size());
+  ConventionKey key(bytes);
+  sodium_memzero(bytes.data(), bytes.size());
+  return key;
+}
+
+std::string ConventionKey::Fingerprint() const {
+  internal::InitSodiumOrDie();
+  static constexpr std::string_view kLabel = "troupe convention key fingerprint v1";
+  unsigned char digest[8];
+  crypto_generichash_state state;
+  crypto_generichash_init(&state, bytes_.data(), bytes_.size(), sizeof digest);
+  crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(kLabel.data()),
+                            kLabel.size());
+  crypto_generichash_final(&state, digest, sizeof digest);
+  return internal::Hex(digest, sizeof digest);
+}
+
+absl::StatusOr<ConventionKey> ConventionKey::Load(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    const int err = errno;
+    if (err == ENOENT) {
+      return absl::NotFoundError(troupe::StrCat(
+          "no convention key at ", path,
+          ": create one with `director keygen --convention` and copy it to every member"));
+    }
+    return absl::FailedPreconditionError(
+        troupe::StrCat("cannot open the convention key ", path, ": ", Errno(err)));
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return absl::FailedPreconditionError(
+        troupe::StrCat("convention key ", path, " is not a regular file"));
+  }
+  if ((st.st_mode & 077) != 0) {
+    ::close(fd);
+    return absl::FailedPreconditionError(
+        troupe::StrCat("convention key ", path, " is accessible by group or others (mode ",
+                       OctalMode(st.st_mode), "); it is a shared secret: chmod 600 ", path));
+  }
+  char buffer[kMaxFileBytes + 1];
+  size_t size = 0;
+  while (size < sizeof buffer) {
+    ssize_t n = ::read(fd, buffer + size, sizeof buffer - size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      sodium_memzero(buffer, sizeof buffer);
+      return absl::FailedPreconditionError(
+          troupe::StrCat("cannot read the convention key ", path, ": ", Errno(err)));
+    }
+    if (n == 0) break;
+    size += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  std::string_view text(buffer, size);
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ' ||
+                           text.back() == '\t')) {
+    text.remove_suffix(1);
+  }
+  Bytes bytes;
+  size_t decoded = 0;
+  const char* end = nullptr;
+  const bool ok = text.size() == kHexChars &&
+                  sodium_hex2bin(bytes.data(), bytes.size(), text.data(), text.size(), nullptr,
+                                 &decoded, &end) == 0 &&
+                  decoded == bytes.size() && end == text.data() + text.size();
+  sodium_memzero(buffer, sizeof buffer);
+  if (!ok) {
+    sodium_memzero(bytes.data(), bytes.size());
+    return absl::InvalidArgumentError(
+        troupe::StrCat("convention key ", path, " must hold one line of ", kHexChars,
+                       " hex digits (32 bytes; `director keygen --convention` makes one)"));
+  }
+  ConventionKey key(bytes);
+  sodium_memzero(bytes.data(), bytes.size());
+  return key;
+}
+
+absl::StatusOr<ConventionKey> ConventionKey::Create(const std::string& path, bool force) {
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  if (absl::Status s = EnsureDirectory(dir); !s.ok()) return s;
+  struct stat st;
+  if (!force && ::lstat(path.c_str(), &st) == 0) {
+    return absl::AlreadyExistsError(
+        troupe::StrCat("convention key ", path, " already exists (not overwritten)"));
+  }
+  ConventionKey key = Generate();
+  std::string line = internal::Hex(key.bytes_.data(), key.bytes_.size()) + "\n";
+  std::string temp = troupe::StrCat(dir.empty() ? "." : dir, "/.convention.key.XXXXXX");
+  const int fd = ::mkstemp(temp.data());  // mode 0600
+  if (fd < 0) {
+    sodium_memzero(line.data(), line.size());
+    return absl::FailedPreconditionError(
+        troupe::StrCat("cannot create a temporary file next to ", path, ": ", Errno(errno)));
+  }
+  ::fchmod(fd, 0600);
+  size_t written = 0;
+  while (written < line.size()) {
+    ssize_t n = ::write(fd, line.data() + written, line.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    written += static_cast<size_t>(n);
+  }
+  sodium_memzero(line.data(), line.size());
+  const bool synced = ::fsync(fd) == 0;
+  ::close(fd);
+  if (written != line.size() || !synced) {
+    ::unlink(temp.c_str());
+    return absl::FailedPreconditionError(
+        troupe::StrCat("cannot write the convention key ", path, ": ", Errno(errno)));
+  }
+  // link(2) fails when `path` exists, so a concurrent creator is never overwritten
+  // without `force`; rename(2) replaces atomically with it.
+  const int rc = force ? ::rename(temp.c_str(), path.c_str()) : ::link(temp.c_str(), path.c_str());
+  const int err = errno;
+  if (!force || rc != 0) ::unlink(temp.c_str());
+  if (rc != 0) {
+    if (err == EEXIST) {
+      return absl::AlreadyExistsError(
+          troupe::StrCat("convention key ", path, " already exists (not overwritten)"));
+    }
+    return absl::FailedPreconditionError(
+        troupe::StrCat("cannot write the convention key ", path, ": ", Errno(err)));
+  }
+  return key;
+}
+
+}  // namespace troupe::peerauth

@@ -1,0 +1,416 @@
+// remote.cc - addresses of other daemons: canonical remote cells, forwarding
+// through the RemoteTransport, delivery of messages that come from peers,
+// undeliverable reports, remote children and lost nodes. The behaviour is
+// described in docs/runtime.md, "Remote addresses".
+//
+// A remote cell is a Cell in state kRemote whose mailbox is closed, so the
+// local send path (Deliver) needs no extra branch: a push fails and
+// DeadLetter hands the message to ForwardToNode.
+#include "daemon/runtime/remote_transport.h"
+
+#include <array>
+#include <charconv>
+#include <memory>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/hash/hash.h"
+#include "daemon/common/mutex.h"
+#include "daemon/common/status_macros.h"
+#include "daemon/common/strings.h"
+#include "daemon/runtime/actor_system.h"
+#include "daemon/runtime/cell.h"
+#include "troupe/abi.h"
+#include "troupe/wire.h"
+
+namespace troupe::runtime {
+namespace {
+
+// Actor ids of every daemon stay below this (as in actor_system.cc, which
+// also refuses to parse a local address at or above it).
+constexpr uint64_t kMaxActorId = uint64_t{1} << 62;
+// Remote cells take their (local) ids from here up, so a remote cell never
+// shares an id with a handle of a local address, and address_compare /
+// address_hash (by id) keep telling them apart.
+constexpr uint64_t kFirstRemoteCellId = kMaxActorId;
+
+constexpr std::string_view kNoConvention = "this daemon is in no convention";
+
+bool IsLiveState(CellState s) { return s == CellState::kNew || s == CellState::kRunning; }
+
+}  // namespace
+
+// The canonical remote cells of one system by node and remote id, and the
+// undeliverable observer. Holds no reference to the cells: a cell removes
+// itself in ~Cell (ForgetRemoteCell), and a lookup that finds a cell whose
+// count already reached zero makes a new one instead. Shared by the system
+// and every remote cell, so a cell may outlive the system. Thread-safe.
+class RemoteRegistry {
+ public:
+  troupe::Mutex mu;
+  absl::flat_hash_map<std::string, absl::flat_hash_map<uint64_t, Cell*>> by_node
+      ABSL_GUARDED_BY(mu);
+  size_t count ABSL_GUARDED_BY(mu) = 0;
+  uint64_t next_id ABSL_GUARDED_BY(mu) = kFirstRemoteCellId;
+
+  troupe::Mutex observer_mu;
+  std::shared_ptr<const ActorSystem::UndeliverableObserver> observer
+      ABSL_GUARDED_BY(observer_mu);
+};
+
+// The senders DeliverFromRemote parsed last, by hash of their text: a peer
+// link's stream carries few distinct senders, so most messages find theirs
+// here and cost one slot lock and one retain instead of a parse. Holds a
+// reference to each cached cell (released when replaced or with the system).
+class RemoteSenderCache {
+ public:
+  static constexpr size_t kSlots = 64;
+  struct alignas(64) Slot {
+    troupe::Mutex mu;
+    std::string text ABSL_GUARDED_BY(mu);
+    ActorRef cell ABSL_GUARDED_BY(mu);
+  };
+  Slot& SlotFor(std::string_view text) {
+    return slots[absl::Hash<absl::string_view>{}(ToAbsl(text)) % kSlots];
+  }
+  std::array<Slot, kSlots> slots;
+};
+
+std::shared_ptr<RemoteRegistry> ActorSystem::NewRemoteRegistry() {
+  return std::make_shared<RemoteRegistry>();
+}
+
+std::shared_ptr<RemoteSenderCache> ActorSystem::NewRemoteSenderCache() {
+  return std::make_shared<RemoteSenderCache>();
+}
+
+// Called by ~Cell for a remote cell: drops its registry entry (unless a newer
+// cell replaced it already) and its adopting parent.
+void ForgetRemoteCell(Cell* cell) {
+  const RemoteIdentity* remote = cell->remote();
+  RemoteRegistry& registry = *remote->registry;
+  Cell* adopter = nullptr;
+  {
+    troupe::MutexLock lock(&registry.mu);
+    auto node = registry.by_node.find(ToAbsl(remote->node));
+    if (node != registry.by_node.end()) {
+      auto it = node->second.find(remote->remote_id);
+      if (it != node->second.end() && it->second == cell) {
+        node->second.erase(it);
+        --registry.count;
+        if (node->second.empty()) registry.by_node.erase(node);
+      }
+    }
+    adopter = std::exchange(remote->adopted_by, nullptr);
+  }
+  if (adopter != nullptr) adopter->Release();
+}
+
+// ---------------------------------------------------------------------------
+// Remote cells and forwarding
+
+ActorRef ActorSystem::CanonicalRemoteCell(std::string_view node, uint64_t remote_id) {
+  RemoteRegistry& registry = *remote_registry_;
+  troupe::MutexLock lock(&registry.mu);
+  auto node_it = registry.by_node.find(ToAbsl(node));
+  if (node_it == registry.by_node.end()) {
+    node_it = registry.by_node.try_emplace(std::string(node)).first;
+  }
+  Cell*& slot = node_it->second[remote_id];
+  if (slot != nullptr && slot->TryRetain()) return ActorRef::Adopt(slot);
+  // None, or one whose count reached zero: its ~Cell finds this entry taken
+  // by the new cell and leaves it alone.
+  if (slot == nullptr) ++registry.count;
+  auto identity = std::make_unique<RemoteIdentity>();
+  identity->node = std::string(node);
+  identity->remote_id = remote_id;
+  identity->registry = remote_registry_;
+  auto* cell = new Cell(this, registry.next_id++, nullptr, nullptr);
+  cell->state_.store(CellState::kRemote, std::memory_order_release);
+  cell->notify_parent_ = false;
+  cell->in_parent_children_ = false;
+  Message::Adopt(cell->mailbox_.Close()).Reset();  // nothing queued: Close returns null
+  cell->remote_ = std::move(identity);
+  slot = cell;
+  return ActorRef::Adopt(cell);
+}
+
+absl::StatusOr<ActorRef> ActorSystem::ParseRemoteAddress(std::string_view text,
+                                                         std::string_view node, uint64_t id) {
+  if (transport_.load(std::memory_order_acquire) == nullptr) {
+    return absl::FailedPreconditionError(troupe::StrCat("address ", text, " belongs to node '",
+                                                        node, "'; ", kNoConvention));
+  }
+  return CanonicalRemoteCell(node, id);
+}
+
+void ActorSystem::SetRemoteTransport(RemoteTransport* transport) {
+  RemoteTransport* old = transport_.exchange(transport, std::memory_order_seq_cst);
+  if (old == nullptr || old == transport) return;
+  // A forward that read the old pointer counted itself first (ForwardToNode),
+  // so it is seen here; wait for it to leave the old transport.
+  while (forwards_in_flight_.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
+}
+
+void ActorSystem::ForwardToNode(Cell* target, Message message) {
+  const RemoteIdentity* remote = target->remote();
+  forwards_in_flight_.fetch_add(1, std::memory_order_seq_cst);
+  RemoteTransport* transport = transport_.load(std::memory_order_seq_cst);
+  if (transport != nullptr) {
+    transport->Forward(remote->node, remote->remote_id, std::move(message));
+  }
+  forwards_in_flight_.fetch_sub(1, std::memory_order_release);
+  if (transport == nullptr) {
+    Undeliverable(remote->node, remote->remote_id, std::move(message), kNoConvention);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Incoming
+
+absl::Status ActorSystem::SetSenderFromRemote(Message& message, std::string_view from_address) {
+  RemoteSenderCache::Slot& slot = remote_senders_->SlotFor(from_address);
+  {
+    troupe::MutexLock lock(&slot.mu);
+    if (slot.cell && slot.text == from_address) {
+      message.SetSender(slot.cell.get());
+      return absl::OkStatus();
+    }
+  }
+  // troupe://NODE/ID; the local part is ParseExternalAddress's business (an id
+  // this node never handed out is refused), a remote one needs no transport.
+  constexpr std::string_view kScheme = "troupe://";
+  std::string_view rest = from_address.substr(0, kScheme.size()) == kScheme
+                              ? from_address.substr(kScheme.size())
+                              : std::string_view();
+  size_t slash = rest.rfind('/');
+  std::string_view node = slash == std::string_view::npos ? rest : rest.substr(0, slash);
+  ActorRef sender;
+  if (node == options_.node_name || slash == std::string_view::npos) {
+    absl::StatusOr<ActorRef> local = ParseExternalAddress(from_address);
+    if (!local.ok()) {
+      return absl::InvalidArgumentError(
+          troupe::StrCat("bad sender address: ", local.status().message()));
+    }
+    sender = *std::move(local);
+  } else {
+    std::string_view id_text = rest.substr(slash + 1);
+    uint64_t id = 0;
+    auto [end, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
+    if (node.empty() || id_text.empty() || ec != std::errc() ||
+        end != id_text.data() + id_text.size() || id == 0 || id >= kMaxActorId) {
+      return absl::InvalidArgumentError(
+          troupe::StrCat("bad sender address '", from_address, "'"));
+    }
+    sender = CanonicalRemoteCell(node, id);
+  }
+  message.SetSender(sender.get());
+  ActorRef replaced;
+  {
+    troupe::MutexLock lock(&slot.mu);
+    slot.text.assign(from_address.data(), from_address.size());
+    replaced = std::exchange(slot.cell, std::move(sender));
+  }
+  return absl::OkStatus();  // `replaced` is released here, outside the slot lock
+}
+
+absl::Status ActorSystem::DeliverFromRemote(uint64_t local_id, std::string_view from_address,
+                                            std::string_view type, std::string_view payload) {
+  if (type.empty()) return absl::InvalidArgumentError("message type must not be empty");
+  ActorRef target;
+  {
+    const Shard& shard = ShardFor(local_id);
+    troupe::MutexLock lock(&shard.mu);
+    auto it = shard.cells.find(local_id);
+    if (it != shard.cells.end() && it->second->state() != CellState::kExited) {
+      target = ActorRef::Share(it->second);
+    }
+  }
+  if (!target) {
+    return absl::NotFoundError(
+        troupe::StrCat("no live actor at troupe://", options_.node_name, "/", local_id));
+  }
+  Message message = Message::Make(type, payload);
+  if (!from_address.empty()) TROUPE_RETURN_IF_ERROR(SetSenderFromRemote(message, from_address));
+  if (message.kind() == MessageKind::kChildExited && message.sender() != nullptr &&
+      message.sender()->state() == CellState::kRemote) {
+    // Exactly one notice per remote child: NodeLost may have sent it already.
+    Cell* child = message.sender();
+    const RemoteIdentity* remote = child->remote();
+    if (remote->exit_noticed.exchange(true)) return absl::OkStatus();
+    Cell* adopter;
+    {
+      troupe::MutexLock lock(&remote_registry_->mu);
+      adopter = std::exchange(remote->adopted_by, nullptr);
+    }
+    if (adopter != nullptr) adopter->Release();
+  }
+  Deliver(target.get(), std::move(message));
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------
+// Undeliverable messages
+
+void ActorSystem::SetUndeliverableObserver(UndeliverableObserver observer) {
+  std::shared_ptr<const UndeliverableObserver> shared;
+  if (observer) shared = std::make_shared<const UndeliverableObserver>(std::move(observer));
+  RemoteRegistry& registry = *remote_registry_;
+  troupe::MutexLock lock(&registry.observer_mu);
+  registry.observer.swap(shared);
+}
+
+void ActorSystem::Undeliverable(std::string_view node, uint64_t remote_id, Message message,
+                                std::string_view reason) {
+  if (!message) return;
+  // Runtime bookkeeping is not a dead letter (as in DeadLetter).
+  const MessageKind kind = message.kind();
+  if (kind == MessageKind::kChildExited || kind == MessageKind::kPoolMemberReady ||
+      kind == MessageKind::kWakeup) {
+    return;
+  }
+  dead_letters_.fetch_add(1, std::memory_order_relaxed);
+  std::string address = troupe::StrCat("troupe://", node, "/", remote_id);
+  if (kind != MessageKind::kDeadEnvelope) {  // counted, never wrapped again
+    ActorRef handler;
+    {
+      troupe::MutexLock lock(&dead_letter_mu_);
+      handler = ActorRef::Share(dead_letter_handler_);
+    }
+    if (handler) {
+      std::string payload;
+      wire::AppendField(&payload, address);
+      wire::AppendField(&payload, message.type());
+      wire::AppendField(&payload, message.payload());
+      Deliver(handler.get(), Message::Make(TROUPE_MSG_DEAD_ENVELOPE, payload, message.sender()));
+    }
+  }
+  if (message.sender() == nullptr) return;
+  std::shared_ptr<const UndeliverableObserver> observer;
+  {
+    RemoteRegistry& registry = *remote_registry_;
+    troupe::MutexLock lock(&registry.observer_mu);
+    observer = registry.observer;
+  }
+  if (observer != nullptr) (*observer)(message.sender(), address, reason);
+}
+
+// ---------------------------------------------------------------------------
+// Remote children and lost nodes
+
+absl::Status ActorSystem::AdoptRemoteChild(const ActorRef& parent, const ActorRef& remote_child) {
+  if (!parent || !remote_child) {
+    return absl::InvalidArgumentError("adopting a remote child needs a parent and a child");
+  }
+  Cell* p = parent.get();
+  Cell* child = remote_child.get();
+  if (child->system() != this || child->state() != CellState::kRemote) {
+    return absl::InvalidArgumentError(troupe::StrCat(
+        FormatAddress(child), " is not the address of an actor of another node"));
+  }
+  if (p->system() != this || p->state() == CellState::kRemote ||
+      p->state() == CellState::kTombstone) {
+    return absl::InvalidArgumentError(
+        troupe::StrCat("parent ", FormatAddress(p), " is not an actor of this node"));
+  }
+  const RemoteIdentity* remote = child->remote();
+  RemoteRegistry& registry = *remote_registry_;
+  // Index first (NodeLost finds the child through it), then the children
+  // list. Both this and the exit notices (DeliverFromRemote, NodeLost) check
+  // or claim `exit_noticed` before touching the children list, so a child
+  // whose exit was already reported is never added.
+  bool indexed = false;
+  {
+    troupe::MutexLock lock(&registry.mu);
+    if (remote->adopted_by != nullptr && remote->adopted_by != p) {
+      return absl::AlreadyExistsError(troupe::StrCat(FormatAddress(child), " is already a child of ",
+                                                     FormatAddress(remote->adopted_by)));
+    }
+    if (remote->adopted_by == nullptr) {
+      p->Retain();
+      remote->adopted_by = p;
+      indexed = true;
+    }
+  }
+  std::string refused;
+  {
+    troupe::MutexLock lock(&p->children_mu_);
+    if (!IsLiveState(p->state())) {
+      refused = troupe::StrCat("parent ", FormatAddress(p),
+                               " has exited or is exiting; ask the remote child to exit");
+    } else if (remote->exit_noticed.load()) {
+      refused = troupe::StrCat("remote child ", FormatAddress(child), " has already exited");
+    } else if (p->children_.insert(child).second) {
+      child->Retain();
+    }
+  }
+  if (refused.empty()) return absl::OkStatus();
+  if (indexed) {
+    Cell* undone = nullptr;
+    {
+      troupe::MutexLock lock(&registry.mu);
+      if (remote->adopted_by == p) undone = std::exchange(remote->adopted_by, nullptr);
+    }
+    if (undone != nullptr) undone->Release();
+  }
+  return absl::FailedPreconditionError(refused);
+}
+
+void ActorSystem::NodeLost(std::string_view node, std::string_view reason) {
+  RemoteRegistry& registry = *remote_registry_;
+  std::vector<ActorRef> cells;
+  {
+    troupe::MutexLock lock(&registry.mu);
+    auto node_it = registry.by_node.find(ToAbsl(node));
+    if (node_it != registry.by_node.end()) {
+      for (const auto& [id, cell] : node_it->second) {
+        if (cell->TryRetain()) cells.push_back(ActorRef::Adopt(cell));
+      }
+    }
+  }
+  for (const ActorRef& ref : cells) {
+    Cell* child = ref.get();
+    const RemoteIdentity* remote = child->remote();
+    // Every actor of the node is presumed gone: a later notice from it is
+    // not passed on again, and it can no longer be adopted.
+    if (remote->exit_noticed.exchange(true)) continue;
+    Cell* parent;
+    {
+      troupe::MutexLock lock(&registry.mu);
+      parent = std::exchange(remote->adopted_by, nullptr);
+    }
+    if (parent == nullptr) continue;
+    bool is_child = false;
+    {
+      troupe::MutexLock lock(&parent->children_mu_);
+      CellState s = parent->state();
+      is_child = (IsLiveState(s) || s == CellState::kExiting) && parent->children_.contains(child);
+    }
+    if (is_child) {
+      std::string payload;
+      wire::AppendField(&payload, FormatAddress(child));
+      wire::AppendField(&payload, reason);
+      Deliver(parent, Message::Make(TROUPE_MSG_CHILD_EXITED, payload, child));
+    }
+    parent->Release();
+  }
+  // Cached senders of the node would keep its cells (and their marks) alive.
+  std::vector<ActorRef> dropped;
+  for (RemoteSenderCache::Slot& slot : remote_senders_->slots) {
+    troupe::MutexLock lock(&slot.mu);
+    const RemoteIdentity* remote = slot.cell ? slot.cell->remote() : nullptr;
+    if (remote != nullptr && remote->node == node) {
+      slot.text.clear();
+      dropped.push_back(std::exchange(slot.cell, ActorRef()));
+    }
+  }
+}
+
+size_t ActorSystem::RemoteCellCountForTest() const {
+  troupe::MutexLock lock(&remote_registry_->mu);
+  return remote_registry_->count;
+}
+
+}  // namespace troupe::runtime
