@@ -52,6 +52,25 @@ ConventionState::ConventionState(ConventionOptions opts, runtime::ActorSystem* s
   link_options.max_message_bytes = options.max_message_bytes;
   links = std::make_unique<Links>(link_options, system, &directory);
   leading = options.leader.empty() || options.leader == options.self;
+  GlobalNamesOptions names_options;
+  names_options.self = options.self;
+  names_options.guard = options.guard;
+  names_options.call_timeout = options.checkin_interval * options.missed_checkins;
+  names_options.retry_interval = options.checkin_interval;
+  names_options.leader = [this]() -> std::string {
+    troupe::MutexLock lock(&mu);
+    if (leading) return "";
+    return member != nullptr ? member->leader() : options.leader;
+  };
+  names_options.is_member = [this](const std::string& node) {
+    troupe::MutexLock lock(&mu);
+    if (!leading || leader == nullptr) return false;
+    for (const v1::MemberInfo& m : leader->Members()) {
+      if (m.address() == node) return true;
+    }
+    return false;
+  };
+  names = std::make_unique<GlobalNames>(std::move(names_options), system);
 }
 
 v1::MemberInfo ConventionState::SelfInfo() const {
@@ -83,6 +102,7 @@ void ConventionState::OnEvent(const RosterEvent& event) {
         event.reason.empty() ? "" : ": ", event.reason);
     system->NodeLost(node, reason);
     links->PeerLost(node, reason);
+    names->NodeLost(node);  // the leader's table; a member's is not used
     if (options.on_node_lost) options.on_node_lost(node, reason);
   }
 }
@@ -109,6 +129,7 @@ void ConventionState::StartMember(const std::string& leader_address) {
   member_options.guard = options.guard;
   member_options.self_info = [this] { return SelfInfo(); };
   member_options.on_event = [this](const RosterEvent& event) { OnEvent(event); };
+  member_options.on_welcome = [this] { names->Rejoined(); };
   member = std::make_unique<Member>(std::move(member_options), &directory);
   member->Start();
 }
@@ -130,6 +151,9 @@ Convention::Convention(ConventionOptions options, runtime::ActorSystem* system,
                                    std::string_view requirements, std::string_view global_name,
                                    const absl::Status& local_problem) {
     return s->PlaceChild(parent, actor_class, requirements, global_name, local_problem);
+  });
+  system->SetNameReleaseObserver([s](std::string_view name, std::string_view address) {
+    s->names->ActorExited(name, address);
   });
   system->SetCapabilityObserver([s](const std::string&) {
     troupe::MutexLock lock(&s->mu);
@@ -153,6 +177,7 @@ void Convention::Start() {
     s->StartMember(s->options.leader);
   }
   s->invite_thread = std::thread([s] { s->InviteLoop(); });
+  s->names->Start();
 }
 
 void Convention::Stop(bool graceful) {
@@ -176,6 +201,8 @@ void Convention::Stop(bool graceful) {
   if (leader != nullptr) leader->Stop();
   s->system->SetCapabilityObserver(nullptr);
   s->system->SetPlacementFallback(nullptr);
+  s->system->SetNameReleaseObserver(nullptr);
+  s->names->Stop();
   s->links->Stop();
   // Parents here with children on other daemons will not hear from them
   // again: they are told now instead of waiting out the drain.
@@ -185,6 +212,10 @@ void Convention::Stop(bool graceful) {
     }
   }
   s->system->SetRemoteTransport(nullptr);
+}
+
+bool Convention::WaitForCallsToEnd(absl::Time deadline) {
+  return state_->links->WaitForServedLinksToEnd(deadline);
 }
 
 const std::string& Convention::self() const { return state_->options.self; }
@@ -210,6 +241,11 @@ v1::ConventionStatusResponse Convention::Status() const {
     for (v1::MemberInfo& m : members) *out.add_members() = std::move(m);
     for (const std::string& address : s->invited) {
       if (!s->directory.Contains(address)) out.add_invited(address);
+    }
+    for (auto& [name, address] : s->names->Table()) {
+      v1::GlobalName* entry = out.add_global_names();
+      entry->set_name(name);
+      entry->set_address(address);
     }
   } else {
     out.set_role("member");
@@ -291,6 +327,15 @@ absl::Status ConventionState::AcceptInvite(const std::string& leader_address) {
   }
   member->SetLeader(leader_address);
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> Convention::FindName(const std::string& name) {
+  return state_->names->Find(name);
+}
+
+absl::StatusOr<std::string> Convention::CreateNamed(
+    const std::string& name, const std::function<absl::StatusOr<std::string>()>& create) {
+  return state_->names->CreateNamed(name, create);
 }
 
 absl::StatusOr<std::string> Convention::PlaceElsewhere(const v1::CreateActorRequest& request,

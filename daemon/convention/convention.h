@@ -60,6 +60,10 @@ class Convention {
   // members' streams; links close. Idempotent. Call before the server stops.
   void Stop(bool graceful);
 
+  // After the gRPC server has shut down: waits until no reaction of the
+  // service runs any more (gRPC may run them after Server::Wait).
+  bool WaitForCallsToEnd(absl::Time deadline);
+
   v1::ConventionStatusResponse Status() const;
   // Leader only: pre-registers `address` and invites it (again every
   // check-in period until it joins). The text says what happened.
@@ -74,6 +78,15 @@ class Convention {
   // requirements and every member considered when none takes it.
   absl::StatusOr<std::string> PlaceElsewhere(const v1::CreateActorRequest& request,
                                              const absl::Status& local_problem);
+
+  // Global names (docs/convention.md "Global names"). The address of the
+  // actor holding `name` convention-wide; NotFound when none does,
+  // Unavailable when the leader cannot be asked.
+  absl::StatusOr<std::string> FindName(const std::string& name);
+  // Creates the actor `create` makes, named `name` convention-wide, unless
+  // the name is taken (then the holder's address): see GlobalNames::CreateNamed.
+  absl::StatusOr<std::string> CreateNamed(
+      const std::string& name, const std::function<absl::StatusOr<std::string>()>& create);
 
   const std::string& self() const;
   bool is_leader() const;

@@ -12,6 +12,7 @@
 #include "daemon/common/mutex.h"
 #include "daemon/convention/convention.h"
 #include "daemon/convention/directory.h"
+#include "daemon/convention/global_names.h"
 #include "daemon/convention/leader.h"
 #include "daemon/convention/links.h"
 #include "daemon/convention/member.h"
@@ -80,6 +81,9 @@ struct ConventionState {
   // since (reset with each check-in).
   std::map<std::string, std::pair<int64_t, uint64_t>> placed ABSL_GUARDED_BY(mu);
   std::thread invite_thread;
+  // Convention-wide global names (the leader's table, this daemon's claims).
+  // Last: its thread uses `mu` until it is stopped.
+  std::unique_ptr<GlobalNames> names;
 };
 
 // The Convention gRPC service over `state` (service.cc).

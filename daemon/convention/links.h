@@ -8,11 +8,13 @@
 // this daemon grow. Private to daemon/convention.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 
 #include "absl/container/flat_hash_map.h"
+#include "daemon/common/call_counter.h"
 #include "daemon/common/mutex.h"
 #include "daemon/convention/directory.h"
 #include "daemon/convention/peer_guard.h"
@@ -44,11 +46,12 @@ class Links final : public runtime::RemoteTransport {
   // first use). A node that is not a current member: Undeliverable at once.
   void Forward(std::string_view node, uint64_t remote_id, runtime::Message message) override;
 
-  // Serves a peer's Link stream (the peer is authenticated by the caller):
-  // delivers each envelope, reports the undeliverable ones back.
-  grpc::Status Serve(grpc::ServerContext* context,
-                     grpc::ServerReaderWriter<v1::LinkReport, v1::EnvelopeBatch>* stream,
-                     std::string_view peer);
+  // Serves a peer's Link stream after `authenticate` accepted the call:
+  // delivers each envelope, reports the undeliverable ones back. The next
+  // batch is read only after the current one is delivered.
+  grpc::ServerBidiReactor<v1::EnvelopeBatch, v1::LinkReport>* Serve(
+      grpc::CallbackServerContext* context,
+      const std::function<absl::StatusOr<std::string>()>& authenticate);
 
   // `node` left the convention: its link closes and every message still
   // queued for it becomes undeliverable with `reason`.
@@ -58,6 +61,9 @@ class Links final : public runtime::RemoteTransport {
 
   // Messages queued or in flight on every outbound link (for load reports).
   uint64_t queued() const;
+  // After the gRPC server has shut down: waits until no served link runs a
+  // reaction any more. False when `deadline` passed first.
+  bool WaitForServedLinksToEnd(absl::Time deadline) { return open_links_.WaitForZero(deadline); }
 
  private:
   class Peer;
@@ -69,6 +75,7 @@ class Links final : public runtime::RemoteTransport {
   mutable troupe::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<Peer>> peers_ ABSL_GUARDED_BY(mu_);
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+  CallCounter open_links_;  // served Link streams still running reactions
 };
 
 }  // namespace troupe::convention

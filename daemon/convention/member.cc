@@ -155,6 +155,7 @@ void Member::Session(const std::string& leader) {
            {news.welcome().members().begin(), news.welcome().members().end()})) {
     if (options_.on_event) options_.on_event(event);
   }
+  if (options_.on_welcome) options_.on_welcome();
 
   // Reads on a thread of their own; this thread writes the check-ins.
   troupe::Mutex ack_mu;

@@ -28,6 +28,9 @@ struct MemberOptions {
   std::function<v1::MemberInfo()> self_info;
   // Every change of the directory, in order; called from the member's thread.
   std::function<void(const RosterEvent&)> on_event;
+  // After each welcome (a registration stands, again), once its changes went
+  // to on_event; called from the member's thread.
+  std::function<void()> on_welcome;
 };
 
 // Thread-safe.

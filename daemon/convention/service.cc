@@ -22,7 +22,10 @@ grpc::Status ToGrpc(const absl::Status& status) {
 std::string Method(std::string_view name) { return troupe::StrCat("/troupe.v1.Convention/", name); }
 }  // namespace
 
-class ConventionService final : public v1::Convention::Service {
+// Link is served on the callback API: each batch is delivered on the gRPC
+// thread that read it, with no hop to a handler thread (latency of
+// cross-daemon asks). The rest is synchronous.
+class ConventionService final : public v1::Convention::WithCallbackMethod_Link<v1::Convention::Service> {
  public:
   explicit ConventionService(ConventionState* state) : s_(state) {}
 
@@ -65,11 +68,11 @@ class ConventionService final : public v1::Convention::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status Link(grpc::ServerContext* context,
-                    grpc::ServerReaderWriter<v1::LinkReport, v1::EnvelopeBatch>* stream) override {
-    absl::StatusOr<std::string> peer = s_->options.guard->Verify(context, Method("Link"));
-    if (!peer.ok()) return ToGrpc(peer.status());
-    return s_->links->Serve(context, stream, *peer);
+  grpc::ServerBidiReactor<v1::EnvelopeBatch, v1::LinkReport>* Link(
+      grpc::CallbackServerContext* context) override {
+    return s_->links->Serve(context, [this, context]() -> absl::StatusOr<std::string> {
+      return s_->options.guard->Verify(context, Method("Link"));
+    });
   }
 
   grpc::Status Place(grpc::ServerContext* context, const v1::PlaceRequest* request,
@@ -91,14 +94,22 @@ class ConventionService final : public v1::Convention::Service {
       if (!parent.ok()) return ToGrpc(parent.status());
       options.parent = *std::move(parent);
     }
-    absl::StatusOr<runtime::ActorRef> actor =
-        s_->host->CreateActor(request->group(), request->class_name(), options);
-    if (!actor.ok()) {
-      return ToGrpc(absl::Status(actor.status().code(),
-                                 troupe::StrCat("on ", s_->options.self, ": ",
-                                                actor.status().message())));
-    }
-    response->set_address(s_->system->FormatAddress(actor->get()));
+    auto create = [&]() -> absl::StatusOr<std::string> {
+      absl::StatusOr<runtime::ActorRef> actor =
+          s_->host->CreateActor(request->group(), request->class_name(), options);
+      if (!actor.ok()) {
+        return absl::Status(actor.status().code(), troupe::StrCat("on ", s_->options.self, ": ",
+                                                                  actor.status().message()));
+      }
+      return s_->system->FormatAddress(actor->get());
+    };
+    // A client's create placed here: its name is convention-wide, claimed
+    // here (an actor's child keeps the runtime's per-daemon names).
+    absl::StatusOr<std::string> address = !request->global_name().empty() && !options.parent
+                                              ? s_->names->CreateNamed(request->global_name(), create)
+                                              : create();
+    if (!address.ok()) return ToGrpc(address.status());
+    response->set_address(*std::move(address));
     return grpc::Status::OK;
   }
 
@@ -119,20 +130,26 @@ class ConventionService final : public v1::Convention::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status ClaimName(grpc::ServerContext* context, const v1::ClaimNameRequest*,
-                         v1::ClaimNameResponse*) override {
+  grpc::Status ClaimName(grpc::ServerContext* context, const v1::ClaimNameRequest* request,
+                         v1::ClaimNameResponse* response) override {
     absl::StatusOr<std::string> peer = s_->options.guard->Verify(context, Method("ClaimName"));
     if (!peer.ok()) return ToGrpc(peer.status());
-    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                        "convention-wide global names are not implemented yet");
+    absl::StatusOr<std::string> holder =
+        s_->names->ClaimFor(*peer, request->name(), request->address());
+    if (!holder.ok()) return ToGrpc(holder.status());
+    response->set_holder(*std::move(holder));
+    return grpc::Status::OK;
   }
 
-  grpc::Status ReleaseName(grpc::ServerContext* context, const v1::ClaimNameRequest*,
-                           v1::ClaimNameResponse*) override {
+  grpc::Status ReleaseName(grpc::ServerContext* context, const v1::ClaimNameRequest* request,
+                           v1::ClaimNameResponse* response) override {
     absl::StatusOr<std::string> peer = s_->options.guard->Verify(context, Method("ReleaseName"));
     if (!peer.ok()) return ToGrpc(peer.status());
-    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                        "convention-wide global names are not implemented yet");
+    absl::StatusOr<std::string> holder =
+        s_->names->ReleaseFor(*peer, request->name(), request->address());
+    if (!holder.ok()) return ToGrpc(holder.status());
+    response->set_holder(*std::move(holder));
+    return grpc::Status::OK;
   }
 
  private:

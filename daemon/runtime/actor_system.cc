@@ -458,7 +458,9 @@ void ActorSystem::Unregister(Cell* cell) {
     troupe::MutexLock lock(&shard.mu);
     shard.cells.erase(cell->id());
   }
+  std::vector<std::string> released;  // for the name-release observer
   if (cell->global_name_ != nullptr) {
+    released.push_back(*cell->global_name_);
     troupe::MutexLock lock(&names_mu_);
     auto it = names_.find(*cell->global_name_);
     if (it != names_.end() && it->second == cell) {
@@ -471,10 +473,20 @@ void ActorSystem::Unregister(Cell* cell) {
     for (auto it = names_.begin(); it != names_.end();) {
       auto next = std::next(it);
       if (it->second == cell) {
+        if (cell->global_name_ == nullptr || *cell->global_name_ != it->first) {
+          released.push_back(it->first);
+        }
         cell->Release();
         names_.erase(it);
       }
       it = next;
+    }
+  }
+  if (!released.empty()) {
+    troupe::MutexLock lock(&name_observer_mu_);
+    if (name_observer_) {
+      const std::string address = FormatAddress(cell);
+      for (const std::string& name : released) name_observer_(name, address);
     }
   }
   troupe::MutexLock lock(&dead_letter_mu_);
@@ -1054,6 +1066,11 @@ absl::Status ActorSystem::BindGlobalName(std::string_view global_name, const Act
     it->second = cell;
   }
   return absl::OkStatus();
+}
+
+void ActorSystem::SetNameReleaseObserver(NameReleaseObserver observer) {
+  troupe::MutexLock lock(&name_observer_mu_);
+  name_observer_ = std::move(observer);
 }
 
 absl::Status ActorSystem::SetDeadLetterHandler(const ActorRef& handler) {

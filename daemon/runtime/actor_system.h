@@ -161,6 +161,19 @@ class ActorSystem {
   // FailedPrecondition when the actor has exited.
   absl::Status BindGlobalName(std::string_view global_name, const ActorRef& actor);
 
+  // Called after an actor of this node that held a global name has exited,
+  // with the name and the actor's address: for the name given at creation
+  // (CreateOptions::global_name) whether or not the actor still held it, and
+  // for each name BindGlobalName gave it that it still held. (How the
+  // convention releases a convention-wide name.) Called from the thread that
+  // finalizes the actor, with no other runtime lock held; it must not block
+  // long or call SetNameReleaseObserver. The last registration wins; an empty
+  // function clears it; once this returns, the previous observer is not
+  // running.
+  using NameReleaseObserver =
+      std::function<void(std::string_view global_name, std::string_view address)>;
+  void SetNameReleaseObserver(NameReleaseObserver observer);
+
   // One dead-letter handler per system; the last registration wins and a
   // null handler clears it. FailedPrecondition for an actor that is not live.
   absl::Status SetDeadLetterHandler(const ActorRef& handler);
@@ -370,6 +383,9 @@ class ActorSystem {
   std::shared_mutex name_switch_mu_;
   mutable troupe::Mutex names_mu_;
   absl::flat_hash_map<std::string, Cell*> names_ ABSL_GUARDED_BY(names_mu_);  // retained
+  // Held while the observer runs (see SetNameReleaseObserver), alone.
+  troupe::Mutex name_observer_mu_;
+  NameReleaseObserver name_observer_ ABSL_GUARDED_BY(name_observer_mu_);
 
   mutable troupe::Mutex dead_letter_mu_;
   Cell* dead_letter_handler_ ABSL_GUARDED_BY(dead_letter_mu_) = nullptr;  // retained

@@ -103,16 +103,19 @@ AskRouter::Handle AskRouter::Ask(std::string_view to, runtime::Message message,
   if (timeout > kMaxTimeout) timeout = kMaxTimeout;
   // An ask to an actor known to have exited fails now: no reply can come.
   // (A tell there becomes a dead letter, as inside the daemon.)
-  // An address is resolved once, here; a global name is resolved by SendTo,
-  // atomically with its delivery.
+  // An address is resolved once, here, and so is a global name held on
+  // another daemon (the ask then fails fast when that daemon is lost); a
+  // local global name is resolved by SendTo, atomically with its delivery.
   runtime::ActorRef by_address;
-  if (to.substr(0, 9) == "troupe://") {
-    absl::StatusOr<runtime::ActorRef> target = ResolveTarget(*system_, to);
+  std::string resolved;  // the address a convention-wide name resolved to
+  if (to.substr(0, 9) == "troupe://" || IsConventionName(*system_, to, names_)) {
+    absl::StatusOr<runtime::ActorRef> target = ResolveTarget(*system_, to, names_);
     if (!target.ok()) {
       done(target.status());
       return {};
     }
     by_address = *std::move(target);
+    if (to.substr(0, 9) != "troupe://") resolved = system_->FormatAddress(by_address.get());
     const runtime::CellState state = by_address->state();
     if (state == runtime::CellState::kExited || state == runtime::CellState::kTombstone) {
       done(absl::NotFoundError(
@@ -123,7 +126,7 @@ AskRouter::Handle AskRouter::Ask(std::string_view to, runtime::Message message,
   auto ask = std::make_shared<PendingAsk>();
   ask->callback = std::move(done);
   ask->timeout = timeout;
-  ask->target = std::string(to);
+  ask->target = resolved.empty() ? std::string(to) : resolved;
   runtime::ActorSystem* system = system_;
   std::atomic<uint64_t>* pending = &pending_;
   // The reply actor holds the ask until it exits; the ask holds the actor
@@ -174,7 +177,7 @@ AskRouter::Handle AskRouter::Ask(std::string_view to, runtime::Message message,
     return {};
   }
   absl::Status sent = by_address ? system_->Tell(by_address, std::move(message), reply_to)
-                                 : SendTo(*system_, to, std::move(message), reply_to);
+                                 : SendTo(*system_, to, std::move(message), reply_to, names_);
   if (!sent.ok() && ask->Claim()) {
     pending_.fetch_sub(1, std::memory_order_relaxed);
     runtime::ActorRef r = ask->TakeReplyTo();

@@ -35,6 +35,8 @@ struct AskReply {
 // payload: the reason. Internal: only the daemon sends it.
 inline constexpr std::string_view kAskUndeliverableType = "troupe.internal.AskUndeliverable";
 
+struct ConventionNames;  // message_checks.h
+
 class AskRouter {
  public:
   using Done = std::function<void(absl::StatusOr<AskReply>)>;
@@ -80,6 +82,10 @@ class AskRouter {
   // Asks not yet answered.
   uint64_t pending() const;
 
+  // Where a global name that no actor of this daemon has is looked up
+  // (message_checks.h). Not owned; set before the first Ask.
+  void SetConventionNames(const ConventionNames* names) { names_ = names; }
+
  private:
   struct Deadline {
     absl::Time at;
@@ -91,6 +97,7 @@ class AskRouter {
   void CompactLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   runtime::ActorSystem* const system_;
+  const ConventionNames* names_ = nullptr;
   std::atomic<uint64_t> pending_{0};
   mutable troupe::Mutex mu_;
   troupe::CondVar cv_;

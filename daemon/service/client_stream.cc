@@ -295,7 +295,7 @@ void ClientStream::Handle(v1::ClientFrame& frame) {
   if (!frame.ask()) {
     absl::Status sent =
         SendTo(*deps_.system, frame.to(), runtime::Message::Make(frame.type(), frame.payload()),
-               client_actor_);
+               client_actor_, deps_.names);
     if (!sent.ok()) fail(sent);
     return;
   }

@@ -19,7 +19,7 @@
 
 #include "daemon/runtime/actor_system.h"
 #include "daemon/service/ask_router.h"
-#include "daemon/service/call_counter.h"
+#include "daemon/common/call_counter.h"
 #include "daemon/service/client_auth.h"
 #include "grpcpp/grpcpp.h"
 #include "troupe/v1/messaging.grpc.pb.h"
@@ -33,6 +33,7 @@ struct StreamDeps {
   const ClientAuth* auth = nullptr;
   uint64_t max_payload_bytes = 0;
   CallCounter* open_streams = nullptr;  // counted while the stream lives
+  const ConventionNames* names = nullptr;  // message_checks.h; may be null
 };
 
 class ClientStream final : public grpc::ServerBidiReactor<v1::ClientBatch, v1::ServerBatch> {

@@ -42,6 +42,13 @@ std::string FormatConventionStatus(const v1::ConventionStatusResponse& c) {
   for (const std::string& invited : c.invited()) {
     out += absl::StrFormat("  %s: invited, not joined yet\n", invited);
   }
+  // The leader's table of convention-wide global names.
+  if (c.global_names_size() > 0) {
+    out += absl::StrFormat("  global names (%d):\n", c.global_names_size());
+    for (const v1::GlobalName& name : c.global_names()) {
+      out += absl::StrFormat("    %s: %s\n", name.name(), name.address());
+    }
+  }
   return out;
 }
 

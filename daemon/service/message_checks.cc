@@ -5,23 +5,33 @@
 
 namespace troupe::service {
 
-absl::StatusOr<runtime::ActorRef> ResolveTarget(runtime::ActorSystem& system, std::string_view to) {
+absl::StatusOr<runtime::ActorRef> ResolveTarget(runtime::ActorSystem& system, std::string_view to,
+                                                const ConventionNames* names) {
   if (to.empty()) {
     return absl::InvalidArgumentError("no target: give an address (troupe://...) or a global name");
   }
   if (to.substr(0, 9) == "troupe://") return system.ParseExternalAddress(to);
   absl::StatusOr<runtime::ActorRef> found = system.Lookup(to);
-  if (!found.ok()) {
-    return absl::NotFoundError(
-        troupe::StrCat("no actor is named '", to, "'; `director status` lists the global names"));
+  if (found.ok()) return found;
+  if (names != nullptr && names->find) {
+    absl::StatusOr<std::string> holder = names->find(std::string(to));
+    if (holder.ok()) return system.ParseExternalAddress(*holder);
+    if (holder.status().code() != absl::StatusCode::kNotFound) return holder.status();
   }
-  return found;
+  return absl::NotFoundError(
+      troupe::StrCat("no actor is named '", to, "'; `director status` lists the global names"));
+}
+
+bool IsConventionName(runtime::ActorSystem& system, std::string_view to,
+                      const ConventionNames* names) {
+  return names != nullptr && names->find && !to.empty() && to.substr(0, 9) != "troupe://" &&
+         !system.Lookup(to).ok();
 }
 
 absl::Status SendTo(runtime::ActorSystem& system, std::string_view to, runtime::Message message,
-                    const runtime::ActorRef& sender) {
-  if (to.empty() || to.substr(0, 9) == "troupe://") {
-    absl::StatusOr<runtime::ActorRef> target = ResolveTarget(system, to);
+                    const runtime::ActorRef& sender, const ConventionNames* names) {
+  if (to.empty() || to.substr(0, 9) == "troupe://" || IsConventionName(system, to, names)) {
+    absl::StatusOr<runtime::ActorRef> target = ResolveTarget(system, to, names);
     if (!target.ok()) return target.status();
     return system.Tell(*target, std::move(message), sender);
   }

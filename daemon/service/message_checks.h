@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
@@ -11,17 +13,41 @@
 
 namespace troupe::service {
 
-// `to` is a printed address (troupe://...) or a global name. InvalidArgument
-// for an empty or malformed address, NotFound for an unknown global name. An
-// address of an actor that has exited resolves (its messages become dead
-// letters, as inside the daemon).
-absl::StatusOr<runtime::ActorRef> ResolveTarget(runtime::ActorSystem& system, std::string_view to);
+// The convention's global names, as the services use them: set by the daemon
+// when it takes part in a convention (docs/convention.md "Global names");
+// empty functions otherwise. Both may block for a call to the leader.
+struct ConventionNames {
+  // The address of the actor holding `name` convention-wide; NotFound when
+  // none does, Unavailable when the leader cannot be asked.
+  std::function<absl::StatusOr<std::string>(const std::string& name)> find;
+  // Creates the actor `create` makes (it returns the address), named `name`
+  // convention-wide, unless the name is taken: then the holder's address.
+  std::function<absl::StatusOr<std::string>(
+      const std::string& name, const std::function<absl::StatusOr<std::string>()>& create)>
+      create;
+};
 
-// Sends `message` to `to`, an address or a global name. By name, the lookup
-// and the delivery are one step (ActorSystem::TellByName), so a version
-// switch cannot slip between them. Errors as ResolveTarget and Tell.
+// `to` is a printed address (troupe://...) or a global name. A name no actor
+// of this daemon has is looked up in the convention when `names` can (a
+// remote actor's handle). InvalidArgument for an empty or malformed address,
+// NotFound for an unknown global name, Unavailable when the convention's
+// leader cannot be asked. An address of an actor that has exited resolves
+// (its messages become dead letters, as inside the daemon).
+absl::StatusOr<runtime::ActorRef> ResolveTarget(runtime::ActorSystem& system, std::string_view to,
+                                                const ConventionNames* names = nullptr);
+
+// Sends `message` to `to`, an address or a global name. By the name of an
+// actor of this daemon, the lookup and the delivery are one step
+// (ActorSystem::TellByName), so a version switch cannot slip between them;
+// another name is resolved in the convention first (ResolveTarget). Errors
+// as ResolveTarget and Tell.
 absl::Status SendTo(runtime::ActorSystem& system, std::string_view to, runtime::Message message,
-                    const runtime::ActorRef& sender = {});
+                    const runtime::ActorRef& sender = {}, const ConventionNames* names = nullptr);
+
+// True when `to` names an actor by a global name that no actor of this
+// daemon has and `names` can look up in the convention.
+bool IsConventionName(runtime::ActorSystem& system, std::string_view to,
+                      const ConventionNames* names);
 
 // InvalidArgument for an empty or reserved type, ResourceExhausted for a
 // payload over `max_payload_bytes`.

@@ -116,7 +116,8 @@ grpc::ServerUnaryReactor* MessagingService::Tell(grpc::CallbackServerContext* co
   absl::Status valid = CheckMessage(request->type(), request->payload().size(), max_payload_bytes_);
   if (!valid.ok()) return Done(context, valid);
   return Done(context, SendTo(*system_, request->to(),
-                              runtime::Message::Make(request->type(), request->payload())));
+                              runtime::Message::Make(request->type(), request->payload()), {},
+                              &names_));
 }
 
 grpc::ServerUnaryReactor* MessagingService::Ask(grpc::CallbackServerContext* context,
@@ -135,25 +136,33 @@ grpc::ServerUnaryReactor* MessagingService::CreateActor(grpc::CallbackServerCont
                                                         const v1::CreateActorRequest* request,
                                                         v1::CreateActorResponse* response) {
   if (grpc::Status allowed = auth_->Check(*context); !allowed.ok()) return Done(context, allowed);
+  // A global name is claimed convention-wide around the create (the leader
+  // is asked on this gRPC thread, as a placement waits for its peer).
+  absl::StatusOr<std::string> address =
+      !request->global_name().empty() && names_.create
+          ? names_.create(request->global_name(),
+                          [&]() { return CreateHereOrElsewhere(*request); })
+          : CreateHereOrElsewhere(*request);
+  if (!address.ok()) return Done(context, address.status());
+  response->set_address(*std::move(address));
+  return Done(context, grpc::Status::OK);
+}
+
+absl::StatusOr<std::string> MessagingService::CreateHereOrElsewhere(
+    const v1::CreateActorRequest& request) {
   runtime::CreateOptions options;
-  options.requirements_json = request->requirements_json();
-  options.global_name = request->global_name();
+  options.requirements_json = request.requirements_json();
+  options.global_name = request.global_name();
   absl::StatusOr<runtime::ActorRef> actor =
-      host_->CreateActor(request->group(), request->class_name(), options);
-  if (actor.ok()) {
-    response->set_address(system_->FormatAddress(actor->get()));
-    return Done(context, grpc::Status::OK);
-  }
+      host_->CreateActor(request.group(), request.class_name(), options);
+  if (actor.ok()) return system_->FormatAddress(actor->get());
   // Local first; when this daemon does not fit (or lacks the group), another
   // member may. The placement waits for the peer's answer on this gRPC
   // thread (bounded by the convention's place timeout).
   const bool may_go_elsewhere = actor.status().code() == absl::StatusCode::kFailedPrecondition ||
                                 actor.status().code() == absl::StatusCode::kNotFound;
-  if (!place_elsewhere_ || !may_go_elsewhere) return Done(context, actor.status());
-  absl::StatusOr<std::string> placed = place_elsewhere_(*request, actor.status());
-  if (!placed.ok()) return Done(context, placed.status());
-  response->set_address(*placed);
-  return Done(context, grpc::Status::OK);
+  if (!place_elsewhere_ || !may_go_elsewhere) return actor.status();
+  return place_elsewhere_(request, actor.status());
 }
 
 grpc::ServerUnaryReactor* MessagingService::Lookup(grpc::CallbackServerContext* context,
@@ -163,7 +172,8 @@ grpc::ServerUnaryReactor* MessagingService::Lookup(grpc::CallbackServerContext* 
   if (request->global_name().empty()) {
     return Done(context, absl::InvalidArgumentError("lookup needs a global name"));
   }
-  absl::StatusOr<runtime::ActorRef> actor = ResolveTarget(*system_, request->global_name());
+  absl::StatusOr<runtime::ActorRef> actor =
+      ResolveTarget(*system_, request->global_name(), &names_);
   if (!actor.ok()) return Done(context, actor.status());
   response->set_address(system_->FormatAddress(actor->get()));
   return Done(context, grpc::Status::OK);
@@ -175,7 +185,7 @@ bool MessagingService::WaitForCallsToEnd(absl::Time deadline) {
 
 grpc::ServerBidiReactor<v1::ClientBatch, v1::ServerBatch>* MessagingService::Connect(
     grpc::CallbackServerContext* context) {
-  StreamDeps deps{system_, asks_, auth_, max_payload_bytes_, &open_streams_};
+  StreamDeps deps{system_, asks_, auth_, max_payload_bytes_, &open_streams_, &names_};
   return new ClientStream(deps, context);
 }
 

@@ -10,8 +10,9 @@
 #include "daemon/hosting/bundle_host.h"
 #include "daemon/runtime/actor_system.h"
 #include "daemon/service/ask_router.h"
-#include "daemon/service/call_counter.h"
+#include "daemon/common/call_counter.h"
 #include "daemon/service/client_auth.h"
+#include "daemon/service/message_checks.h"
 #include "troupe/v1/messaging.grpc.pb.h"
 
 namespace troupe::service {
@@ -43,6 +44,16 @@ class MessagingService final : public v1::Messaging::CallbackService {
       const v1::CreateActorRequest& request, const absl::Status& local_problem)>;
   void SetPlaceElsewhere(PlaceElsewhere place) { place_elsewhere_ = std::move(place); }
 
+  // The convention's global names (message_checks.h): a create with a global
+  // name claims it convention-wide, and Lookup, tells and asks (this
+  // service's, its streams' and those of `asks`) by a name no actor of this
+  // daemon has look it up there. Set before the server starts; without it
+  // names are this daemon's only.
+  void SetConventionNames(ConventionNames names) {
+    names_ = std::move(names);
+    asks_->SetConventionNames(&names_);
+  }
+
   // Connect streams open now.
   uint32_t open_streams() const { return open_streams_.count(); }
 
@@ -59,7 +70,11 @@ class MessagingService final : public v1::Messaging::CallbackService {
   const uint64_t max_payload_bytes_;
   CallCounter open_streams_;
   CallCounter open_asks_;  // unary Ask reactors
+  // Here or, when this daemon does not fit, on another member: the address.
+  absl::StatusOr<std::string> CreateHereOrElsewhere(const v1::CreateActorRequest& request);
+
   PlaceElsewhere place_elsewhere_;
+  ConventionNames names_;
 };
 
 }  // namespace troupe::service

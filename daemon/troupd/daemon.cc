@@ -251,6 +251,15 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& conf
           [conv](const v1::CreateActorRequest& request, const absl::Status& local_problem) {
             return conv->PlaceElsewhere(request, local_problem);
           });
+      // Names given through CreateActor are convention-wide; names a lookup
+      // does not find here are asked of the leader (docs/convention.md).
+      service::ConventionNames names;
+      names.find = [conv](const std::string& name) { return conv->FindName(name); };
+      names.create = [conv](const std::string& name,
+                            const std::function<absl::StatusOr<std::string>()>& create) {
+        return conv->CreateNamed(name, create);
+      };
+      parts->messaging->SetConventionNames(std::move(names));
       parts->facts.convention_status = [conv] { return conv->Status(); };
       parts->facts.invite_member = [conv](const std::string& address) {
         return conv->Invite(address);
@@ -360,6 +369,10 @@ void Daemon::Stop() {
   // before they are done with the services and the actor system.
   if (!parts_->messaging->WaitForCallsToEnd(absl::Now() + absl::Seconds(10))) {
     LogWarning("client calls still running 10 s after the server stopped; stopping anyway");
+  }
+  if (parts_->convention != nullptr &&
+      !parts_->convention->WaitForCallsToEnd(absl::Now() + absl::Seconds(10))) {
+    LogWarning("peer links still running 10 s after the server stopped; stopping anyway");
   }
   parts_->host->Shutdown();
   parts_->system->Shutdown(parts_->settings.drain_timeout);

@@ -1,6 +1,7 @@
-// message_commands.cc - `director tell` and `director ask`: one message to an
-// actor of a running troupd (by address or global name) through the unary
-// Messaging calls; `ask` prints the first message sent back.
+// message_commands.cc - `director tell`, `director ask` and `director create`:
+// one message to an actor of a running troupd (by address or global name), or
+// one new actor, through the unary Messaging calls; `ask` prints the first
+// message sent back, `create` the new actor's address.
 #include <algorithm>
 #include <cstdint>
 #include <iostream>
@@ -16,6 +17,7 @@
 #include "director/commands/commands.h"
 #include "director/commands/daemon_client.h"
 #include "troupe/abi.h"
+#include "troupe/json.h"
 #include "troupe/wire.h"
 
 namespace troupe::director {
@@ -170,6 +172,55 @@ int AskCommand(Context& ctx, const MessageOptions& options) {
   return kExitOk;
 }
 
+struct CreateOptions {
+  std::string socket;
+  std::string group;
+  std::string class_name;
+  std::string requirements;  // JSON array as in a manifest; empty: none
+  std::string name;          // global name; empty: unnamed
+};
+
+// A create may be placed on another member of a convention, which may fetch
+// the bundle first: each member tried may take up to 30 s (the convention's
+// place timeout).
+constexpr absl::Duration kCreateDeadline = absl::Seconds(90);
+
+int CreateCommand(Context& ctx, const CreateOptions& options) {
+  // The daemon checks the requirements in full; text that is not JSON at all
+  // is refused here, before anything is called.
+  if (!options.requirements.empty() && !json::IsValid(options.requirements)) {
+    return ctx.Fail(absl::InvalidArgumentError(troupe::StrCat(
+        "--requirements is not JSON: ", options.requirements,
+        " (expected an array as in a manifest, e.g. '[{\"capability\": \"gpu\", \"equals\": "
+        "true}]')")));
+  }
+  Connection c = ConnectOrFail(ctx, options.socket);
+  if (!c.client) return c.code;
+  v1::CreateActorRequest request;
+  request.set_group(options.group);
+  request.set_class_name(options.class_name);
+  request.set_requirements_json(options.requirements);
+  request.set_global_name(options.name);
+  v1::CreateActorResponse response;
+  grpc::Status status = c.client->messaging().CreateActor(
+      DaemonClient::NewContext(kCreateDeadline).get(), request, &response);
+  if (!status.ok()) {
+    return ctx.Fail(c.client->Error(
+        status, troupe::StrCat("create ", options.group, " ", options.class_name),
+        kCreateDeadline));
+  }
+  if (ctx.json()) {
+    JsonObject object;
+    object.Add("address", response.address())
+        .Add("group", options.group)
+        .Add("class_name", options.class_name);
+    if (!options.name.empty()) object.Add("global_name", options.name);
+    return ctx.PrintJson(std::move(object));
+  }
+  ctx.out() << "created " << options.class_name << " at " << response.address() << "\n";
+  return kExitOk;
+}
+
 void AddMessageOptions(CLI::App* cmd, MessageOptions* options) {
   cmd->add_option("TO", options->to, "Actor address (troupe://...) or global name")->required();
   cmd->add_option("--type", options->type, "Message type name")->capture_default_str();
@@ -198,6 +249,25 @@ void AddMessageCommands(CLI::App& app, Runner* run) {
       ->check(CLI::PositiveNumber);
   cmd->add_flag("--raw", ask->raw, "Print only the reply's payload bytes, as they are");
   cmd->callback([ask, run] { *run = [ask](Context& ctx) { return AskCommand(ctx, *ask); }; });
+
+  auto create = std::make_shared<CreateOptions>();
+  cmd = app.add_subcommand(
+      "create",
+      "Create an actor of CLASS from GROUP's active version and print its address; in a "
+      "convention it goes to another member when this daemon does not fit (or lacks GROUP)");
+  cmd->add_option("GROUP", create->group, "Bundle group")->required();
+  cmd->add_option("CLASS", create->class_name, "Actor class name, e.g. examples.Echo")
+      ->required();
+  cmd->add_option("--requirements", create->requirements,
+                  "JSON array of requirements as in a manifest, e.g. "
+                  "'[{\"capability\": \"gpu\", \"equals\": true}]' (default: none)");
+  cmd->add_option("--name", create->name,
+                  "Global name for the new actor (when a live actor has it already, that "
+                  "actor's address is printed)");
+  cmd->add_option("--socket", create->socket,
+                  "troupd's unix socket (default: the `socket` setting)");
+  cmd->callback(
+      [create, run] { *run = [create](Context& ctx) { return CreateCommand(ctx, *create); }; });
 }
 
 }  // namespace troupe::director

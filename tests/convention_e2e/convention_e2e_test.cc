@@ -31,6 +31,7 @@
 #include "tests/common/status_matchers.h"
 #include "tests/common/temp_dir.h"
 #include "tests/convention_e2e/convention_harness.h"
+#include "troupe/abi.h"
 #include "troupe/client.h"
 #include "troupe/json.h"
 
@@ -664,6 +665,123 @@ TEST_F(ConventionE2eTest, AKilledMemberIsNoticedWithinFiveSecondsAndAsksToItFail
   ASSERT_EQ(status.code, 0) << status;
   EXPECT_EQ(status.out.find(gone), std::string::npos) << status;
   EXPECT_CONTAINS(status.out, "convention: leader " + leader.address() + ", 2 members");
+}
+
+// The lines of a Spawner's "exits" answer ("<child>|<reason>") that name
+// `child`.
+std::vector<std::string> ExitsOf(const std::string& exits, const std::string& child) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (size_t end; (end = exits.find('\n', start)) != std::string::npos; start = end + 1) {
+    const std::string line = exits.substr(start, end - start);
+    if (line.rfind(child + "|", 0) == 0) out.push_back(line);
+  }
+  return out;
+}
+
+// A leader with the convention_watch bundle, b with a gpu (the only one) and
+// c without; a Spawner on the leader.
+class ChildPlacementTest : public ConventionE2eTest {
+ protected:
+  static constexpr char kGpuObject[] = R"({"gpu":{"equals":true}})";
+
+  void SetUp() override {
+    ConventionDaemon& leader = convention_.Add("leader");
+    ConventionDaemon& b = convention_.Add("b");
+    ConventionDaemon& c = convention_.Add("c");
+    for (ConventionDaemon* d : {&b, &c}) d->SetConfig("allow_remote_actor_sources", "yes");
+    WriteFileForTest(b.dir() + "/capabilities.json", R"({"gpu": true})" "\n");
+    StartAndWaitForAll();
+    if (HasFatalFailure()) return;
+    ASSERT_TRUE(leader.WaitFor(
+        [&](const v1::ConventionStatusResponse& s) {
+          return MemberCapabilitiesContain(s, b.address(), "\"gpu\":true");
+        },
+        seconds(5), "b with gpu (from its capabilities.json)"));
+    CommandResult load = leader.Director({"load", TROUPE_CONVENTION_WATCH_BUNDLE});
+    ASSERT_EQ(load.code, 0) << load;
+    client_ = ConnectTo(leader);
+    ASSERT_TRUE(client_);
+    ASSERT_OK_AND_ASSIGN(spawner_,
+                         client_->CreateActor("convention_watch", "convention_watch.Spawner"));
+    ASSERT_EQ(NodeOf(spawner_), leader.address()) << spawner_;
+  }
+
+  // Asks the Spawner for a child needing a gpu; its address (on b).
+  std::string SpawnGpuChild() {
+    absl::StatusOr<Client::Message> spawned =
+        client_->Ask(spawner_, {"spawn", kGpuObject, ""}, absl::Seconds(40));
+    EXPECT_TRUE(spawned.ok()) << spawned.status();
+    if (!spawned.ok()) return "";
+    EXPECT_EQ(spawned->type, "spawned") << spawned->payload;
+    EXPECT_EQ(NodeOf(spawned->payload), convention_[1].address())
+        << "a child needing a gpu goes to b, the only member with one: " << spawned->payload;
+    return spawned->type == "spawned" ? spawned->payload : "";
+  }
+
+  // Polls the Spawner's "exits" until `child` is there, at most `bound`;
+  // the last answer.
+  std::string WaitForExitOf(const std::string& child, std::chrono::milliseconds bound) {
+    const auto deadline = SteadyClock::now() + bound;
+    std::string exits;
+    for (;;) {
+      absl::StatusOr<Client::Message> answer =
+          client_->Ask(spawner_, {"exits", "", ""}, absl::Seconds(5));
+      EXPECT_TRUE(answer.ok()) << answer.status();
+      if (answer.ok()) exits = answer->payload;
+      if (!ExitsOf(exits, child).empty() || SteadyClock::now() >= deadline) return exits;
+      convention_.leader().PollPause();
+    }
+  }
+
+  std::unique_ptr<Client> client_;
+  std::string spawner_;
+};
+
+// An actor's child that does not fit its daemon is placed on the member
+// that fits (the runtime's placement fallback); when that member is killed,
+// the parent gets ChildActorExited for it once the convention expires it.
+TEST_F(ChildPlacementTest, AParentIsToldWithinFiveSecondsWhenItsRemoteChildsMemberIsKilled) {
+  const std::string child = SpawnGpuChild();
+  ASSERT_FALSE(child.empty());
+  ASSERT_OK_AND_ASSIGN(Client::Message where,
+                       client_->Ask(child, {"where", "", ""}, absl::Seconds(10)));
+  EXPECT_EQ(where.payload, "here");
+
+  const auto killed = SteadyClock::now();
+  convention_[1].Kill();
+  const std::string exits = WaitForExitOf(child, milliseconds(5000));
+  const int64_t told_ms = MillisSince(killed);
+  const std::vector<std::string> lines = ExitsOf(exits, child);
+  ASSERT_EQ(lines.size(), 1u) << "exits: " << exits;
+  std::cout << "RESULT killed_member_child_exit_told_ms " << told_ms << "\n";
+  EXPECT_LT(told_ms, 5000);
+  EXPECT_CONTAINS(lines[0], "member " + convention_[1].address() + " expired");
+}
+
+// A remote child that exits when asked is reported exactly once, also when
+// its member leaves the convention afterwards.
+TEST_F(ChildPlacementTest, ARemoteChildThatExitsIsReportedToItsParentExactlyOnce) {
+  const std::string child = SpawnGpuChild();
+  ASSERT_FALSE(child.empty());
+  const std::string other = SpawnGpuChild();
+  ASSERT_FALSE(other.empty());
+
+  ASSERT_OK(client_->Tell(child, {TROUPE_MSG_EXIT_REQUEST, "", ""}));
+  std::string exits = WaitForExitOf(child, milliseconds(5000));
+  std::vector<std::string> lines = ExitsOf(exits, child);
+  ASSERT_EQ(lines.size(), 1u) << "exits: " << exits;
+  EXPECT_EQ(lines[0], child + "|") << "a normal exit has no reason";
+  EXPECT_TRUE(ExitsOf(exits, other).empty()) << exits;
+  // Gone: an ask to it fails (NOT_FOUND from b), it does not hang.
+  absl::StatusOr<Client::Message> gone = client_->Ask(child, {"where", "", ""}, absl::Seconds(10));
+  EXPECT_FALSE(gone.ok());
+
+  // b leaves: the other child is reported, the first one not again.
+  ASSERT_TRUE(convention_[1].Stop());
+  exits = WaitForExitOf(other, milliseconds(5000));
+  ASSERT_EQ(ExitsOf(exits, other).size(), 1u) << "exits: " << exits;
+  EXPECT_EQ(ExitsOf(exits, child).size(), 1u) << "exits: " << exits;
 }
 
 // 9. The leader is killed and restarted: members are back within 2 check-ins.

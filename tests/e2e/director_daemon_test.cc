@@ -292,6 +292,7 @@ TEST_F(DirectorDaemonTest, EveryDaemonCommandSaysInOneLineThatNothingRuns) {
       {"convention", "invite", "127.0.0.1:7002"},
       {"tell", "hello", "--data", "x"},
       {"ask", "hello", "--data", "x"},
+      {"create", "examples", "examples.Echo"},
   };
   for (const std::vector<std::string>& command : commands) {
     CommandResult r = Director(command);
@@ -576,6 +577,67 @@ TEST_F(DirectorDaemonTest, AskThatMakesTheActorFailExitsWithItsError) {
   CommandResult no_role = Director({"role", "nosuchrole"});
   EXPECT_EQ(no_role.code, 3) << no_role;
   EXPECT_CONTAINS(no_role.err, "director: role nosuchrole: ");
+}
+
+TEST_F(DirectorDaemonTest, CreateMakesAnActorThatAnswersAndSaysWhyWhenItCannot) {
+  ASSERT_TRUE(harness_.StartDaemon());
+  ASSERT_EQ(Director({"load", TROUPE_EXAMPLES_BUNDLE}).code, 0);
+
+  CommandResult created = Director({"create", "examples", "examples.Echo"});
+  ASSERT_EQ(created.code, 0) << created;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_match(created.out, m,
+                               std::regex("created examples\\.Echo at (troupe://\\S+/\\d+)\n")))
+      << created;
+  EXPECT_EQ(created.err, "");
+  EXPECT_CONTAINS(Ask(m[1].str(), "text", "from create"), "\nfrom create\n");
+
+  CommandResult named = Director({"create", "examples", "examples.Counter", "--name", "tally"});
+  ASSERT_EQ(named.code, 0) << named;
+  EXPECT_CONTAINS(Ask("tally", "get", ""), "\n0\n");
+  CommandResult again = Director({"create", "examples", "examples.Counter", "--name", "tally"});
+  ASSERT_EQ(again.code, 0) << again;
+  EXPECT_EQ(again.out, named.out) << "the live actor of that name is returned";
+
+  CommandResult json = Director({"create", "examples", "examples.Echo", "--json",
+                                 "--requirements", "[]"});
+  ASSERT_EQ(json.code, 0) << json;
+  EXPECT_TRUE(json::IsValid(json.out)) << json;
+  EXPECT_TRUE(std::regex_search(json.out, std::regex("^\\{\"ok\":true,\"address\":\"troupe://")))
+      << json;
+  EXPECT_CONTAINS(json.out, "\"class_name\":\"examples.Echo\"");
+
+  // Requirements this daemon does not meet: refused (4), naming them.
+  CommandResult unfit = Director({"create", "examples", "examples.Echo", "--requirements",
+                                  R"([{"capability": "gpu", "equals": true}])"});
+  EXPECT_EQ(unfit.code, 4) << unfit;
+  EXPECT_EQ(unfit.out, "");
+  EXPECT_CONTAINS(unfit.err, "director: create examples examples.Echo: ");
+  EXPECT_CONTAINS(unfit.err, "cannot run on this node");
+  EXPECT_CONTAINS(unfit.err, "gpu equals true");
+
+  // Unknown group or class: 3.
+  CommandResult no_group = Director({"create", "nosuchgroup", "nosuchgroup.X"});
+  EXPECT_EQ(no_group.code, 3) << no_group;
+  EXPECT_CONTAINS(no_group.err, "no bundle of group 'nosuchgroup' is loaded");
+  CommandResult no_class = Director({"create", "examples", "examples.Nope"});
+  EXPECT_EQ(no_class.code, 3) << no_class;
+  EXPECT_CONTAINS(no_class.err, "has no actor class 'examples.Nope'");
+
+  // Requirements that are not JSON are refused before any call (5); JSON of
+  // the wrong shape by the daemon (5).
+  CommandResult not_json =
+      Director({"create", "examples", "examples.Echo", "--requirements", "[{gpu"});
+  EXPECT_EQ(not_json.code, 5) << not_json;
+  EXPECT_CONTAINS(not_json.err, "director: --requirements is not JSON: [{gpu");
+  CommandResult object =
+      Director({"create", "examples", "examples.Echo", "--requirements", R"({"gpu": true})"});
+  EXPECT_EQ(object.code, 5) << object;
+  EXPECT_CONTAINS(object.err, "director: create examples examples.Echo: ");
+
+  CommandResult usage = Director({"create", "examples"});
+  EXPECT_EQ(usage.code, 2) << usage;
+  EXPECT_EQ(Director({"status"}).code, 0) << "the daemon keeps serving";
 }
 
 TEST_F(DirectorDaemonTest, CapabilitiesCanBeSetReadAndRemoved) {

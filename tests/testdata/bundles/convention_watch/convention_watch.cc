@@ -6,6 +6,12 @@
 //    each: "<event> <node>".
 //  - convention_watch.Where: "where" answers "here" (a placement target with
 //    no requirements of its own: the creator passes them).
+//  - convention_watch.Spawner: "spawn" with requirements in the runtime's
+//    object form ({"gpu":{"equals":true}}) as payload creates a Where child
+//    with them (placed on another member when they do not hold here) and
+//    answers "spawned" with the child's address, or "error" with the reason;
+//    "exits" answers with every ChildActorExited seen so far, one line each:
+//    "<child address>|<reason>" (the reason is empty for a normal exit).
 #include <string>
 
 #include "troupe/actor.h"
@@ -41,7 +47,33 @@ class Where : public troupe::Actor {
   void Answer(const troupe::Message& message) { Reply(message, "where", "here"); }
 };
 
+class Spawner : public troupe::Actor {
+ public:
+  Spawner() {
+    On("spawn", &Spawner::Spawn);
+    On("exits", &Spawner::Exits);
+    On<troupe::ChildActorExited>(&Spawner::ChildExited);
+  }
+
+ private:
+  void Spawn(const troupe::Message& message) {
+    try {
+      troupe::Address child = CreateActor("convention_watch.Where", message.payload());
+      Reply(message, "spawned", child.ToString());
+    } catch (const troupe::Error& e) {
+      Reply(message, "error", e.what());
+    }
+  }
+  void Exits(const troupe::Message& message) { Reply(message, "exits", exits_); }
+  void ChildExited(const troupe::ChildActorExited& exited) {
+    exits_ += exited.child_text + "|" + exited.reason + "\n";
+  }
+
+  std::string exits_;
+};
+
 }  // namespace
 
 TROUPE_EXPORT_ACTORS("convention_watch", troupe::ActorClass<Watcher>("convention_watch.Watcher"),
-                     troupe::ActorClass<Where>("convention_watch.Where"))
+                     troupe::ActorClass<Where>("convention_watch.Where"),
+                     troupe::ActorClass<Spawner>("convention_watch.Spawner"))

@@ -9,7 +9,7 @@
 #include "absl/time/time.h"
 #include "daemon/common/mutex.h"
 
-namespace troupe::service {
+namespace troupe {
 
 class CallCounter {
  public:
@@ -41,4 +41,4 @@ class CallCounter {
   uint32_t count_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-}  // namespace troupe::service
+}  // namespace troupe
