@@ -214,6 +214,28 @@ absl::StatusOr<std::vector<std::string>> Client::Role(std::string_view role,
   return addresses;
 }
 
+absl::StatusOr<std::string> Client::Capabilities() {
+  if (absl::Status health = impl_->stream->health(); !health.ok()) return health;
+  v1::GetCapabilitiesResponse response;
+  grpc::ClientContext context;
+  impl_->Prepare(&context);
+  absl::Status status =
+      impl_->Check(impl_->admin->GetCapabilities(&context, v1::GetCapabilitiesRequest(), &response));
+  if (!status.ok()) return status;
+  return std::move(*response.mutable_json());
+}
+
+absl::Status Client::SetCapability(std::string_view name, std::string_view value_json) {
+  if (absl::Status health = impl_->stream->health(); !health.ok()) return health;
+  v1::SetCapabilityRequest request;
+  request.set_name(AsString(name));
+  request.set_value_json(AsString(value_json));
+  v1::SetCapabilityResponse response;
+  grpc::ClientContext context;
+  impl_->Prepare(&context);
+  return impl_->Check(impl_->admin->SetCapability(&context, request, &response));
+}
+
 void Client::Subscribe(std::function<void(Message)> on_message,
                        std::function<void(absl::Status)> on_error) {
   impl_->stream->Subscribe(std::move(on_message), std::move(on_error));

@@ -223,6 +223,26 @@ TEST(TroupdLimitsTest, AMessageOverTheLimitIsRefusedAndTheClientGoesOn) {
   ASSERT_TRUE(reply.ok()) << reply.status();
 }
 
+TEST(TroupdCapabilitiesTest, ClientsReadAndChangeCapabilitiesButNotTheReadOnlyOnes) {
+  DaemonHarness harness;
+  ASSERT_TRUE(harness.StartDaemon());
+  absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(harness.socket());
+  ASSERT_TRUE(client.ok()) << client.status();
+  ASSERT_TRUE((*client)->SetCapability("gpu", "true").ok());
+  absl::StatusOr<std::string> caps = (*client)->Capabilities();
+  ASSERT_TRUE(caps.ok()) << caps.status();
+  EXPECT_CONTAINS(*caps, "\"gpu\":true");
+  EXPECT_CONTAINS(*caps, "\"troupe.cores\":");
+  absl::Status refused = (*client)->SetCapability("troupe.cores", "64");
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_CONTAINS(refused.message(), "read-only");
+  EXPECT_EQ((*client)->SetCapability("gpu", "not json").code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE((*client)->SetCapability("gpu", "").ok());  // removed
+  caps = (*client)->Capabilities();
+  ASSERT_TRUE(caps.ok());
+  EXPECT_EQ(caps->find("\"gpu\""), std::string::npos) << *caps;
+}
+
 TEST(SdkExamplesTest, TellAskAndAsyncAskRunAgainstARealDaemon) {
   DaemonHarness harness;
   ASSERT_TRUE(harness.StartDaemon());

@@ -103,6 +103,14 @@ class Client {
   // `group` (every group when empty).
   absl::StatusOr<std::vector<std::string>> Role(std::string_view role, std::string_view group = {});
 
+  // The daemon's capabilities as a JSON object.
+  absl::StatusOr<std::string> Capabilities();
+  // Sets one capability of the daemon (`value_json`: a JSON value) or removes
+  // it (empty). The change reaches the convention's leader at once, and the
+  // daemon's actors whose requirements no longer hold are told.
+  // FAILED_PRECONDITION for a read-only capability (troupe.*).
+  absl::Status SetCapability(std::string_view name, std::string_view value_json);
+
   // Messages actors send to address() (that are not replies to an ask) go to
   // `on_message`; errors the daemon reports for tells, and the loss of the
   // connection, go to `on_error`. Either may be null. Called on the reader
