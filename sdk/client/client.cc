@@ -38,7 +38,9 @@ std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
       absl::ToChronoNanoseconds(std::clamp(d, absl::ZeroDuration(), kLongest)));
 }
 
-std::shared_ptr<grpc::Channel> MakeChannel(const Target& target) {
+// `tls_root_certificates`: PEM text; empty for a plain connection.
+std::shared_ptr<grpc::Channel> MakeChannel(const Target& target,
+                                          const std::string& tls_root_certificates) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(-1);  // the daemon enforces its own limit
   args.SetMaxSendMessageSize(-1);
@@ -48,7 +50,13 @@ std::shared_ptr<grpc::Channel> MakeChannel(const Target& target) {
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-  return grpc::CreateCustomChannel(target.grpc_target, grpc::InsecureChannelCredentials(), args);
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (!target.unix_socket && !tls_root_certificates.empty()) {
+    grpc::SslCredentialsOptions tls;
+    tls.pem_root_certs = tls_root_certificates;
+    credentials = grpc::SslCredentials(tls);
+  }
+  return grpc::CreateCustomChannel(target.grpc_target, credentials, args);
 }
 
 // Why Connect found nobody at `target`, and what to do about it.
@@ -103,7 +111,7 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(std::string_view target_
   auto impl = std::make_unique<Impl>();
   impl->target = *std::move(target);
   if (!impl->target.unix_socket) impl->token = std::move(options.token);
-  impl->channel = MakeChannel(impl->target);
+  impl->channel = MakeChannel(impl->target, options.tls_root_certificates);
   if (!impl->channel->WaitForConnected(wall_deadline)) {
     return NobodyAnswered(impl->target, options.connect_timeout);
   }

@@ -781,6 +781,7 @@ TEST_F(ChildPlacementTest, ARemoteChildThatExitsIsReportedToItsParentExactlyOnce
   ASSERT_TRUE(convention_[1].Stop());
   exits = WaitForExitOf(other, milliseconds(5000));
   ASSERT_EQ(ExitsOf(exits, other).size(), 1u) << "exits: " << exits;
+  EXPECT_CONTAINS(ExitsOf(exits, other)[0], "member " + convention_[1].address() + " left");
   EXPECT_EQ(ExitsOf(exits, child).size(), 1u) << "exits: " << exits;
 }
 
@@ -984,6 +985,18 @@ TEST_F(ConventionE2eTest, WithMutualTlsMembersJoinAndADaemonWithoutTlsCannot) {
   ASSERT_OK_AND_ASSIGN(Client::Message echoed,
                        on_leader->Ask(echoes[0], {"text", "over tls", ""}, absl::Seconds(10)));
   EXPECT_EQ(echoed.payload, "over tls");
+
+  // An SDK client over TCP needs the certificate authority (and the token).
+  Client::Options options;
+  options.token = ReadFileForTest(leader.dir() + "/keys/client.token");
+  options.connect_timeout = absl::Seconds(2);
+  EXPECT_FALSE(Client::Connect(leader.address(), options).ok());  // a plain connection
+  options.tls_root_certificates = ReadFileForTest(pki.path() + "/ca.pem");
+  absl::StatusOr<std::unique_ptr<Client>> remote = Client::Connect(leader.address(), options);
+  ASSERT_TRUE(remote.ok()) << remote.status();
+  ASSERT_OK_AND_ASSIGN(echoed,
+                       (*remote)->Ask(echoes[0], {"text", "tcp+tls", ""}, absl::Seconds(10)));
+  EXPECT_EQ(echoed.payload, "tcp+tls");
 
   // The plain daemon keeps trying and is never listed.
   const auto deadline = SteadyClock::now() + seconds(5);

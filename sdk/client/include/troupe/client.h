@@ -47,6 +47,10 @@ class Client {
     std::string token;
     // How long Connect waits for the daemon to answer.
     absl::Duration connect_timeout = absl::Seconds(5);
+    // For host:port targets of a daemon whose TCP listener uses TLS (the
+    // convention_tls_* settings): the PEM text of the certificate authority
+    // that signed its certificate. Empty: a plain connection.
+    std::string tls_root_certificates;
   };
 
   // `target` is a unix socket path (absolute, or "unix:PATH") or "host:port".
