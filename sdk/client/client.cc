@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <thread>
@@ -110,7 +111,25 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(std::string_view target_
 
   auto impl = std::make_unique<Impl>();
   impl->target = *std::move(target);
-  if (!impl->target.unix_socket) impl->token = std::move(options.token);
+  if (!impl->target.unix_socket) {
+    // As read from keys/client.token: surrounding white space is not part of
+    // it. Anything else outside printable ASCII cannot travel as metadata.
+    std::string_view token = options.token;
+    while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) {
+      token.remove_suffix(1);
+    }
+    while (!token.empty() && std::isspace(static_cast<unsigned char>(token.front()))) {
+      token.remove_prefix(1);
+    }
+    for (char c : token) {
+      if (c < 0x21 || c > 0x7e) {
+        return absl::InvalidArgumentError(
+            "the client token holds a character that is not printable ASCII; use the contents "
+            "of the daemon's keys/client.token");
+      }
+    }
+    impl->token = std::string(token);
+  }
   impl->channel = MakeChannel(impl->target, options.tls_root_certificates);
   if (!impl->channel->WaitForConnected(wall_deadline)) {
     return NobodyAnswered(impl->target, options.connect_timeout);

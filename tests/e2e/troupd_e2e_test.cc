@@ -184,6 +184,18 @@ TEST(TroupdTcpTest, ClientsNeedTheTokenAndARefusedOneDoesNotDisturbOthers) {
   EXPECT_EQ(impostor.status().code(), absl::StatusCode::kUnauthenticated);
   EXPECT_CONTAINS(harness.DaemonLog(), "refused a call from");
 
+  Client::Options garbled;
+  garbled.token = "abc\x01def";  // cannot travel as metadata: refused before any call
+  absl::StatusOr<std::unique_ptr<Client>> garbled_client = Client::Connect(tcp, garbled);
+  ASSERT_FALSE(garbled_client.ok());
+  EXPECT_EQ(garbled_client.status().code(), absl::StatusCode::kInvalidArgument);
+
+  // The file's contents as they are (with the line end) are the token.
+  Client::Options as_read;
+  as_read.token = token;
+  absl::StatusOr<std::unique_ptr<Client>> from_file = Client::Connect(tcp, as_read);
+  ASSERT_TRUE(from_file.ok()) << from_file.status();
+
   Client::Options right;
   right.token = token.substr(0, token.find('\n'));
   absl::StatusOr<std::unique_ptr<Client>> remote = Client::Connect(tcp, right);
