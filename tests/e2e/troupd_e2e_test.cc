@@ -185,7 +185,7 @@ TEST(TroupdTcpTest, ClientsNeedTheTokenAndARefusedOneDoesNotDisturbOthers) {
   EXPECT_CONTAINS(harness.DaemonLog(), "refused a call from");
 
   Client::Options garbled;
-  garbled.token = "abc\x01def";  // cannot travel as metadata: refused before any call
+  garbled.token = std::string("abc") + char{1} + "def";  // cannot travel as metadata: refused before any call
   absl::StatusOr<std::unique_ptr<Client>> garbled_client = Client::Connect(tcp, garbled);
   ASSERT_FALSE(garbled_client.ok());
   EXPECT_EQ(garbled_client.status().code(), absl::StatusCode::kInvalidArgument);
