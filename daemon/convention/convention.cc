@@ -408,7 +408,11 @@ absl::StatusOr<std::string> ConventionState::Place(const PlaceSpec& spec,
   std::vector<std::string> considered;
   {
     troupe::MutexLock lock(&s->mu);
-    for (v1::MemberInfo& m : s->directory.Members()) {
+    // The leader's roster has every check-in's bundles and load; a member's
+    // directory has what the leader pushed and acknowledged.
+    std::vector<v1::MemberInfo> members =
+        s->leading && s->leader != nullptr ? s->leader->Members() : s->directory.Members();
+    for (v1::MemberInfo& m : members) {
       if (m.address() == s->options.self) continue;
       absl::Status fits = spec.fits(m.capabilities_json());
       if (fits.ok() && spec.bundle_hash.empty() &&

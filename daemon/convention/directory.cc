@@ -68,6 +68,7 @@ void Directory::UpdateLoads(const std::vector<v1::MemberInfo>& loads) {
     for (v1::MemberInfo& m : members_) {
       if (m.address() != load.address()) continue;
       *m.mutable_load() = load.load();
+      *m.mutable_bundles() = load.bundles();
       m.set_last_checkin_unix_ms(load.last_checkin_unix_ms());
     }
   }

@@ -29,7 +29,7 @@ class Directory {
   // turn the old view into the new one: LEFT for members gone (or replaced by a
   // new incarnation), JOINED for new ones, CAPABILITIES for changed ones.
   std::vector<RosterEvent> Replace(const std::vector<v1::MemberInfo>& members);
-  // Updates load figures (check-in acknowledgements); no events.
+  // Updates load figures and bundles (check-in acknowledgements); no events.
   void UpdateLoads(const std::vector<v1::MemberInfo>& loads);
   // Drops everyone but this daemon (the leader was lost); returns LEFT events.
   std::vector<RosterEvent> Clear(std::string_view reason);

@@ -225,6 +225,7 @@ grpc::Status Leader::ServeSession(
           v1::MemberInfo* load = a->add_loads();
           load->set_address(m.address());
           *load->mutable_load() = m.load();
+          *load->mutable_bundles() = m.bundles();
           load->set_last_checkin_unix_ms(m.last_checkin_unix_ms());
         }
       }

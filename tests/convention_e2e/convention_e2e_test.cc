@@ -2,8 +2,9 @@
 // several built troupd processes on 127.0.0.1 join one leader, and the tests
 // check membership, `director status` / `director convention`, convention
 // updates to a subscribing actor, placement by capability and by load, remote
-// tells and asks, code on demand under each allow_remote_actor_sources value
-// and key trust, a member killed under traffic, a leader killed and
+// tells and asks, convention-wide global names, code on demand under each
+// allow_remote_actor_sources value and key trust, a member killed under traffic, an actor's children placed
+// on another member (and told when it dies), a leader killed and
 // restarted, graceful leaves, a wrong convention key, capability changes and
 // mutual TLS. The fixture is convention_harness.h.
 #include <fcntl.h>
@@ -113,6 +114,14 @@ std::string NodeOf(const std::string& address) {
   static const std::regex kAddress("^troupe://([^/]+)/.+$");
   std::smatch m;
   return std::regex_match(address, m, kAddress) ? m[1].str() : "";
+}
+
+// The actor holding global name `name` in the leader's `status`, or "".
+std::string HolderOf(const v1::ConventionStatusResponse& status, const std::string& name) {
+  for (const v1::GlobalName& entry : status.global_names()) {
+    if (entry.name() == name) return entry.address();
+  }
+  return "";
 }
 
 // True when some member's capabilities (as `status` lists them) contain `text`.
@@ -323,19 +332,20 @@ TEST_F(ConventionE2eTest, AnActorNeedingAGpuLandsOnTheOnlyMemberWithOne) {
         return MemberCapabilitiesContain(s, c.address(), "\"gpu\":true");
       },
       seconds(5), "c with gpu (from its capabilities.json)"));
-  // The gpu_only bundle on the leader only. Its manifest actor needs a gpu,
-  // which the leader does not have.
-  CommandResult load = leader.Director({"load", TROUPE_GPU_ONLY_BUNDLE});
-  if (load.code != 0 && load.err.find("cannot run on this node") != std::string::npos) {
-    // TODO(convention): a bundle whose manifest actor fits no requirement
-    // here cannot be loaded at all, so it never reaches placement.
-    // PlacementByCapabilityFetchesTheBundleToTheOnlyFittingMember covers
-    // placement with a bundle that has no actor on load.
-    GTEST_SKIP() << "blocked: daemon/hosting refuses to load a bundle whose manifest actor "
-                    "cannot run on the leader (it does not place manifest actors on members): "
-                 << load.err;
-  }
+  // The gpu_only bundle starts a manifest actor that needs a gpu, so it can
+  // only be loaded where there is one (manifest actors start on the daemon
+  // that loads the bundle): on c. The leader does not have the group at all.
+  CommandResult refused = leader.Director({"load", TROUPE_GPU_ONLY_BUNDLE});
+  EXPECT_NE(refused.code, 0);
+  EXPECT_CONTAINS(refused.err, "requirement 'gpu equals true' does not hold");
+  CommandResult load = c.Director({"load", TROUPE_GPU_ONLY_BUNDLE});
   ASSERT_EQ(load.code, 0) << load;
+  ASSERT_TRUE(leader.WaitFor(
+      [&](const v1::ConventionStatusResponse& s) {
+        const v1::MemberInfo* m = FindMember(s, c.address());
+        return m != nullptr && m->bundles_size() > 0;
+      },
+      seconds(5), "c's bundles at its next check-in"));
 
   std::unique_ptr<Client> client = ConnectTo(leader);
   ASSERT_TRUE(client);
@@ -499,6 +509,104 @@ TEST_F(ConventionE2eTest, RemoteAsksInARowAreAllAnswered) {
   std::sort(took.begin(), took.end());
   std::cout << "RESULT remote_ask_sequential_ms p50 " << took[took.size() / 2] << " max "
             << took.back() << " (client on a member, actor on another member)\n";
+}
+
+// 6c. A global name given at creation is unique across the convention: the
+// leader arbitrates, every daemon reaches the holder by name, and the name is
+// free again when its holder exits or the member holding it is lost.
+TEST_F(ConventionE2eTest, AGlobalNameIsUniqueAcrossTheConventionAndFreedWithItsHolder) {
+  ConventionDaemon& leader = convention_.Add("leader");
+  ConventionDaemon& b = convention_.Add("b");
+  ConventionDaemon& c = convention_.Add("c");
+  StartAndWaitForAll();
+  for (ConventionDaemon* d : {&b, &c}) {
+    ASSERT_EQ(d->Director({"load", TROUPE_CONVENTION_WATCH_BUNDLE}).code, 0);
+  }
+  std::unique_ptr<Client> on_b = ConnectTo(b);
+  std::unique_ptr<Client> on_c = ConnectTo(c);
+  std::unique_ptr<Client> on_leader = ConnectTo(leader);
+  ASSERT_TRUE(on_b && on_c && on_leader);
+  auto create_named = [](Client& client) {
+    return client.CreateActor("convention_watch", "convention_watch.Where", "", "registry");
+  };
+
+  // Two members create with the same name: both get the first one's actor.
+  ASSERT_OK_AND_ASSIGN(std::string first, create_named(*on_b));
+  EXPECT_EQ(NodeOf(first), b.address()) << first;
+  ASSERT_OK_AND_ASSIGN(std::string again, create_named(*on_c));
+  EXPECT_EQ(again, first);
+  ASSERT_OK_AND_ASSIGN(v1::ConventionStatusResponse view, leader.ConventionStatus());
+  EXPECT_EQ(HolderOf(view, "registry"), first) << StatusJson(view);
+  CommandResult status = leader.Director({"status"});
+  EXPECT_CONTAINS(status.out, "global names (1):");
+  EXPECT_CONTAINS(status.out, "registry: " + first);
+
+  // Clients on the other daemons reach it by name: lookup, tell and ask (on
+  // c through the leader's table, on the leader directly).
+  for (Client* client : {on_c.get(), on_leader.get()}) {
+    ASSERT_OK_AND_ASSIGN(std::string found, client->Lookup("registry"));
+    EXPECT_EQ(found, first);
+    ASSERT_OK(client->Tell("registry", {"where", "", ""}));
+    ASSERT_OK_AND_ASSIGN(Client::Message where,
+                         client->Ask("registry", {"where", "", ""}, absl::Seconds(10)));
+    EXPECT_EQ(where.payload, "here");
+    EXPECT_EQ(where.from, first);
+    EXPECT_EQ(client->tell_errors(), 0u);
+  }
+
+  // The holder exits: the name is free again and a new create makes a new actor.
+  ASSERT_OK(on_c->Tell(first, {"exit", "", ""}));
+  ASSERT_TRUE(leader.WaitFor(
+      [](const v1::ConventionStatusResponse& s) { return HolderOf(s, "registry").empty(); },
+      seconds(5), "registry released after its holder exited"));
+  ASSERT_OK_AND_ASSIGN(std::string second, create_named(*on_c));
+  EXPECT_NE(second, first);
+  EXPECT_EQ(NodeOf(second), c.address()) << second;
+  ASSERT_OK_AND_ASSIGN(std::string seen_from_b, on_b->Lookup("registry"));
+  EXPECT_EQ(seen_from_b, second);
+
+  // The member holding it is killed: the leader drops its names.
+  on_c.reset();
+  const std::string gone = c.address();
+  c.Kill();
+  ASSERT_TRUE(leader.WaitFor(
+      [&](const v1::ConventionStatusResponse& s) {
+        return FindMember(s, gone) == nullptr && HolderOf(s, "registry").empty();
+      },
+      seconds(10), "the killed member and its global names dropped"));
+  EXPECT_EQ(on_b->Lookup("registry").status().code(), absl::StatusCode::kNotFound);
+  ASSERT_OK_AND_ASSIGN(std::string third, create_named(*on_b));
+  EXPECT_EQ(NodeOf(third), b.address()) << third;
+}
+
+// 6d. A restarted leader has an empty table: its members claim their names
+// again when they rejoin.
+TEST_F(ConventionE2eTest, MembersClaimTheirGlobalNamesAgainAtARestartedLeader) {
+  ConventionDaemon& leader = convention_.Add("leader");
+  ConventionDaemon& b = convention_.Add("b");
+  ConventionDaemon& c = convention_.Add("c");
+  StartAndWaitForAll();
+  ASSERT_EQ(b.Director({"load", TROUPE_CONVENTION_WATCH_BUNDLE}).code, 0);
+  std::string named;
+  {
+    std::unique_ptr<Client> on_b = ConnectTo(b);
+    ASSERT_TRUE(on_b);
+    ASSERT_OK_AND_ASSIGN(named, on_b->CreateActor("convention_watch", "convention_watch.Where",
+                                                  "", "registry"));
+  }
+  leader.Kill();
+  ASSERT_TRUE(b.WaitFor([](const v1::ConventionStatusResponse& s) { return !s.joined(); },
+                        seconds(5), "b not joined"));
+  ASSERT_TRUE(leader.Start());
+  ASSERT_TRUE(leader.WaitFor(
+      [&](const v1::ConventionStatusResponse& s) { return HolderOf(s, "registry") == named; },
+      seconds(10), "registry claimed again by b"));
+  ASSERT_TRUE(c.WaitForMemberCount(3, seconds(5)));  // joined again, and sees b
+  std::unique_ptr<Client> on_c = ConnectTo(c);
+  ASSERT_TRUE(on_c);
+  ASSERT_OK_AND_ASSIGN(Client::Message where,
+                       on_c->Ask("registry", {"where", "", ""}, absl::Seconds(10)));
+  EXPECT_EQ(where.from, named);
 }
 
 // 7. Code on demand under each allow_remote_actor_sources value and trust.
