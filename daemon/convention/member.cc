@@ -218,6 +218,12 @@ void Member::Session(const std::string& leader) {
     bye.mutable_leave()->set_reason("shutting down");
     stream->Write(bye);
     stream->WritesDone();
+    // The leader ends the stream once it has the leave; one that does not
+    // within a check-in period is cut off (shutdown must not hang on it).
+    troupe::MutexLock lock(&mu_);
+    const absl::Time deadline = absl::Now() + options_.checkin_interval;
+    while (!reader_done && absl::Now() < deadline) cv_.WaitWithDeadline(&mu_, deadline);
+    if (!reader_done) context.TryCancel();
   } else {
     context.TryCancel();
   }
