@@ -118,7 +118,14 @@ step "ask it (the reply comes from c, 127.0.0.1:${port[c]})"
 step "c fetched the bundle from a"
 "$director" --dir "$root/c" list
 
-step "director status on the leader"
+step "director status on the leader (after c's next check-in)"
+for _ in $(seq 1 25); do  # members report load and bundles every check-in (1 s)
+  if "$director" --dir "$root/a" convention | grep -A2 "^  127.0.0.1:${port[c]}:" |
+    grep -q 'bundles: examples'; then
+    break
+  fi
+  sleep 0.2
+done
 "$director" --dir "$root/a" status
 
 cat <<MSG
@@ -127,6 +134,6 @@ The three daemons keep running. Go on with, for example:
   $director --dir $root/b convention     # a member's view
   $director --dir $root/b capabilities gpu true
   $director --dir $root/a create examples examples.Echo --requirements '[{"capability": "gpu", "equals": true}]'
-  bash scripts/convention-demo.sh stop   # stop c, b, then a
+  ${BUILD_DIR:+BUILD_DIR=$BUILD_DIR }bash scripts/convention-demo.sh stop   # stop c, b, then a
 Logs: $root/{a,b,c}/run/troupd.log
 MSG

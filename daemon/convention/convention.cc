@@ -422,7 +422,12 @@ absl::StatusOr<std::string> ConventionState::Place(const PlaceSpec& spec,
             troupe::StrCat("it has no bundle of group '", spec.group, "'"));
       }
       if (!fits.ok()) {
-        considered.push_back(troupe::StrCat(m.address(), ": ", fits.message()));
+        // The check speaks of "this node"; here it is the member's.
+        std::string why(fits.message());
+        if (size_t at = why.find("this node's capabilities"); at != std::string::npos) {
+          why.replace(at, 24, "its capabilities");
+        }
+        considered.push_back(troupe::StrCat(m.address(), ": ", why));
         continue;
       }
       // What this daemon placed there since that member's last check-in

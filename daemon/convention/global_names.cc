@@ -93,10 +93,13 @@ absl::StatusOr<std::string> GlobalNames::CreateNamed(const std::string& name,
     return created;
   }
   // Another daemon's actor got the name first (or the leader went away):
-  // this one goes, as a local create of a taken name makes no actor.
+  // this one goes, as a local create of a taken name makes no actor. (Only
+  // an actor given the name at creation: one a bundle bound the name to
+  // meanwhile is not ours to end.)
   if (absl::StatusOr<runtime::ActorRef> actor = system_->ParseExternalAddress(*created);
       actor.ok()) {
-    (void)system_->RequestExit(*actor);
+    absl::StatusOr<runtime::ActorStatus> status = system_->GetActorStatus(*actor);
+    if (status.ok() && status->global_name == name) (void)system_->RequestExit(*actor);
   }
   if (!won.ok()) {
     return absl::UnavailableError(troupe::StrCat(

@@ -104,12 +104,16 @@ void Leader::Dispatch(const std::vector<RosterEvent>& events) {
 }
 
 void Leader::ExpireNow() {
+  // The leader's own entry (load, bundles) is refreshed here too, so that
+  // status and members' placement see current figures.
+  v1::MemberInfo self = options_.self_info();
   troupe::MutexLock dispatch(&dispatch_mu_);
   std::vector<RosterEvent> events;
   std::vector<std::shared_ptr<Session>> gone;
   {
     troupe::MutexLock lock(&mu_);
-    events = roster_.Expire(clock_->Now());
+    events = roster_.UpdateLeader(std::move(self));
+    for (RosterEvent& e : roster_.Expire(clock_->Now())) events.push_back(std::move(e));
     for (const RosterEvent& event : events) {
       auto it = sessions_.find(event.member.address());
       if (it == sessions_.end()) continue;

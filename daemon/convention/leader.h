@@ -47,8 +47,8 @@ class Leader {
 
   // The leader's own capabilities changed: pushed to every member at once.
   void SelfChanged();
-  // Runs one expiry pass now (the expiry thread calls it every quarter of a
-  // check-in period).
+  // Runs one expiry pass now and refreshes the leader's own entry (the
+  // expiry thread calls it every quarter of a check-in period).
   void ExpireNow();
 
   std::vector<v1::MemberInfo> Members() const;

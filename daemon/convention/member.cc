@@ -72,10 +72,18 @@ void Member::Run() {
     }
     const absl::Time attempt = absl::Now();
     Session(leader);
-    // The leader is gone for now: its actors (and, as far as this member
-    // knows, everyone else) are out of reach until the next welcome.
-    for (const RosterEvent& event : directory_->Clear("the leader " + leader + " is unreachable")) {
-      if (options_.on_event) options_.on_event(event);
+    {
+      // Leaving (Stop) is not losing the leader: the convention's own stop
+      // tells the runtime about every member once the links are closed.
+      troupe::MutexLock lock(&mu_);
+      if (stopping_) return;
+    }
+    // The leader is gone for now (its actors with it, if it died). The other
+    // members stay reachable over their links; the next welcome says who is
+    // still there.
+    if (std::optional<v1::MemberInfo> gone = directory_->Find(leader); gone.has_value()) {
+      RosterEvent event{v1::ROSTER_CHANGE_LEFT, *gone, "the leader is unreachable"};
+      if (directory_->Apply(event) && options_.on_event) options_.on_event(event);
     }
     troupe::MutexLock lock(&mu_);
     joined_ = false;

@@ -97,10 +97,7 @@ class ConventionService final : public v1::Convention::WithCallbackMethod_Link<v
     auto create = [&]() -> absl::StatusOr<std::string> {
       absl::StatusOr<runtime::ActorRef> actor =
           s_->host->CreateActor(request->group(), request->class_name(), options);
-      if (!actor.ok()) {
-        return absl::Status(actor.status().code(), troupe::StrCat("on ", s_->options.self, ": ",
-                                                                  actor.status().message()));
-      }
+      if (!actor.ok()) return actor.status();  // the caller names this daemon
       return s_->system->FormatAddress(actor->get());
     };
     // A client's create placed here: its name is convention-wide, claimed

@@ -284,7 +284,9 @@ class ActorSystem {
   absl::Status AdoptRemoteChild(const ActorRef& parent, const ActorRef& remote_child);
   // `node` is gone: each adopted remote child of it that is still a child of a
   // local parent is reported to that parent as exited (ChildActorExited with
-  // `reason`, sender: the remote cell), exactly once per child.
+  // `reason`, sender: the remote cell), exactly once per child; and each live
+  // local actor whose parent was an actor of `node` is asked to exit
+  // (recursively): an orphan, as when a local parent exits.
   void NodeLost(std::string_view node, std::string_view reason);
   // Canonical remote cells currently alive.
   size_t RemoteCellCountForTest() const;

@@ -19,6 +19,7 @@
 #include "absl/hash/hash.h"
 #include "daemon/common/mutex.h"
 #include "daemon/common/status_macros.h"
+#include "daemon/common/logging.h"
 #include "daemon/common/strings.h"
 #include "daemon/runtime/actor_system.h"
 #include "daemon/runtime/cell.h"
@@ -405,6 +406,24 @@ void ActorSystem::NodeLost(std::string_view node, std::string_view reason) {
       slot.text.clear();
       dropped.push_back(std::exchange(slot.cell, ActorRef()));
     }
+  }
+  // Local actors whose parent was an actor of that node are orphans now: they
+  // are asked to exit (recursively), as children are when their parent exits.
+  std::vector<ActorRef> orphans;
+  for (const Shard& shard : shards_) {
+    troupe::MutexLock lock(&shard.mu);
+    for (const auto& [id, cell] : shard.cells) {
+      const Cell* parent = cell->parent();
+      if (parent != nullptr && parent->state() == CellState::kRemote &&
+          parent->remote()->node == node && IsLiveState(cell->state())) {
+        orphans.push_back(ActorRef::Share(cell));
+      }
+    }
+  }
+  for (const ActorRef& orphan : orphans) {
+    LogInfo(FormatAddress(orphan.get()), ": its parent ", FormatAddress(orphan->parent()),
+            " is gone (", reason, "); asking it to exit");
+    (void)RequestExit(orphan);
   }
 }
 

@@ -159,8 +159,12 @@ absl::StatusOr<std::string> MessagingService::CreateHereOrElsewhere(
   // Local first; when this daemon does not fit (or lacks the group), another
   // member may. The placement waits for the peer's answer on this gRPC
   // thread (bounded by the convention's place timeout).
-  const bool may_go_elsewhere = actor.status().code() == absl::StatusCode::kFailedPrecondition ||
-                                actor.status().code() == absl::StatusCode::kNotFound;
+  // NotFound goes elsewhere only for a group this daemon does not have (an
+  // unknown class of a group it has is unknown everywhere).
+  const bool may_go_elsewhere =
+      actor.status().code() == absl::StatusCode::kFailedPrecondition ||
+      (actor.status().code() == absl::StatusCode::kNotFound &&
+       host_->List(request.group()).empty());
   if (!place_elsewhere_ || !may_go_elsewhere) return actor.status();
   return place_elsewhere_(request, actor.status());
 }

@@ -1,8 +1,10 @@
 // Tests of globally named actors.
+#include <algorithm>
 #include <set>
 #include <thread>
 #include <vector>
 
+#include "daemon/common/strings.h"
 #include "tests/runtime/runtime_test_util.h"
 
 namespace troupe::runtime::testing {
@@ -115,6 +117,40 @@ TEST_F(NamedActorTest, BindGlobalNameMovesTheNameAndKeepsTheOldActorRunning) {
   EXPECT_EQ(inbox->OfType(TROUPE_MSG_CHILD_EXITED).size(), 1u);
   EXPECT_EQ(system.Lookup("hello").status().code(), absl::StatusCode::kNotFound);
   EXPECT_TRUE(system.GetStatus().global_names.empty());
+}
+
+TEST_F(NamedActorTest, TheNameReleaseObserverHearsOfEveryNamedActorThatExits) {
+  ActorSystem& system = MakeDeterministic();
+  Register({.name = "svc"});
+  std::vector<std::string> heard;  // "name address"
+  system.SetNameReleaseObserver([&](std::string_view name, std::string_view address) {
+    heard.push_back(troupe::StrCat(name, " ", address));
+  });
+  ActorRef named = Create("svc", {.global_name = "registry"});
+  ActorRef bound = Create("svc");
+  ActorRef unnamed = Create("svc");
+  system.RunUntilIdle();
+  ASSERT_OK(system.BindGlobalName("hello", bound));
+  ASSERT_OK(system.BindGlobalName("hi", bound));
+  // The name given at creation is reported even when a binding took it over.
+  ASSERT_OK(system.BindGlobalName("registry", bound));
+  for (const ActorRef& actor : {named, unnamed}) ASSERT_OK(system.RequestExit(actor));
+  system.RunUntilIdle();
+  EXPECT_EQ(heard, std::vector<std::string>{"registry " + Addr(named)});
+  heard.clear();
+  ASSERT_OK(system.RequestExit(bound));
+  system.RunUntilIdle();
+  std::sort(heard.begin(), heard.end());
+  EXPECT_EQ(heard, (std::vector<std::string>{"hello " + Addr(bound), "hi " + Addr(bound),
+                                             "registry " + Addr(bound)}));
+  // Cleared: nobody hears of later exits.
+  system.SetNameReleaseObserver(nullptr);
+  heard.clear();
+  ActorRef later = Create("svc", {.global_name = "later"});
+  system.RunUntilIdle();
+  ASSERT_OK(system.RequestExit(later));
+  system.RunUntilIdle();
+  EXPECT_TRUE(heard.empty());
 }
 
 TEST_F(NamedActorTest, BindGlobalNameRefusesAnExitedActor) {

@@ -4,6 +4,9 @@
 #include <thread>
 #include <vector>
 
+#include "daemon/common/mutex.h"
+#include "daemon/common/strings.h"
+#include "daemon/runtime/remote_transport.h"
 #include "tests/service/service_test_util.h"
 
 namespace troupe::service::testing {
@@ -220,6 +223,106 @@ TEST_F(MessagingServiceTest, ManyConcurrentAsksEachGetTheirOwnReply) {
   }
   for (std::thread& t : threads) t.join();
   EXPECT_EQ(wrong.load(), 0);
+}
+
+// Keeps what is forwarded to other daemons, as "node/id type".
+class RecordingTransport final : public runtime::RemoteTransport {
+ public:
+  void Forward(std::string_view node, uint64_t remote_id, runtime::Message message) override {
+    troupe::MutexLock lock(&mu_);
+    forwarded_.push_back(troupe::StrCat(node, "/", remote_id, " ", message.type()));
+  }
+  std::vector<std::string> forwarded() const {
+    troupe::MutexLock lock(&mu_);
+    return forwarded_;
+  }
+
+ private:
+  mutable troupe::Mutex mu_;
+  std::vector<std::string> forwarded_ ABSL_GUARDED_BY(mu_);
+};
+
+// The convention's names (fakes of what the daemon sets): "elsewhere" is
+// held on another daemon, "unreachable" cannot be looked up, "taken" is held
+// elsewhere when a create asks.
+class ConventionNamesTest : public ServiceTest {
+ protected:
+  void ConfigureBeforeStart() override {
+    system_->SetRemoteTransport(&transport_);
+    ConventionNames names;
+    names.find = [this](const std::string& name) -> absl::StatusOr<std::string> {
+      finds_.fetch_add(1);
+      if (name == "elsewhere") return std::string("troupe://other:7/5");
+      if (name == "unreachable") return absl::UnavailableError("the leader is gone");
+      return absl::NotFoundError("no actor is named '" + name + "' in the convention");
+    };
+    names.create = [](const std::string& name,
+                      const std::function<absl::StatusOr<std::string>()>& create)
+        -> absl::StatusOr<std::string> {
+      if (name == "taken") return std::string("troupe://other:7/6");
+      return create();
+    };
+    messaging_->SetConventionNames(std::move(names));
+  }
+  void TearDown() override {
+    ServiceTest::TearDown();
+    system_->SetRemoteTransport(nullptr);
+  }
+
+  RecordingTransport transport_;
+  std::atomic<int> finds_{0};
+};
+
+TEST_F(ConventionNamesTest, ALookupOfANameNotHeldHereAsksTheConvention) {
+  v1::LookupRequest request;
+  v1::LookupResponse response;
+  request.set_global_name("echo");
+  ASSERT_TRUE(stub_->Lookup(Context().get(), request, &response).ok());
+  EXPECT_EQ(response.address(), echo_address_);
+  EXPECT_EQ(finds_.load(), 0) << "a name held here is not asked of the convention";
+  request.set_global_name("elsewhere");
+  grpc::Status status = stub_->Lookup(Context().get(), request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.address(), "troupe://other:7/5");
+  request.set_global_name("nobody");
+  EXPECT_EQ(stub_->Lookup(Context().get(), request, &response).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  request.set_global_name("unreachable");
+  status = stub_->Lookup(Context().get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_CONTAINS(status.error_message(), "the leader is gone");
+}
+
+TEST_F(ConventionNamesTest, TellsAndAsksByANameHeldElsewhereGoToItsHolder) {
+  v1::TellRequest tell;
+  tell.set_to("elsewhere");
+  tell.set_type("hello");
+  v1::TellResponse told;
+  grpc::Status status = stub_->Tell(Context().get(), tell, &told);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  v1::AskRequest ask;
+  ask.set_to("elsewhere");
+  ask.set_type("question");
+  ask.set_timeout_ms(50);
+  v1::AskResponse answer;
+  // Nobody answers on the fake transport: the ask times out.
+  EXPECT_EQ(stub_->Ask(Context().get(), ask, &answer).error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_EQ(transport_.forwarded(),
+            (std::vector<std::string>{"other:7/5 hello", "other:7/5 question"}));
+  tell.set_to("nobody");
+  EXPECT_EQ(stub_->Tell(Context().get(), tell, &told).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(ConventionNamesTest, ACreateWithANameTakenInTheConventionReturnsItsHolder) {
+  v1::CreateActorRequest request;
+  request.set_group("any");
+  request.set_class_name("any.Class");
+  request.set_global_name("taken");
+  v1::CreateActorResponse response;
+  grpc::Status status = stub_->CreateActor(Context().get(), request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.address(), "troupe://other:7/6");
 }
 
 }  // namespace

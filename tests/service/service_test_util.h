@@ -43,6 +43,7 @@ class ServiceTest : public ::testing::Test {
     auth_ = std::make_unique<ClientAuth>(std::string(kToken));
     messaging_ = std::make_unique<MessagingService>(system_.get(), nullptr, asks_.get(),
                                                     auth_.get(), kMaxPayload);
+    ConfigureBeforeStart();
     socket_ = dir_.path() + "/troupd.sock";
     grpc::ServerBuilder builder;
     builder.AddListeningPort("unix:" + socket_, grpc::InsecureServerCredentials());
@@ -61,6 +62,10 @@ class ServiceTest : public ::testing::Test {
     EXPECT_TRUE(messaging_->WaitForCallsToEnd(absl::Now() + absl::Seconds(10)));
     system_->Shutdown();
   }
+
+  // For a derived fixture: runs after the services are made, before the
+  // server starts (the setters that must come first).
+  virtual void ConfigureBeforeStart() {}
 
   std::unique_ptr<v1::Messaging::Stub> TcpStub() {
     return v1::Messaging::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(tcp_port_),

@@ -5,7 +5,8 @@
 //    "updates" answers with every ConventionUpdate seen so far, one line
 //    each: "<event> <node>".
 //  - convention_watch.Where: "where" answers "here" (a placement target with
-//    no requirements of its own: the creator passes them).
+//    no requirements of its own: the creator passes them); "exit" makes it
+//    exit (how a test ends a named actor).
 //  - convention_watch.Spawner: "spawn" with requirements in the runtime's
 //    object form ({"gpu":{"equals":true}}) as payload creates a Where child
 //    with them (placed on another member when they do not hold here) and
@@ -41,10 +42,14 @@ class Watcher : public troupe::Actor {
 
 class Where : public troupe::Actor {
  public:
-  Where() { On("where", &Where::Answer); }
+  Where() {
+    On("where", &Where::Answer);
+    On("exit", &Where::Exit);
+  }
 
  private:
   void Answer(const troupe::Message& message) { Reply(message, "where", "here"); }
+  void Exit(const troupe::Message&) { ExitSelf(); }
 };
 
 class Spawner : public troupe::Actor {
