@@ -86,7 +86,7 @@ v1::MemberInfo ConventionState::SelfInfo() const {
   }
   const runtime::SystemStatus status = system->GetStatus();
   info.mutable_load()->set_live_actors(status.live_actors);
-  info.mutable_load()->set_queued_messages(links->queued());
+  info.mutable_load()->set_queued_messages(system->QueuedMessages() + links->queued());
   info.set_troupe_version(options.troupe_version);
   info.set_incarnation(incarnation);
   return info;

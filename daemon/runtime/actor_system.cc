@@ -1157,6 +1157,15 @@ std::vector<ActorStatus> ActorSystem::ListActors() const {
   return out;
 }
 
+uint64_t ActorSystem::QueuedMessages() const {
+  uint64_t queued = 0;
+  for (const Shard& shard : shards_) {
+    troupe::MutexLock lock(&shard.mu);
+    for (const auto& [id, cell] : shard.cells) queued += cell->mailbox_.depth();
+  }
+  return queued;
+}
+
 SystemStatus ActorSystem::GetStatus() const {
   SystemStatus s;
   s.live_actors = live_actors_.load(std::memory_order_relaxed);

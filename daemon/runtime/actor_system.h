@@ -230,6 +230,9 @@ class ActorSystem {
   absl::Status SubscribeConventionUpdates(const ActorRef& actor, bool enable);
 
   SystemStatus GetStatus() const;
+  // Messages waiting in the mailboxes of all live actors (one pass over them;
+  // for load reports, not for hot paths).
+  uint64_t QueuedMessages() const;
   absl::StatusOr<ActorStatus> GetActorStatus(const ActorRef& actor) const;
   std::vector<ActorStatus> ListActors() const;
 
