@@ -39,6 +39,7 @@
 #include "daemon/peerauth/convention_key.h"
 #include "daemon/troupd/daemon.h"
 #include "grpcpp/grpcpp.h"
+#include "tests/bench/raw_grpc_baseline.h"
 #include "troupe/client.h"
 #include "troupe/v1/admin.grpc.pb.h"
 #include "troupe/v1/messaging.grpc.pb.h"
@@ -95,52 +96,9 @@ int FreePort() {
   return ntohs(addr.sin_port);
 }
 
-// ---- The raw baseline (as in daemon_bench.cc, here over TCP) ----
+// ---- The raw baseline (raw_grpc_baseline.h), here over TCP ----
 
-class RawStream final
-    : public grpc::ServerBidiReactor<troupe::v1::ClientBatch, troupe::v1::ServerBatch> {
- public:
-  RawStream() { StartRead(&in_); }
-  void OnReadDone(bool ok) override {
-    if (!ok) {
-      Finish(grpc::Status::OK);
-      return;
-    }
-    bool reply = false;
-    out_.Clear();
-    for (const troupe::v1::ClientFrame& f : in_.frames()) {
-      if (f.ask()) {
-        troupe::v1::ServerFrame* r = out_.add_frames();
-        r->set_kind(troupe::v1::ServerFrame::KIND_REPLY);
-        r->set_id(f.id());
-        r->set_payload(f.payload());
-        reply = true;
-      } else {
-        ++counted_;
-      }
-    }
-    if (reply) {
-      out_.mutable_frames(out_.frames_size() - 1)->set_from(std::to_string(counted_));
-      StartWrite(&out_);
-    } else {
-      StartRead(&in_);
-    }
-  }
-  void OnWriteDone(bool) override { StartRead(&in_); }
-  void OnDone() override { delete this; }
-
- private:
-  troupe::v1::ClientBatch in_;
-  troupe::v1::ServerBatch out_;
-  uint64_t counted_ = 0;
-};
-
-class RawService final : public troupe::v1::Messaging::CallbackService {
-  grpc::ServerBidiReactor<troupe::v1::ClientBatch, troupe::v1::ServerBatch>* Connect(
-      grpc::CallbackServerContext*) override {
-    return new RawStream();
-  }
-};
+using troupe::bench::RawService;
 
 std::vector<double> RawPingPong(const std::string& target, int rounds) {
   auto stub = troupe::v1::Messaging::NewStub(

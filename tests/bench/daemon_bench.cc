@@ -25,6 +25,7 @@
 #include "daemon/config/config.h"
 #include "daemon/troupd/daemon.h"
 #include "grpcpp/grpcpp.h"
+#include "tests/bench/raw_grpc_baseline.h"
 #include "troupe/client.h"
 #include "troupe/v1/admin.grpc.pb.h"
 #include "troupe/v1/messaging.grpc.pb.h"
@@ -59,53 +60,9 @@ std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
-// ---- The raw baseline: a bidi stream that echoes asks and counts tells ----
+// ---- The raw baseline (raw_grpc_baseline.h): echoes asks, counts tells ----
 
-class RawStream final
-    : public grpc::ServerBidiReactor<troupe::v1::ClientBatch, troupe::v1::ServerBatch> {
- public:
-  RawStream() { StartRead(&in_); }
-  void OnReadDone(bool ok) override {
-    if (!ok) {
-      Finish(grpc::Status::OK);
-      return;
-    }
-    bool reply = false;
-    out_.Clear();
-    for (const troupe::v1::ClientFrame& f : in_.frames()) {
-      if (f.ask()) {
-        troupe::v1::ServerFrame* r = out_.add_frames();
-        r->set_kind(troupe::v1::ServerFrame::KIND_REPLY);
-        r->set_id(f.id());
-        r->set_type(f.type());
-        r->set_payload(f.payload());
-        reply = true;
-      } else {
-        ++counted_;
-      }
-    }
-    if (reply) {
-      out_.mutable_frames(out_.frames_size() - 1)->set_from(std::to_string(counted_));
-      StartWrite(&out_);  // the client waits for it before sending more
-    } else {
-      StartRead(&in_);
-    }
-  }
-  void OnWriteDone(bool) override { StartRead(&in_); }
-  void OnDone() override { delete this; }
-
- private:
-  troupe::v1::ClientBatch in_;
-  troupe::v1::ServerBatch out_;
-  uint64_t counted_ = 0;
-};
-
-class RawService final : public troupe::v1::Messaging::CallbackService {
-  grpc::ServerBidiReactor<troupe::v1::ClientBatch, troupe::v1::ServerBatch>* Connect(
-      grpc::CallbackServerContext*) override {
-    return new RawStream();
-  }
-};
+using troupe::bench::RawService;
 
 // Ping-pong over a Connect stream with `target` as the frames' destination:
 // against the raw server, or against troupd without troupe::Client (which

@@ -30,6 +30,7 @@
 
 #include "google/protobuf/util/json_util.h"
 #include "tests/common/status_matchers.h"
+#include "tests/common/openssl_for_test.h"
 #include "tests/common/temp_dir.h"
 #include "tests/convention_e2e/convention_harness.h"
 #include "troupe/abi.h"
@@ -131,30 +132,8 @@ bool MemberCapabilitiesContain(const v1::ConventionStatusResponse& status,
   return m != nullptr && m->capabilities_json().find(text) != std::string::npos;
 }
 
-// Runs `openssl args...` in `dir`; "" on success, else what went wrong.
 std::string Openssl(const std::string& dir, std::vector<std::string> args) {
-  args.insert(args.begin(), "openssl");
-  std::vector<char*> argv;
-  for (std::string& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  const std::string log = dir + "/openssl.log";
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  posix_spawn_file_actions_addchdir_np(&actions, dir.c_str());
-  pid_t pid = 0;
-  const int rc = ::posix_spawnp(&pid, "openssl", &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) return "cannot run openssl: " + std::string(std::strerror(rc));
-  int status = 0;
-  if (::waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    std::string command;
-    for (const std::string& arg : args) command += arg + " ";
-    return command + "failed:\n" + ReadFileForTest(log);
-  }
-  return "";
+  return OpensslForTest(dir, std::move(args));
 }
 
 class ConventionE2eTest : public ::testing::Test {
