@@ -33,5 +33,8 @@ extern "C" const char* __tsan_default_suppressions() {
          // absl::Status counts its references in Debian's uninstrumented
          // libabsl_status (UnrefNonInlined): the last owner's delete looks
          // unordered with an earlier reader on another thread.
-         "race:absl::*Status::Unref\n";
+         "race:absl::*Status::Unref\n"
+         // gRPC's own threads (started inside libgpr) may still run at exit.
+         "thread:libgpr.so\n"
+         "thread:libgrpc.so\n";
 }
