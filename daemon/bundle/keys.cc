@@ -12,6 +12,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "daemon/common/small_file.h"
 #include "daemon/common/status_macros.h"
 #include "daemon/common/strings.h"
 
@@ -64,39 +65,6 @@ absl::Status DecodeKey(std::string_view text, std::string_view prefix, std::stri
         StrCat(where, ": malformed ", kind, " key (expected base64 of ", out_size, " bytes)"));
   }
   return absl::OkStatus();
-}
-
-absl::StatusOr<std::string> ReadSmallFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    int err = errno;
-    std::string message = StrCat(path, ": cannot open (", Errno(err), ")");
-    return err == ENOENT ? absl::NotFoundError(message) : absl::PermissionDeniedError(message);
-  }
-  std::string out;
-  char buf[1024];
-  while (true) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      sodium_memzero(buf, sizeof buf);
-      return absl::InternalError(StrCat(path, ": cannot read (", Errno(err), ")"));
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-    if (out.size() > kMaxKeyFileBytes) {
-      ::close(fd);
-      sodium_memzero(buf, sizeof buf);
-      sodium_memzero(out.data(), out.size());
-      return absl::InvalidArgumentError(
-          StrCat(path, ": not a key file (larger than ", kMaxKeyFileBytes, " bytes)"));
-    }
-  }
-  ::close(fd);
-  sodium_memzero(buf, sizeof buf);
-  return out;
 }
 
 absl::Status WriteAll(int fd, std::string_view data, const std::string& path) {
@@ -251,15 +219,18 @@ absl::Status WriteKeyPair(const KeyPair& pair, const std::string& dir, std::stri
   return status;
 }
 
-absl::StatusOr<SecretKey> ReadSecretKey(const std::string& path) {
-  TROUPE_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(path));
+absl::StatusOr<SecretKey> ReadSecretKey(const std::string& path, std::optional<uid_t> owner) {
+  SmallFileOptions secret;
+  secret.secret = true;
+  secret.owner = owner;
+  TROUPE_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(path, kMaxKeyFileBytes, secret));
   absl::StatusOr<SecretKey> key = ParseSecretKey(text, path);
   sodium_memzero(text.data(), text.size());
   return key;
 }
 
 absl::StatusOr<PublicKey> ReadPublicKey(const std::string& path) {
-  TROUPE_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(path));
+  TROUPE_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(path, kMaxKeyFileBytes));
   return ParsePublicKey(text, path);
 }
 

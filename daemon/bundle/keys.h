@@ -7,8 +7,11 @@
 // every verification result.
 #pragma once
 
+#include <sys/types.h>
+
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,7 +44,12 @@ absl::StatusOr<SecretKey> ParseSecretKey(std::string_view text, std::string_view
 // Writes `<dir>/<name>.key` (mode 0600) and `<dir>/<name>.pub` (0644).
 // AlreadyExists if either file exists (nothing is overwritten or written).
 absl::Status WriteKeyPair(const KeyPair& pair, const std::string& dir, std::string_view name);
-absl::StatusOr<SecretKey> ReadSecretKey(const std::string& path);
+// Key files are read with ReadSmallFile (daemon/common/small_file.h): a
+// FIFO, device or directory is refused at once, as is a file over 4096 bytes.
+// A secret key must also be owned by `owner` (default: the effective uid) or
+// root, with no group or other access (chmod 600); errors name the fix.
+absl::StatusOr<SecretKey> ReadSecretKey(const std::string& path,
+                                        std::optional<uid_t> owner = std::nullopt);
 absl::StatusOr<PublicKey> ReadPublicKey(const std::string& path);
 
 // Ed25519 detached signature of `message`, and its check.

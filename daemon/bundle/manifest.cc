@@ -10,7 +10,10 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
+#include "daemon/bundle/limits.h"
 #include "daemon/bundle/version.h"
+#include "daemon/common/json_value.h"
+#include "daemon/common/status_macros.h"
 #include "daemon/common/strings.h"
 #include "troupe/abi.h"
 
@@ -208,7 +211,77 @@ absl::Status ValidateManifest(const Manifest& manifest, std::string_view where) 
   return absl::OkStatus();
 }
 
+namespace {
+
+// Manifests this large are refused before they are parsed.
+constexpr size_t kMaxManifestBytes = Limits{}.max_manifest_bytes;
+// Names quoted in errors are cut to this many bytes.
+constexpr size_t kMaxQuotedName = 64;
+
+std::string Bounded(std::string_view text) {
+  if (text.size() <= kMaxQuotedName) return std::string(text);
+  return troupe::StrCat(text.substr(0, kMaxQuotedName), "...");
+}
+
+// protobuf's JSON name of a proto field name: "class_name" -> "className".
+std::string LowerCamel(std::string_view name) {
+  std::string out;
+  bool upper = false;
+  for (char c : name) {
+    if (c == '_') {
+      upper = true;
+      continue;
+    }
+    out += upper && c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
+    upper = false;
+  }
+  return out;
+}
+
+// Refuses a name given twice in one object, anywhere in `value` (protobuf's
+// parser would keep the last one silently). The proto field names and
+// their lowerCamel forms are one name (`class_name` = `className`).
+absl::Status RefuseDuplicateNames(const JsonValue& value, const std::string& path,
+                                  std::string_view where) {
+  if (value.is_array()) {
+    for (size_t i = 0; i < value.array().size(); ++i) {
+      TROUPE_RETURN_IF_ERROR(
+          RefuseDuplicateNames(value.array()[i], troupe::StrCat(path, "[", i, "]"), where));
+    }
+    return absl::OkStatus();
+  }
+  if (!value.is_object()) return absl::OkStatus();
+  absl::flat_hash_set<std::string> seen;
+  for (const auto& [name, member] : value.object()) {
+    if (!seen.insert(LowerCamel(name)).second) {
+      return absl::InvalidArgumentError(troupe::StrCat(
+          where, ": \"", Bounded(name), "\" is given twice in ",
+          path.empty() ? "the manifest's top-level object" : path,
+          " (a manifest may name each field once)"));
+    }
+    TROUPE_RETURN_IF_ERROR(RefuseDuplicateNames(
+        member, path.empty() ? name : troupe::StrCat(path, ".", name), where));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<Manifest> ParseManifestJson(std::string_view json, std::string_view where) {
+  // Before protobuf's parser, which takes super-linear time on deep nesting
+  // and keeps the last of duplicate names: size, depth and names, in one
+  // linear pass.
+  if (json.size() > kMaxManifestBytes) {
+    return absl::InvalidArgumentError(troupe::StrCat(where, ": the manifest is ", json.size(),
+                                                     " bytes, more than the limit of ",
+                                                     kMaxManifestBytes));
+  }
+  absl::StatusOr<JsonValue> outline = JsonValue::Parse(json);
+  if (!outline.ok()) {
+    return absl::InvalidArgumentError(
+        troupe::StrCat(where, ": invalid JSON: ", outline.status().message()));
+  }
+  TROUPE_RETURN_IF_ERROR(RefuseDuplicateNames(*outline, "", where));
   Manifest manifest;
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;

@@ -2,15 +2,12 @@
 #include "daemon/config/capabilities.h"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_join.h"
 #include "daemon/common/json_value.h"
+#include "daemon/common/small_file.h"
 #include "daemon/common/strings.h"
 
 namespace troupe::config {
@@ -27,25 +24,6 @@ std::string_view Trim(std::string_view s) {
   if (begin == std::string_view::npos) return {};
   const size_t end = s.find_last_not_of(kSpace);
   return s.substr(begin, end - begin + 1);
-}
-
-// The text of the regular file `path` (at most `max_bytes`), or a problem
-// without the file name.
-absl::StatusOr<std::string> ReadSmallFile(const std::string& path, uint64_t max_bytes) {
-  std::error_code ec;
-  const fs::file_status status = fs::status(path, ec);
-  if (ec) return absl::InvalidArgumentError(troupe::StrCat("cannot be read: ", ec.message()));
-  if (!fs::is_regular_file(status)) return absl::InvalidArgumentError("not a regular file");
-  if (fs::file_size(path, ec) > max_bytes) {
-    return absl::InvalidArgumentError(troupe::StrCat("larger than ", max_bytes, " bytes"));
-  }
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  if (!in) {
-    return absl::InvalidArgumentError(troupe::StrCat("cannot be read: ", std::strerror(errno)));
-  }
-  return text.str();
 }
 
 void Set(std::vector<CapabilityValue>* out, CapabilityValue value) {
@@ -71,7 +49,7 @@ void LoadObjectFile(const std::string& path, std::vector<CapabilityValue>* out,
                     std::vector<std::string>* problems) {
   absl::StatusOr<std::string> text = ReadSmallFile(path, kMaxObjectFileBytes);
   if (!text.ok()) {
-    problems->push_back(troupe::StrCat(path, ": ", text.status().message()));
+    problems->emplace_back(text.status().message());  // names the file
     return;
   }
   absl::StatusOr<JsonValue> object = JsonValue::Parse(*text);
@@ -132,7 +110,7 @@ void LoadValueFiles(const std::string& dir, std::vector<CapabilityValue>* out,
     }
     absl::StatusOr<std::string> text = ReadSmallFile(path, kMaxValueFileBytes);
     if (!text.ok()) {
-      problems->push_back(troupe::StrCat(path, ": ", text.status().message()));
+      problems->emplace_back(text.status().message());  // names the file
       continue;
     }
     const std::string_view value = Trim(*text);

@@ -1,6 +1,8 @@
 // config.cc - the settings table and the one-value-per-file loader.
 #include "daemon/config/config.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -8,14 +10,15 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <limits>
-#include <sstream>
+#include <utility>
 
 #include "absl/strings/str_join.h"
+#include "daemon/common/small_file.h"
 #include "daemon/common/status_macros.h"
-#include "daemon/config/capabilities.h"
 #include "daemon/common/strings.h"
+#include "daemon/config/capabilities.h"
+#include "daemon/config/permissions.h"
 
 namespace troupe::config {
 namespace {
@@ -140,6 +143,16 @@ std::string DefaultString(uint64_t n) { return std::to_string(n); }
 
 std::string KnownNames();
 
+// A ReadSmallFile error without the leading "<path> " (and "is "): the
+// problem of a setting, whose line names the file already.
+std::string WithoutPath(std::string_view message, std::string_view path) {
+  if (message.substr(0, path.size()) == path && message.substr(path.size(), 1) == " ") {
+    message.remove_prefix(path.size() + 1);
+  }
+  if (message.substr(0, 3) == "is ") message.remove_prefix(3);
+  return std::string(message);
+}
+
 }  // namespace
 
 const std::vector<SettingSpec>& Settings() {
@@ -230,6 +243,10 @@ Config Config::Load(std::string_view dir_flag) {
 }
 
 Config Config::LoadFrom(std::string dir, std::string dir_source) {
+  return LoadFrom(std::move(dir), std::move(dir_source), ::geteuid());
+}
+
+Config Config::LoadFrom(std::string dir, std::string dir_source, uid_t owner) {
   namespace fs = std::filesystem;
   Config config;
   config.dir_ = std::move(dir);
@@ -241,39 +258,44 @@ Config Config::LoadFrom(std::string dir, std::string dir_source) {
     value.value = std::string(spec.default_value);
     value.source = "default";
     const std::string path = troupe::StrCat(config_dir, "/", spec.name);
-    std::error_code ec;
-    const fs::file_status status = fs::status(path, ec);
-    if (fs::exists(status)) {
-      value.path = path;
-      value.source = troupe::StrCat("file ", path);
-      if (!fs::is_regular_file(status)) {
-        value.problem = "not a regular file";
-      } else if (fs::file_size(path, ec) > kMaxConfigFileBytes) {
-        value.problem = troupe::StrCat("larger than ", kMaxConfigFileBytes, " bytes");
-      } else {
-        std::ifstream in(path, std::ios::binary);
-        std::stringstream text;
-        text << in.rdbuf();
-        if (!in) {
-          value.problem = troupe::StrCat("cannot be read: ", std::strerror(errno));
-        } else {
-          value.value = std::string(Trim(text.str()));
-        }
-      }
-      if (value.problem.empty()) {
-        absl::Status valid = spec.validate(value.value);
-        if (!valid.ok()) value.problem = std::string(valid.message());
-      }
-      if (!value.problem.empty()) {
-        config.problems_.push_back(troupe::StrCat(path, ": ", spec.name, ": ", value.problem));
-      }
-    } else if (ec && ec != std::errc::no_such_file_or_directory) {
-      value.path = path;
-      value.source = troupe::StrCat("file ", path);
-      value.problem = troupe::StrCat("cannot be read: ", ec.message());
+    // A symbolic link is followed: config/ itself is checked below, so only
+    // its owner can have placed one.
+    absl::StatusOr<std::string> text = ReadSmallFile(path, kMaxConfigFileBytes);
+    if (absl::IsNotFound(text.status())) {
+      config.values_.push_back(std::move(value));
+      continue;
+    }
+    value.path = path;
+    value.source = troupe::StrCat("file ", path);
+    if (!text.ok()) {
+      value.problem = WithoutPath(std::string(text.status().message()), path);
+    } else {
+      value.value = std::string(Trim(*text));
+      absl::Status valid = spec.validate(value.value);
+      if (!valid.ok()) value.problem = std::string(valid.message());
+    }
+    if (!value.problem.empty()) {
       config.problems_.push_back(troupe::StrCat(path, ": ", spec.name, ": ", value.problem));
     }
     config.values_.push_back(std::move(value));
+  }
+  // Who can write these can plant settings, keys or a socket (permissions.h).
+  const SettingValue* socket = config.Find("socket");
+  const std::string socket_path = socket->problem.empty() && !socket->value.empty()
+                                      ? socket->value
+                                      : config.dir_ + "/run/troupd.sock";
+  const std::pair<std::string_view, std::string> directories[] = {
+      {"TROUPE_DIR", config.dir_},
+      {"keys directory", config.keys_dir()},
+      {"config directory", config_dir},
+      {"capabilities directory", config.capabilities_dir()},
+      {"socket directory", fs::path(socket_path).parent_path().string()},
+  };
+  for (const auto& [what, path] : directories) {
+    if (path == config.dir_ && what != "TROUPE_DIR") continue;  // checked once
+    if (absl::Status ok = CheckPrivateDirectory(what, path, owner); !ok.ok()) {
+      config.problems_.emplace_back(ok.message());
+    }
   }
   // A file that names no setting is almost always a typo of one that does.
   std::error_code ec;

@@ -5,6 +5,8 @@
 // `director config check` (which the systemd unit will run) fails on any invalid value.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -14,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "daemon/bundle/limits.h"
+#include "daemon/config/permissions.h"  // troupd checks its socket directory too
 
 namespace troupe::config {
 
@@ -70,8 +73,13 @@ class Config {
   // non-empty, else /var/lib/troupe ("default"), then loads it.
   static Config Load(std::string_view dir_flag);
   // Loads the settings files of `dir`; `dir_source` says where `dir` came from.
-  // Never fails: unreadable or invalid files are recorded as problems.
+  // Never fails: unreadable or invalid files are recorded as problems, and so
+  // is a TROUPE_DIR, keys/, config/, capabilities/ or socket directory that
+  // another user than `owner` (or root) owns or that group or others may write
+  // (permissions.h). `owner` is the daemon's user: the effective uid unless a
+  // test says otherwise.
   static Config LoadFrom(std::string dir, std::string dir_source);
+  static Config LoadFrom(std::string dir, std::string dir_source, uid_t owner);
 
   const std::string& dir() const { return dir_; }
   const std::string& dir_source() const { return dir_source_; }
@@ -79,6 +87,7 @@ class Config {
   std::string keys_dir() const { return dir_ + "/keys"; }
   std::string trusted_keys_dir() const { return dir_ + "/keys/trusted"; }
   std::string bundles_dir() const { return dir_ + "/bundles"; }
+  std::string capabilities_dir() const { return dir_ + "/capabilities"; }
 
   // Every known setting, in Settings() order.
   const std::vector<SettingValue>& values() const { return values_; }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -46,6 +47,11 @@ class PeerGuard {
     absl::StatusOr<peerauth::VerifiedPeer> peer = verifier_.Authenticate(context, method);
     if (!peer.ok()) return peer.status();
     return peer->node;
+  }
+  // Before a request body is read: is `value` an authentic, fresh proof for
+  // `method`? (PeerVerifier::CheckProof; the nonce is checked by Verify.)
+  absl::Status CheckProof(std::optional<std::string_view> value, std::string_view method) const {
+    return verifier_.CheckProof(value, method);
   }
   std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials() const {
     return channel_credentials_;

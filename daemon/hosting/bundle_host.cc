@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <deque>
 #include <filesystem>
 #include <system_error>
@@ -15,6 +16,8 @@
 #include "daemon/common/logging.h"
 #include "daemon/common/status_macros.h"
 #include "daemon/common/strings.h"
+#include "daemon/hosting/crash_record.h"
+#include "daemon/hosting/leftovers.h"
 #include "daemon/hosting/loaded_state.h"
 #include "daemon/hosting/requirements.h"
 #include "daemon/hosting/unload_target.h"
@@ -105,6 +108,7 @@ struct RestoreFailed {
   std::string group;    // empty when unknown (an old state line, and it did not verify)
   std::string version;
   uint64_t before_id = 0;  // recorded before the versions loaded from this id on
+  std::string reason;      // why it is not running
 
   // "hello 1.0 (0123456789abcdef)"
   std::string Name() const {
@@ -136,6 +140,12 @@ class HostCore : public std::enable_shared_from_this<HostCore> {
                                                     : options_.library_root) {}
 
   std::vector<std::string> Restore();
+  std::vector<std::string> RestoreCleanup() const {
+    troupe::MutexLock lock(&mu_);
+    return cleanup_;
+  }
+  std::vector<v1::BundleInfo> NotRestored(std::string_view group) const;
+  void CrashForTest() { crashed_ = true; }
   absl::StatusOr<LoadOutcome> Load(absl::StatusOr<bundle::VerifiedBundle> verified);
   // Where the stored copy of a loaded bundle lives.
   std::string CopyPath(std::string_view hash) const {
@@ -200,6 +210,9 @@ class HostCore : public std::enable_shared_from_this<HostCore> {
   void OnManagedExit(Version* v, Slot* slot, std::string_view reason)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // Which versions loading `v` (active now) drains by its AutoUnload.
+  std::vector<Version*> DrainedBy(const Version& v) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   // ---- bookkeeping
   Version* FindVersion(uint64_t id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Version* FindHash(std::string_view hash) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -211,9 +224,30 @@ class HostCore : public std::enable_shared_from_this<HostCore> {
     return std::any_of(restore_failed_.begin(), restore_failed_.end(),
                        [&](const RestoreFailed& f) { return f.hash == hash; });
   }
-  // Writes <loaded>/state from versions_ and restore_failed_. Logs and
-  // returns a failure.
+  // Writes <loaded>/state from versions_ and restore_failed_ (steps "write
+  // state", "rename state"). OK without writing while Restore runs.
   absl::Status PersistState() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::string StatePath() const { return troupe::StrCat(loaded_dir_, "/state"); }
+  std::string RunningPath() const { return troupe::StrCat(loaded_dir_, "/running"); }
+  std::string CrashesPath() const { return troupe::StrCat(loaded_dir_, "/crashes"); }
+
+  // ---- disk steps (fault injection for tests: HostOptions::fault_for_test)
+  // OK to go on with step `name`; AbortedError once the host "died" (then
+  // nothing more changes on disk); else the error the OS would give for
+  // `what` on `path`.
+  absl::Status Step(std::string_view name, std::string_view path, std::string_view what);
+  // Writes `path` atomically through the steps "write <what>", "rename <what>".
+  absl::Status WriteRecorded(const std::string& path, std::string_view content,
+                             std::string_view what);
+  // Appends `hash` to the running mark before its code starts (step "note
+  // running code"). Only an Aborted (simulated crash) is returned; other
+  // failures are logged: crash-loop detection is lost, the load goes on.
+  absl::Status NoteCodeStarts(std::string_view hash) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes <loaded>/crashes from crash_history_; logs a failure.
+  void SaveCrashHistory() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Counts an unclean exit when the running mark of the last run is still
+  // there, then marks this run (Restore, before anything loads).
+  void DetectUncleanExit() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Note(std::vector<std::string>* changes, std::string line) const;
 
   runtime::ActorSystem* const system_;
@@ -233,6 +267,10 @@ class HostCore : public std::enable_shared_from_this<HostCore> {
   // not lose the entries not restored yet); it is written once at the end.
   bool restoring_ ABSL_GUARDED_BY(mu_) = false;
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+  std::atomic<bool> crashed_{false};                  // a simulated crash: TROUPE_DIR is left alone
+  bool marked_running_ ABSL_GUARDED_BY(mu_) = false;  // Restore wrote <loaded>/running
+  CrashHistory crash_history_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> cleanup_ ABSL_GUARDED_BY(mu_);  // what Restore removed
 };
 
 // ---------------------------------------------------------------------------
@@ -310,6 +348,7 @@ void HostCore::Note(std::vector<std::string>* changes, std::string line) const {
 
 absl::Status HostCore::PersistState() {
   if (restoring_) return absl::OkStatus();
+  if (crashed_) return absl::AbortedError("the bundle host stopped at a simulated crash");
   // A group whose recorded active version failed to restore keeps it as the
   // one to activate: the version standing in for it is recorded inactive.
   absl::flat_hash_set<std::string> held;
@@ -335,16 +374,84 @@ absl::Status HostCore::PersistState() {
     }
   }
   add_failed(UINT64_MAX);
-  absl::Status status = MakePrivateDirectory(loaded_dir_);
-  if (status.ok()) {
-    status = WriteFileAtomically(troupe::StrCat(loaded_dir_, "/state"), FormatLoadedState(entries),
-                                 0600);
+  TROUPE_RETURN_IF_ERROR(MakePrivateDirectory(loaded_dir_));
+  return WriteRecorded(StatePath(), FormatLoadedState(entries), "state");
+}
+
+// ---------------------------------------------------------------------------
+// Disk steps and the crash record
+
+absl::Status HostCore::Step(std::string_view name, std::string_view path, std::string_view what) {
+  if (crashed_) return absl::AbortedError("the bundle host stopped at a simulated crash");
+  if (!options_.fault_for_test) return absl::OkStatus();
+  const LoadStepFault fault = options_.fault_for_test(name);
+  if (fault.crash) {
+    crashed_ = true;
+    return absl::AbortedError(troupe::StrCat("simulated crash before step '", name, "'"));
   }
-  if (!status.ok()) {
-    LogError("hosting: cannot record the loaded bundles (a restart will not restore them): ",
-             StatusText(status));
+  if (fault.error_number != 0) return ErrnoError(fault.error_number, path, what);
+  return absl::OkStatus();
+}
+
+absl::Status HostCore::WriteRecorded(const std::string& path, std::string_view content,
+                                     std::string_view what) {
+  const std::string temp = troupe::StrCat(path, ".tmp");
+  TROUPE_RETURN_IF_ERROR(Step(troupe::StrCat("write ", what), temp, "cannot write"));
+  TROUPE_RETURN_IF_ERROR(WriteTempFile(path, content, 0600));
+  if (absl::Status s = Step(troupe::StrCat("rename ", what), path, "cannot replace"); !s.ok()) {
+    if (!crashed_) ::unlink(temp.c_str());  // a crash leaves it, as a real one would
+    return s;
   }
-  return status;
+  return ReplaceWithTemp(path);
+}
+
+absl::Status HostCore::NoteCodeStarts(std::string_view hash) {
+  if (!marked_running_) return absl::OkStatus();
+  absl::Status noted = Step("note running code", RunningPath(), "cannot write");
+  if (noted.ok()) noted = AppendLine(RunningPath(), RunningCodeLine(hash));
+  if (noted.code() == absl::StatusCode::kAborted) return noted;
+  if (!noted.ok()) {
+    LogWarning("hosting: cannot note that the code of ", hash.substr(0, 16),
+               " starts (a crash loop it causes will not be detected): ", StatusText(noted));
+  }
+  return absl::OkStatus();
+}
+
+void HostCore::SaveCrashHistory() {
+  if (crashed_) return;
+  if (absl::Status saved =
+          WriteFileAtomically(CrashesPath(), FormatCrashHistory(crash_history_), 0600);
+      !saved.ok()) {
+    LogWarning("hosting: cannot record the daemon's unclean exits: ", StatusText(saved));
+  }
+}
+
+void HostCore::DetectUncleanExit() {
+  if (crashed_) return;
+  if (absl::StatusOr<std::string> history = ReadWholeFile(CrashesPath()); history.ok()) {
+    crash_history_ = ParseCrashHistory(*history);
+  }
+  const absl::Time now = clock_->Now();
+  absl::StatusOr<std::string> running = ReadWholeFile(RunningPath());
+  const std::string suspect = running.ok() ? LastStartedCode(*running) : "";
+  const size_t before = crash_history_.crashes.size();
+  const std::string held = crash_history_.RecordUncleanExit(
+      running.ok() ? std::string_view(suspect) : std::string_view(), now, options_.restart_window);
+  if (running.ok()) {
+    LogWarning("hosting: restore: the last run of the daemon ended without a clean shutdown",
+               suspect.empty() ? std::string()
+                               : troupe::StrCat("; the bundle whose code started last was ",
+                                                suspect.substr(0, 16)));
+  }
+  if (!held.empty()) LogError("hosting: restore: ", suspect.substr(0, 16), ": ", held);
+  if (running.ok() || crash_history_.crashes.size() != before) SaveCrashHistory();
+  absl::Status marked = MakePrivateDirectory(loaded_dir_);
+  if (marked.ok()) marked = WriteFileAtomically(RunningPath(), FormatRunning(now), 0600);
+  if (!marked.ok()) {
+    LogWarning("hosting: cannot mark the daemon running (crash loops will not be detected): ",
+               StatusText(marked));
+  }
+  marked_running_ = marked.ok();
 }
 
 // ---------------------------------------------------------------------------
@@ -735,6 +842,8 @@ absl::StatusOr<LoadOutcome> HostCore::LoadVerified(bundle::VerifiedBundle verifi
     troupe::MutexLock lock(&mu_);
     if (shut_down_) return absl::FailedPreconditionError("the bundle host has shut down");
   }
+  if (crashed_)
+    return absl::FailedPreconditionError("the bundle host stopped at a simulated crash");
   FinishDrains({}, absl::Now());  // finish what drained meanwhile
   const std::string name =
       troupe::StrCat(verified.manifest.group(), " ", verified.manifest.version());
@@ -763,19 +872,22 @@ absl::StatusOr<LoadOutcome> HostCore::LoadVerified(bundle::VerifiedBundle verifi
   }
   if (store_copy) {
     TROUPE_RETURN_IF_ERROR(MakePrivateDirectory(loaded_dir_));
-    TROUPE_RETURN_IF_ERROR(WriteFileAtomically(copy, verified.bytes, 0600));
+    TROUPE_RETURN_IF_ERROR(WriteRecorded(copy, verified.bytes, "copy"));
   }
   auto fail = [&](absl::Status status) {
-    if (remove_copy) ::unlink(copy.c_str());
+    if (remove_copy && !crashed_) ::unlink(copy.c_str());
     LogWarning("hosting: loading ", name, " failed: ", StatusText(status));
     return status;
   };
+  const fs::path code_dir = fs::path(library_root_) / verified.source_hash;
+  if (absl::Status step = Step("extract code", code_dir.string(), "cannot write"); !step.ok()) {
+    return fail(step);
+  }
   std::error_code ec;  // filesystem calls here report errors, never throw
-  if (const fs::path leftover = fs::path(library_root_) / verified.source_hash;
-      fs::exists(leftover, ec)) {
+  if (fs::exists(code_dir, ec)) {
     // Left by a crash (nothing of this hash is loaded now): unless its code
     // is still mapped, it can go.
-    for (fs::recursive_directory_iterator it(leftover, ec), end; !ec && it != end;
+    for (fs::recursive_directory_iterator it(code_dir, ec), end; !ec && it != end;
          it.increment(ec)) {
       std::error_code file_ec;
       if (it->is_regular_file(file_ec) && loader::IsResident(it->path().string())) {
@@ -784,7 +896,7 @@ absl::StatusOr<LoadOutcome> HostCore::LoadVerified(bundle::VerifiedBundle verifi
             " is still mapped in this process; restart the daemon to load it again")));
       }
     }
-    fs::remove_all(leftover, ec);
+    fs::remove_all(code_dir, ec);
   }
   absl::StatusOr<std::unique_ptr<loader::LoadedBundle>> code =
       loader::LoadedBundle::Load(verified, library_root_);
@@ -840,6 +952,8 @@ absl::StatusOr<LoadOutcome> HostCore::LoadVerified(bundle::VerifiedBundle verifi
         },
         kSupervisorClass);
     versions_.push_back(std::move(owned));
+    // From here a crash of the daemon may be this code's doing.
+    TROUPE_RETURN_IF_ERROR(NoteCodeStarts(v->hash));
   }
 
   if (absl::Status started = StartVersion(v); !started.ok()) {
@@ -851,17 +965,21 @@ absl::StatusOr<LoadOutcome> HostCore::LoadVerified(bundle::VerifiedBundle verifi
       id = v->id;
     }
     FinishDrains({id}, absl::Now() + options_.drain_timeout);
-    if (remove_copy) ::unlink(copy.c_str());
+    if (remove_copy && !crashed_) ::unlink(copy.c_str());
     return started;
   }
 
   LoadOutcome outcome;
   std::vector<uint64_t> draining;
+  std::vector<std::string> old_copies;  // deleted once the state no longer names them
+  absl::Status unrecorded;
+  std::string previous_name;
   {
     troupe::MutexLock lock(&mu_);
-    std::vector<std::string>* changes = &outcome.changes;
-    Note(changes,
-         troupe::StrCat("loaded ", name, " (", v->hash.substr(0, 16), ", key ", v->key_id, ")"));
+    // The new set, in memory only: no action, name or exit request yet, so
+    // that a state that cannot be recorded undoes it without a trace.
+    std::vector<std::pair<Version*, VersionState>> undo = {{v, v->state}};
+    const std::vector<RestoreFailed> failed_before = restore_failed_;
     restore_failed_.erase(std::remove_if(restore_failed_.begin(), restore_failed_.end(),
                                          [&](const RestoreFailed& f) { return f.hash == v->hash; }),
                           restore_failed_.end());
@@ -871,58 +989,82 @@ absl::StatusOr<LoadOutcome> HostCore::LoadVerified(bundle::VerifiedBundle verifi
         if (f.group == v->group) f.active = false;
       }
     }
+    Version* previous = nullptr;
+    std::vector<Version*> to_drain;
     if (activation == Activation::kRestoreInactive) {
       v->state = VersionState::kInactive;
-      SendActions(v, &troupe::v1::ActorSpec::on_deactivate);
     } else {
-      Version* previous = ActiveOf(v->group);
+      previous = ActiveOf(v->group);
       v->state = VersionState::kActive;
-      BindNames(v);
-      Note(changes, troupe::StrCat("activated ", name));
       if (previous != nullptr) {
+        undo.emplace_back(previous, previous->state);
         previous->state = VersionState::kInactive;
-        SendActions(previous, &troupe::v1::ActorSpec::on_deactivate);
+        previous_name = previous->Name();
       }
-      std::vector<Version*> to_drain;
-      if (activation == Activation::kNew) {
-        const troupe::v1::AutoUnload& policy = v->manifest.auto_unload();
-        if (policy.policy_case() == troupe::v1::AutoUnload::kEnabled && policy.enabled()) {
-          for (const auto& other : versions_) {
-            if (other->group == v->group && other->state == VersionState::kInactive) {
-              to_drain.push_back(other.get());
-            }
-          }
-        } else if (policy.policy_case() == troupe::v1::AutoUnload::kKeepLoaded &&
-                   policy.keep_loaded() > 0) {
-          std::vector<Version*> kept;  // load order, the new one last
-          for (const auto& other : versions_) {
-            if (other->group == v->group && (other->state == VersionState::kActive ||
-                                             other->state == VersionState::kInactive)) {
-              kept.push_back(other.get());
-            }
-          }
-          for (size_t i = 0; i + policy.keep_loaded() < kept.size(); ++i) {
-            if (kept[i] != v) to_drain.push_back(kept[i]);
-          }
+      if (activation == Activation::kNew) to_drain = DrainedBy(*v);
+      for (Version* old : to_drain) {
+        if (old != previous) undo.emplace_back(old, old->state);
+        old->state = VersionState::kDraining;
+      }
+    }
+    // Recorded before anything of the old set goes: a crash from here on
+    // restores the new set, before it the old one.
+    if (absl::Status persisted = PersistState(); !persisted.ok()) {
+      for (const auto& [version, state] : undo) version->state = state;
+      restore_failed_ = failed_before;
+      if (crashed_) return persisted;  // as if dead: nothing more happens
+      unrecorded = persisted;
+      BeginDrain(v);
+      draining.push_back(v->id);
+    } else {
+      std::vector<std::string>* changes = &outcome.changes;
+      Note(changes,
+           troupe::StrCat("loaded ", name, " (", v->hash.substr(0, 16), ", key ", v->key_id, ")"));
+      if (activation == Activation::kRestoreInactive) {
+        SendActions(v, &troupe::v1::ActorSpec::on_deactivate);
+      } else {
+        BindNames(v);
+        Note(changes, troupe::StrCat("activated ", name));
+        if (previous != nullptr) {
+          SendActions(previous, &troupe::v1::ActorSpec::on_deactivate);
+          const bool goes = std::find(to_drain.begin(), to_drain.end(), previous) != to_drain.end();
+          Note(changes, troupe::StrCat("deactivated ", previous->Name(),
+                                       goes ? " (draining)" : " (kept loaded)"));
+        }
+        for (Version* old : to_drain) {
+          if (old != previous) Note(changes, troupe::StrCat("draining ", old->Name()));
+          BeginDrain(old);
+          old_copies.push_back(CopyPath(old->hash));
+          draining.push_back(old->id);
         }
       }
-      if (previous != nullptr) {
-        const bool goes = std::find(to_drain.begin(), to_drain.end(), previous) != to_drain.end();
-        Note(changes, troupe::StrCat("deactivated ", previous->Name(),
-                                     goes ? " (draining)" : " (kept loaded)"));
-      }
-      for (Version* old : to_drain) {
-        if (old != previous) Note(changes, troupe::StrCat("draining ", old->Name()));
-        BeginDrain(old);
-        ::unlink(CopyPath(old->hash).c_str());
-        draining.push_back(old->id);
-      }
+      // Loaded again: its crashes are forgiven (and a hold lifted).
+      if (activation == Activation::kNew && crash_history_.Forget(v->hash)) SaveCrashHistory();
+      outcome.bundle = Info(*v);
     }
-    if (absl::Status persisted = PersistState(); !persisted.ok()) {
-      outcome.changes.push_back(
-          troupe::StrCat("warning: the loaded set was not recorded: ", StatusText(persisted)));
+  }
+  if (!unrecorded.ok()) {
+    FinishDrains(draining, absl::Now() + options_.drain_timeout);
+    if (remove_copy) ::unlink(copy.c_str());
+    absl::Status status(
+        unrecorded.code(),
+        troupe::StrCat(name, " was not loaded: the loaded set cannot be recorded in ", StatePath(),
+                       " (", StatusText(unrecorded), "); the load was undone",
+                       previous_name.empty()
+                           ? std::string()
+                           : troupe::StrCat(", ", previous_name, " stays active")));
+    LogError("hosting: ", StatusText(status));
+    return status;
+  }
+  for (const std::string& old_copy : old_copies) {
+    absl::Status step = Step("remove old copy", old_copy, "cannot remove");
+    if (step.code() == absl::StatusCode::kAborted) return step;
+    if (step.ok() && ::unlink(old_copy.c_str()) != 0 && errno != ENOENT) {
+      step = ErrnoError(errno, old_copy, "cannot remove");
     }
-    outcome.bundle = Info(*v);
+    if (!step.ok()) {
+      LogWarning("hosting: ", StatusText(step), " (the next start removes it)");
+    }
   }
   if (!draining.empty()) {
     for (std::string& line : FinishDrains(draining, absl::Now() + options_.drain_timeout)) {
@@ -934,27 +1076,62 @@ absl::StatusOr<LoadOutcome> HostCore::LoadVerified(bundle::VerifiedBundle verifi
   return outcome;
 }
 
+std::vector<Version*> HostCore::DrainedBy(const Version& v) const {
+  std::vector<Version*> to_drain;
+  const troupe::v1::AutoUnload& policy = v.manifest.auto_unload();
+  if (policy.policy_case() == troupe::v1::AutoUnload::kEnabled && policy.enabled()) {
+    for (const auto& other : versions_) {
+      if (other->group == v.group && other->state == VersionState::kInactive) {
+        to_drain.push_back(other.get());
+      }
+    }
+  } else if (policy.policy_case() == troupe::v1::AutoUnload::kKeepLoaded &&
+             policy.keep_loaded() > 0) {
+    std::vector<Version*> kept;  // load order, the new one last
+    for (const auto& other : versions_) {
+      if (other->group == v.group &&
+          (other->state == VersionState::kActive || other->state == VersionState::kInactive)) {
+        kept.push_back(other.get());
+      }
+    }
+    for (size_t i = 0; i + policy.keep_loaded() < kept.size(); ++i) {
+      if (kept[i] != &v) to_drain.push_back(kept[i]);
+    }
+  }
+  return to_drain;
+}
+
 // ---------------------------------------------------------------------------
 // Restore, unload, shutdown
 
 std::vector<std::string> HostCore::Restore() {
   troupe::MutexLock op(&op_mu_);
   std::vector<std::string> problems;
-  const std::string state_path = troupe::StrCat(loaded_dir_, "/state");
+  if (crashed_) return problems;
+  const std::string state_path = StatePath();
   absl::StatusOr<std::string> text = ReadWholeFile(state_path);
+  const bool have_state = text.ok();
+  if (!text.ok() && text.status().code() == absl::StatusCode::kNotFound) text = std::string();
   if (!text.ok()) {
-    if (text.status().code() != absl::StatusCode::kNotFound) {
-      problems.push_back(std::string(StatusText(text.status())));
-    }
+    problems.push_back(std::string(StatusText(text.status())));
     for (const std::string& p : problems) LogError("hosting: restore: ", p);
     return problems;
   }
+  // What interrupted loads left behind goes first: nothing else uses it.
+  std::vector<std::string> cleanup =
+      RemoveLeftovers(loaded_dir_, library_root_, *text, [this](std::string_view hash) {
+        troupe::MutexLock lock(&mu_);
+        return FindHash(hash) != nullptr;
+      });
+  for (const std::string& line : cleanup) LogWarning("hosting: restore: ", line);
   ParsedState parsed = ParseLoadedState(*text, state_path);
   problems = parsed.problems;
   {
     troupe::MutexLock lock(&mu_);
+    cleanup_ = std::move(cleanup);
     restore_failed_.clear();  // the state holds them: they are tried again
     restoring_ = true;
+    DetectUncleanExit();
   }
   for (const StateEntry& entry : parsed.entries) {
     {
@@ -978,6 +1155,17 @@ std::vector<std::string> HostCore::Restore() {
                                         " does not exist"));
       continue;
     }
+    {
+      troupe::MutexLock lock(&mu_);
+      failed.before_id = next_id_;
+      if (const std::string* held = crash_history_.HeldReason(entry.hash); held != nullptr) {
+        // Its code is not run again: that is what kills the daemon.
+        failed.reason = *held;
+        problems.push_back(troupe::StrCat(failed.Name(), ": ", *held));
+        restore_failed_.push_back(std::move(failed));
+        continue;
+      }
+    }
     absl::StatusOr<bundle::VerifiedBundle> verified =
         bundle::VerifyBundleFile(copy, trust_, options_.limits);
     if (verified.ok() && verified->source_hash != entry.hash) {
@@ -988,10 +1176,6 @@ std::vector<std::string> HostCore::Restore() {
       failed.group = verified->manifest.group();
       failed.version = verified->manifest.version();
     }
-    {
-      troupe::MutexLock lock(&mu_);
-      failed.before_id = next_id_;
-    }
     absl::StatusOr<LoadOutcome> loaded =
         verified.ok()
             ? LoadVerified(*std::move(verified),
@@ -1001,6 +1185,7 @@ std::vector<std::string> HostCore::Restore() {
     if (!loaded.ok()) {
       // Kept (copy and state line): the cause may pass (capabilities are set
       // at runtime, a key trusted again, a slow start).
+      failed.reason = std::string(StatusText(loaded.status()));
       problems.push_back(troupe::StrCat(failed.Name(),
                                         " was not restored: ", StatusText(loaded.status()),
                                         "; it stays recorded and the next start tries again "
@@ -1016,10 +1201,29 @@ std::vector<std::string> HostCore::Restore() {
     for (const auto& v : versions_) groups.insert(v->group);
     for (const std::string& group : groups) EnsureActive(group, nullptr);
     restoring_ = false;
-    (void)PersistState();
+    if (have_state) {
+      if (absl::Status persisted = PersistState(); !persisted.ok()) {
+        LogError("hosting: restore: cannot record the loaded bundles: ", StatusText(persisted));
+      }
+    }
   }
   for (const std::string& p : problems) LogError("hosting: restore: ", p);
   return problems;
+}
+
+std::vector<v1::BundleInfo> HostCore::NotRestored(std::string_view group) const {
+  std::vector<v1::BundleInfo> out;
+  troupe::MutexLock lock(&mu_);
+  for (const RestoreFailed& f : restore_failed_) {
+    if (!group.empty() && f.group != group) continue;
+    v1::BundleInfo info;
+    info.set_hash(f.hash);
+    info.set_group(f.group);
+    info.set_version(f.version);
+    info.set_failure(f.reason);
+    out.push_back(std::move(info));
+  }
+  return out;
 }
 
 absl::StatusOr<UnloadOutcome> HostCore::Unload(std::string_view target) {
@@ -1028,6 +1232,8 @@ absl::StatusOr<UnloadOutcome> HostCore::Unload(std::string_view target) {
     troupe::MutexLock lock(&mu_);
     if (shut_down_) return absl::FailedPreconditionError("the bundle host has shut down");
   }
+  if (crashed_)
+    return absl::FailedPreconditionError("the bundle host stopped at a simulated crash");
   FinishDrains({}, absl::Now());
   UnloadOutcome outcome;
   std::vector<uint64_t> ids;
@@ -1048,11 +1254,12 @@ absl::StatusOr<UnloadOutcome> HostCore::Unload(std::string_view target) {
     std::vector<std::string> groups;
     std::vector<Version*> to_drain;
     std::vector<std::string> forget;
+    std::vector<std::string> copies;  // deleted once the state no longer names them
     for (size_t i : matches) {
       if (i >= candidates.size()) {
         const RestoreFailed& f = restore_failed_[i - candidates.size()];
         Note(&outcome.changes, troupe::StrCat("removed ", f.Name(), " (it had failed to restore)"));
-        ::unlink(CopyPath(f.hash).c_str());
+        copies.push_back(CopyPath(f.hash));
         v1::BundleInfo info;  // gone: no state
         info.set_hash(f.hash);
         info.set_group(f.group);
@@ -1073,7 +1280,7 @@ absl::StatusOr<UnloadOutcome> HostCore::Unload(std::string_view target) {
       }
       v->state = VersionState::kDraining;  // no longer a candidate for EnsureActive
       to_drain.push_back(v);
-      ::unlink(CopyPath(v->hash).c_str());
+      copies.push_back(CopyPath(v->hash));
     }
     restore_failed_.erase(std::remove_if(restore_failed_.begin(), restore_failed_.end(),
                                          [&](const RestoreFailed& f) {
@@ -1087,8 +1294,20 @@ absl::StatusOr<UnloadOutcome> HostCore::Unload(std::string_view target) {
     for (const std::string& group : groups) EnsureActive(group, &outcome.changes);
     for (Version* v : to_drain) BeginDrain(v);
     if (absl::Status persisted = PersistState(); !persisted.ok()) {
-      outcome.changes.push_back(
-          troupe::StrCat("warning: the loaded set was not recorded: ", StatusText(persisted)));
+      // The stored copies stay with the old record: a restart restores the
+      // old set, unloaded bundles included.
+      std::string warning = troupe::StrCat(
+          "warning: the loaded set was not recorded (a restart loads the unloaded bundles "
+          "again): ",
+          StatusText(persisted));
+      LogError("hosting: ", warning);
+      outcome.changes.push_back(std::move(warning));
+    } else {
+      for (const std::string& copy : copies) ::unlink(copy.c_str());
+      bool forgotten = false;
+      for (const std::string& hash : forget) forgotten |= crash_history_.Forget(hash);
+      for (uint64_t id : ids) forgotten |= crash_history_.Forget(FindVersion(id)->hash);
+      if (forgotten) SaveCrashHistory();
     }
     for (uint64_t id : ids) outcome.unloaded.push_back(Info(*FindVersion(id)));
   }
@@ -1143,6 +1362,8 @@ void HostCore::Shutdown() {
     (void)system_->RequestExit(v->supervisor);
   }
   versions_.clear();
+  // A clean exit: the next start does not count it (see DetectUncleanExit).
+  if (marked_running_ && !crashed_) ::unlink(RunningPath().c_str());
 }
 
 // ---------------------------------------------------------------------------
@@ -1275,6 +1496,16 @@ BundleHost::~BundleHost() { Shutdown(); }
 
 std::vector<std::string> BundleHost::Restore() { return impl_->core->Restore(); }
 
+std::vector<std::string> BundleHost::RestoreCleanup() const {
+  return impl_->core->RestoreCleanup();
+}
+
+std::vector<v1::BundleInfo> BundleHost::NotRestored(std::string_view group) const {
+  return impl_->core->NotRestored(group);
+}
+
+void BundleHost::CrashForTest() { impl_->core->CrashForTest(); }
+
 absl::StatusOr<LoadOutcome> BundleHost::LoadFile(const std::string& path) {
   const HostCore& core = *impl_->core;
   return impl_->core->Load(bundle::VerifyBundleFile(path, core.trust(), core.limits()));
@@ -1309,7 +1540,8 @@ absl::StatusOr<std::string> BundleHost::StoredBundlePath(std::string_view hash) 
   for (const v1::BundleInfo& info : List()) {
     if (info.hash() == hash) return impl_->core->CopyPath(hash);
   }
-  return absl::NotFoundError(troupe::StrCat("no bundle with source hash ", hash, " is loaded here"));
+  return absl::NotFoundError(
+      troupe::StrCat("no bundle with source hash ", hash, " is loaded here"));
 }
 
 BundleHost::ActorOrigin BundleHost::OriginOf(std::string_view address) const {

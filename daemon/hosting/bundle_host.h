@@ -25,8 +25,11 @@
 //   restart_limit times within restart_window; then it stays down and List
 //   says so with the reason.
 // - The loaded set (hash, active or not, in load order) is written to
-//   <TROUPE_DIR>/loaded/state after every change (write + rename); Restore()
-//   loads it again at startup (and rewrites it only once it is done).
+//   <TROUPE_DIR>/loaded/state after every change (write + rename), before
+//   anything of the previous set is deleted, so a crash at any point leaves
+//   a state that restores the old or the new set; Restore() loads it again at
+//   startup (and rewrites it only once it is done). A load whose state cannot
+//   be written fails and is undone.
 //
 // Thread-safe: every public method may be called from any thread; loads and
 // unloads are serialized. Made for a threaded ActorSystem; with a
@@ -50,6 +53,12 @@
 
 namespace troupe::hosting {
 
+// Test-only: what a step of a load does (see HostOptions::fault_for_test).
+struct LoadStepFault {
+  bool crash = false;    // the process dies just before the step
+  int error_number = 0;  // else, when not 0: the step fails with this errno (e.g. ENOSPC)
+};
+
 // restart_window is measured on `clock`; load_timeout and drain_timeout bound
 // how long a call blocks and are real time (like ActorSystem::Ask).
 struct HostOptions {
@@ -67,6 +76,15 @@ struct HostOptions {
   // Called by Restore before each recorded bundle is restored, with its name
   // ("hello 1.0 (0123456789abcdef)"); e.g. to extend a start-up timeout.
   std::function<void(std::string_view bundle_name)> on_restore_progress;
+  // Test-only fault injection; unset in production. Called before each step
+  // of a load (or of recording the state) that changes TROUPE_DIR, with its
+  // name: "write copy", "rename copy", "extract code", "note running code",
+  // "write state", "rename state", "remove old copy". A crash makes the call
+  // return AbortedError, and from then on the host changes nothing in
+  // TROUPE_DIR (as if the process had died there; Shutdown still closes the
+  // libraries, which removes their directories); a new host on the same
+  // TROUPE_DIR then plays the restarted daemon.
+  std::function<LoadStepFault(std::string_view step)> fault_for_test;
 };
 
 struct LoadOutcome {
@@ -98,7 +116,25 @@ class BundleHost {
   // tries again; while it failed, another version of its group stands in (and
   // is recorded inactive) until a new version of the group is loaded. Unload
   // removes it for good. Only a bundle whose stored copy is gone is dropped.
+  //
+  // Before that it removes what interrupted loads and unloads left behind
+  // (stored copies and library directories no state line names, partial
+  // "*.tmp" files): see RestoreCleanup. And it holds back a bundle the daemon
+  // died with twice within restart_window (crash-loop protection, see
+  // docs/daemon.md "Persistence"): it is reported, not loaded, and listed by
+  // NotRestored with the reason, until it is loaded again or unloaded.
+  // A host that ran Restore marks TROUPE_DIR as running until Shutdown; a
+  // start that finds the mark counts an unclean exit.
   std::vector<std::string> Restore();
+
+  // What the last Restore removed ("removed <path> (<what it was>)"), for
+  // the daemon's log (also logged here as warnings).
+  std::vector<std::string> RestoreCleanup() const;
+
+  // The recorded bundles of `group` (all when empty) that run nothing: they
+  // failed to restore or are held back after crashes. State UNSPECIFIED,
+  // `failure` says why; in state-file order.
+  std::vector<v1::BundleInfo> NotRestored(std::string_view group = {}) const;
 
   // FailedPrecondition when verification fails or an on_load action fails
   // (also: requirements that do not hold here, a hash still draining, after
@@ -157,8 +193,14 @@ class BundleHost {
 
   // Sends on_deactivate to every active version, drains every actor (up to
   // drain_timeout) and closes the libraries. The persisted state is kept, so
-  // the next start restores the same set. Idempotent.
+  // the next start restores the same set; the running mark is removed (a
+  // clean exit). Idempotent.
   void Shutdown();
+
+  // Test-only: from now on the host changes nothing in TROUPE_DIR, as after
+  // the death of the process (see HostOptions::fault_for_test); loads and
+  // unloads fail.
+  void CrashForTest();
 
  private:
   struct Impl;

@@ -24,14 +24,26 @@ std::string_view Trim(std::string_view s) {
 }
 
 absl::Status Errno(std::string_view path, std::string_view what) {
-  int saved = errno;
-  std::string text = troupe::StrCat(path, ": ", what, ": ", std::strerror(saved));
-  if (saved == ENOENT) return absl::NotFoundError(text);
-  if (saved == EACCES || saved == EPERM) return absl::PermissionDeniedError(text);
-  return absl::InternalError(text);
+  return ErrnoError(errno, path, what);
 }
 
 }  // namespace
+
+absl::Status ErrnoError(int error_number, std::string_view path, std::string_view what) {
+  std::string text = troupe::StrCat(path, ": ", what, ": ", std::strerror(error_number));
+  switch (error_number) {
+    case ENOENT:
+      return absl::NotFoundError(text);
+    case EACCES:
+    case EPERM:
+      return absl::PermissionDeniedError(text);
+    case ENOSPC:
+    case EDQUOT:
+      return absl::ResourceExhaustedError(text);
+    default:
+      return absl::InternalError(text);
+  }
+}
 
 bool IsSourceHash(std::string_view text) {
   if (text.size() != 64) return false;
@@ -131,6 +143,11 @@ absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
 }
 
 absl::Status WriteFileAtomically(const std::string& path, std::string_view content, mode_t mode) {
+  if (absl::Status written = WriteTempFile(path, content, mode); !written.ok()) return written;
+  return ReplaceWithTemp(path);
+}
+
+absl::Status WriteTempFile(const std::string& path, std::string_view content, mode_t mode) {
   const std::string temp = path + ".tmp";
   ::unlink(temp.c_str());  // a leftover of a crash
   int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
@@ -158,11 +175,35 @@ absl::Status WriteFileAtomically(const std::string& path, std::string_view conte
     ::unlink(temp.c_str());
     return status;
   }
+  return absl::OkStatus();
+}
+
+absl::Status ReplaceWithTemp(const std::string& path) {
+  const std::string temp = path + ".tmp";
   if (::rename(temp.c_str(), path.c_str()) != 0) {
     absl::Status status = Errno(path, "cannot replace");
     ::unlink(temp.c_str());
     return status;
   }
+  return absl::OkStatus();
+}
+
+absl::Status AppendLine(const std::string& path, std::string_view line) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) return Errno(path, "cannot open");
+  std::string text = troupe::StrCat(line, "\n");
+  size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      absl::Status status = Errno(path, "cannot write");
+      ::close(fd);
+      return status;
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::close(fd) != 0) return Errno(path, "cannot write");
   return absl::OkStatus();
 }
 

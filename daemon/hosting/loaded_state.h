@@ -39,12 +39,25 @@ bool IsSourceHash(std::string_view text);
 ParsedState ParseLoadedState(std::string_view text, std::string_view where);
 std::string FormatLoadedState(const std::vector<StateEntry>& entries);
 
+// "<path>: <what>: <strerror(error_number)>" with the closest canonical code:
+// NotFound (ENOENT), PermissionDenied (EACCES, EPERM), ResourceExhausted
+// (ENOSPC, EDQUOT), else Internal.
+absl::Status ErrnoError(int error_number, std::string_view path, std::string_view what);
+
 // Creates `path` (not its parents) with mode 0700, or sets an existing
 // directory of ours to 0700.
 absl::Status MakePrivateDirectory(const std::string& path);
 // The whole file; NotFound when it does not exist.
 absl::StatusOr<std::string> ReadWholeFile(const std::string& path);
-// Writes `<path>.tmp` with `mode`, flushes it to disk and renames it over `path`.
+// Writes `<path>.tmp` with `mode`, flushes it to disk and renames it over `path`
+// (WriteTempFile, then ReplaceWithTemp). On error neither file is changed
+// (the temporary file is removed).
 absl::Status WriteFileAtomically(const std::string& path, std::string_view content, mode_t mode);
+// The first half: `<path>.tmp` (replacing a leftover), written and flushed.
+absl::Status WriteTempFile(const std::string& path, std::string_view content, mode_t mode);
+// The second half: renames `<path>.tmp` over `path`; removes it on error.
+absl::Status ReplaceWithTemp(const std::string& path);
+// Appends `line` to `path` (created with mode 0600), not flushed to disk.
+absl::Status AppendLine(const std::string& path, std::string_view line);
 
 }  // namespace troupe::hosting

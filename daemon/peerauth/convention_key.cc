@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "daemon/common/small_file.h"
 #include "daemon/common/strings.h"
 #include "daemon/peerauth/proof.h"
 
@@ -19,16 +20,11 @@ namespace troupe::peerauth {
 namespace {
 
 constexpr size_t kHexChars = 2 * ConventionKey::kBytes;
-// A key file is one short line; read a little more to notice longer files.
-constexpr size_t kMaxFileBytes = 256;
+// A key file is one short line; a longer file up to this size is refused for
+// its content, a larger one unread.
+constexpr size_t kMaxFileBytes = 4096;
 
 std::string Errno(int err) { return std::strerror(err); }
-
-std::string OctalMode(mode_t mode) {
-  char text[8];
-  std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
-  return text;
-}
 
 // Creates the directory `dir` (mode 0700) when it is missing; parents must exist.
 absl::Status EnsureDirectory(const std::string& dir) {
@@ -64,46 +60,21 @@ std::string ConventionKey::Fingerprint() const {
 }
 
 absl::StatusOr<ConventionKey> ConventionKey::Load(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) {
-    const int err = errno;
-    if (err == ENOENT) {
-      return absl::NotFoundError(troupe::StrCat(
-          "no convention key at ", path,
-          ": create one with `director keygen --convention` and copy it to every member"));
-    }
+  // A shared secret: owned by this user (or root), no group or other access.
+  SmallFileOptions secret;
+  secret.secret = true;
+  absl::StatusOr<std::string> read = ReadSmallFile(path, kMaxFileBytes, secret);
+  if (absl::IsNotFound(read.status())) {
+    return absl::NotFoundError(troupe::StrCat(
+        "no convention key at ", path,
+        ": create one with `director keygen --convention` and copy it to every member"));
+  }
+  if (!read.ok()) {
     return absl::FailedPreconditionError(
-        troupe::StrCat("cannot open the convention key ", path, ": ", Errno(err)));
+        troupe::StrCat("convention key ", read.status().message()));  // names the path
   }
-  struct stat st;
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return absl::FailedPreconditionError(
-        troupe::StrCat("convention key ", path, " is not a regular file"));
-  }
-  if ((st.st_mode & 077) != 0) {
-    ::close(fd);
-    return absl::FailedPreconditionError(
-        troupe::StrCat("convention key ", path, " is accessible by group or others (mode ",
-                       OctalMode(st.st_mode), "); it is a shared secret: chmod 600 ", path));
-  }
-  char buffer[kMaxFileBytes + 1];
-  size_t size = 0;
-  while (size < sizeof buffer) {
-    ssize_t n = ::read(fd, buffer + size, sizeof buffer - size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      sodium_memzero(buffer, sizeof buffer);
-      return absl::FailedPreconditionError(
-          troupe::StrCat("cannot read the convention key ", path, ": ", Errno(err)));
-    }
-    if (n == 0) break;
-    size += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  std::string_view text(buffer, size);
+  std::string& buffer = *read;
+  std::string_view text(buffer);
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ' ||
                            text.back() == '\t')) {
     text.remove_suffix(1);
@@ -115,7 +86,7 @@ absl::StatusOr<ConventionKey> ConventionKey::Load(const std::string& path) {
                   sodium_hex2bin(bytes.data(), bytes.size(), text.data(), text.size(), nullptr,
                                  &decoded, &end) == 0 &&
                   decoded == bytes.size() && end == text.data() + text.size();
-  sodium_memzero(buffer, sizeof buffer);
+  sodium_memzero(buffer.data(), buffer.size());
   if (!ok) {
     sodium_memzero(bytes.data(), bytes.size());
     return absl::InvalidArgumentError(

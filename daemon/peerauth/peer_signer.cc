@@ -30,6 +30,15 @@ CallSignature SignCall(grpc::ClientContext* context, const ConventionKey& key,
 absl::StatusOr<std::string> VerifyProof(const grpc::ClientContext& context,
                                         const ConventionKey& key, const CallSignature& signature) {
   const auto& metadata = context.GetServerInitialMetadata();
+  if (metadata.empty()) {
+    // A troupd always answers with metadata; one that refuses a call from
+    // its headers (its TCP gate, daemon/service/call_gate.h) ends it before
+    // answering, with the reason in the status and its log.
+    return absl::UnauthenticatedError(troupe::StrCat(
+        "the peer sent no ", kProofMetadataKey,
+        ": it refused this daemon's proof of the convention key before answering (its log says "
+        "why), or it is not a troupd of this convention"));
+  }
   if (auto refusal =
           metadata.find(grpc::string_ref(kRefusalMetadataKey.data(), kRefusalMetadataKey.size()));
       refusal != metadata.end()) {

@@ -45,22 +45,17 @@ void PeerVerifier::Forget(int64_t older_than_ms) {
   }
 }
 
-absl::StatusOr<VerifiedPeer> PeerVerifier::VerifyValue(std::optional<std::string_view> value,
-                                                       std::string_view method,
-                                                       std::string_view peer_address) {
-  auto refuse = [&](const std::string& reason) {
-    LogWarning("refused a convention call ", method, " from ", peer_address, ": ", reason);
-    return absl::UnauthenticatedError(reason);
-  };
+absl::StatusOr<internal::AuthFields> PeerVerifier::CheckFields(
+    std::optional<std::string_view> value, std::string_view method) const {
   if (!value.has_value()) {
-    return refuse(troupe::StrCat("no ", kAuthMetadataKey,
-                                 " metadata (the caller is not a troupd of this convention)"));
+    return absl::UnauthenticatedError(troupe::StrCat(
+        "no ", kAuthMetadataKey, " metadata (the caller is not a troupd of this convention)"));
   }
   absl::StatusOr<internal::AuthFields> fields = internal::ParseAuth(*value);
-  if (!fields.ok()) return refuse(std::string(fields.status().message()));
+  if (!fields.ok()) return absl::UnauthenticatedError(fields.status().message());
   if (!internal::MacMatches(key_, fields->mac, internal::kCallLabel,
                             {fields->node, fields->unix_ms_text, fields->nonce, method})) {
-    return refuse(
+    return absl::UnauthenticatedError(
         "bad proof of the convention key (the caller has another key, or signed "
         "another method)");
   }
@@ -72,10 +67,30 @@ absl::StatusOr<VerifiedPeer> PeerVerifier::VerifyValue(std::optional<std::string
     // Unsigned: no overflow whatever timestamp the caller signed.
     const uint64_t off_ms = before ? uint64_t(now_ms) - uint64_t(fields->unix_ms)
                                    : uint64_t(fields->unix_ms) - uint64_t(now_ms);
-    return refuse(troupe::StrCat("stale timestamp: the call was signed ", SecondsText(off_ms),
-                                 before ? " before" : " after", " this daemon's time (at most ",
-                                 SecondsText(skew_ms), " allowed; synchronise the clocks)"));
+    return absl::UnauthenticatedError(troupe::StrCat(
+        "stale timestamp: the call was signed ", SecondsText(off_ms),
+        before ? " before" : " after", " this daemon's time (at most ", SecondsText(skew_ms),
+        " allowed; synchronise the clocks)"));
   }
+  return fields;
+}
+
+absl::Status PeerVerifier::CheckProof(std::optional<std::string_view> value,
+                                      std::string_view method) const {
+  return CheckFields(value, method).status();
+}
+
+absl::StatusOr<VerifiedPeer> PeerVerifier::VerifyValue(std::optional<std::string_view> value,
+                                                       std::string_view method,
+                                                       std::string_view peer_address) {
+  auto refuse = [&](const std::string& reason) {
+    LogWarning("refused a convention call ", method, " from ", peer_address, ": ", reason);
+    return absl::UnauthenticatedError(reason);
+  };
+  absl::StatusOr<internal::AuthFields> fields = CheckFields(value, method);
+  if (!fields.ok()) return refuse(std::string(fields.status().message()));
+  const int64_t now_ms = absl::ToUnixMillis(clock_->Now());
+  const int64_t skew_ms = absl::ToInt64Milliseconds(options_.max_clock_skew);
   static constexpr char kCacheFull[] =
       "stale timestamp: signed before the oldest call still remembered (the replay cache is "
       "full); sign the call again";

@@ -19,6 +19,7 @@
 #include "daemon/common/clock.h"
 #include "daemon/common/mutex.h"
 #include "daemon/peerauth/convention_key.h"
+#include "daemon/peerauth/proof.h"
 
 namespace grpc {
 class ServerContextBase;
@@ -78,6 +79,12 @@ class PeerVerifier {
   absl::StatusOr<VerifiedPeer> VerifyValue(std::optional<std::string_view> value,
                                            std::string_view method, std::string_view peer_address);
 
+  // The stateless part of VerifyValue (well-formed, authentic for `method`,
+  // within the clock window), without the nonce check and without logging:
+  // what the TCP listener's gate (daemon/service/call_gate.h) asks before a
+  // request body is read.
+  absl::Status CheckProof(std::optional<std::string_view> value, std::string_view method) const;
+
   // Adds the server's troupe-peer-proof for `peer` to the call's initial
   // metadata. Only after Verify accepted the call, and before anything is
   // sent on it (a message, initial metadata or the status).
@@ -96,6 +103,8 @@ class PeerVerifier {
 
  private:
   void Forget(int64_t older_than_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<internal::AuthFields> CheckFields(std::optional<std::string_view> value,
+                                                   std::string_view method) const;
 
   const ConventionKey key_;
   const PeerVerifierOptions options_;

@@ -37,12 +37,13 @@ std::string Uptime(absl::Duration d) {
 
 AdminService::AdminService(runtime::ActorSystem* system, hosting::BundleHost* host,
                            const ClientAuth* auth, const DaemonFacts* facts,
-                           std::function<void()> request_shutdown)
+                           std::function<void()> request_shutdown, uint64_t max_upload_bytes)
     : system_(system),
       host_(host),
       auth_(auth),
       facts_(facts),
-      request_shutdown_(std::move(request_shutdown)) {}
+      request_shutdown_(std::move(request_shutdown)),
+      max_upload_bytes_(max_upload_bytes) {}
 
 grpc::Status AdminService::Load(grpc::ServerContext* context, const v1::LoadRequest* request,
                                 v1::LoadResponse* response) {
@@ -63,6 +64,29 @@ grpc::Status AdminService::Load(grpc::ServerContext* context, const v1::LoadRequ
     default:
       return ToGrpcStatus(absl::InvalidArgumentError("load needs the bundle's bytes or a path"));
   }
+  return Answer(std::move(outcome), response);
+}
+
+grpc::Status AdminService::LoadUpload(grpc::ServerContext* context,
+                                      grpc::ServerReader<v1::LoadChunk>* reader,
+                                      v1::LoadResponse* response) {
+  if (grpc::Status allowed = auth_->Check(*context); !allowed.ok()) return allowed;
+  std::string bytes;
+  v1::LoadChunk chunk;
+  while (reader->Read(&chunk)) {
+    if (chunk.data().size() > max_upload_bytes_ - bytes.size()) {
+      return ToGrpcStatus(absl::ResourceExhaustedError(troupe::StrCat(
+          "the uploaded bundle is larger than the limit of ", max_upload_bytes_,
+          " bytes (setting max_total_bytes)")));
+    }
+    bytes += chunk.data();
+  }
+  if (context->IsCancelled()) return grpc::Status::CANCELLED;
+  return Answer(host_->LoadBytes(std::move(bytes)), response);
+}
+
+grpc::Status AdminService::Answer(absl::StatusOr<hosting::LoadOutcome> outcome,
+                                  v1::LoadResponse* response) {
   if (!outcome.ok()) return ToGrpcStatus(outcome.status());
   *response->mutable_bundle() = std::move(outcome->bundle);
   response->set_already_loaded(outcome->already_loaded);
@@ -88,6 +112,11 @@ grpc::Status AdminService::List(grpc::ServerContext* context, const v1::ListRequ
                                 v1::ListResponse* response) {
   if (grpc::Status allowed = auth_->Check(*context); !allowed.ok()) return allowed;
   for (v1::BundleInfo& info : host_->List(request->group())) {
+    *response->add_bundles() = std::move(info);
+  }
+  // Recorded but not running (failed to restore, or held back after crash
+  // loops): listed with the reason in `failure`.
+  for (v1::BundleInfo& info : host_->NotRestored(request->group())) {
     *response->add_bundles() = std::move(info);
   }
   return grpc::Status::OK;

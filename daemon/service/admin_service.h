@@ -36,11 +36,15 @@ class AdminService final : public v1::Admin::Service {
  public:
   // `request_shutdown` is called (once per Shutdown call, from a gRPC thread)
   // after the reply is queued; it must not block on the server.
+  // `max_upload_bytes`: the most a LoadUpload may send in all.
   AdminService(runtime::ActorSystem* system, hosting::BundleHost* host, const ClientAuth* auth,
-               const DaemonFacts* facts, std::function<void()> request_shutdown);
+               const DaemonFacts* facts, std::function<void()> request_shutdown,
+               uint64_t max_upload_bytes);
 
   grpc::Status Load(grpc::ServerContext* context, const v1::LoadRequest* request,
                     v1::LoadResponse* response) override;
+  grpc::Status LoadUpload(grpc::ServerContext* context, grpc::ServerReader<v1::LoadChunk>* reader,
+                          v1::LoadResponse* response) override;
   grpc::Status Unload(grpc::ServerContext* context, const v1::UnloadRequest* request,
                       v1::UnloadResponse* response) override;
   grpc::Status List(grpc::ServerContext* context, const v1::ListRequest* request,
@@ -64,12 +68,14 @@ class AdminService final : public v1::Admin::Service {
 
  private:
   v1::ActorInfo DescribeActor(const runtime::ActorStatus& status) const;
+  grpc::Status Answer(absl::StatusOr<hosting::LoadOutcome> outcome, v1::LoadResponse* response);
 
   runtime::ActorSystem* const system_;
   hosting::BundleHost* const host_;
   const ClientAuth* const auth_;
   const DaemonFacts* const facts_;
   std::function<void()> request_shutdown_;
+  const uint64_t max_upload_bytes_;
 };
 
 // The human-readable forms of status, also used by director for --json-less output.

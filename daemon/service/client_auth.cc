@@ -9,12 +9,14 @@
 #include <cstring>
 
 #include "daemon/common/logging.h"
+#include "daemon/common/small_file.h"
 #include "daemon/common/strings.h"
 
 namespace troupe::service {
 namespace {
 
 constexpr size_t kMinTokenChars = 32;
+constexpr size_t kMaxTokenFileBytes = 1024;
 constexpr std::string_view kBearer = "Bearer ";
 
 absl::StatusOr<std::string> CreateToken(const std::string& path) {
@@ -44,26 +46,22 @@ absl::StatusOr<std::string> CreateToken(const std::string& path) {
 }  // namespace
 
 absl::StatusOr<ClientAuth> ClientAuth::FromTokenFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0 && errno == ENOENT) {
+  // A secret troupd creates itself: no symbolic link, owned by this user (or
+  // root), no group or other access; a FIFO is refused without blocking.
+  SmallFileOptions secret;
+  secret.follow_symlinks = false;
+  secret.secret = true;
+  absl::StatusOr<std::string> read = ReadSmallFile(path, kMaxTokenFileBytes, secret);
+  if (absl::IsNotFound(read.status())) {
     absl::StatusOr<std::string> token = CreateToken(path);
     if (!token.ok()) return token.status();
     return ClientAuth(*std::move(token));
   }
-  if (fd < 0) {
+  if (!read.ok()) {
     return absl::FailedPreconditionError(
-        troupe::StrCat("cannot open client token ", path, ": ", std::strerror(errno)));
+        troupe::StrCat("client token ", read.status().message()));  // names the path
   }
-  struct stat st;
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077) != 0) {
-    ::close(fd);
-    return absl::FailedPreconditionError(troupe::StrCat(
-        "client token ", path, " must be a regular file only its owner can read (chmod 600)"));
-  }
-  char buffer[256];
-  ssize_t n = ::read(fd, buffer, sizeof buffer);
-  ::close(fd);
-  std::string token(buffer, n > 0 ? static_cast<size_t>(n) : 0);
+  std::string token = *std::move(read);
   while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) {
     token.pop_back();
   }
@@ -85,23 +83,23 @@ grpc::Status ClientAuth::Check(const grpc::ServerContextBase& context) const {
   }
   const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");
-  bool ok = false;
-  if (it != metadata.end()) {
-    std::string_view value(it->second.data(), it->second.size());
-    if (value.substr(0, kBearer.size()) == kBearer) {
-      value.remove_prefix(kBearer.size());
-      ok = value.size() == token_.size() &&
-           sodium_memcmp(value.data(), token_.data(), token_.size()) == 0;
-    }
-  }
-  if (!ok) {
+  std::optional<std::string_view> value;
+  if (it != metadata.end()) value = std::string_view(it->second.data(), it->second.size());
+  if (!TokenMatches(value)) {
     LogWarning("refused a call from ", peer, ": ",
                it == metadata.end() ? "no client token" : "wrong client token");
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                        "missing or wrong client token: send the contents of the daemon's "
-                        "keys/client.token as 'authorization: Bearer <token>'");
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, kRefusal);
   }
   return grpc::Status::OK;
+}
+
+bool ClientAuth::TokenMatches(std::optional<std::string_view> authorization) const {
+  if (token_.empty() || !authorization.has_value()) return false;
+  std::string_view value = *authorization;
+  if (value.substr(0, kBearer.size()) != kBearer) return false;
+  value.remove_prefix(kBearer.size());
+  return value.size() == token_.size() &&
+         sodium_memcmp(value.data(), token_.data(), token_.size()) == 0;
 }
 
 }  // namespace troupe::service

@@ -6,7 +6,9 @@
 // Thread-safe; immutable after construction.
 #pragma once
 
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "grpcpp/server_context.h"
@@ -27,6 +29,16 @@ class ClientAuth {
 
   // OK for a unix-socket peer or a TCP peer with the right token.
   grpc::Status Check(const grpc::ServerContextBase& context) const;
+
+  // True when TCP clients are enabled and `authorization` (the metadata
+  // value; nullopt when absent) is "Bearer <the token>". Constant time.
+  bool TokenMatches(std::optional<std::string_view> authorization) const;
+  bool tcp_enabled() const { return !token_.empty(); }
+
+  // The refusal of a call without the right token.
+  static constexpr char kRefusal[] =
+      "missing or wrong client token: send the contents of the daemon's keys/client.token as "
+      "'authorization: Bearer <token>'";
 
  private:
   std::string token_;  // empty: TCP disabled

@@ -2,6 +2,7 @@
 #include "daemon/service/client_stream.h"
 
 #include <mutex>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -40,7 +41,7 @@ class ClientStream::Outbox {
       *queued_.add_frames() = std::move(frame);
       if (!writing_) to_write = TakeQueuedLocked(&stream);
     }
-    if (to_write != nullptr) stream->Write(to_write);
+    if (to_write != nullptr) WriteTaken(stream, to_write);
   }
 
   // Registers an ask sent on this stream; 0 when too many are in flight.
@@ -120,6 +121,8 @@ class ClientStream::Outbox {
       troupe::MutexLock lock(&mu_);
       cancelled_ = true;
       reads_done_ = true;
+      closed_ = true;
+      ReleaseQueuedLocked();
       finish = ShouldFinishLocked();
     }
     CancelAsks();
@@ -150,6 +153,7 @@ class ClientStream::Outbox {
         peer_gone = !cancelled_;
         cancelled_ = true;
         reads_done_ = true;
+        ReleaseQueuedLocked();
       }
       if (!cancelled_ && queued_.frames_size() > 0) {
         to_write = TakeQueuedLocked(&stream);
@@ -163,9 +167,27 @@ class ClientStream::Outbox {
       }
     }
     if (peer_gone) CancelAsks();
-    if (to_write != nullptr) stream->Write(to_write);
+    if (to_write != nullptr) WriteTaken(stream, to_write);
     if (finish) Finish();
     return resume;
+  }
+
+  // The client broke the protocol (a malformed or oversized batch): nothing
+  // more is read or written, its asks end, and the stream finishes with
+  // `status` once no write is in flight.
+  void Abort(grpc::Status status) {
+    bool finish = false;
+    {
+      troupe::MutexLock lock(&mu_);
+      if (!abort_status_.has_value()) abort_status_ = std::move(status);
+      cancelled_ = true;
+      reads_done_ = true;
+      closed_ = true;
+      ReleaseQueuedLocked();
+      finish = ShouldFinishLocked();
+    }
+    CancelAsks();
+    if (finish) Finish();
   }
 
   void set_peer(std::string peer) { peer_ = std::move(peer); }
@@ -184,6 +206,22 @@ class ClientStream::Outbox {
     *stream = stream_;
     return &writing_batch_;
   }
+  // Serializes the batch TakeQueuedLocked took and starts its write (no lock
+  // held; only the one writer touches writing_batch_ and wire_). A large
+  // batch's frames are freed rather than kept for reuse, so a burst does not
+  // stay resident.
+  void WriteTaken(ClientStream* stream, v1::ServerBatch* batch) {
+    bool own_buffer = false;
+    wire_.Clear();
+    (void)grpc::SerializationTraits<v1::ServerBatch>::Serialize(*batch, &wire_, &own_buffer);
+    if (batch->frames_size() > kKeptFrames) *batch = v1::ServerBatch();
+    stream->Write(&wire_);
+  }
+  // Frees every frame waiting for a client that has gone.
+  void ReleaseQueuedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { queued_ = v1::ServerBatch(); }
+
+  // Frames of a written batch kept allocated for the next one.
+  static constexpr int kKeptFrames = 1024;
   // Finish once: when the client is gone, or done sending with every ask
   // answered and every frame written.
   bool ShouldFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -198,13 +236,15 @@ class ClientStream::Outbox {
   void Finish() {
     // No write is in flight and none will start: the reactor is still alive.
     ClientStream* stream;
-    bool cancelled;
+    grpc::Status status;
     {
       troupe::MutexLock lock(&mu_);
       stream = stream_;
-      cancelled = cancelled_;
+      status = abort_status_.has_value() ? *abort_status_
+               : cancelled_             ? grpc::Status::CANCELLED
+                                        : grpc::Status::OK;
     }
-    stream->Finish(cancelled ? grpc::Status::CANCELLED : grpc::Status::OK);
+    stream->Finish(status);
   }
 
   troupe::Mutex mu_;
@@ -215,11 +255,13 @@ class ClientStream::Outbox {
   bool reads_paused_ ABSL_GUARDED_BY(mu_) = false;
   v1::ServerBatch queued_ ABSL_GUARDED_BY(mu_);
   v1::ServerBatch writing_batch_;  // owned by the write in flight
+  grpc::ByteBuffer wire_;          // its bytes, handed to gRPC
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<grpc::Status> abort_status_ ABSL_GUARDED_BY(mu_);
   uint64_t asks_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;
   std::string peer_;
@@ -233,7 +275,8 @@ ClientStream::ClientStream(const StreamDeps& deps, grpc::CallbackServerContext* 
   {
     // The reactions may run on other gRPC threads; see Published().
     std::lock_guard<std::mutex> publish(published_mu_);
-    outbox_->set_peer(context->peer());
+    context_peer_ = context->peer();
+    outbox_->set_peer(context_peer_);
     allowed = deps_.auth->Check(*context);
     if (allowed.ok()) {
       runtime::ActorSystem* system = deps_.system;
@@ -272,24 +315,44 @@ void ClientStream::OnReadDone(bool ok) {
     outbox_->ReadsDone();
     return;
   }
-  for (v1::ClientFrame& frame : *in_.mutable_frames()) Handle(frame);
-  in_.Clear();
-  // A client that sends faster than it reads what comes back waits: reads
-  // resume once the backlog is half written (OnWriteDone).
-  if (outbox_->PauseReadsIfBacklogged()) return;
+  if (absl::Status outline = batch_.Reset(&in_, kMaxFramesPerBatch); !outline.ok()) {
+    LogWarning("ended the Connect stream of ", context_peer_, ": ", outline.message());
+    outbox_->Abort(ToGrpcStatus(outline));
+    return;
+  }
+  HandleBatch();
+}
+
+void ClientStream::HandleBatch() {
+  while (!batch_.done()) {
+    uint64_t id = 0;
+    absl::StatusOr<v1::ClientFrame> frame = batch_.Next(&id);
+    if (frame.ok()) {
+      Handle(*frame);
+    } else if (frame.status().code() != absl::StatusCode::kOutOfRange) {
+      FailFrame(id, frame.status());
+    }
+    // A client that sends faster than it reads what comes back waits, in the
+    // middle of its batch if need be: reads resume once the backlog is half
+    // written (OnWriteDone).
+    if (outbox_->PauseReadsIfBacklogged()) return;
+  }
+  batch_.Release();
   StartRead(&in_);
+}
+
+void ClientStream::FailFrame(uint64_t id, const absl::Status& status) {
+  v1::ServerFrame error;
+  error.set_kind(v1::ServerFrame::KIND_ERROR);
+  error.set_id(id);
+  error.set_code(static_cast<int32_t>(status.code()));
+  error.set_error(std::string(status.message()));
+  outbox_->Push(std::move(error));
 }
 
 void ClientStream::Handle(v1::ClientFrame& frame) {
   const uint64_t id = frame.id();
-  auto fail = [&](const absl::Status& status) {
-    v1::ServerFrame error;
-    error.set_kind(v1::ServerFrame::KIND_ERROR);
-    error.set_id(id);
-    error.set_code(static_cast<int32_t>(status.code()));
-    error.set_error(std::string(status.message()));
-    outbox_->Push(std::move(error));
-  };
+  auto fail = [&](const absl::Status& status) { FailFrame(id, status); };
   absl::Status valid = CheckMessage(frame.type(), frame.payload().size(), deps_.max_payload_bytes);
   if (!valid.ok()) return fail(valid);
   if (!frame.ask()) {
@@ -318,7 +381,7 @@ void ClientStream::Handle(v1::ClientFrame& frame) {
 void ClientStream::OnWriteDone(bool ok) {
   Published();
   { std::lock_guard<std::recursive_mutex> written(write_mu_); }  // see Write
-  if (outbox_->WriteDone(ok)) StartRead(&in_);
+  if (outbox_->WriteDone(ok)) HandleBatch();
 }
 
 void ClientStream::OnCancel() {

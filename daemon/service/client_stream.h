@@ -8,6 +8,13 @@
 // no write in flight starts one with everything queued, so replies coming from
 // many actor threads leave in batches without a writer thread.
 //
+// Memory is bounded per stream: a batch is read from its wire bytes one frame
+// at a time (ClientBatchReader), at most kMaxFramesPerBatch frames, and the
+// backlog of frames waiting for the wire (replies and errors included) is
+// checked after every frame: above kMaxQueuedFrames the stream stops in the
+// middle of the batch and reads nothing more until half of them are written.
+// When the client goes away, what was queued for it is freed at once.
+//
 // Lifetime: gRPC owns the reactor and calls OnDone last; the outbox it shares
 // with reply callbacks lives on until the last callback drops it.
 #pragma once
@@ -16,9 +23,11 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
 
 #include "daemon/runtime/actor_system.h"
 #include "daemon/service/ask_router.h"
+#include "daemon/service/client_batch_reader.h"
 #include "daemon/common/call_counter.h"
 #include "daemon/service/client_auth.h"
 #include "grpcpp/grpcpp.h"
@@ -36,7 +45,8 @@ struct StreamDeps {
   const ConventionNames* names = nullptr;  // message_checks.h; may be null
 };
 
-class ClientStream final : public grpc::ServerBidiReactor<v1::ClientBatch, v1::ServerBatch> {
+// Reads and writes raw bytes: ClientBatch in (see ClientBatchReader), ServerBatch out.
+class ClientStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   ClientStream(const StreamDeps& deps, grpc::CallbackServerContext* context);
 
@@ -52,6 +62,10 @@ class ClientStream final : public grpc::ServerBidiReactor<v1::ClientBatch, v1::S
   // kMaxQueuedFrames the stream stops reading until half of them are written.
   static constexpr size_t kMaxQueuedIncoming = 1 << 16;
   static constexpr size_t kMaxQueuedFrames = 1 << 16;
+  // Most frames in one ClientBatch; a larger batch ends the stream with
+  // RESOURCE_EXHAUSTED before any of its frames is handled. (The SDK's
+  // batches hold at most 1 MiB, so fewer than 44000 frames.)
+  static constexpr size_t kMaxFramesPerBatch = 1 << 16;
 
  private:
   class Outbox;
@@ -64,21 +78,28 @@ class ClientStream final : public grpc::ServerBidiReactor<v1::ClientBatch, v1::S
   // every reaction locks it once first. Uncontended: nanoseconds.
   void Published();
 
+  // Handles the frames of the batch being read until it is done (then reads
+  // the next one) or the backlog is over its bound (then reads pause, and
+  // OnWriteDone calls this again once the backlog has drained).
+  void HandleBatch();
   void Handle(v1::ClientFrame& frame);
+  void FailFrame(uint64_t id, const absl::Status& status);
   // Starts the write of `batch` (called with no outbox lock held, at most one
   // at a time). write_mu_ orders the serialization of `batch`, which may run
   // inside StartWrite on this thread, before OnWriteDone and the batch's reuse,
   // for ThreadSanitizer (gRPC's own hand-over is invisible to it). Recursive
   // in case gRPC runs OnWriteDone inline.
-  void Write(v1::ServerBatch* batch) {
+  void Write(grpc::ByteBuffer* batch) {
     std::lock_guard<std::recursive_mutex> writing(write_mu_);
     StartWrite(batch);
   }
 
   StreamDeps deps_;
+  std::string context_peer_;  // set in the constructor
   std::shared_ptr<Outbox> outbox_;
   runtime::ActorRef client_actor_;
-  v1::ClientBatch in_;
+  grpc::ByteBuffer in_;          // the batch being received
+  ClientBatchReader batch_;      // the batch being handled
   std::mutex published_mu_;
   std::recursive_mutex write_mu_;
 };

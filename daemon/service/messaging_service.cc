@@ -187,7 +187,7 @@ bool MessagingService::WaitForCallsToEnd(absl::Time deadline) {
   return open_streams_.WaitForZero(deadline) && open_asks_.WaitForZero(deadline);
 }
 
-grpc::ServerBidiReactor<v1::ClientBatch, v1::ServerBatch>* MessagingService::Connect(
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* MessagingService::Connect(
     grpc::CallbackServerContext* context) {
   StreamDeps deps{system_, asks_, auth_, max_payload_bytes_, &open_streams_, &names_};
   return new ClientStream(deps, context);

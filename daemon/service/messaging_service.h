@@ -18,7 +18,13 @@
 namespace troupe::service {
 
 // Thread-safe. Every pointer must outlive the gRPC server.
-class MessagingService final : public v1::Messaging::CallbackService {
+// Connect is served on raw bytes (ClientStream reads its batches frame by
+// frame); the other methods on messages.
+using MessagingBase = v1::Messaging::WithCallbackMethod_Tell<
+    v1::Messaging::WithCallbackMethod_Ask<v1::Messaging::WithCallbackMethod_CreateActor<
+        v1::Messaging::WithCallbackMethod_Lookup<
+            v1::Messaging::WithRawCallbackMethod_Connect<v1::Messaging::Service>>>>>;
+class MessagingService final : public MessagingBase {
  public:
   MessagingService(runtime::ActorSystem* system, hosting::BundleHost* host, AskRouter* asks,
                    const ClientAuth* auth, uint64_t max_payload_bytes);
@@ -34,7 +40,7 @@ class MessagingService final : public v1::Messaging::CallbackService {
   grpc::ServerUnaryReactor* Lookup(grpc::CallbackServerContext* context,
                                    const v1::LookupRequest* request,
                                    v1::LookupResponse* response) override;
-  grpc::ServerBidiReactor<v1::ClientBatch, v1::ServerBatch>* Connect(
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Connect(
       grpc::CallbackServerContext* context) override;
 
   // Where a create goes that this daemon's capabilities do not meet: another

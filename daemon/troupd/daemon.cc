@@ -26,6 +26,7 @@
 #include "daemon/runtime/actor_system.h"
 #include "daemon/service/admin_service.h"
 #include "daemon/service/ask_router.h"
+#include "daemon/service/call_gate.h"
 #include "daemon/service/client_auth.h"
 #include "daemon/service/messaging_service.h"
 #include "daemon/troupd/node_capabilities.h"
@@ -39,6 +40,11 @@ namespace {
 constexpr std::string_view kTroupeVersion = TROUPE_VERSION;
 // Room for framing around the largest allowed payload in one gRPC message.
 constexpr int kGrpcMessageSlack = 4 << 20;
+// What a client's batch may add to its largest message (the SDK's batches
+// hold at most 1 MiB), and the largest batch a peer's link sends
+// (convention::ConventionOptions::max_message_bytes).
+constexpr uint64_t kBatchBytes = 1 << 20;
+constexpr uint64_t kMaxPeerBatchBytes = 64 << 20;
 
 // True when something accepts connections on the unix socket at `path`.
 bool SocketAnswers(const std::string& path) {
@@ -115,6 +121,7 @@ struct Daemon::Parts {
   // Declared before the server: its service must outlive the server.
   std::unique_ptr<convention::PeerGuard> guard;
   std::unique_ptr<convention::Convention> convention;
+  std::unique_ptr<service::CallGate> gate;  // the TCP listener's; outlives the server
   std::unique_ptr<grpc::Server> server;
   std::vector<std::string> restore_problems;
   int tcp_port = 0;
@@ -144,17 +151,11 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& conf
   parts->on_phase = std::move(options.on_phase);
 
   {
-    // The directory first: the lock file lives next to the socket.
-    std::error_code ec;
-    std::filesystem::path dir = std::filesystem::path(settings.socket_path).parent_path();
-    if (!std::filesystem::exists(dir, ec)) {
-      std::filesystem::create_directories(dir, ec);
-      if (ec) {
-        return absl::FailedPreconditionError(troupe::StrCat("cannot create the socket directory ",
-                                                            dir.string(), ": ", ec.message()));
-      }
-      ::chmod(dir.c_str(), 0700);
-    }
+    // The directory first: the lock file lives next to the socket. Created
+    // 0700 when missing; refused when others could swap the socket (also one
+    // --socket placed, which Config::Check did not see).
+    const std::string dir = std::filesystem::path(settings.socket_path).parent_path().string();
+    TROUPE_RETURN_IF_ERROR(config::EnsurePrivateDirectory("socket directory", dir, ::geteuid()));
   }
   TROUPE_ASSIGN_OR_RETURN(parts->socket_lock_fd, LockSocketPath(settings.socket_path));
   TROUPE_RETURN_IF_ERROR(ClaimSocket(settings.socket_path));
@@ -196,13 +197,16 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& conf
   parts->messaging = std::make_unique<service::MessagingService>(
       parts->system.get(), parts->host.get(), parts->asks.get(), &parts->auth,
       settings.max_message_bytes);
+  TROUPE_ASSIGN_OR_RETURN(bundle::Limits limits, config.BundleLimits());
   Parts* raw = parts.get();
-  parts->admin = std::make_unique<service::AdminService>(parts->system.get(), parts->host.get(),
-                                                         &parts->auth, &parts->facts, [raw] {
-                                                           troupe::MutexLock lock(&raw->mu);
-                                                           raw->stop_requested = true;
-                                                           raw->cv.SignalAll();
-                                                         });
+  parts->admin = std::make_unique<service::AdminService>(
+      parts->system.get(), parts->host.get(), &parts->auth, &parts->facts,
+      [raw] {
+        troupe::MutexLock lock(&raw->mu);
+        raw->stop_requested = true;
+        raw->cv.SignalAll();
+      },
+      /*max_upload_bytes=*/limits.max_total_bytes + kGrpcMessageSlack);
 
   // A convention needs a fixed TCP listener (the node name peers dial) and
   // the convention key; without convleader this daemon leads.
@@ -276,16 +280,32 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& conf
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort("unix:" + settings.socket_path, grpc::InsecureServerCredentials());
   if (!settings.listen_tcp.empty()) {
-    builder.AddListeningPort(settings.listen_tcp, tcp_credentials, &parts->tcp_port);
+    // Every TCP call proves who sends it in its headers, before any body is
+    // read (call_gate.h).
+    service::CallGate::PeerCheck peer_check;
+    if (convention::PeerGuard* guard = parts->guard.get()) {
+      peer_check = [guard](std::optional<std::string_view> value, std::string_view method) {
+        return guard->CheckProof(value, method);
+      };
+    }
+    parts->gate = std::make_unique<service::CallGate>(&parts->auth, std::move(peer_check));
+    builder.AddListeningPort(
+        settings.listen_tcp,
+        parts->gate->Guard(peerauth::TlsConfigured(settings) ? tcp_credentials : nullptr),
+        &parts->tcp_port);
   }
-  // One gRPC message carries at most a client message or a whole bundle (Load).
-  TROUPE_ASSIGN_OR_RETURN(bundle::Limits limits, config.BundleLimits());
+  // One gRPC message carries at most a client message (with its batch), or a
+  // peer's batch of envelopes; bundles travel in chunks (Admin.LoadUpload).
   const uint64_t max_grpc =
-      std::max<uint64_t>(settings.max_message_bytes, limits.max_total_bytes) + kGrpcMessageSlack;
+      std::max<uint64_t>(settings.max_message_bytes + kBatchBytes, kMaxPeerBatchBytes) +
+      kGrpcMessageSlack;
   builder.SetMaxReceiveMessageSize(
       static_cast<int>(std::min<uint64_t>(max_grpc, std::numeric_limits<int>::max())));
+  // Answers may be larger: a whole bundle to a peer (Convention.FetchBundle).
+  const uint64_t max_send =
+      std::max<uint64_t>(max_grpc, limits.max_total_bytes + kGrpcMessageSlack);
   builder.SetMaxSendMessageSize(
-      static_cast<int>(std::min<uint64_t>(max_grpc, std::numeric_limits<int>::max())));
+      static_cast<int>(std::min<uint64_t>(max_send, std::numeric_limits<int>::max())));
   builder.RegisterService(parts->admin.get());
   builder.RegisterService(parts->messaging.get());
   if (parts->convention != nullptr) builder.RegisterService(parts->convention->service());

@@ -1,6 +1,6 @@
 // config_commands.cc - `director config` (every setting, its value and where
-// it came from) and `director config check` (exit 7 on any invalid value;
-// the systemd unit will run it before starting troupd).
+// it came from) and `director config check` (exit 7 on any invalid value or
+// directory others could change, the same checks troupd makes at start).
 #include <memory>
 #include <ostream>
 #include <string>
@@ -91,8 +91,10 @@ void AddConfigCommands(CLI::App& app, Runner* run) {
   config->require_subcommand(0, 1);
   CLI::App* check = config->add_subcommand(
       "check",
-      "Check every setting and trusted key; print each problem with its file and exit "
-      "7 if there is any (for scripts, and the systemd unit to come)");
+      "Check every setting and trusted key, and that TROUPE_DIR, keys/, config/, "
+      "capabilities/ and the socket directory are the daemon user's and not writable by "
+      "others; print each problem with its file and fix and exit 7 if there is any (the "
+      "systemd unit runs it before troupd)");
   config->callback([run] {
     if (!*run) *run = ShowConfig;
   });

@@ -238,8 +238,10 @@ int ListCommand(Context& ctx, const ListOptions& options) {
       group = bundle.group();
       ctx.out() << group << ":\n";
     }
-    ctx.out() << "  " << bundle.version() << "  " << StateLabel(bundle.state()) << "  hash "
-              << bundle.hash();
+    ctx.out() << "  " << bundle.version() << "  "
+              << (bundle.failure().empty() ? StateLabel(bundle.state())
+                                           : troupe::StrCat("[not running: ", bundle.failure(), "]"))
+              << "  hash " << bundle.hash();
     if (!bundle.signing_key().empty()) ctx.out() << "  key " << bundle.signing_key();
     ctx.out() << "  loaded " << FormatUnixMillis(bundle.loaded_at_unix_ms()) << "\n";
     for (const v1::ManagedActor& actor : bundle.actors()) {
@@ -250,6 +252,9 @@ int ListCommand(Context& ctx, const ListOptions& options) {
 }
 
 // -------------------------------------------------------------------- load
+
+// A bundle travels to troupd in messages of this size (LoadUpload).
+constexpr size_t kUploadChunkBytes = 1 << 20;
 
 struct LoadOptions {
   std::string socket;
@@ -310,21 +315,30 @@ absl::StatusOr<std::string> ResolveLoadFile(Context& ctx, const std::string& tar
 // (verification, on_load actions, not a bundle) are FailedPrecondition.
 absl::StatusOr<v1::LoadResponse> SendLoad(DaemonClient& client, const std::string& path,
                                           bool by_path, absl::Duration deadline) {
-  v1::LoadRequest request;
+  v1::LoadResponse response;
+  grpc::Status status;
   if (by_path) {
+    v1::LoadRequest request;
     std::error_code ec;
     const fs::path absolute = fs::absolute(path, ec);
     request.set_path(ec ? path : absolute.lexically_normal().string());
+    status = client.admin().Load(DaemonClient::NewContext(deadline).get(), request, &response);
   } else {
     // The bytes, not the path: the daemon may not be able to read the
-    // caller's files.
+    // caller's files. In chunks: one gRPC message stays small.
     absl::StatusOr<std::string> bytes = ReadFile(path);
     if (!bytes.ok()) return bytes.status();
-    request.set_bundle(*std::move(bytes));
+    std::unique_ptr<grpc::ClientContext> context = DaemonClient::NewContext(deadline);
+    std::unique_ptr<grpc::ClientWriter<v1::LoadChunk>> upload =
+        client.admin().LoadUpload(context.get(), &response);
+    v1::LoadChunk chunk;
+    for (size_t offset = 0; offset < bytes->size(); offset += kUploadChunkBytes) {
+      chunk.set_data(bytes->substr(offset, kUploadChunkBytes));
+      if (!upload->Write(chunk)) break;  // the daemon ended the call: Finish says why
+    }
+    upload->WritesDone();
+    status = upload->Finish();
   }
-  v1::LoadResponse response;
-  grpc::Status status =
-      client.admin().Load(DaemonClient::NewContext(deadline).get(), request, &response);
   if (status.ok()) return response;
   switch (status.error_code()) {
     case grpc::StatusCode::FAILED_PRECONDITION:
@@ -332,12 +346,10 @@ absl::StatusOr<v1::LoadResponse> SendLoad(DaemonClient& client, const std::strin
       return absl::FailedPreconditionError(
           troupe::StrCat("troupd rejected ", path, ": ", OneLine(status.error_message())));
     case grpc::StatusCode::RESOURCE_EXHAUSTED:
-      // A call is refused only beyond the bundle size limit (troupd takes
-      // max(max_message_bytes, max_total_bytes) + 4 MiB), so --by-path
+      // An upload is refused only beyond the bundle size limit, so --by-path
       // would not help either.
       return absl::ResourceExhaustedError(
-          troupe::StrCat("troupd refused ", path, ": ", OneLine(status.error_message()),
-                         " (the bundle is over troupd's size limit, setting max_total_bytes)"));
+          troupe::StrCat("troupd refused ", path, ": ", OneLine(status.error_message())));
     default:
       return client.Error(status, troupe::StrCat("load ", path), deadline);
   }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -235,6 +236,58 @@ TEST(TrustStoreTest, KeyFileUnderAnotherIdIsAnError) {
   EXPECT_CONTAINS(std::string(found.status().message()),
                   renamed + ": holds key " + id + ", not 0123456789abcdef");
   EXPECT_FALSE(store.List().ok());
+}
+
+TEST(TrustStoreTest, AFifoAsATrustedKeyIsRefusedAtOnce) {
+  TempDir dir;
+  TrustStore store(dir.path() + "/trusted");
+  ASSERT_OK_AND_ASSIGN(KeyPair pair, GenerateKeyPair());
+  ASSERT_OK(WriteKeyPair(pair, dir.path(), "k"));
+  ASSERT_OK_AND_ASSIGN(std::string id, store.Trust(dir.path() + "/k.pub"));
+  const std::string path = store.dir() + "/" + id + ".pub";
+  fs::remove(path);
+  ASSERT_EQ(::mkfifo(path.c_str(), 0644), 0);
+  // Nothing writes the FIFO: a reader that waits for a writer never returns.
+  absl::StatusOr<PublicKey> found = store.Find(id);
+  EXPECT_EQ(found.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(found.status().message(), path + " is not a regular file (a fifo)");
+  absl::StatusOr<std::vector<TrustedKey>> list = store.List();
+  EXPECT_EQ(list.status().message(), path + " is not a regular file (a fifo)");
+}
+
+TEST(KeysTest, AnOversizedKeyFileIsRefused) {
+  TempDir dir;
+  const std::string path = dir.path() + "/big.pub";
+  WriteFile(path, std::string(5000, 'x'));
+  absl::StatusOr<PublicKey> key = ReadPublicKey(path);
+  EXPECT_EQ(key.status().message(), path + " is 5000 bytes, more than the limit of 4096");
+}
+
+TEST(KeysTest, ASecretKeyOthersCanReadIsRefused) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(KeyPair pair, GenerateKeyPair());
+  ASSERT_OK(WriteKeyPair(pair, dir.path(), "builder"));
+  const std::string path = dir.path() + "/builder.key";
+  ASSERT_EQ(::chmod(path.c_str(), 0644), 0);
+  absl::StatusOr<SecretKey> key = ReadSecretKey(path);
+  EXPECT_EQ(key.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(key.status().message(), path +
+                                        " is accessible by group or others (mode 0644); it is "
+                                        "a secret: chmod 600 " +
+                                        path);
+}
+
+TEST(KeysTest, ASecretKeyOfAnotherUserIsRefused) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give a file to another user";
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(KeyPair pair, GenerateKeyPair());
+  ASSERT_OK(WriteKeyPair(pair, dir.path(), "builder"));
+  const std::string path = dir.path() + "/builder.key";
+  ASSERT_EQ(::chown(path.c_str(), 65534, static_cast<gid_t>(-1)), 0);
+  absl::StatusOr<SecretKey> key = ReadSecretKey(path);
+  EXPECT_EQ(key.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_CONTAINS(std::string(key.status().message()),
+                  path + " is owned by uid 65534, not by the user reading it (uid 0)");
 }
 
 TEST(TrustStoreTest, FindRejectsKeyIdsThatAreNotKeyIds) {

@@ -951,8 +951,11 @@ TEST_F(ConventionE2eTest, ADaemonWithAnotherConventionKeyIsRefusedAndLogged) {
   ASSERT_TRUE(b.WaitForMemberCount(2, seconds(5)));
 
   // The leader refuses its registrations (it tries again every check-in
-  // period) and logs them with the caller's address.
-  const std::string refusal = "refused a convention call /troupe.v1.Convention/Join from ipv4:127.0.0.1:";
+  // period) from their headers, before any request body is read, and logs
+  // them.
+  const std::string refusal =
+      "refused a TCP call to /troupe.v1.Convention/Join before its request: bad proof of the "
+      "convention key";
   auto refusals = [&] {
     const std::string log = leader.Log();
     size_t n = 0;

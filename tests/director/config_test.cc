@@ -3,6 +3,7 @@
 #include "daemon/config/config.h"
 
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -94,6 +95,29 @@ TEST(ConfigTest, AcceptsTheDocumentedForms) {
     WriteSetting(dir, "convleader", leader);
     EXPECT_FALSE(Config::LoadFrom(dir, "--dir").Check().ok()) << leader;
   }
+}
+
+TEST(ConfigTest, AFifoOrDirectoryAsAValueIsAProblemAtOnce) {
+  const std::string dir = MakeTempDir();
+  std::filesystem::create_directories(dir + "/config");
+  ASSERT_EQ(::mkfifo((dir + "/config/keep_limit").c_str(), 0600), 0);
+  std::filesystem::create_directories(dir + "/config/convleader");
+  const Config config = Config::LoadFrom(dir, "--dir");  // must not wait for a writer
+  ASSERT_EQ(config.problems().size(), 2u) << config.Check();
+  EXPECT_EQ(config.problems()[0],
+            dir + "/config/keep_limit: keep_limit: not a regular file (a fifo)");
+  EXPECT_EQ(config.problems()[1],
+            dir + "/config/convleader: convleader: not a regular file (a directory)");
+  EXPECT_EQ(config.Find("keep_limit")->source, "file " + dir + "/config/keep_limit");
+}
+
+TEST(ConfigTest, AnOversizedValueIsAProblem) {
+  const std::string dir = MakeTempDir();
+  WriteSetting(dir, "keep_limit", std::string(70000, '1'));
+  const Config config = Config::LoadFrom(dir, "--dir");
+  ASSERT_EQ(config.problems().size(), 1u) << config.Check();
+  EXPECT_EQ(config.problems()[0],
+            dir + "/config/keep_limit: keep_limit: 70000 bytes, more than the limit of 65536");
 }
 
 TEST(ConfigTest, DirectoryComesFromFlagThenEnvironmentThenDefault) {

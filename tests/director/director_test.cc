@@ -437,6 +437,27 @@ TEST_F(DirectorTest, ConfigCheckExitsSevenNamingTheFile) {
   EXPECT_EQ(Gensrc({"--version", "1"}).code, 7);
 }
 
+TEST_F(DirectorTest, ConfigCheckRefusesATroupeDirOthersCanWrite) {
+  fs::create_directories(dir_ + "/keys");
+  ASSERT_EQ(::chmod(dir_.c_str(), 0777), 0);
+  Result bad = Run({"config", "check"});
+  EXPECT_EQ(bad.code, 7) << bad;
+  EXPECT_NE(bad.err.find("invalid: TROUPE_DIR " + dir_ +
+                         " is writable by others (mode 0777): chmod go-w " + dir_ + "\n"),
+            std::string::npos)
+      << bad;
+  ASSERT_EQ(::chmod(dir_.c_str(), 0700), 0);
+  ASSERT_EQ(::chmod((dir_ + "/keys").c_str(), 0775), 0);
+  Result group = Run({"config", "check"});
+  EXPECT_EQ(group.code, 7) << group;
+  EXPECT_NE(group.err.find("keys directory " + dir_ + "/keys is writable by its group"),
+            std::string::npos)
+      << group;
+  ASSERT_EQ(::chmod((dir_ + "/keys").c_str(), 0755), 0);
+  Result ok = Run({"config", "check"});
+  EXPECT_EQ(ok.code, 0) << ok;
+}
+
 TEST_F(DirectorTest, NewGeneratesABuildableProjectOnce) {
   Result r = Run({"new", "hello.world"});
   ASSERT_EQ(r.code, 0) << r;

@@ -182,7 +182,8 @@ TEST(TroupdTcpTest, ClientsNeedTheTokenAndARefusedOneDoesNotDisturbOthers) {
   absl::StatusOr<std::unique_ptr<Client>> impostor = Client::Connect(tcp, wrong);
   ASSERT_FALSE(impostor.ok());
   EXPECT_EQ(impostor.status().code(), absl::StatusCode::kUnauthenticated);
-  EXPECT_CONTAINS(harness.DaemonLog(), "refused a call from");
+  // Refused from the call's headers, before any request body was read.
+  EXPECT_CONTAINS(harness.DaemonLog(), "refused a TCP call to /troupe.v1.Messaging/Connect: wrong client token");
 
   Client::Options garbled;
   garbled.token = std::string("abc") + char{1} + "def";  // cannot travel as metadata: refused before any call

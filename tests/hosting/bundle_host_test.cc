@@ -12,6 +12,9 @@
 
 #include <zip.h>
 
+#include <algorithm>
+#include <cerrno>
+
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -546,6 +549,9 @@ TEST_F(BundleHostTest, ABundleThatFailsToRestoreIsKeptAndRestoredOnceItsKeyIsTru
   EXPECT_CONTAINS(problems[0], "the next start tries again");
   EXPECT_TRUE(log_.Count("lifecycle 1.0 (" + hash.substr(0, 16) + ") was not restored") > 0);
   EXPECT_TRUE(Host().List().empty()) << "it is not loaded";
+  ASSERT_EQ(Host().NotRestored().size(), 1u);
+  EXPECT_EQ(Host().NotRestored()[0].hash(), hash);
+  EXPECT_FALSE(Host().NotRestored()[0].failure().empty());
   EXPECT_EQ(StoredBundles(), std::vector<std::string>{hash + ".troupe"}) << "the copy is kept";
   EXPECT_CONTAINS(StateFile(), hash + " active # lifecycle 1.0\n");
 
@@ -758,6 +764,235 @@ TEST_F(BundleHostTest, ALibraryDirectoryLeftByACrashIsReplaced) {
   std::ofstream(leftover + "/versioned.so") << "not the library";
   Load(TROUPE_VERSIONED_1_0);
   EXPECT_EQ(VersionOf("versioned"), "1.0");
+}
+
+// Every instant of a load leaves a TROUPE_DIR that restores the old or the
+// new set: a crash (HostOptions::fault_for_test) before each step of loading
+// drained 2.0 (AutoUnload: it drains 1.0 and deletes its copy), then a new
+// host on the same directory restores exactly one active version.
+TEST_F(BundleHostTest, ACrashAtAnyStepOfALoadRestoresTheOldOrTheNewActiveVersion) {
+  std::string crash_at;            // the step to die at; empty: none
+  bool armed = false;              // only the second load is faulted
+  std::vector<std::string> steps;  // the steps of that load, in order
+  auto options_for = [&](const std::string& dir) {
+    HostOptions options = Options();
+    options.troupe_dir = dir;
+    options.fault_for_test = [&](std::string_view step) {
+      LoadStepFault fault;
+      if (!armed) return fault;
+      steps.emplace_back(step);
+      fault.crash = step == crash_at;
+      return fault;
+    };
+    return options;
+  };
+  // Runs the two loads in a fresh TROUPE_DIR; returns their outcomes.
+  int run = 0;
+  auto load_twice = [&](std::string* dir) -> std::pair<LoadOutcome, absl::StatusOr<LoadOutcome>> {
+    *dir = dir_ + "/run" + std::to_string(run++);
+    EXPECT_OK(bundle::TrustStore(*dir + "/keys/trusted").Trust(TROUPE_BUILD_PUBLIC_KEY));
+    BundleHost host(system_.get(), options_for(*dir));
+    EXPECT_TRUE(host.Restore().empty());
+    absl::StatusOr<LoadOutcome> first = host.LoadFile(Lifecycle("drained", "1.0"));
+    EXPECT_OK(first);
+    armed = true;
+    absl::StatusOr<LoadOutcome> second = host.LoadFile(Lifecycle("drained", "2.0"));
+    armed = false;
+    return {first.ok() ? *first : LoadOutcome(), second};
+  };  // the host goes: a crashed one writes nothing more
+
+  std::string dir;
+  auto [first, second] = load_twice(&dir);
+  ASSERT_OK(second);
+  EXPECT_EQ(steps, (std::vector<std::string>{"write copy", "rename copy", "extract code",
+                                             "note running code", "write state", "rename state",
+                                             "remove old copy"}));
+  const std::string old_hash = first.bundle.hash();
+  const std::string new_hash = second->bundle.hash();
+  const std::vector<std::string> all_steps = steps;
+  for (const std::string& step : all_steps) {
+    SCOPED_TRACE("crash before step '" + step + "'");
+    crash_at = step;
+    steps.clear();
+    auto [crashed_first, crashed] = load_twice(&dir);
+    ASSERT_EQ(crashed.status().code(), absl::StatusCode::kAborted) << crashed.status();
+    EXPECT_EQ(steps.back(), step) << "nothing after the crash";
+
+    BundleHost restarted(system_.get(), options_for(dir));
+    EXPECT_TRUE(restarted.Restore().empty());
+    const bool recorded = step == "remove old copy";  // the state was renamed before it
+    const std::string version = recorded ? "2.0" : "1.0";
+    const std::string hash = recorded ? new_hash : old_hash;
+    std::vector<v1::BundleInfo> listed = restarted.List();
+    ASSERT_EQ(listed.size(), 1u);
+    EXPECT_EQ(listed[0].version(), version);
+    EXPECT_EQ(listed[0].state(), v1::BUNDLE_STATE_ACTIVE);
+    EXPECT_EQ(VersionOf("drained.worker"), version);
+    // Nothing of the interrupted load is left.
+    std::vector<std::string> files;
+    for (const auto& entry : fs::directory_iterator(dir + "/loaded")) {
+      if (entry.is_regular_file()) files.push_back(entry.path().filename().string());
+    }
+    std::sort(files.begin(), files.end());
+    EXPECT_EQ(files, (std::vector<std::string>{hash + ".troupe", "crashes", "running", "state"}));
+    restarted.Shutdown();
+  }
+}
+
+// Disk full while recording the loaded set: the load fails, names the state
+// file and the OS error, and is undone.
+TEST_F(BundleHostTest, ALoadWhoseStateCannotBeRecordedFailsAndIsUndone) {
+  bool full = false;
+  HostOptions options = Options();
+  options.fault_for_test = [&](std::string_view step) {
+    LoadStepFault fault;
+    if (full && step == "write state") fault.error_number = ENOSPC;
+    return fault;
+  };
+  host_ = std::make_unique<BundleHost>(system_.get(), options);
+  LoadOutcome first = Load(Lifecycle("drained", "1.0"));
+  const std::string state = StateFile();
+
+  full = true;
+  absl::StatusOr<LoadOutcome> second = Host().LoadFile(Lifecycle("drained", "2.0"));
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(second.status().message(),
+            "drained 2.0 was not loaded: the loaded set cannot be recorded in " + dir_ +
+                "/loaded/state (" + dir_ +
+                "/loaded/state.tmp: cannot write: No space left on device); the load was "
+                "undone, drained 1.0 stays active");
+  EXPECT_EQ(Listing(), std::vector<std::string>{"drained 1.0 BUNDLE_STATE_ACTIVE"});
+  EXPECT_EQ(VersionOf("drained.worker"), "1.0");
+  EXPECT_EQ(StoredBundles(), std::vector<std::string>{first.bundle.hash() + ".troupe"});
+  std::vector<std::string> code;
+  for (const auto& entry : fs::directory_iterator(dir_ + "/loaded/code")) {
+    code.push_back(entry.path().filename().string());
+  }
+  EXPECT_EQ(code, std::vector<std::string>{first.bundle.hash()}) << "2.0's libraries are gone";
+  EXPECT_EQ(StateFile(), state);
+  ASSERT_TRUE(events_.WaitFor("lifecycle.Worker exit 2.0")) << "the new version drained";
+  EXPECT_EQ(events_.Count("deactivate 1.0"), 0u) << events_.Dump();
+
+  full = false;  // space again: the same load works
+  LoadOutcome again = Load(Lifecycle("drained", "2.0"));
+  EXPECT_EQ(Listing(), std::vector<std::string>{"drained 2.0 BUNDLE_STATE_ACTIVE"});
+  EXPECT_EQ(StoredBundles(), std::vector<std::string>{again.bundle.hash() + ".troupe"});
+}
+
+TEST_F(BundleHostTest, RestoreRemovesWhatInterruptedLoadsLeftAndSaysWhat) {
+  LoadOutcome loaded = Load(TROUPE_VERSIONED_1_0);
+  Host().Shutdown();
+  const std::string loaded_dir = dir_ + "/loaded";
+  const std::string orphan(64, 'e');
+  std::ofstream(loaded_dir + "/" + orphan + ".troupe") << ReadFile(TROUPE_VERSIONED_2_0);
+  std::ofstream(loaded_dir + "/" + orphan + ".troupe.tmp") << "partial";
+  std::ofstream(loaded_dir + "/state.tmp") << "partial";
+  ASSERT_TRUE(fs::create_directories(loaded_dir + "/code/" + orphan + "/lib"));
+  std::ofstream(loaded_dir + "/code/" + orphan + "/lib/versioned.so") << "partial";
+
+  host_ = std::make_unique<BundleHost>(system_.get(), Options());
+  EXPECT_TRUE(Host().Restore().empty());
+  std::vector<std::string> cleanup = Host().RestoreCleanup();
+  std::sort(cleanup.begin(), cleanup.end());
+  std::vector<std::string> expected = {
+      "removed " + loaded_dir + "/" + orphan +
+          ".troupe (a stored copy no state line names, left by an interrupted load or "
+          "unload)",
+      "removed " + loaded_dir + "/" + orphan +
+          ".troupe.tmp (a partial file of an interrupted write)",
+      "removed " + loaded_dir + "/code/" + orphan +
+          " (libraries of a bundle no state line names, left by an interrupted load)",
+      "removed " + loaded_dir + "/state.tmp (a partial file of an interrupted write)"};
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(cleanup, expected);
+  for (const std::string& line : cleanup) EXPECT_EQ(log_.Count(line), 1u) << line;
+  EXPECT_EQ(Listing(), std::vector<std::string>{"versioned 1.0 BUNDLE_STATE_ACTIVE"});
+  EXPECT_EQ(StoredBundles(), std::vector<std::string>{loaded.bundle.hash() + ".troupe"});
+  EXPECT_FALSE(fs::exists(loaded_dir + "/code/" + orphan));
+}
+
+// Crash-loop protection: the daemon dies (CrashForTest: no Shutdown, the
+// running mark stays) twice within restart_window while versioned 1.0 was
+// the bundle whose code started last.
+TEST_F(BundleHostTest, ABundleTheDaemonDiedWithTwiceWithinTheWindowIsHeldBackUntilLoadedAgain) {
+  auto start = [&] {
+    host_ = std::make_unique<BundleHost>(system_.get(), Options());
+    return Host().Restore();
+  };
+  auto die = [&] {
+    Host().CrashForTest();
+    host_.reset();
+    clock_.Advance(absl::Seconds(1));
+  };
+  EXPECT_TRUE(start().empty());
+  Load(Lifecycle("lifecycle", "1.0"));
+  const std::string hash = Load(TROUPE_VERSIONED_1_0).bundle.hash();
+  die();
+  EXPECT_TRUE(start().empty()) << "one unclean exit is no loop";
+  EXPECT_EQ(Listing().size(), 2u);
+  die();
+
+  const std::string reason =
+      "the daemon died twice within 1m while it ran this bundle; not restored (unload it, or "
+      "load it again to retry)";
+  std::vector<std::string> problems = start();
+  EXPECT_EQ(problems,
+            std::vector<std::string>{"versioned 1.0 (" + hash.substr(0, 16) + "): " + reason});
+  EXPECT_EQ(Listing(), std::vector<std::string>{"lifecycle 1.0 BUNDLE_STATE_ACTIVE"});
+  std::vector<v1::BundleInfo> held = Host().NotRestored();
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held[0].hash(), hash);
+  EXPECT_EQ(held[0].group(), "versioned");
+  EXPECT_EQ(held[0].version(), "1.0");
+  EXPECT_EQ(held[0].state(), v1::BUNDLE_STATE_UNSPECIFIED);
+  EXPECT_EQ(held[0].failure(), reason);
+  EXPECT_CONTAINS(StateFile(), hash + " active # versioned 1.0\n") << "still recorded";
+  EXPECT_EQ(StoredBundles().size(), 2u);
+
+  Host().Shutdown();  // a clean exit does not lift the hold
+  EXPECT_EQ(start().size(), 1u);
+  EXPECT_EQ(Host().NotRestored().size(), 1u);
+
+  Load(TROUPE_VERSIONED_1_0);  // loaded again: forgiven
+  EXPECT_TRUE(Host().NotRestored().empty());
+  Host().Shutdown();
+  EXPECT_TRUE(start().empty());
+  EXPECT_EQ(Listing(), (std::vector<std::string>{"lifecycle 1.0 BUNDLE_STATE_ACTIVE",
+                                                 "versioned 1.0 BUNDLE_STATE_ACTIVE"}));
+}
+
+TEST_F(BundleHostTest, UnloadingAHeldBundleForgetsIt) {
+  auto start = [&] {
+    host_ = std::make_unique<BundleHost>(system_.get(), Options());
+    return Host().Restore();
+  };
+  EXPECT_TRUE(start().empty());
+  const std::string hash = Load(TROUPE_VERSIONED_1_0).bundle.hash();
+  for (int i = 0; i < 2; ++i) {
+    Host().CrashForTest();
+    EXPECT_EQ(start().size(), static_cast<size_t>(i));
+  }
+  ASSERT_OK_AND_ASSIGN(UnloadOutcome outcome, Host().Unload("versioned"));
+  EXPECT_EQ(outcome.changes,
+            std::vector<std::string>{"removed versioned 1.0 (" + hash.substr(0, 16) +
+                                     ") (it had failed to restore)"});
+  EXPECT_TRUE(StoredBundles().empty());
+  EXPECT_EQ(ReadFile(dir_ + "/loaded/crashes").find(hash), std::string::npos);
+}
+
+TEST_F(BundleHostTest, CrashesFartherApartThanTheWindowHoldNothing) {
+  auto start = [&] {
+    host_ = std::make_unique<BundleHost>(system_.get(), Options());
+    return Host().Restore();
+  };
+  EXPECT_TRUE(start().empty());
+  Load(TROUPE_VERSIONED_1_0);
+  Host().CrashForTest();
+  EXPECT_TRUE(start().empty());
+  clock_.Advance(absl::Seconds(61));
+  Host().CrashForTest();
+  EXPECT_TRUE(start().empty());
+  EXPECT_EQ(Listing(), std::vector<std::string>{"versioned 1.0 BUNDLE_STATE_ACTIVE"});
 }
 
 // The blocking calls step a deterministic system while they wait.

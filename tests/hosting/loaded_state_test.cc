@@ -4,6 +4,8 @@
 
 #include <sys/stat.h>
 
+#include <cerrno>
+
 #include <filesystem>
 #include <string>
 
@@ -69,6 +71,35 @@ TEST(LoadedStateTest, WriteFileAtomicallyReplacesTheFileAndLeavesNoTemporary) {
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   EXPECT_EQ(ReadWholeFile(dir.path() + "/missing").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(LoadedStateTest, AWrittenTemporaryReplacesTheFileOnlyWhenRenamed) {
+  troupe::testing::TempDir dir("loaded_state");
+  const std::string path = dir.path() + "/state";
+  ASSERT_OK(WriteFileAtomically(path, "old", 0600));
+  ASSERT_OK(WriteTempFile(path, "new", 0600));
+  EXPECT_EQ(*ReadWholeFile(path), "old") << "a crash here leaves the old file";
+  EXPECT_EQ(*ReadWholeFile(path + ".tmp"), "new");
+  ASSERT_OK(ReplaceWithTemp(path));
+  EXPECT_EQ(*ReadWholeFile(path), "new");
+  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+}
+
+TEST(LoadedStateTest, ErrnoErrorNamesThePathAndTheOsErrorWithTheClosestCode) {
+  absl::Status full = ErrnoError(ENOSPC, "/d/loaded/state.tmp", "cannot write");
+  EXPECT_EQ(full.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(full.message(), "/d/loaded/state.tmp: cannot write: No space left on device");
+  EXPECT_EQ(ErrnoError(ENOENT, "x", "cannot open").code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(ErrnoError(EACCES, "x", "cannot open").code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(ErrnoError(EIO, "x", "cannot write").code(), absl::StatusCode::kInternal);
+}
+
+TEST(LoadedStateTest, AppendLineAddsALineAndCreatesTheFile) {
+  troupe::testing::TempDir dir("loaded_state");
+  const std::string path = dir.path() + "/running";
+  ASSERT_OK(AppendLine(path, "one"));
+  ASSERT_OK(AppendLine(path, "two"));
+  EXPECT_EQ(*ReadWholeFile(path), "one\ntwo\n");
 }
 
 TEST(LoadedStateTest, MakePrivateDirectoryCreatesOrTightensToMode0700) {

@@ -2,6 +2,7 @@
 #include "daemon/peerauth/convention_key.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <string>
@@ -109,6 +110,32 @@ TEST(ConventionKeyTest, LoadRefusesMalformedContent) {
   ASSERT_EQ(::mkdir((dir.path() + "/dir.key").c_str(), 0700), 0);
   EXPECT_EQ(ConventionKey::Load(dir.path() + "/dir.key").status().code(),
             absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(ConventionKeyTest, LoadRefusesAFifoAtOnce) {
+  TempDir dir;
+  const std::string path = dir.path() + "/convention.key";
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+  // Nothing writes the FIFO: a reader that waits for a writer never returns.
+  absl::StatusOr<ConventionKey> key = ConventionKey::Load(path);
+  EXPECT_EQ(key.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(key.status().message(), "convention key " + path + " is not a regular file (a fifo)");
+}
+
+TEST(ConventionKeyTest, LoadRefusesAKeyOfAnotherUser) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give a file to another user";
+  TempDir dir;
+  const std::string path = dir.path() + "/convention.key";
+  WriteFileForTest(path, std::string(kHexKey) + "\n");
+  ASSERT_EQ(::chmod(path.c_str(), 0600), 0);
+  ASSERT_EQ(::chown(path.c_str(), 65534, static_cast<gid_t>(-1)), 0);
+  absl::StatusOr<ConventionKey> key = ConventionKey::Load(path);
+  EXPECT_EQ(key.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(key.status().message(),
+            "convention key " + path +
+                " is owned by uid 65534, not by the user reading it (uid 0); it is a secret: "
+                "chown 0 " +
+                path);
 }
 
 TEST(ConventionKeyTest, GeneratedKeysDiffer) {
