@@ -36,4 +36,14 @@ void StrAppend(std::string* out, const Args&... args) {
   absl::StrAppend(out, strings_internal::AlphaNumArg(args)...);
 }
 
+// `text` in single quotes for an error message, cut to at most `max` bytes
+// (on a UTF-8 character boundary) when longer: 'troupe://ab...' (1048576 bytes).
+// Quote a client's input through this, so a long input makes no long error.
+inline std::string Quoted(std::string_view text, size_t max = 128) {
+  if (text.size() <= max) return StrCat("'", text, "'");
+  size_t cut = max;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  return StrCat("'", text.substr(0, cut), "...' (", text.size(), " bytes)");
+}
+
 }  // namespace troupe

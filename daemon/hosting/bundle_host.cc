@@ -430,9 +430,17 @@ void HostCore::DetectUncleanExit() {
   if (crashed_) return;
   if (absl::StatusOr<std::string> history = ReadWholeFile(CrashesPath()); history.ok()) {
     crash_history_ = ParseCrashHistory(*history);
+  } else if (history.status().code() != absl::StatusCode::kNotFound) {
+    // E.g. a FIFO or an oversized file there (ReadWholeFile): as if none.
+    LogWarning("hosting: restore: the record of unclean exits is unreadable and starts afresh: ",
+               StatusText(history.status()));
   }
   const absl::Time now = clock_->Now();
   absl::StatusOr<std::string> running = ReadWholeFile(RunningPath());
+  if (!running.ok() && running.status().code() != absl::StatusCode::kNotFound) {
+    LogWarning("hosting: restore: cannot tell whether the last run ended cleanly: ",
+               StatusText(running.status()));
+  }
   const std::string suspect = running.ok() ? LastStartedCode(*running) : "";
   const size_t before = crash_history_.crashes.size();
   const std::string held = crash_history_.RecordUncleanExit(

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "absl/container/flat_hash_set.h"
+#include "daemon/common/small_file.h"
 #include "daemon/common/strings.h"
 
 namespace troupe::hosting {
@@ -123,23 +124,7 @@ absl::Status MakePrivateDirectory(const std::string& path) {
 }
 
 absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Errno(path, "cannot open");
-  std::string out;
-  char buffer[65536];
-  for (;;) {
-    ssize_t n = ::read(fd, buffer, sizeof(buffer));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      absl::Status status = Errno(path, "cannot read");
-      ::close(fd);
-      return status;
-    }
-    if (n == 0) break;
-    out.append(buffer, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return out;
+  return ReadSmallFile(path, kMaxLoadedFileBytes);
 }
 
 absl::Status WriteFileAtomically(const std::string& path, std::string_view content, mode_t mode) {

@@ -11,6 +11,7 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,7 +48,17 @@ absl::Status ErrnoError(int error_number, std::string_view path, std::string_vie
 // Creates `path` (not its parents) with mode 0700, or sets an existing
 // directory of ours to 0700.
 absl::Status MakePrivateDirectory(const std::string& path);
-// The whole file; NotFound when it does not exist.
+// The most ReadWholeFile reads. loaded/state holds one line of about 100 bytes
+// per loaded bundle, loaded/running one per code start since the daemon
+// started and loaded/crashes a few per bundle: 16 MiB is far more than any of
+// them reaches, and little enough to hold in memory at startup.
+inline constexpr size_t kMaxLoadedFileBytes = size_t{16} << 20;
+// The whole regular file `path`, at most kMaxLoadedFileBytes (ReadSmallFile):
+//   NotFound            it does not exist
+//   PermissionDenied    it may not be opened
+//   FailedPrecondition  not a regular file (e.g. a FIFO: refused at once, never
+//                       waited on), larger than the limit, or a read error
+// Messages start with the path, e.g. "<path> is not a regular file (a fifo)".
 absl::StatusOr<std::string> ReadWholeFile(const std::string& path);
 // Writes `<path>.tmp` with `mode`, flushes it to disk and renames it over `path`
 // (WriteTempFile, then ReplaceWithTemp). On error neither file is changed

@@ -1,14 +1,10 @@
 // tls.cc - TLS credentials for the listener and for peer channels.
 #include "daemon/peerauth/tls.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include <string>
+#include <utility>
 
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
-
+#include "daemon/common/small_file.h"
 #include "daemon/common/status_macros.h"
 #include "daemon/common/strings.h"
 #include "grpc/grpc_security_constants.h"
@@ -29,44 +25,27 @@ enum class PemKind { kCertificate, kPrivateKey };
 
 absl::StatusOr<std::string> ReadPem(const std::string& path, std::string_view setting,
                                     PemKind kind) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) {
-    return absl::FailedPreconditionError(
-        troupe::StrCat("cannot read ", path, " (setting ", setting, "): ", std::strerror(errno)));
+  // The private key may be readable by a group (Debian's ssl-cert group), not
+  // by others; a FIFO or device is refused at once (ReadSmallFile).
+  SmallFileOptions options;
+  if (kind == PemKind::kPrivateKey) {
+    options.secret = true;
+    options.secret_forbidden_bits = 007;
   }
-  struct stat st;
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return absl::FailedPreconditionError(
-        troupe::StrCat(path, " (setting ", setting, ") is not a regular file"));
+  absl::StatusOr<std::string> read = ReadSmallFile(path, kMaxPemBytes, options);
+  if (!read.ok()) {
+    // "<path> (setting <name>) <what>": the setting inserted after the path
+    // ReadSmallFile's messages start with. FailedPrecondition for every
+    // reason (also a missing file): the setting names a file that is not fit.
+    const std::string message(read.status().message());
+    const std::string_view kind_name = kind == PemKind::kPrivateKey ? "private key " : "";
+    std::string text = message.starts_with(path)
+                           ? troupe::StrCat(kind_name, path, " (setting ", setting, ")",
+                                            std::string_view(message).substr(path.size()))
+                           : troupe::StrCat(kind_name, message, " (setting ", setting, ")");
+    return absl::FailedPreconditionError(std::move(text));
   }
-  if (kind == PemKind::kPrivateKey && (st.st_mode & 007) != 0) {
-    ::close(fd);
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    return absl::FailedPreconditionError(troupe::StrCat("private key ", path, " (setting ", setting,
-                                                        ") is accessible by others (mode ", mode,
-                                                        "): chmod 600 ", path));
-  }
-  std::string text;
-  char buffer[8192];
-  while (text.size() <= kMaxPemBytes) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      return absl::FailedPreconditionError(
-          troupe::StrCat("cannot read ", path, " (setting ", setting, "): ", std::strerror(err)));
-    }
-    if (n == 0) break;
-    text.append(buffer, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  if (text.size() > kMaxPemBytes) {
-    return absl::FailedPreconditionError(troupe::StrCat(
-        path, " (setting ", setting, ") is larger than ", kMaxPemBytes, " bytes: not a PEM file"));
-  }
+  std::string text = *std::move(read);
   const bool ok = kind == PemKind::kCertificate
                       ? text.find("-----BEGIN CERTIFICATE-----") != std::string::npos &&
                             text.find("-----END CERTIFICATE-----") != std::string::npos

@@ -56,10 +56,11 @@ grpc::Status AdminService::Load(grpc::ServerContext* context, const v1::LoadRequ
     case v1::LoadRequest::kPath:
       if (request->path().empty() || request->path().front() != '/') {
         return ToGrpcStatus(absl::InvalidArgumentError(troupe::StrCat(
-            "bundle path '", request->path(),
-            "' must be absolute (the daemon does not share the caller's directory)")));
+            "bundle path ", troupe::Quoted(request->path()),
+            " must be absolute (the daemon does not share the caller's directory)")));
       }
       outcome = host_->LoadFile(request->path());
+      if (!outcome.ok()) outcome = BoundInputInError(outcome.status(), request->path());
       break;
     default:
       return ToGrpcStatus(absl::InvalidArgumentError("load needs the bundle's bytes or a path"));
@@ -102,7 +103,9 @@ grpc::Status AdminService::Unload(grpc::ServerContext* context, const v1::Unload
         absl::InvalidArgumentError("unload needs a hash, a group or GROUP-VERSION"));
   }
   absl::StatusOr<hosting::UnloadOutcome> outcome = host_->Unload(request->target());
-  if (!outcome.ok()) return ToGrpcStatus(outcome.status());
+  if (!outcome.ok()) {
+    return ToGrpcStatus(BoundInputInError(outcome.status(), request->target()));
+  }
   for (v1::BundleInfo& info : outcome->unloaded) *response->add_unloaded() = std::move(info);
   for (std::string& change : outcome->changes) response->add_changes(std::move(change));
   return grpc::Status::OK;
@@ -151,7 +154,8 @@ grpc::Status AdminService::Status(grpc::ServerContext* context, const v1::Status
     absl::StatusOr<runtime::ActorStatus> status = system_->GetActorStatus(*actor);
     if (!status.ok()) {
       return ToGrpcStatus(absl::NotFoundError(
-          troupe::StrCat("no live actor at ", request->actor(), ": ", status.status().message())));
+          troupe::StrCat("no live actor at ", troupe::Quoted(request->actor()), ": ",
+                         BoundInputInError(status.status(), request->actor()).message())));
     }
     v1::ActorInfo* info = response->add_actors();
     *info = DescribeActor(*status);

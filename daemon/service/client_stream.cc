@@ -352,7 +352,11 @@ void ClientStream::FailFrame(uint64_t id, const absl::Status& status) {
 
 void ClientStream::Handle(v1::ClientFrame& frame) {
   const uint64_t id = frame.id();
-  auto fail = [&](const absl::Status& status) { FailFrame(id, status); };
+  // Errors quote the client's target at most in part (a 1 MB address must not
+  // come back as a 2 MB error).
+  auto fail = [&](const absl::Status& status) {
+    FailFrame(id, BoundInputInError(status, frame.to()));
+  };
   absl::Status valid = CheckMessage(frame.type(), frame.payload().size(), deps_.max_payload_bytes);
   if (!valid.ok()) return fail(valid);
   if (!frame.ask()) {

@@ -5,8 +5,15 @@
 
 namespace troupe::service {
 
-absl::StatusOr<runtime::ActorRef> ResolveTarget(runtime::ActorSystem& system, std::string_view to,
-                                                const ConventionNames* names) {
+namespace {
+
+absl::Status NoActorNamed(std::string_view to) {
+  return absl::NotFoundError(troupe::StrCat("no actor is named ", troupe::Quoted(to),
+                                            "; `director status` lists the global names"));
+}
+
+absl::StatusOr<runtime::ActorRef> Resolve(runtime::ActorSystem& system, std::string_view to,
+                                          const ConventionNames* names) {
   if (to.empty()) {
     return absl::InvalidArgumentError("no target: give an address (troupe://...) or a global name");
   }
@@ -18,8 +25,16 @@ absl::StatusOr<runtime::ActorRef> ResolveTarget(runtime::ActorSystem& system, st
     if (holder.ok()) return system.ParseExternalAddress(*holder);
     if (holder.status().code() != absl::StatusCode::kNotFound) return holder.status();
   }
-  return absl::NotFoundError(
-      troupe::StrCat("no actor is named '", to, "'; `director status` lists the global names"));
+  return NoActorNamed(to);
+}
+
+}  // namespace
+
+absl::StatusOr<runtime::ActorRef> ResolveTarget(runtime::ActorSystem& system, std::string_view to,
+                                                const ConventionNames* names) {
+  absl::StatusOr<runtime::ActorRef> target = Resolve(system, to, names);
+  if (!target.ok()) return BoundInputInError(target.status(), to);
+  return target;
 }
 
 bool IsConventionName(runtime::ActorSystem& system, std::string_view to,
@@ -33,14 +48,64 @@ absl::Status SendTo(runtime::ActorSystem& system, std::string_view to, runtime::
   if (to.empty() || to.substr(0, 9) == "troupe://" || IsConventionName(system, to, names)) {
     absl::StatusOr<runtime::ActorRef> target = ResolveTarget(system, to, names);
     if (!target.ok()) return target.status();
-    return system.Tell(*target, std::move(message), sender);
+    return BoundInputInError(system.Tell(*target, std::move(message), sender), to);
   }
   absl::Status sent = system.TellByName(to, std::move(message), sender);
-  if (sent.code() == absl::StatusCode::kNotFound) {
-    return absl::NotFoundError(
-        troupe::StrCat("no actor is named '", to, "'; `director status` lists the global names"));
+  if (sent.code() == absl::StatusCode::kNotFound) return NoActorNamed(to);
+  return BoundInputInError(std::move(sent), to);
+}
+
+absl::Status BoundInputInError(absl::Status status, std::string_view input) {
+  const std::string quoted = troupe::Quoted(input);
+  if (status.ok() || quoted.size() >= input.size() + 2) return status;
+  const std::string_view message(status.message().data(), status.message().size());
+  // Every echo of the whole input; the echo's own quotes, if any, are
+  // replaced by Quoted's.
+  std::string echoes_cut;
+  size_t from = 0;
+  for (size_t at = message.find(input); at != std::string_view::npos;
+       at = message.find(input, from)) {
+    const bool in_quotes = at > from && message[at - 1] == '\'' &&
+                           at + input.size() < message.size() &&
+                           message[at + input.size()] == '\'';
+    troupe::StrAppend(&echoes_cut, message.substr(from, at - from - (in_quotes ? 1 : 0)),
+                      quoted);
+    from = at + input.size() + (in_quotes ? 1 : 0);
   }
-  return sent;
+  troupe::StrAppend(&echoes_cut, message.substr(from));
+  // Then parts of it the message quotes ('NODE' of an address): any quoted
+  // text longer than a cut one.
+  constexpr size_t kLongest = 128 + 3;  // Quoted's cut and "..."
+  std::string bounded;
+  from = 0;
+  for (size_t open = echoes_cut.find('\''); open != std::string::npos;
+       open = echoes_cut.find('\'', from)) {
+    const size_t close = echoes_cut.find('\'', open + 1);
+    if (close == std::string::npos) break;
+    const std::string_view text = std::string_view(echoes_cut).substr(open + 1, close - open - 1);
+    if (text.size() > kLongest) {
+      troupe::StrAppend(&bounded, echoes_cut.substr(from, open - from), troupe::Quoted(text));
+    } else {
+      troupe::StrAppend(&bounded, echoes_cut.substr(from, close + 1 - from));
+    }
+    from = close + 1;
+  }
+  troupe::StrAppend(&bounded, std::string_view(echoes_cut).substr(from));
+  // And in the end, whatever echoes it some other way.
+  constexpr size_t kMaxErrorBytes = 1024;
+  if (bounded.size() > kMaxErrorBytes) {
+    const size_t size = bounded.size();
+    size_t cut = kMaxErrorBytes - 64;
+    while (cut > 0 && (static_cast<unsigned char>(bounded[cut]) & 0xC0) == 0x80) --cut;
+    bounded.resize(cut);
+    troupe::StrAppend(&bounded, "... (", size, " bytes)");
+  }
+  if (bounded == message) return status;
+  absl::Status result(status.code(), troupe::ToAbsl(bounded));
+  status.ForEachPayload([&result](absl::string_view type_url, const absl::Cord& payload) {
+    result.SetPayload(type_url, payload);
+  });
+  return result;
 }
 
 absl::Status CheckMessage(std::string_view type, uint64_t payload_size,
@@ -52,7 +117,8 @@ absl::Status CheckMessage(std::string_view type, uint64_t payload_size,
   }
   if (runtime::IsReservedType(type)) {
     return absl::InvalidArgumentError(
-        troupe::StrCat("message type '", type, "' is reserved for the runtime and cannot be sent"));
+        troupe::StrCat("message type ", troupe::Quoted(type),
+                       " is reserved for the runtime and cannot be sent"));
   }
   if (payload_size > max_payload_bytes) {
     return absl::ResourceExhaustedError(

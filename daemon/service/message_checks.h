@@ -32,7 +32,8 @@ struct ConventionNames {
 // remote actor's handle). InvalidArgument for an empty or malformed address,
 // NotFound for an unknown global name, Unavailable when the convention's
 // leader cannot be asked. An address of an actor that has exited resolves
-// (its messages become dead letters, as inside the daemon).
+// (its messages become dead letters, as inside the daemon). Errors quote `to`
+// through troupe::Quoted.
 absl::StatusOr<runtime::ActorRef> ResolveTarget(runtime::ActorSystem& system, std::string_view to,
                                                 const ConventionNames* names = nullptr);
 
@@ -48,6 +49,13 @@ absl::Status SendTo(runtime::ActorSystem& system, std::string_view to, runtime::
 // daemon has and `names` can look up in the convention.
 bool IsConventionName(runtime::ActorSystem& system, std::string_view to,
                       const ConventionNames* names);
+
+// `status` with the client's `input` cut short (troupe::Quoted) wherever its
+// message repeats it, for errors of code that echoes what it was given (the
+// runtime's address parsing, the bundle host): whole echoes of `input` and
+// long quoted text are cut, and a message still over 1 KiB is cut at its
+// end. Unchanged when OK or when `input` is short (troupe::Quoted keeps it).
+absl::Status BoundInputInError(absl::Status status, std::string_view input);
 
 // InvalidArgument for an empty or reserved type, ResourceExhausted for a
 // payload over `max_payload_bytes`.

@@ -5,11 +5,13 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <utility>
 
 #include "daemon/service/client_stream.h"
 #include "daemon/service/grpc_status.h"
 #include "daemon/service/message_checks.h"
+#include "daemon/service/request_bytes.h"
 
 namespace troupe::service {
 namespace {
@@ -23,6 +25,14 @@ grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context, const grpc:
 }
 grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context, const absl::Status& status) {
   return Done(context, ToGrpcStatus(status));
+}
+
+// Finishes with `status`, or with `response` written to `bytes` when OK.
+grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* context, const absl::Status& status,
+                                 const google::protobuf::Message& response,
+                                 grpc::ByteBuffer* bytes) {
+  if (!status.ok()) return Done(context, status);
+  return Done(context, SerializeResponse(response, bytes));
 }
 
 // The ask's timeout: the request's, bounded by the call's deadline.
@@ -41,24 +51,26 @@ absl::Duration AskTimeout(const grpc::CallbackServerContext& context, uint32_t t
 // itself when gRPC is done with it.
 class UnaryAsk final : public grpc::ServerUnaryReactor {
  public:
-  UnaryAsk(AskRouter* asks, v1::AskResponse* response, CallCounter* calls)
-      : asks_(asks), response_(response), calls_(calls) {
+  // `response` receives an AskResponse's bytes.
+  UnaryAsk(AskRouter* asks, std::string to, grpc::ByteBuffer* response, CallCounter* calls)
+      : asks_(asks), to_(std::move(to)), response_(response), calls_(calls) {
     calls_->Add();
   }
 
-  void Start(std::string_view to, runtime::Message message, absl::Duration timeout) {
+  void Start(runtime::Message message, absl::Duration timeout) {
     // The callback runs exactly once, maybe before Ask returns; Finish is
     // called once, from it. The reactor lives until OnDone, after Finish.
     AskRouter::Handle handle =
-        asks_->Ask(to, std::move(message), timeout, [this](absl::StatusOr<AskReply> reply) {
+        asks_->Ask(to_, std::move(message), timeout, [this](absl::StatusOr<AskReply> reply) {
           if (!reply.ok()) {
-            Finish(ToGrpcStatus(reply.status()));
+            Finish(ToGrpcStatus(BoundInputInError(reply.status(), to_)));
             return;
           }
-          response_->set_type(std::string(reply->message.type()));
-          response_->set_payload(std::string(reply->message.payload()));
-          response_->set_from(std::move(reply->from));
-          Finish(grpc::Status::OK);
+          v1::AskResponse response;
+          response.set_type(std::string(reply->message.type()));
+          response.set_payload(std::string(reply->message.payload()));
+          response.set_from(std::move(reply->from));
+          Finish(ToGrpcStatus(SerializeResponse(response, response_)));
         });
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -91,7 +103,8 @@ class UnaryAsk final : public grpc::ServerUnaryReactor {
 
   std::atomic<int> refs_{2};
   AskRouter* const asks_;
-  v1::AskResponse* const response_;
+  const std::string to_;
+  grpc::ByteBuffer* const response_;
   CallCounter* const calls_;
   std::mutex mu_;
   AskRouter::Handle handle_;  // guarded by mu_
@@ -110,42 +123,71 @@ MessagingService::MessagingService(runtime::ActorSystem* system, hosting::Bundle
       max_payload_bytes_(max_payload_bytes) {}
 
 grpc::ServerUnaryReactor* MessagingService::Tell(grpc::CallbackServerContext* context,
-                                                 const v1::TellRequest* request,
-                                                 v1::TellResponse*) {
+                                                 const grpc::ByteBuffer* request_bytes,
+                                                 grpc::ByteBuffer* response_bytes) {
   if (grpc::Status allowed = auth_->Check(*context); !allowed.ok()) return Done(context, allowed);
-  absl::Status valid = CheckMessage(request->type(), request->payload().size(), max_payload_bytes_);
-  if (!valid.ok()) return Done(context, valid);
-  return Done(context, SendTo(*system_, request->to(),
-                              runtime::Message::Make(request->type(), request->payload()), {},
-                              &names_));
+  v1::TellRequest request;
+  absl::Status parsed = ParseRequest(*request_bytes, &request);
+  if (!parsed.ok()) return Done(context, parsed);
+  return Answer(context, TellParsed(request), v1::TellResponse(), response_bytes);
+}
+
+absl::Status MessagingService::TellParsed(const v1::TellRequest& request) {
+  absl::Status valid = CheckMessage(request.type(), request.payload().size(), max_payload_bytes_);
+  if (!valid.ok()) return valid;
+  return SendTo(*system_, request.to(), runtime::Message::Make(request.type(), request.payload()),
+                {}, &names_);
 }
 
 grpc::ServerUnaryReactor* MessagingService::Ask(grpc::CallbackServerContext* context,
-                                                const v1::AskRequest* request,
-                                                v1::AskResponse* response) {
+                                                const grpc::ByteBuffer* request_bytes,
+                                                grpc::ByteBuffer* response_bytes) {
   if (grpc::Status allowed = auth_->Check(*context); !allowed.ok()) return Done(context, allowed);
-  absl::Status valid = CheckMessage(request->type(), request->payload().size(), max_payload_bytes_);
+  v1::AskRequest request;
+  absl::Status parsed = ParseRequest(*request_bytes, &request);
+  if (!parsed.ok()) return Done(context, parsed);
+  return AskParsed(context, request, response_bytes);
+}
+
+grpc::ServerUnaryReactor* MessagingService::AskParsed(grpc::CallbackServerContext* context,
+                                                      const v1::AskRequest& request,
+                                                      grpc::ByteBuffer* response) {
+  absl::Status valid = CheckMessage(request.type(), request.payload().size(), max_payload_bytes_);
   if (!valid.ok()) return Done(context, valid);
-  auto* reactor = new UnaryAsk(asks_, response, &open_asks_);
-  reactor->Start(request->to(), runtime::Message::Make(request->type(), request->payload()),
-                 AskTimeout(*context, request->timeout_ms()));
+  auto* reactor = new UnaryAsk(asks_, request.to(), response, &open_asks_);
+  reactor->Start(runtime::Message::Make(request.type(), request.payload()),
+                 AskTimeout(*context, request.timeout_ms()));
   return reactor;
 }
 
 grpc::ServerUnaryReactor* MessagingService::CreateActor(grpc::CallbackServerContext* context,
-                                                        const v1::CreateActorRequest* request,
-                                                        v1::CreateActorResponse* response) {
+                                                        const grpc::ByteBuffer* request_bytes,
+                                                        grpc::ByteBuffer* response_bytes) {
   if (grpc::Status allowed = auth_->Check(*context); !allowed.ok()) return Done(context, allowed);
+  v1::CreateActorRequest request;
+  absl::Status parsed = ParseRequest(*request_bytes, &request);
+  if (!parsed.ok()) return Done(context, parsed);
+  absl::StatusOr<std::string> address = CreateParsed(request);
+  v1::CreateActorResponse response;
+  if (address.ok()) response.set_address(*std::move(address));
+  return Answer(context, address.status(), response, response_bytes);
+}
+
+absl::StatusOr<std::string> MessagingService::CreateParsed(const v1::CreateActorRequest& request) {
   // A global name is claimed convention-wide around the create (the leader
   // is asked on this gRPC thread, as a placement waits for its peer).
   absl::StatusOr<std::string> address =
-      !request->global_name().empty() && names_.create
-          ? names_.create(request->global_name(),
-                          [&]() { return CreateHereOrElsewhere(*request); })
-          : CreateHereOrElsewhere(*request);
-  if (!address.ok()) return Done(context, address.status());
-  response->set_address(*std::move(address));
-  return Done(context, grpc::Status::OK);
+      !request.global_name().empty() && names_.create
+          ? names_.create(request.global_name(), [&]() { return CreateHereOrElsewhere(request); })
+          : CreateHereOrElsewhere(request);
+  if (address.ok()) return address;
+  // The host and the convention name what they were given in full.
+  absl::Status problem = address.status();
+  for (const std::string* input :
+       {&request.group(), &request.class_name(), &request.global_name()}) {
+    problem = BoundInputInError(std::move(problem), *input);
+  }
+  return problem;
 }
 
 absl::StatusOr<std::string> MessagingService::CreateHereOrElsewhere(
@@ -170,17 +212,26 @@ absl::StatusOr<std::string> MessagingService::CreateHereOrElsewhere(
 }
 
 grpc::ServerUnaryReactor* MessagingService::Lookup(grpc::CallbackServerContext* context,
-                                                   const v1::LookupRequest* request,
-                                                   v1::LookupResponse* response) {
+                                                   const grpc::ByteBuffer* request_bytes,
+                                                   grpc::ByteBuffer* response_bytes) {
   if (grpc::Status allowed = auth_->Check(*context); !allowed.ok()) return Done(context, allowed);
-  if (request->global_name().empty()) {
-    return Done(context, absl::InvalidArgumentError("lookup needs a global name"));
+  v1::LookupRequest request;
+  absl::Status parsed = ParseRequest(*request_bytes, &request);
+  if (!parsed.ok()) return Done(context, parsed);
+  absl::StatusOr<std::string> address = LookupParsed(request);
+  v1::LookupResponse response;
+  if (address.ok()) response.set_address(*std::move(address));
+  return Answer(context, address.status(), response, response_bytes);
+}
+
+absl::StatusOr<std::string> MessagingService::LookupParsed(const v1::LookupRequest& request) {
+  if (request.global_name().empty()) {
+    return absl::InvalidArgumentError("lookup needs a global name");
   }
   absl::StatusOr<runtime::ActorRef> actor =
-      ResolveTarget(*system_, request->global_name(), &names_);
-  if (!actor.ok()) return Done(context, actor.status());
-  response->set_address(system_->FormatAddress(actor->get()));
-  return Done(context, grpc::Status::OK);
+      ResolveTarget(*system_, request.global_name(), &names_);
+  if (!actor.ok()) return actor.status();
+  return system_->FormatAddress(actor->get());
 }
 
 bool MessagingService::WaitForCallsToEnd(absl::Time deadline) {

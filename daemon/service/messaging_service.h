@@ -18,28 +18,32 @@
 namespace troupe::service {
 
 // Thread-safe. Every pointer must outlive the gRPC server.
-// Connect is served on raw bytes (ClientStream reads its batches frame by
-// frame); the other methods on messages.
-using MessagingBase = v1::Messaging::WithCallbackMethod_Tell<
-    v1::Messaging::WithCallbackMethod_Ask<v1::Messaging::WithCallbackMethod_CreateActor<
-        v1::Messaging::WithCallbackMethod_Lookup<
+// Every method is served on raw bytes: the unary ones read their request
+// through ParseRequest (request_bytes.h), so a string field that is not UTF-8
+// is InvalidArgument naming the field rather than a call gRPC's deserializer
+// fails; Connect reads its batches frame by frame (ClientStream).
+using MessagingBase = v1::Messaging::WithRawCallbackMethod_Tell<
+    v1::Messaging::WithRawCallbackMethod_Ask<v1::Messaging::WithRawCallbackMethod_CreateActor<
+        v1::Messaging::WithRawCallbackMethod_Lookup<
             v1::Messaging::WithRawCallbackMethod_Connect<v1::Messaging::Service>>>>>;
 class MessagingService final : public MessagingBase {
  public:
   MessagingService(runtime::ActorSystem* system, hosting::BundleHost* host, AskRouter* asks,
                    const ClientAuth* auth, uint64_t max_payload_bytes);
 
+  // A TellRequest's bytes in, a TellResponse's out; and so on.
   grpc::ServerUnaryReactor* Tell(grpc::CallbackServerContext* context,
-                                 const v1::TellRequest* request,
-                                 v1::TellResponse* response) override;
-  grpc::ServerUnaryReactor* Ask(grpc::CallbackServerContext* context, const v1::AskRequest* request,
-                                v1::AskResponse* response) override;
+                                 const grpc::ByteBuffer* request,
+                                 grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* Ask(grpc::CallbackServerContext* context,
+                                const grpc::ByteBuffer* request,
+                                grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* CreateActor(grpc::CallbackServerContext* context,
-                                        const v1::CreateActorRequest* request,
-                                        v1::CreateActorResponse* response) override;
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* Lookup(grpc::CallbackServerContext* context,
-                                   const v1::LookupRequest* request,
-                                   v1::LookupResponse* response) override;
+                                   const grpc::ByteBuffer* request,
+                                   grpc::ByteBuffer* response) override;
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Connect(
       grpc::CallbackServerContext* context) override;
 
@@ -76,6 +80,12 @@ class MessagingService final : public MessagingBase {
   const uint64_t max_payload_bytes_;
   CallCounter open_streams_;
   CallCounter open_asks_;  // unary Ask reactors
+  // The calls on their parsed requests (the caller is authenticated).
+  absl::Status TellParsed(const v1::TellRequest& request);
+  grpc::ServerUnaryReactor* AskParsed(grpc::CallbackServerContext* context,
+                                      const v1::AskRequest& request, grpc::ByteBuffer* response);
+  absl::StatusOr<std::string> CreateParsed(const v1::CreateActorRequest& request);
+  absl::StatusOr<std::string> LookupParsed(const v1::LookupRequest& request);
   // Here or, when this daemon does not fit, on another member: the address.
   absl::StatusOr<std::string> CreateHereOrElsewhere(const v1::CreateActorRequest& request);
 

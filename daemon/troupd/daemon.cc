@@ -160,8 +160,9 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& conf
   TROUPE_ASSIGN_OR_RETURN(parts->socket_lock_fd, LockSocketPath(settings.socket_path));
   TROUPE_RETURN_IF_ERROR(ClaimSocket(settings.socket_path));
   if (!settings.listen_tcp.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(config.keys_dir(), ec);
+    // keys/ holds the client token: created 0700 (whatever the umask).
+    TROUPE_RETURN_IF_ERROR(
+        config::EnsurePrivateDirectory("keys directory", config.keys_dir(), ::geteuid()));
     TROUPE_ASSIGN_OR_RETURN(parts->auth,
                             service::ClientAuth::FromTokenFile(settings.client_token_path));
   }
@@ -206,7 +207,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& conf
         raw->stop_requested = true;
         raw->cv.SignalAll();
       },
-      /*max_upload_bytes=*/limits.max_total_bytes + kGrpcMessageSlack);
+      /*max_upload_bytes=*/limits.max_file_bytes);
 
   // A convention needs a fixed TCP listener (the node name peers dial) and
   // the convention key; without convleader this daemon leads.

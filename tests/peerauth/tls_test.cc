@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -260,6 +261,28 @@ TEST_F(TlsTest, BadPemFilesAreNamedInTheError) {
   EXPECT_CONTAINS(files.status().message(), "chmod 600 " + open_key.tls_key_path);
   ASSERT_EQ(::chmod(open_key.tls_key_path.c_str(), 0640), 0);  // group: ssl-cert style
   EXPECT_OK(LoadTlsFiles(open_key));
+}
+
+TEST_F(TlsTest, AFifoAsTheCertificateIsRefusedAtOnce) {
+  // Opening a FIFO without a writer would block a reader that did not open it
+  // O_NONBLOCK: the daemon would hang at start. It must be refused instead.
+  TempDir dir;
+  config::DaemonSettings fifo = pki_->Settings("server", "ca");
+  fifo.tls_cert_path = dir.path() + "/cert.pem";
+  ASSERT_EQ(::mkfifo(fifo.tls_cert_path.c_str(), 0600), 0) << std::strerror(errno);
+  absl::StatusOr<TlsFiles> files = LoadTlsFiles(fifo);
+  EXPECT_EQ(files.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(files.status().message(), fifo.tls_cert_path +
+                                          " (setting convention_tls_cert) is not a regular file "
+                                          "(a fifo)");
+  EXPECT_FALSE(MakeServerCredentials(fifo).ok());
+  EXPECT_FALSE(MakeChannelCredentials(fifo).ok());
+
+  config::DaemonSettings fifo_key = pki_->Settings("server", "ca");
+  fifo_key.tls_key_path = dir.path() + "/key.pem";
+  ASSERT_EQ(::mkfifo(fifo_key.tls_key_path.c_str(), 0600), 0) << std::strerror(errno);
+  files = LoadTlsFiles(fifo_key);
+  EXPECT_CONTAINS(files.status().message(), "(setting convention_tls_key) is not a regular file");
 }
 
 }  // namespace

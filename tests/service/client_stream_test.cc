@@ -1,7 +1,11 @@
 // Tests of the Messaging.Connect stream: hello, asks answered by id, tells,
 // incoming messages, per-frame errors, and clients that go away.
+#include <future>
+#include <map>
 #include <set>
+#include <thread>
 
+#include "daemon/service/client_stream.h"
 #include "tests/service/service_test_util.h"
 
 namespace troupe::service::testing {
@@ -199,6 +203,83 @@ TEST_F(ClientStreamTest, AskTimeoutsAreCutToTheMaximum) {
   }
   EXPECT_TRUE(Eventually([&] { return asks_->pending() == 0; }));
   EXPECT_EQ(AskRouter::kMaxTimeout, absl::Minutes(10));
+}
+
+// A batch of more frames than a stream takes at once ends the stream before
+// any of them is handled (an 8 MB batch of 2 M empty frames once cost the
+// daemon half a GiB).
+TEST_F(ClientStreamTest, ABatchOfTooManyFramesEndsTheStreamBeforeAnyIsHandled) {
+  auto context = Context();
+  std::string address;
+  auto stream = Open(context.get(), &address);
+  v1::ClientBatch batch;
+  for (size_t i = 0; i <= ClientStream::kMaxFramesPerBatch; ++i) {
+    *batch.add_frames() = Frame(i + 1, "echo", "", "", /*ask=*/false);
+  }
+  stream->Write(batch);
+  v1::ServerBatch answer;
+  EXPECT_FALSE(stream->Read(&answer));  // not one error frame for its frames
+  grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_CONTAINS(status.error_message(), "more than 65536 frames");
+}
+
+// Error replies count against the backlog bound like replies: a client
+// that sends bad frames faster than it reads pauses the stream in the
+// middle of a batch, and every error arrives, in order, once it reads.
+TEST_F(ClientStreamTest, ErrorRepliesPauseAStreamMidBatchAndNoneIsLost) {
+  auto context = Context();
+  std::string address;
+  auto stream = Open(context.get(), &address);
+  constexpr uint64_t kBatches = 4;
+  constexpr uint64_t kPerBatch = 60000;  // the second batch crosses the bound
+  // The client reads nothing until two batches were taken: their 120000
+  // errors (megabytes) cannot all pass the client's flow-control window, so
+  // the backlog reaches the bound and the stream pauses inside the second
+  // batch; reading resumes it.
+  std::promise<void> two_written;
+  std::thread writer([&] {
+    for (uint64_t b = 0; b < kBatches; ++b) {
+      v1::ClientBatch batch;
+      for (uint64_t i = 0; i < kPerBatch; ++i) {
+        *batch.add_frames() = Frame(b * kPerBatch + i + 1, "echo", "", "", /*ask=*/false);
+      }
+      const bool written = stream->Write(batch);
+      if (b == 1) two_written.set_value();
+      if (!written) return;
+    }
+    stream->WritesDone();
+  });
+  two_written.get_future().wait();
+  std::vector<v1::ServerFrame> frames = ReadFrames(stream.get(), kBatches * kPerBatch);
+  writer.join();
+  ASSERT_EQ(frames.size(), kBatches * kPerBatch);
+  for (uint64_t i = 0; i < frames.size(); ++i) {
+    ASSERT_EQ(frames[i].kind(), v1::ServerFrame::KIND_ERROR) << i;
+    ASSERT_EQ(frames[i].id(), i + 1);  // frames of one stream are answered in order
+  }
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+// A frame whose text fields are not UTF-8 gets an error naming the field,
+// and the stream goes on.
+TEST_F(ClientStreamTest, AFrameWithInvalidUtf8GetsAnErrorNamingTheField) {
+  auto context = Context();
+  std::string address;
+  auto stream = Open(context.get(), &address);
+  v1::ClientBatch batch;
+  *batch.add_frames() = Frame(1, "echo", "te\xffxt", "", /*ask=*/true);
+  *batch.add_frames() = Frame(2, "echo", "text", "fine", /*ask=*/true);
+  ASSERT_TRUE(stream->Write(batch));
+  std::vector<v1::ServerFrame> frames = ReadFrames(stream.get(), 2);
+  ASSERT_EQ(frames.size(), 2u);
+  std::map<uint64_t, v1::ServerFrame> by_id;
+  for (const v1::ServerFrame& f : frames) by_id[f.id()] = f;
+  EXPECT_EQ(by_id[1].code(), static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+  EXPECT_EQ(by_id[1].error(), "ClientFrame field 'type' is not valid UTF-8");
+  EXPECT_EQ(by_id[2].payload(), "fine");
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
 }
 
 TEST_F(ClientStreamTest, StreamOverTcpWithoutTokenIsRefused) {

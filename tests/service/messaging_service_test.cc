@@ -7,6 +7,8 @@
 #include "daemon/common/mutex.h"
 #include "daemon/common/strings.h"
 #include "daemon/runtime/remote_transport.h"
+#include "google/protobuf/stubs/logging.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "tests/service/service_test_util.h"
 
 namespace troupe::service::testing {
@@ -223,6 +225,124 @@ TEST_F(MessagingServiceTest, ManyConcurrentAsksEachGetTheirOwnReply) {
   }
   for (std::thread& t : threads) t.join();
   EXPECT_EQ(wrong.load(), 0);
+}
+
+// Lines libprotobuf logs while set as its log handler (LogCounter).
+std::atomic<int> protobuf_log_lines{0};
+void CountProtobufLogLine(google::protobuf::LogLevel, const char*, int, const std::string&) {
+  protobuf_log_lines.fetch_add(1);
+}
+
+// Counts libprotobuf's log lines while it lives.
+class LogCounter {
+ public:
+  LogCounter() : previous_(google::protobuf::SetLogHandler(&CountProtobufLogLine)) {
+    protobuf_log_lines.store(0);
+  }
+  ~LogCounter() { google::protobuf::SetLogHandler(previous_); }
+  int lines() const { return protobuf_log_lines.load(); }
+
+ private:
+  google::protobuf::LogHandler* const previous_;
+};
+
+// A length-delimited field on the wire: tag, length, bytes (what a client
+// that does not check its strings sends).
+std::string Field(int number, std::string_view bytes) {
+  std::string out(1, static_cast<char>((number << 3) | 2));
+  for (size_t length = bytes.size();; length >>= 7) {
+    out += static_cast<char>((length & 0x7F) | (length > 0x7F ? 0x80 : 0));
+    if (length <= 0x7F) break;
+  }
+  return troupe::StrCat(out, bytes);
+}
+
+// A unary call of troupe.v1.Messaging `method` with `bytes` as its request.
+grpc::Status RawCall(const std::string& socket, const std::string& method,
+                     std::string_view bytes) {
+  grpc::GenericStub stub(
+      grpc::CreateChannel("unix:" + socket, grpc::InsecureChannelCredentials()));
+  grpc::Slice slice(bytes.data(), bytes.size());
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&context, "/troupe.v1.Messaging/" + method, grpc::StubOptions(), &request,
+                 &response, [&done](grpc::Status status) { done.set_value(std::move(status)); });
+  return done.get_future().get();
+}
+
+TEST_F(MessagingServiceTest, ATellWhoseTargetIsNotUtf8IsInvalidArgumentNamingTheField) {
+  LogCounter log;
+  grpc::Status status = RawCall(socket_, "Tell", Field(1, "\xff\xfe") + Field(2, "text"));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_CONTAINS(status.error_message(), "request field 'to' is not valid UTF-8");
+  EXPECT_EQ(log.lines(), 0);
+  // The same call with text is served.
+  status = RawCall(socket_, "Tell", Field(1, "echo") + Field(2, "text") + Field(3, "\xff"));
+  EXPECT_TRUE(status.ok()) << status.error_message();
+}
+
+TEST_F(MessagingServiceTest, EveryUnaryCallNamesItsStringFieldThatIsNotUtf8) {
+  LogCounter log;
+  grpc::Status status = RawCall(socket_, "Ask", Field(1, "echo") + Field(2, "\xc0\xaf"));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_CONTAINS(status.error_message(), "'type'");
+  status = RawCall(socket_, "CreateActor", Field(1, "group") + Field(2, "\xed\xa0\x80"));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_CONTAINS(status.error_message(), "'class_name'");
+  status = RawCall(socket_, "Lookup", Field(1, "ech\x80"));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_CONTAINS(status.error_message(), "'global_name'");
+  EXPECT_EQ(log.lines(), 0);
+}
+
+TEST_F(MessagingServiceTest, BytesThatAreNotARequestAreInvalidArgument) {
+  // A `to` of 5 bytes with 2 given.
+  grpc::Status status = RawCall(socket_, "Tell", "\x0a\x05" "ab");
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_CONTAINS(status.error_message(), "malformed TellRequest");
+}
+
+TEST_F(MessagingServiceTest, ATellToAHugeAddressGetsAShortErrorThatNamesTheProblem) {
+  v1::TellRequest request;
+  request.set_to("troupe://" + std::string(1 << 20, 'a') + "/x");
+  request.set_type("text");
+  v1::TellResponse response;
+  grpc::Status status = stub_->Tell(Context().get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_LT(status.error_message().size(), 1024u);
+  EXPECT_CONTAINS(status.error_message(), "has a bad actor id");
+  EXPECT_CONTAINS(status.error_message(), troupe::StrCat("(", request.to().size(), " bytes)"));
+}
+
+TEST_F(MessagingServiceTest, CallsByAHugeNameGetShortErrors) {
+  const std::string name(1 << 20, 'n');
+  v1::TellRequest tell;
+  tell.set_to(name);
+  tell.set_type("text");
+  v1::TellResponse told;
+  grpc::Status status = stub_->Tell(Context().get(), tell, &told);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_LT(status.error_message().size(), 1024u);
+  EXPECT_CONTAINS(status.error_message(), "no actor is named 'nnnn");
+
+  v1::AskRequest ask;
+  ask.set_to("troupe://" + name + "/1");
+  ask.set_type("text");
+  v1::AskResponse answer;
+  status = stub_->Ask(Context().get(), ask, &answer);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_LT(status.error_message().size(), 1024u);
+  EXPECT_CONTAINS(status.error_message(), "belongs to node 'nnnn");
+
+  v1::LookupRequest lookup;
+  lookup.set_global_name(name);
+  v1::LookupResponse found;
+  status = stub_->Lookup(Context().get(), lookup, &found);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND) << status.error_message();
+  EXPECT_LT(status.error_message().size(), 1024u);
 }
 
 // Keeps what is forwarded to other daemons, as "node/id type".
