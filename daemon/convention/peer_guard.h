@@ -49,9 +49,9 @@ class PeerGuard {
     return peer->node;
   }
   // Before a request body is read: is `value` an authentic, fresh proof for
-  // `method`? (PeerVerifier::CheckProof; the nonce is checked by Verify.)
-  absl::Status CheckProof(std::optional<std::string_view> value, std::string_view method) const {
-    return verifier_.CheckProof(value, method);
+  // `method`, with a nonce not seen before? (PeerVerifier::Admit.)
+  absl::Status Admit(std::optional<std::string_view> value, std::string_view method) {
+    return verifier_.Admit(value, method);
   }
   std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials() const {
     return channel_credentials_;

@@ -75,9 +75,44 @@ absl::StatusOr<internal::AuthFields> PeerVerifier::CheckFields(
   return fields;
 }
 
-absl::Status PeerVerifier::CheckProof(std::optional<std::string_view> value,
-                                      std::string_view method) const {
-  return CheckFields(value, method).status();
+absl::Status PeerVerifier::RememberNonce(const internal::AuthFields& fields) {
+  const int64_t now_ms = absl::ToUnixMillis(clock_->Now());
+  const int64_t skew_ms = absl::ToInt64Milliseconds(options_.max_clock_skew);
+  static constexpr char kCacheFull[] =
+      "stale timestamp: signed before the oldest call still remembered (the replay cache is "
+      "full); sign the call again";
+  std::string refusal;  // refused under the lock, logged after it
+  {
+    troupe::MutexLock lock(&mu_);
+    Forget(now_ms - skew_ms);
+    std::string nonce(fields.nonce);
+    if (fields.unix_ms <= floor_ms_) {
+      // Not provably fresh: its nonce may have been dropped from the full cache.
+      refusal = kCacheFull;
+    } else if (nonces_.contains(nonce)) {
+      refusal = "replayed nonce";
+    } else {
+      while (!by_time_.empty() && nonces_.size() >= options_.max_remembered_nonces) {
+        floor_ms_ = std::max(floor_ms_, by_time_.begin()->first);
+        nonces_.erase(by_time_.begin()->second);
+        by_time_.erase(by_time_.begin());
+      }
+      if (fields.unix_ms <= floor_ms_) {
+        refusal = kCacheFull;
+      } else {
+        nonces_.insert(nonce);
+        by_time_.emplace(fields.unix_ms, std::move(nonce));
+      }
+    }
+  }
+  if (!refusal.empty()) return absl::UnauthenticatedError(refusal);
+  return absl::OkStatus();
+}
+
+absl::Status PeerVerifier::Admit(std::optional<std::string_view> value, std::string_view method) {
+  absl::StatusOr<internal::AuthFields> fields = CheckFields(value, method);
+  if (!fields.ok()) return fields.status();
+  return RememberNonce(*fields);
 }
 
 absl::StatusOr<VerifiedPeer> PeerVerifier::VerifyValue(std::optional<std::string_view> value,
@@ -89,36 +124,15 @@ absl::StatusOr<VerifiedPeer> PeerVerifier::VerifyValue(std::optional<std::string
   };
   absl::StatusOr<internal::AuthFields> fields = CheckFields(value, method);
   if (!fields.ok()) return refuse(std::string(fields.status().message()));
-  const int64_t now_ms = absl::ToUnixMillis(clock_->Now());
-  const int64_t skew_ms = absl::ToInt64Milliseconds(options_.max_clock_skew);
-  static constexpr char kCacheFull[] =
-      "stale timestamp: signed before the oldest call still remembered (the replay cache is "
-      "full); sign the call again";
-  std::string refusal;  // refused under the lock, logged after it
-  {
-    troupe::MutexLock lock(&mu_);
-    Forget(now_ms - skew_ms);
-    std::string nonce(fields->nonce);
-    if (fields->unix_ms <= floor_ms_) {
-      // Not provably fresh: its nonce may have been dropped from the full cache.
-      refusal = kCacheFull;
-    } else if (nonces_.contains(nonce)) {
-      refusal = "replayed nonce";
-    } else {
-      while (!by_time_.empty() && nonces_.size() >= options_.max_remembered_nonces) {
-        floor_ms_ = std::max(floor_ms_, by_time_.begin()->first);
-        nonces_.erase(by_time_.begin()->second);
-        by_time_.erase(by_time_.begin());
-      }
-      if (fields->unix_ms <= floor_ms_) {
-        refusal = kCacheFull;
-      } else {
-        nonces_.insert(nonce);
-        by_time_.emplace(fields->unix_ms, std::move(nonce));
-      }
+  // A TCP call the listener's gate admitted has had its nonce remembered
+  // there (Admit); checking it again would call it a replay.
+  const bool admitted = options_.tcp_calls_admitted_by_gate &&
+                        peer_address.substr(0, 5) != "unix:";
+  if (!admitted) {
+    if (absl::Status fresh = RememberNonce(*fields); !fresh.ok()) {
+      return refuse(std::string(fresh.message()));
     }
   }
-  if (!refusal.empty()) return refuse(refusal);
   VerifiedPeer peer;
   peer.node = std::string(fields->node);
   peer.address = std::string(peer_address);

@@ -39,6 +39,10 @@ struct PeerVerifierOptions {
   // When TLS is configured: refuse a call whose connection did not present a
   // client certificate verified against the convention's CA (tls.h).
   bool require_client_certificate = false;
+  // Every TCP call passes the listener's gate, which calls Admit (and so
+  // remembers its nonce) before the handler's Verify: set by troupd, whose
+  // TCP listener has the gate. Unix-socket calls are verified in full.
+  bool tcp_calls_admitted_by_gate = false;
   // Time source; nullptr: the real clock. Not owned; must outlive the verifier.
   const Clock* clock = nullptr;
 };
@@ -79,11 +83,13 @@ class PeerVerifier {
   absl::StatusOr<VerifiedPeer> VerifyValue(std::optional<std::string_view> value,
                                            std::string_view method, std::string_view peer_address);
 
-  // The stateless part of VerifyValue (well-formed, authentic for `method`,
-  // within the clock window), without the nonce check and without logging:
-  // what the TCP listener's gate (daemon/service/call_gate.h) asks before a
-  // request body is read.
-  absl::Status CheckProof(std::optional<std::string_view> value, std::string_view method) const;
+  // What the TCP listener's gate (daemon/service/call_gate.h) asks before a
+  // request body is read: VerifyValue's checks (well-formed, authentic for
+  // `method`, within the clock window, a nonce not seen before, which is
+  // remembered now), without logging. With
+  // PeerVerifierOptions::tcp_calls_admitted_by_gate, Verify then skips the
+  // nonce check for TCP calls.
+  absl::Status Admit(std::optional<std::string_view> value, std::string_view method);
 
   // Adds the server's troupe-peer-proof for `peer` to the call's initial
   // metadata. Only after Verify accepted the call, and before anything is
@@ -105,6 +111,8 @@ class PeerVerifier {
   void Forget(int64_t older_than_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<internal::AuthFields> CheckFields(std::optional<std::string_view> value,
                                                    std::string_view method) const;
+  // Refuses a replayed (or not provably fresh) nonce, else remembers it.
+  absl::Status RememberNonce(const internal::AuthFields& fields);
 
   const ConventionKey key_;
   const PeerVerifierOptions options_;

@@ -6,9 +6,10 @@
 // such a peer can make the daemon hold is bounded by HTTP/2 flow control.
 //
 // On TCP every call needs credentials:
-// - /troupe.v1.Convention/* a well-formed troupe-peer-auth proof of the
-//   convention key for that method within the clock window (the handler then
-//   checks the nonce), and only when this daemon takes part in a convention;
+// - /troupe.v1.Convention/* a troupe-peer-auth proof of the convention key
+//   for that method, within the clock window, with a nonce not seen before
+//   (so a replayed header cannot make the daemon read a body either), and
+//   only when this daemon takes part in a convention;
 // - everything else (Admin, Messaging, health, reflection) the client token
 //   as "authorization: Bearer <token>".
 // The unix socket has no gate: its file mode decides who connects.
@@ -31,8 +32,8 @@ namespace troupe::service {
 class CallGate {
  public:
   // `peer_check(value, method)`: OK when `value` (the troupe-peer-auth
-  // metadata, nullopt when absent) is a fresh, authentic proof for `method`;
-  // it must not consume the nonce. Empty: this daemon is in no convention.
+  // metadata, nullopt when absent) is a fresh, authentic proof for `method`
+  // (PeerVerifier::Admit). Empty: this daemon is in no convention.
   using PeerCheck =
       std::function<absl::Status(std::optional<std::string_view> value, std::string_view method)>;
 

@@ -231,6 +231,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& conf
       std::shared_ptr<grpc::ChannelCredentials> channel_credentials =
           grpc::InsecureChannelCredentials();
       peerauth::PeerVerifierOptions verifier_options;
+      verifier_options.tcp_calls_admitted_by_gate = true;  // see the TCP listener below
       if (peerauth::TlsConfigured(settings)) {
         TROUPE_ASSIGN_OR_RETURN(channel_credentials, peerauth::MakeChannelCredentials(settings));
         verifier_options.require_client_certificate = true;
@@ -286,7 +287,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& conf
     service::CallGate::PeerCheck peer_check;
     if (convention::PeerGuard* guard = parts->guard.get()) {
       peer_check = [guard](std::optional<std::string_view> value, std::string_view method) {
-        return guard->CheckProof(value, method);
+        return guard->Admit(value, method);
       };
     }
     parts->gate = std::make_unique<service::CallGate>(&parts->auth, std::move(peer_check));

@@ -240,6 +240,31 @@ TEST(PeerAuthTest, SignatureForOneMethodDoesNotOpenAnother) {
   ASSERT_OK(verifier.VerifyValue(invite.header, kInviteMethod, "test"));
 }
 
+// The TCP gate admits a call from its headers and remembers its nonce then,
+// so a replayed header cannot make the daemon read a request body; the
+// handler's check does not count the admitted call as its own replay.
+TEST(PeerAuthTest, AdmitRemembersTheNonceAndTheHandlerAcceptsTheAdmittedCall) {
+  const ConventionKey key = ConventionKey::Generate();
+  ManualClock clock(absl::Now());
+  PeerVerifierOptions options;
+  options.clock = &clock;
+  options.tcp_calls_admitted_by_gate = true;
+  PeerVerifier verifier(key, kServerNode, options);
+  LogCapture log;
+  const CallSignature call = SignForTest(key, kInviteMethod, clock);
+  ASSERT_OK(verifier.Admit(call.header, kInviteMethod));
+  EXPECT_OK(verifier.VerifyValue(call.header, kInviteMethod, "ipv4:127.0.0.1:5").status());
+  absl::Status replay = verifier.Admit(call.header, kInviteMethod);
+  EXPECT_EQ(replay.code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(replay.message(), "replayed nonce");
+  // Over the unix socket no gate ran: the handler checks the nonce itself.
+  EXPECT_CONTAINS(
+      verifier.VerifyValue(call.header, kInviteMethod, "unix:/run/t.sock").status().message(),
+      "replayed nonce");
+  EXPECT_CONTAINS(verifier.Admit(call.header, kJoinMethod).message(),
+                  "bad proof of the convention key");
+}
+
 TEST(PeerAuthTest, MalformedMetadataIsRefusedWithoutEchoingIt) {
   PeerVerifier verifier(ConventionKey::Generate(), kServerNode);
   LogCapture log;
