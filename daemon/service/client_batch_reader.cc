@@ -3,10 +3,9 @@
 // as in proto/troupe/v1/messaging.proto.
 #include "daemon/service/client_batch_reader.h"
 
-#include <vector>
-
 #include "daemon/common/strings.h"
 #include "daemon/common/utf8.h"
+#include "daemon/service/request_bytes.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
 
@@ -32,18 +31,9 @@ absl::Status BadField(std::string_view field, std::string_view what) {
 
 absl::Status ClientBatchReader::Reset(grpc::ByteBuffer* buffer, size_t max_frames) {
   Release();
-  std::vector<grpc::Slice> slices;
-  if (!buffer->Dump(&slices).ok()) {
-    return absl::InvalidArgumentError("a ClientBatch that cannot be read");
-  }
+  const bool read = FlattenByteBuffer(*buffer, &bytes_);
   buffer->Clear();
-  size_t total = 0;
-  for (const grpc::Slice& slice : slices) total += slice.size();
-  bytes_.reserve(total);
-  for (const grpc::Slice& slice : slices) {
-    bytes_.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-  }
-  slices.clear();
+  if (!read) return absl::InvalidArgumentError("a ClientBatch that cannot be read");
   // The outline: only frames (field 1) or skippable unknown fields, every
   // length within the batch, and not too many frames.
   CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes_.data()),

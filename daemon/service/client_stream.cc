@@ -115,19 +115,7 @@ class ClientStream::Outbox {
 
   // The client went away: nothing more will be written, and its asks end
   // now (their reply actors exit) instead of at their deadlines.
-  void Cancelled() {
-    bool finish = false;
-    {
-      troupe::MutexLock lock(&mu_);
-      cancelled_ = true;
-      reads_done_ = true;
-      closed_ = true;
-      ReleaseQueuedLocked();
-      finish = ShouldFinishLocked();
-    }
-    CancelAsks();
-    if (finish) Finish();
-  }
+  void Cancelled() { Close(std::nullopt); }
 
   void CancelAsks() {
     std::vector<AskRouter::Handle> handles;
@@ -175,7 +163,10 @@ class ClientStream::Outbox {
   // The client broke the protocol (a malformed or oversized batch): nothing
   // more is read or written, its asks end, and the stream finishes with
   // `status` once no write is in flight.
-  void Abort(grpc::Status status) {
+  void Abort(grpc::Status status) { Close(std::move(status)); }
+
+  // Cancelled (no status: the client left) or Abort.
+  void Close(std::optional<grpc::Status> status) {
     bool finish = false;
     {
       troupe::MutexLock lock(&mu_);

@@ -99,18 +99,23 @@ absl::Status CheckStringFields(std::string_view wire, const Descriptor& descript
   return CheckMessage(&in, descriptor, "", 0);
 }
 
-absl::Status ParseRequest(const grpc::ByteBuffer& buffer, google::protobuf::Message* request) {
-  const Descriptor& descriptor = *request->GetDescriptor();
+bool FlattenByteBuffer(const grpc::ByteBuffer& buffer, std::string* bytes) {
   std::vector<grpc::Slice> slices;
-  if (!buffer.Dump(&slices).ok()) return Malformed(descriptor);
-  std::string bytes;
+  if (!buffer.Dump(&slices).ok()) return false;
   size_t total = 0;
   for (const grpc::Slice& slice : slices) total += slice.size();
-  bytes.reserve(total);
+  bytes->clear();
+  bytes->reserve(total);
   for (const grpc::Slice& slice : slices) {
-    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+    bytes->append(reinterpret_cast<const char*>(slice.begin()), slice.size());
   }
-  slices.clear();
+  return true;
+}
+
+absl::Status ParseRequest(const grpc::ByteBuffer& buffer, google::protobuf::Message* request) {
+  const Descriptor& descriptor = *request->GetDescriptor();
+  std::string bytes;
+  if (!FlattenByteBuffer(buffer, &bytes)) return Malformed(descriptor);
   if (absl::Status checked = CheckStringFields(bytes, descriptor); !checked.ok()) return checked;
   if (!request->ParseFromString(bytes)) return Malformed(descriptor);
   return absl::OkStatus();

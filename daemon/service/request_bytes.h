@@ -24,6 +24,9 @@ namespace troupe::service {
 // format. Fields the descriptor does not know are skipped.
 absl::Status CheckStringFields(std::string_view wire, const google::protobuf::Descriptor& descriptor);
 
+// The bytes of `buffer` in one string; false when gRPC cannot hand them out.
+bool FlattenByteBuffer(const grpc::ByteBuffer& buffer, std::string* bytes);
+
 // Parses `buffer` into `request` after CheckStringFields. Errors as
 // CheckStringFields.
 absl::Status ParseRequest(const grpc::ByteBuffer& buffer, google::protobuf::Message* request);
