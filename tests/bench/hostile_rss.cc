@@ -8,16 +8,19 @@
 //     must end the stream RESOURCE_EXHAUSTED (more than 65536 frames); then a
 //     client that never reads sends batches of 60000 frames with an empty
 //     type (each answered with an ERROR frame) until its writes block, and
-//     cancels (daemon/service/client_stream.h).
+//     cancels (daemon/service/client_stream.h);
+//   control: a 60 MiB Tell with the client token, whose body the daemon
+//     reads before refusing the payload (RESOURCE_EXHAUSTED), to show what
+//     the meter reports when a body is buffered.
 // Requests are raw bytes through grpc::GenericStub, so this client never
 // builds the frames as objects and controls when it reads.
 //
 // Memory comes from /proc/<pid>/status: VmRSS before each case (idle), the
 // peak as VmHWM after resetting it (writing 5 to /proc/<pid>/clear_refs) and
 // as the largest VmRSS a 2 ms sampler saw, and VmRSS after the case. Prints a
-// table and "RESULT <name> <value> <unit>" lines; the goal for every case is
-// a peak under 64 MiB above idle (reported, not enforced). Exits non-zero
-// only when a call does not end the expected way.
+// table and "RESULT <name> <value> <unit>" lines; the goal for every case
+// but the control is a peak under 64 MiB above idle (reported, not
+// enforced). Exits non-zero only when a call does not end the expected way.
 //
 // Usage: hostile_rss [--quick]
 #include <fcntl.h>
