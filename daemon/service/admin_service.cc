@@ -77,8 +77,8 @@ grpc::Status AdminService::LoadUpload(grpc::ServerContext* context,
   while (reader->Read(&chunk)) {
     if (chunk.data().size() > max_upload_bytes_ - bytes.size()) {
       return ToGrpcStatus(absl::ResourceExhaustedError(troupe::StrCat(
-          "the uploaded bundle is larger than the limit of ", max_upload_bytes_,
-          " bytes (setting max_total_bytes)")));
+          "the uploaded bundle is larger than the bundle file limit of ", max_upload_bytes_,
+          " bytes")));
     }
     bytes += chunk.data();
   }

@@ -29,8 +29,15 @@ absl::Status BadField(std::string_view field, std::string_view what) {
 
 }  // namespace
 
-absl::Status ClientBatchReader::Reset(grpc::ByteBuffer* buffer, size_t max_frames) {
+absl::Status ClientBatchReader::Reset(grpc::ByteBuffer* buffer, size_t max_frames,
+                                      size_t max_bytes) {
   Release();
+  if (const size_t length = buffer->Length(); length > max_bytes) {
+    buffer->Clear();
+    return absl::ResourceExhaustedError(troupe::StrCat("a ClientBatch of ", length,
+                                                       " bytes; at most ", max_bytes,
+                                                       " bytes per batch"));
+  }
   const bool read = FlattenByteBuffer(*buffer, &bytes_);
   buffer->Clear();
   if (!read) return absl::InvalidArgumentError("a ClientBatch that cannot be read");

@@ -21,10 +21,11 @@ namespace troupe::service {
 class ClientBatchReader {
  public:
   // Takes the bytes of one ClientBatch (emptying `buffer`) and checks its
-  // outline before any frame is handled: InvalidArgument for bytes that are
-  // not a ClientBatch, ResourceExhausted for more than `max_frames` frames.
-  // On error the reader is empty.
-  absl::Status Reset(grpc::ByteBuffer* buffer, size_t max_frames);
+  // outline before any frame is handled: ResourceExhausted for more than
+  // `max_bytes` (checked before anything is copied) or more than
+  // `max_frames` frames, InvalidArgument for bytes that are not a
+  // ClientBatch. On error the reader is empty.
+  absl::Status Reset(grpc::ByteBuffer* buffer, size_t max_frames, size_t max_bytes);
 
   // True when every frame of the batch has been taken (or none was given).
   bool done() const { return position_ >= bytes_.size(); }

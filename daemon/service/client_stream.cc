@@ -20,7 +20,8 @@ namespace troupe::service {
 // finish. Shared by the reactor, the client actor and reply callbacks.
 class ClientStream::Outbox {
  public:
-  Outbox(ClientStream* stream, AskRouter* asks) : stream_(stream), asks_(asks) {}
+  Outbox(ClientStream* stream, AskRouter* asks, std::atomic<size_t>* peak_queued)
+      : stream_(stream), asks_(asks), peak_queued_(peak_queued) {}
 
   // Queues `frame`; starts a write when none is in flight. Dropped once the
   // stream is finishing.
@@ -39,6 +40,7 @@ class ClientStream::Outbox {
         return;
       }
       *queued_.add_frames() = std::move(frame);
+      NotePeakLocked();
       if (!writing_) to_write = TakeQueuedLocked(&stream);
     }
     if (to_write != nullptr) WriteTaken(stream, to_write);
@@ -208,6 +210,15 @@ class ClientStream::Outbox {
     if (batch->frames_size() > kKeptFrames) *batch = v1::ServerBatch();
     stream->Write(&wire_);
   }
+  // Records a new high of frames waiting (StreamDeps::peak_queued_frames).
+  void NotePeakLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const size_t queued = static_cast<size_t>(queued_.frames_size());
+    if (queued <= peak_ || peak_queued_ == nullptr) return;
+    peak_ = queued;
+    size_t seen = peak_queued_->load(std::memory_order_relaxed);
+    while (seen < queued && !peak_queued_->compare_exchange_weak(seen, queued)) {
+    }
+  }
   // Frees every frame waiting for a client that has gone.
   void ReleaseQueuedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { queued_ = v1::ServerBatch(); }
 
@@ -241,6 +252,8 @@ class ClientStream::Outbox {
   troupe::Mutex mu_;
   ClientStream* const stream_;  // valid until finished_ and OnDone
   AskRouter* const asks_;
+  std::atomic<size_t>* const peak_queued_;  // may be null
+  size_t peak_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t ask_seq_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<uint64_t, AskRouter::Handle> handles_ ABSL_GUARDED_BY(mu_);
   bool reads_paused_ ABSL_GUARDED_BY(mu_) = false;
@@ -259,7 +272,7 @@ class ClientStream::Outbox {
 };
 
 ClientStream::ClientStream(const StreamDeps& deps, grpc::CallbackServerContext* context)
-    : deps_(deps), outbox_(std::make_shared<Outbox>(this, deps.asks)) {
+    : deps_(deps), outbox_(std::make_shared<Outbox>(this, deps.asks, deps.peak_queued_frames)) {
   deps_.open_streams->Add();
   grpc::Status allowed;
   v1::ServerFrame hello;
@@ -306,7 +319,9 @@ void ClientStream::OnReadDone(bool ok) {
     outbox_->ReadsDone();
     return;
   }
-  if (absl::Status outline = batch_.Reset(&in_, kMaxFramesPerBatch); !outline.ok()) {
+  const size_t max_batch_bytes = deps_.max_payload_bytes + kBatchOverheadBytes;
+  if (absl::Status outline = batch_.Reset(&in_, kMaxFramesPerBatch, max_batch_bytes);
+      !outline.ok()) {
     LogWarning("ended the Connect stream of ", context_peer_, ": ", outline.message());
     outbox_->Abort(ToGrpcStatus(outline));
     return;

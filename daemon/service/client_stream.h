@@ -43,6 +43,8 @@ struct StreamDeps {
   uint64_t max_payload_bytes = 0;
   CallCounter* open_streams = nullptr;  // counted while the stream lives
   const ConventionNames* names = nullptr;  // message_checks.h; may be null
+  // The most frames any stream had waiting for the wire; may be null.
+  std::atomic<size_t>* peak_queued_frames = nullptr;
 };
 
 // Reads and writes raw bytes: ClientBatch in (see ClientBatchReader), ServerBatch out.
@@ -66,6 +68,10 @@ class ClientStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
   // RESOURCE_EXHAUSTED before any of its frames is handled. (The SDK's
   // batches hold at most 1 MiB, so fewer than 44000 frames.)
   static constexpr size_t kMaxFramesPerBatch = 1 << 16;
+  // A batch is at most its largest payload (max_payload_bytes) plus this:
+  // the SDK closes a batch at about 1 MiB (by its own estimate of a frame's
+  // size), and one frame may carry a payload of any allowed size.
+  static constexpr size_t kBatchOverheadBytes = 2 << 20;
 
  private:
   class Outbox;

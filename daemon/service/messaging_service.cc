@@ -122,12 +122,16 @@ MessagingService::MessagingService(runtime::ActorSystem* system, hosting::Bundle
       auth_(auth),
       max_payload_bytes_(max_payload_bytes) {}
 
+size_t MessagingService::MessageRequestLimit() const {
+  return max_payload_bytes_ + kMaxAddressAndTypeBytes;
+}
+
 grpc::ServerUnaryReactor* MessagingService::Tell(grpc::CallbackServerContext* context,
                                                  const grpc::ByteBuffer* request_bytes,
                                                  grpc::ByteBuffer* response_bytes) {
   if (grpc::Status allowed = auth_->Check(*context); !allowed.ok()) return Done(context, allowed);
   v1::TellRequest request;
-  absl::Status parsed = ParseRequest(*request_bytes, &request);
+  absl::Status parsed = ParseRequest(*request_bytes, &request, MessageRequestLimit());
   if (!parsed.ok()) return Done(context, parsed);
   return Answer(context, TellParsed(request), v1::TellResponse(), response_bytes);
 }
@@ -144,7 +148,7 @@ grpc::ServerUnaryReactor* MessagingService::Ask(grpc::CallbackServerContext* con
                                                 grpc::ByteBuffer* response_bytes) {
   if (grpc::Status allowed = auth_->Check(*context); !allowed.ok()) return Done(context, allowed);
   v1::AskRequest request;
-  absl::Status parsed = ParseRequest(*request_bytes, &request);
+  absl::Status parsed = ParseRequest(*request_bytes, &request, MessageRequestLimit());
   if (!parsed.ok()) return Done(context, parsed);
   return AskParsed(context, request, response_bytes);
 }
@@ -165,7 +169,7 @@ grpc::ServerUnaryReactor* MessagingService::CreateActor(grpc::CallbackServerCont
                                                         grpc::ByteBuffer* response_bytes) {
   if (grpc::Status allowed = auth_->Check(*context); !allowed.ok()) return Done(context, allowed);
   v1::CreateActorRequest request;
-  absl::Status parsed = ParseRequest(*request_bytes, &request);
+  absl::Status parsed = ParseRequest(*request_bytes, &request, kMaxSmallRequestBytes);
   if (!parsed.ok()) return Done(context, parsed);
   absl::StatusOr<std::string> address = CreateParsed(request);
   v1::CreateActorResponse response;
@@ -216,7 +220,7 @@ grpc::ServerUnaryReactor* MessagingService::Lookup(grpc::CallbackServerContext* 
                                                    grpc::ByteBuffer* response_bytes) {
   if (grpc::Status allowed = auth_->Check(*context); !allowed.ok()) return Done(context, allowed);
   v1::LookupRequest request;
-  absl::Status parsed = ParseRequest(*request_bytes, &request);
+  absl::Status parsed = ParseRequest(*request_bytes, &request, kMaxSmallRequestBytes);
   if (!parsed.ok()) return Done(context, parsed);
   absl::StatusOr<std::string> address = LookupParsed(request);
   v1::LookupResponse response;
@@ -240,7 +244,8 @@ bool MessagingService::WaitForCallsToEnd(absl::Time deadline) {
 
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* MessagingService::Connect(
     grpc::CallbackServerContext* context) {
-  StreamDeps deps{system_, asks_, auth_, max_payload_bytes_, &open_streams_, &names_};
+  StreamDeps deps{system_,         asks_,   auth_, max_payload_bytes_,
+                  &open_streams_, &names_, &peak_queued_frames_};
   return new ClientStream(deps, context);
 }
 

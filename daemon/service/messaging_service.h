@@ -66,6 +66,8 @@ class MessagingService final : public MessagingBase {
 
   // Connect streams open now.
   uint32_t open_streams() const { return open_streams_.count(); }
+  // The most frames one stream has had waiting for the wire so far.
+  size_t PeakQueuedFramesForTest() const { return peak_queued_frames_.load(); }
 
   // After the gRPC server has shut down: waits until no stream or ask
   // reaction of this service runs any more (gRPC may still run their OnDone).
@@ -78,8 +80,16 @@ class MessagingService final : public MessagingBase {
   AskRouter* const asks_;
   const ClientAuth* const auth_;
   const uint64_t max_payload_bytes_;
+  // Per-method request limits, checked before a request is copied or parsed
+  // (gRPC's own limit is the one for a peer's batch, far larger): a tell or
+  // an ask carries a payload of at most max_payload_bytes_ and its target
+  // and type; a create or a lookup only names and requirements.
+  static constexpr size_t kMaxAddressAndTypeBytes = 64 << 10;
+  static constexpr size_t kMaxSmallRequestBytes = 1 << 20;
+  size_t MessageRequestLimit() const;
   CallCounter open_streams_;
   CallCounter open_asks_;  // unary Ask reactors
+  std::atomic<size_t> peak_queued_frames_{0};
   // The calls on their parsed requests (the caller is authenticated).
   absl::Status TellParsed(const v1::TellRequest& request);
   grpc::ServerUnaryReactor* AskParsed(grpc::CallbackServerContext* context,

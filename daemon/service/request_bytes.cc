@@ -112,8 +112,15 @@ bool FlattenByteBuffer(const grpc::ByteBuffer& buffer, std::string* bytes) {
   return true;
 }
 
-absl::Status ParseRequest(const grpc::ByteBuffer& buffer, google::protobuf::Message* request) {
+absl::Status ParseRequest(const grpc::ByteBuffer& buffer, google::protobuf::Message* request,
+                          size_t max_bytes) {
   const Descriptor& descriptor = *request->GetDescriptor();
+  if (buffer.Length() > max_bytes) {
+    return absl::ResourceExhaustedError(troupe::StrCat("a ", descriptor.name(), " of ",
+                                                       buffer.Length(),
+                                                       " bytes is over the limit of ", max_bytes,
+                                                       " bytes for this call"));
+  }
   std::string bytes;
   if (!FlattenByteBuffer(buffer, &bytes)) return Malformed(descriptor);
   if (absl::Status checked = CheckStringFields(bytes, descriptor); !checked.ok()) return checked;

@@ -5,6 +5,9 @@
 // InvalidArgument naming the field, and nothing is logged.
 #pragma once
 
+#include <cstddef>
+#include <limits>
+
 #include <string_view>
 
 #include "absl/status/status.h"
@@ -29,7 +32,10 @@ bool FlattenByteBuffer(const grpc::ByteBuffer& buffer, std::string* bytes);
 
 // Parses `buffer` into `request` after CheckStringFields. Errors as
 // CheckStringFields.
-absl::Status ParseRequest(const grpc::ByteBuffer& buffer, google::protobuf::Message* request);
+// ResourceExhausted, before any byte is copied, for a request over
+// `max_bytes` (a per-method limit below gRPC's one for every message).
+absl::Status ParseRequest(const grpc::ByteBuffer& buffer, google::protobuf::Message* request,
+                          size_t max_bytes = std::numeric_limits<size_t>::max());
 
 // Serializes `response` into `buffer`. Internal when it cannot be serialized.
 absl::Status SerializeResponse(const google::protobuf::Message& response,

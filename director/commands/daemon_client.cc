@@ -228,6 +228,7 @@ absl::StatusOr<std::vector<std::string>> LoadedHashesIfRunning(Context& ctx,
   if (!status.ok()) return (*client)->Error(status, "list the loaded bundles", deadline);
   std::vector<std::string> hashes;
   for (const troupe::v1::BundleInfo& bundle : response.bundles()) {
+    if (!bundle.failure().empty()) continue;  // recorded, not running
     hashes.push_back(bundle.hash());
   }
   return hashes;

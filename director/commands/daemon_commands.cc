@@ -232,6 +232,12 @@ int ListCommand(Context& ctx, const ListOptions& options) {
     }
     return kExitOk;
   }
+  // Bundles that are not running come after the running ones: list them
+  // under their group (stable: versions keep their order).
+  std::stable_sort(response.mutable_bundles()->begin(), response.mutable_bundles()->end(),
+                   [](const v1::BundleInfo& a, const v1::BundleInfo& b) {
+                     return a.group() < b.group();
+                   });
   std::string group;
   for (const v1::BundleInfo& bundle : response.bundles()) {
     if (bundle.group() != group) {
@@ -437,6 +443,7 @@ int RefreshCommand(Context& ctx, const RefreshOptions& options) {
   std::map<std::string, std::string> active;              // group -> version
   std::map<std::string, std::set<std::string>> versions;  // group -> loaded versions
   for (const v1::BundleInfo& b : loaded.bundles()) {
+    if (!b.failure().empty()) continue;  // recorded but not running: loading it again retries
     if (b.state() == v1::BUNDLE_STATE_ACTIVE) active[b.group()] = b.version();
     versions[b.group()].insert(b.version());
   }
@@ -1031,7 +1038,9 @@ void AddDaemonCommands(CLI::App& app, Runner* run) {
 
   auto list = std::make_shared<ListOptions>();
   cmd = app.add_subcommand(
-      "list", "List the bundles loaded in troupd: versions in order, the active one, their actors");
+      "list",
+      "List the bundles loaded in troupd: versions in order, the active one, their actors, and "
+      "those recorded but not running (with why)");
   AddSocketOption(cmd, &list->socket);
   cmd->add_option("GROUP", list->group, "Only this group");
   cmd->callback([list, run] { *run = [list](Context& ctx) { return ListCommand(ctx, *list); }; });

@@ -93,8 +93,7 @@ TEST(AdminUploadTest, AnUploadOverTheLimitIsRefusedAsItArrives) {
   grpc::Status status = upload->Finish();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_EQ(status.error_message(),
-            "the uploaded bundle is larger than the limit of 1000 bytes (setting "
-            "max_total_bytes)");
+            "the uploaded bundle is larger than the bundle file limit of 1000 bytes");
   server->Shutdown();
 }
 

@@ -254,6 +254,9 @@ TEST_F(ClientStreamTest, ErrorRepliesPauseAStreamMidBatchAndNoneIsLost) {
   std::vector<v1::ServerFrame> frames = ReadFrames(stream.get(), kBatches * kPerBatch);
   writer.join();
   ASSERT_EQ(frames.size(), kBatches * kPerBatch);
+  // The stream paused at the bound, inside a batch: never more waited.
+  // (Before, the whole second batch was handled first: 120000 waited.)
+  EXPECT_EQ(messaging_->PeakQueuedFramesForTest(), ClientStream::kMaxQueuedFrames);
   for (uint64_t i = 0; i < frames.size(); ++i) {
     ASSERT_EQ(frames[i].kind(), v1::ServerFrame::KIND_ERROR) << i;
     ASSERT_EQ(frames[i].id(), i + 1);  // frames of one stream are answered in order

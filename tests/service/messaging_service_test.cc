@@ -307,7 +307,7 @@ TEST_F(MessagingServiceTest, BytesThatAreNotARequestAreInvalidArgument) {
 
 TEST_F(MessagingServiceTest, ATellToAHugeAddressGetsAShortErrorThatNamesTheProblem) {
   v1::TellRequest request;
-  request.set_to("troupe://" + std::string(1 << 20, 'a') + "/x");
+  request.set_to("troupe://" + std::string(60 << 10, 'a') + "/x");
   request.set_type("text");
   v1::TellResponse response;
   grpc::Status status = stub_->Tell(Context().get(), request, &response);
@@ -317,8 +317,21 @@ TEST_F(MessagingServiceTest, ATellToAHugeAddressGetsAShortErrorThatNamesTheProbl
   EXPECT_CONTAINS(status.error_message(), troupe::StrCat("(", request.to().size(), " bytes)"));
 }
 
+// Per-method limits: a tell is at most its payload limit plus room for its
+// target and type, refused before the request is copied or parsed.
+TEST_F(MessagingServiceTest, ATellOverItsRequestLimitIsRefusedBeforeItIsParsed) {
+  v1::TellRequest request;
+  request.set_to("troupe://" + std::string(1 << 20, 'a') + "/x");
+  request.set_type("text");
+  v1::TellResponse response;
+  grpc::Status status = stub_->Tell(Context().get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_LT(status.error_message().size(), 1024u);
+  EXPECT_CONTAINS(status.error_message(), "a TellRequest of 1048597 bytes is over the limit of 66560 bytes for this call");
+}
+
 TEST_F(MessagingServiceTest, CallsByAHugeNameGetShortErrors) {
-  const std::string name(1 << 20, 'n');
+  const std::string name(60 << 10, 'n');
   v1::TellRequest tell;
   tell.set_to(name);
   tell.set_type("text");
