@@ -126,8 +126,8 @@ absl::StatusOr<VerifiedPeer> PeerVerifier::VerifyValue(std::optional<std::string
   if (!fields.ok()) return refuse(std::string(fields.status().message()));
   // A TCP call the listener's gate admitted has had its nonce remembered
   // there (Admit); checking it again would call it a replay.
-  const bool admitted = options_.tcp_calls_admitted_by_gate &&
-                        peer_address.substr(0, 5) != "unix:";
+  const bool tcp = peer_address.substr(0, 5) == "ipv4:" || peer_address.substr(0, 5) == "ipv6:";
+  const bool admitted = options_.tcp_calls_admitted_by_gate && tcp;
   if (!admitted) {
     if (absl::Status fresh = RememberNonce(*fields); !fresh.ok()) {
       return refuse(std::string(fresh.message()));

@@ -99,11 +99,25 @@ class GatedPlainCredentials final : public grpc::ServerCredentials {
 
 }  // namespace
 
+bool CallGate::ShouldLogRefusal() const {
+  // 1, 2, 4, 8, ...: a flood of refused calls does not flood the log.
+  const uint64_t n = refusals_.fetch_add(1, std::memory_order_relaxed) + 1;
+  return (n & (n - 1)) == 0;
+}
+
+std::string CallGate::RefusalCount() const {
+  const uint64_t n = refusals_.load(std::memory_order_relaxed);
+  return n <= 1 ? "" : troupe::StrCat(" (", n, " TCP calls refused so far; logged at powers of 2)");
+}
+
 absl::Status CallGate::Decide(const Call& call) const {
   std::string_view path = call.path;
   auto refuse = [&](std::string reason) {
-    LogWarning("refused a TCP call to ", path.substr(0, kMaxLoggedPath),
-               path.size() > kMaxLoggedPath ? "..." : "", " before its request: ", reason);
+    if (ShouldLogRefusal()) {
+      LogWarning("refused a TCP call to ", path.substr(0, kMaxLoggedPath),
+                 path.size() > kMaxLoggedPath ? "..." : "", " before its request: ", reason,
+                 RefusalCount());
+    }
     return absl::UnauthenticatedError(std::move(reason));
   };
   if (path.substr(0, kConventionPrefix.size()) == kConventionPrefix) {
@@ -115,8 +129,11 @@ absl::Status CallGate::Decide(const Call& call) const {
   }
   if (!auth_->tcp_enabled()) return refuse("this daemon takes no TCP clients; use its unix socket");
   if (!auth_->TokenMatches(call.authorization)) {
-    LogWarning("refused a TCP call to ", path.substr(0, kMaxLoggedPath), ": ",
-               call.authorization.has_value() ? "wrong client token" : "no client token");
+    if (ShouldLogRefusal()) {
+      LogWarning("refused a TCP call to ", path.substr(0, kMaxLoggedPath), ": ",
+                 call.authorization.has_value() ? "wrong client token" : "no client token",
+                 RefusalCount());
+    }
     return absl::UnauthenticatedError(ClientAuth::kRefusal);
   }
   return absl::OkStatus();

@@ -17,6 +17,8 @@
 // Thread-safe; immutable once the server runs.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -58,8 +60,14 @@ class CallGate {
       std::shared_ptr<grpc::ServerCredentials> tls) const;
 
  private:
+  // True for the 1st, 2nd, 4th, 8th, ... refusal.
+  bool ShouldLogRefusal() const;
+  // " (N TCP calls refused so far; ...)" once there were several.
+  std::string RefusalCount() const;
+
   const ClientAuth* const auth_;
   const PeerCheck peer_check_;
+  mutable std::atomic<uint64_t> refusals_{0};
 };
 
 }  // namespace troupe::service

@@ -283,7 +283,9 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& conf
   builder.AddListeningPort("unix:" + settings.socket_path, grpc::InsecureServerCredentials());
   if (!settings.listen_tcp.empty()) {
     // Every TCP call proves who sends it in its headers, before any body is
-    // read (call_gate.h).
+    // read (call_gate.h). Every TCP listener must have the gate: the peer
+    // verifier counts on it for the nonces of TCP calls
+    // (tcp_calls_admitted_by_gate, above).
     service::CallGate::PeerCheck peer_check;
     if (convention::PeerGuard* guard = parts->guard.get()) {
       peer_check = [guard](std::optional<std::string_view> value, std::string_view method) {

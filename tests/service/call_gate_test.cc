@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "daemon/common/logging.h"
 #include "daemon/service/admin_service.h"
 #include "grpcpp/grpcpp.h"
 #include "tests/common/status_matchers.h"
@@ -67,6 +68,17 @@ TEST(CallGateTest, ConventionCallsNeedAProofNotTheToken) {
   EXPECT_EQ(member.Decide(MakeCall("/troupe.v1.Convention/Join")).message(), "bad proof");
   EXPECT_EQ(member.Decide(MakeCall("/troupe.v1.Convention/Join", {}, "good", 2)).code(),
             absl::StatusCode::kUnauthenticated);
+}
+
+TEST(CallGateTest, AFloodOfRefusalsIsLoggedAtPowersOfTwo) {
+  std::vector<std::string> lines;
+  SetLogSinkForTest([&lines](LogLevel, std::string_view line) { lines.emplace_back(line); });
+  ClientAuth auth{std::string(kToken)};
+  CallGate gate(&auth, nullptr);
+  for (int i = 0; i < 1000; ++i) (void)gate.Decide(MakeCall("/troupe.v1.Messaging/Tell"));
+  SetLogSinkForTest(nullptr);
+  ASSERT_EQ(lines.size(), 10u);  // 1, 2, 4, ..., 512
+  EXPECT_CONTAINS(lines.back(), "(512 TCP calls refused so far; logged at powers of 2)");
 }
 
 TEST(AdminUploadTest, AnUploadOverTheLimitIsRefusedAsItArrives) {
