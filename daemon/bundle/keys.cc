@@ -12,6 +12,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "daemon/common/posix_io.h"
 #include "daemon/common/small_file.h"
 #include "daemon/common/status_macros.h"
 #include "daemon/common/strings.h"
@@ -24,8 +25,6 @@ constexpr std::string_view kSecretPrefix = "troupe-ed25519-secret ";
 constexpr std::string_view kPubSuffix = ".pub";
 // Key files are one short line; anything larger is not a key file.
 constexpr size_t kMaxKeyFileBytes = 4096;
-
-std::string Errno(int err) { return std::strerror(err); }
 
 // True for 16 lowercase hex digits, the only form a key id takes. Checked
 // before a key id becomes part of a path.
@@ -67,28 +66,13 @@ absl::Status DecodeKey(std::string_view text, std::string_view prefix, std::stri
   return absl::OkStatus();
 }
 
-absl::Status WriteAll(int fd, std::string_view data, const std::string& path) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return absl::InternalError(StrCat(path, ": cannot write (", Errno(errno), ")"));
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  if (::fsync(fd) != 0) {
-    return absl::InternalError(StrCat(path, ": cannot sync (", Errno(errno), ")"));
-  }
-  return absl::OkStatus();
-}
-
 // Creates `path` exclusively with `mode` (exactly, whatever the umask) and
 // writes `data`. AlreadyExists when it exists.
 absl::Status CreateExclusive(const std::string& path, std::string_view data, mode_t mode) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) {
     int err = errno;
-    std::string message = StrCat(path, ": cannot create (", Errno(err), ")");
+    std::string message = StrCat(path, ": cannot create (", ErrnoText(err), ")");
     if (err == EEXIST) {
       return absl::AlreadyExistsError(StrCat(path, ": already exists (not overwritten)"));
     }
@@ -96,9 +80,12 @@ absl::Status CreateExclusive(const std::string& path, std::string_view data, mod
   }
   absl::Status status = absl::OkStatus();
   if (::fchmod(fd, mode) != 0) {
-    status = absl::InternalError(StrCat(path, ": cannot set mode (", Errno(errno), ")"));
+    status = absl::InternalError(StrCat(path, ": cannot set mode (", ErrnoText(errno), ")"));
   }
   if (status.ok()) status = WriteAll(fd, data, path);
+  if (status.ok() && ::fsync(fd) != 0) {
+    status = absl::InternalError(StrCat(path, ": cannot sync (", ErrnoText(errno), ")"));
+  }
   ::close(fd);
   if (!status.ok()) ::unlink(path.c_str());
   return status;
@@ -112,7 +99,7 @@ absl::Status MakeDirs(const std::string& dir) {
     std::string prefix = dir.substr(0, pos);
     if (::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) {
       return absl::PermissionDeniedError(
-          StrCat(prefix, ": cannot create directory (", Errno(errno), ")"));
+          StrCat(prefix, ": cannot create directory (", ErrnoText(errno), ")"));
     }
   }
   struct stat st;
@@ -122,9 +109,16 @@ absl::Status MakeDirs(const std::string& dir) {
   return absl::OkStatus();
 }
 
-// Reads a trusted key file and checks that its name is its key id.
-absl::StatusOr<PublicKey> ReadTrustedFile(const std::string& path, std::string_view key_id) {
-  TROUPE_ASSIGN_OR_RETURN(PublicKey key, ReadPublicKey(path));
+// Reads a trusted key file and checks that its name is its key id. Whoever
+// can write the file decides what runs, so it must belong to `owner` (unset:
+// the effective uid) or root and be writable by nobody else.
+absl::StatusOr<PublicKey> ReadTrustedFile(const std::string& path, std::string_view key_id,
+                                          std::optional<uid_t> owner) {
+  SmallFileOptions trusted;
+  trusted.trusted_owner = true;
+  trusted.owner = owner;
+  TROUPE_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(path, kMaxKeyFileBytes, trusted));
+  TROUPE_ASSIGN_OR_RETURN(PublicKey key, ParsePublicKey(text, path));
   std::string actual = KeyId(key);
   if (actual != key_id) {
     return absl::FailedPreconditionError(
@@ -254,23 +248,28 @@ bool VerifySignature(const PublicKey& key, std::string_view message,
 namespace {
 
 // Whoever can write the trust directory decides what runs: it must be owned
-// by this user or root and writable by nobody else. A missing directory is
-// fine (nothing is trusted).
-absl::Status CheckTrustDirectory(const std::string& dir) {
+// by `owner` (unset: the effective uid) or root and writable by nobody else. A
+// missing directory is fine (nothing is trusted).
+absl::Status CheckTrustDirectory(const std::string& dir, std::optional<uid_t> owner) {
   struct stat st;
   if (::lstat(dir.c_str(), &st) != 0) {
     if (errno == ENOENT) return absl::OkStatus();
-    return absl::PermissionDeniedError(StrCat(dir, ": cannot inspect (", Errno(errno), ")"));
+    return absl::PermissionDeniedError(StrCat(dir, ": cannot inspect (", ErrnoText(errno), ")"));
   }
   if (!S_ISDIR(st.st_mode)) {
     return absl::FailedPreconditionError(
         StrCat("trusted key directory ", dir, " is not a directory"));
   }
-  if ((st.st_uid != ::geteuid() && st.st_uid != 0) || (st.st_mode & 0022) != 0) {
-    return absl::FailedPreconditionError(
-        StrCat("trusted key directory ", dir,
-               " can be changed by other users (want owner this user or root, no group/other "
-               "write); fix with chmod go-w"));
+  const uid_t expected = owner.value_or(::geteuid());
+  if (st.st_uid != expected && st.st_uid != 0) {
+    return absl::FailedPreconditionError(StrCat(
+        "trusted key directory ", dir, " can be changed by other users (owned by uid ", st.st_uid,
+        ", not by the daemon's user (uid ", expected, ") or root): chown ", expected, " ", dir));
+  }
+  if ((st.st_mode & 0022) != 0) {
+    return absl::FailedPreconditionError(StrCat("trusted key directory ", dir,
+                                                " can be changed by other users (mode ",
+                                                OctalMode(st.st_mode), "): chmod go-w ", dir));
   }
   return absl::OkStatus();
 }
@@ -282,9 +281,9 @@ absl::StatusOr<PublicKey> TrustStore::Find(std::string_view key_id) const {
     return absl::InvalidArgumentError(
         StrCat("'", key_id, "' is not a key id (expected 16 lowercase hex digits)"));
   }
-  TROUPE_RETURN_IF_ERROR(CheckTrustDirectory(dir_));
+  TROUPE_RETURN_IF_ERROR(CheckTrustDirectory(dir_, owner_));
   std::string path = StrCat(dir_, "/", key_id, kPubSuffix);
-  absl::StatusOr<PublicKey> key = ReadTrustedFile(path, key_id);
+  absl::StatusOr<PublicKey> key = ReadTrustedFile(path, key_id, owner_);
   if (absl::IsNotFound(key.status())) {
     return absl::NotFoundError(
         StrCat("key ", key_id, " is not trusted (trusted keys are in ", dir_, ")"));
@@ -294,11 +293,11 @@ absl::StatusOr<PublicKey> TrustStore::Find(std::string_view key_id) const {
 
 absl::StatusOr<std::vector<TrustedKey>> TrustStore::List() const {
   std::vector<TrustedKey> keys;
-  TROUPE_RETURN_IF_ERROR(CheckTrustDirectory(dir_));
+  TROUPE_RETURN_IF_ERROR(CheckTrustDirectory(dir_, owner_));
   DIR* d = ::opendir(dir_.c_str());
   if (d == nullptr) {
     if (errno == ENOENT) return keys;  // no directory: nothing is trusted
-    return absl::PermissionDeniedError(StrCat(dir_, ": cannot list (", Errno(errno), ")"));
+    return absl::PermissionDeniedError(StrCat(dir_, ": cannot list (", ErrnoText(errno), ")"));
   }
   std::vector<std::string> names;
   while (struct dirent* e = ::readdir(d)) {
@@ -317,7 +316,7 @@ absl::StatusOr<std::vector<TrustedKey>> TrustStore::List() const {
       return absl::FailedPreconditionError(StrCat(
           path, ": not a trusted key file name (expected <key id>.pub, 16 lowercase hex digits)"));
     }
-    TROUPE_ASSIGN_OR_RETURN(PublicKey key, ReadTrustedFile(path, key_id));
+    TROUPE_ASSIGN_OR_RETURN(PublicKey key, ReadTrustedFile(path, key_id, owner_));
     keys.push_back(TrustedKey{key_id, path, key});
   }
   return keys;
@@ -335,7 +334,7 @@ absl::StatusOr<std::string> TrustStore::Trust(const std::string& public_key_path
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     int err = errno;
     ::unlink(tmp.c_str());
-    return absl::PermissionDeniedError(StrCat(path, ": cannot write (", Errno(err), ")"));
+    return absl::PermissionDeniedError(StrCat(path, ": cannot write (", ErrnoText(err), ")"));
   }
   return key_id;
 }
@@ -351,7 +350,7 @@ absl::Status TrustStore::Untrust(std::string_view key_id) const {
       return absl::NotFoundError(
           StrCat("key ", key_id, " is not trusted (trusted keys are in ", dir_, ")"));
     }
-    return absl::PermissionDeniedError(StrCat(path, ": cannot remove (", Errno(errno), ")"));
+    return absl::PermissionDeniedError(StrCat(path, ": cannot remove (", ErrnoText(errno), ")"));
   }
   return absl::OkStatus();
 }

@@ -64,10 +64,15 @@ struct TrustedKey {
 };
 
 // The trusted public keys: files `<dir>/<key id>.pub`. Re-reads the directory
-// on every call, so removing a file revokes the key at once. Thread-safe.
+// on every call, so removing a file revokes the key at once. Whoever can write
+// the directory or a key file decides what runs, so Find and List refuse a
+// directory or key file that another user than `owner` (unset: the effective
+// uid) or root owns, or that group or others may write, naming the
+// chown/chmod that fixes it. Thread-safe.
 class TrustStore {
  public:
-  explicit TrustStore(std::string dir) : dir_(std::move(dir)) {}
+  explicit TrustStore(std::string dir, std::optional<uid_t> owner = std::nullopt)
+      : dir_(std::move(dir)), owner_(owner) {}
   const std::string& dir() const { return dir_; }
   // NotFound naming the key id and the directory when it is not trusted.
   absl::StatusOr<PublicKey> Find(std::string_view key_id) const;
@@ -81,6 +86,7 @@ class TrustStore {
 
  private:
   std::string dir_;
+  std::optional<uid_t> owner_;
 };
 
 }  // namespace troupe::bundle

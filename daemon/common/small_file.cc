@@ -9,14 +9,14 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <string_view>
 
 #include "absl/status/status.h"
+#include "daemon/common/posix_io.h"
 #include "daemon/common/strings.h"
 
 namespace troupe {
 namespace {
-
-std::string Errno(int err) { return ::strerror(err); }
 
 // Closes the descriptor on every path out of ReadSmallFile.
 class Fd {
@@ -36,13 +36,22 @@ class Fd {
 // Zeroes a secret's bytes before the string frees them.
 void Wipe(std::string* s) { ::explicit_bzero(s->data(), s->size()); }
 
+// FailedPrecondition when `st` belongs to neither `owner` nor root: "<path> is
+// owned by uid U, not by <whose> (uid O)<why>: chown O <path>".
+absl::Status CheckOwner(const std::string& path, const struct stat& st, uid_t owner,
+                        std::string_view whose, std::string_view why) {
+  if (st.st_uid == owner || st.st_uid == 0) return absl::OkStatus();
+  return absl::FailedPreconditionError(StrCat(path, " is owned by uid ", st.st_uid, ", not by ",
+                                              whose, " (uid ", owner, ")", why, ": chown ", owner,
+                                              " ", path));
+}
+
 absl::Status CheckSecret(const std::string& path, const struct stat& st,
                          const SmallFileOptions& options) {
-  const uid_t owner = options.owner.value_or(::geteuid());
-  if (st.st_uid != owner && st.st_uid != 0) {
-    return absl::FailedPreconditionError(StrCat(path, " is owned by uid ", st.st_uid,
-                                                ", not by the user reading it (uid ", owner,
-                                                "); it is a secret: chown ", owner, " ", path));
+  if (absl::Status ok = CheckOwner(path, st, options.owner.value_or(::geteuid()),
+                                   "the user reading it", "; it is a secret");
+      !ok.ok()) {
+    return ok;
   }
   const mode_t bad = st.st_mode & options.secret_forbidden_bits;
   if (bad != 0) {
@@ -51,6 +60,23 @@ absl::Status CheckSecret(const std::string& path, const struct stat& st,
     return absl::FailedPreconditionError(StrCat(path, " is accessible by ", who, " (mode ",
                                                 OctalMode(st.st_mode),
                                                 "); it is a secret: chmod 600 ", path));
+  }
+  return absl::OkStatus();
+}
+
+// Whoever can write a trusted_owner file decides for troupd: only `owner` or
+// root may own it, and neither group nor others may write it.
+absl::Status CheckTrustedOwner(const std::string& path, const struct stat& st,
+                               const SmallFileOptions& options) {
+  if (absl::Status ok =
+          CheckOwner(path, st, options.owner.value_or(::geteuid()), "the daemon's user", "");
+      !ok.ok()) {
+    return ok;
+  }
+  if ((st.st_mode & 022) != 0) {
+    return absl::FailedPreconditionError(
+        StrCat(path, " is writable by ", (st.st_mode & 002) != 0 ? "others" : "its group",
+               " (mode ", OctalMode(st.st_mode), "): chmod go-w ", path));
   }
   return absl::OkStatus();
 }
@@ -84,17 +110,17 @@ absl::StatusOr<std::string> ReadSmallFile(const std::string& path, size_t max_by
     const int err = errno;
     if (err == ENOENT) return absl::NotFoundError(StrCat(path, " does not exist"));
     if (err == EACCES || err == EPERM) {
-      return absl::PermissionDeniedError(StrCat(path, " cannot be opened: ", Errno(err)));
+      return absl::PermissionDeniedError(StrCat(path, " cannot be opened: ", ErrnoText(err)));
     }
     if (err == ELOOP && !options.follow_symlinks) {
       return absl::FailedPreconditionError(
           StrCat(path, " is a symbolic link; put the file itself there"));
     }
-    return absl::FailedPreconditionError(StrCat(path, " cannot be opened: ", Errno(err)));
+    return absl::FailedPreconditionError(StrCat(path, " cannot be opened: ", ErrnoText(err)));
   }
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) {
-    return absl::FailedPreconditionError(StrCat(path, " cannot be inspected: ", Errno(errno)));
+    return absl::FailedPreconditionError(StrCat(path, " cannot be inspected: ", ErrnoText(errno)));
   }
   if (!S_ISREG(st.st_mode)) {
     return absl::FailedPreconditionError(
@@ -102,6 +128,9 @@ absl::StatusOr<std::string> ReadSmallFile(const std::string& path, size_t max_by
   }
   if (options.secret) {
     if (absl::Status ok = CheckSecret(path, st, options); !ok.ok()) return ok;
+  }
+  if (options.trusted_owner) {
+    if (absl::Status ok = CheckTrustedOwner(path, st, options); !ok.ok()) return ok;
   }
   if (static_cast<uint64_t>(st.st_size) > max_bytes) {
     return absl::FailedPreconditionError(
@@ -125,7 +154,7 @@ absl::StatusOr<std::string> ReadSmallFile(const std::string& path, size_t max_by
     if (n < 0) {
       const int err = errno;
       if (options.secret) Wipe(&out);
-      return absl::FailedPreconditionError(StrCat(path, " cannot be read: ", Errno(err)));
+      return absl::FailedPreconditionError(StrCat(path, " cannot be read: ", ErrnoText(err)));
     }
     if (n == 0) break;
     size += static_cast<size_t>(n);

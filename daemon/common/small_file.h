@@ -27,7 +27,14 @@ struct SmallFileOptions {
   // a TLS key allows a group (007), as Debian's ssl-cert group does.
   bool secret = false;
   mode_t secret_forbidden_bits = 077;
-  // The user a secret must belong to; unset: the effective uid. For tests.
+  // A file that decides what troupd runs or who may call it (a setting, a
+  // trusted public key, a capability): refused unless owned by `owner` (or
+  // root) and writable by nobody else, since whoever can write it decides.
+  // Group or others may read it.
+  bool trusted_owner = false;
+  // The user a secret or a trusted_owner file must belong to (the daemon's
+  // user); unset: the effective uid. Tests and `director config check` for
+  // another user's daemon set it.
   std::optional<uid_t> owner;
 };
 
@@ -35,13 +42,15 @@ struct SmallFileOptions {
 // O_NONBLOCK (a FIFO never blocks the open) and O_CLOEXEC, checks the opened
 // file with fstat and reads at most max_bytes + 1 bytes (the file may grow).
 // Errors name `path` first: "<path> is not a regular file (a fifo)",
-// "<path> is N bytes, more than the limit of M", and for secrets the owner or
-// mode with the chown/chmod that fixes it.
+// "<path> is N bytes, more than the limit of M", and for secrets and
+// trusted_owner files the owner or mode with the chown/chmod that fixes it:
+//   "<path> is writable by others (mode 0666): chmod go-w <path>"
+//   "<path> is owned by uid 65534, not by the daemon's user (uid 0): chown 0 <path>"
 //   NotFound            the file does not exist
 //   PermissionDenied    it may not be opened (EACCES, EPERM)
 //   FailedPrecondition  anything else: not a regular file, a symbolic link when
-//                       not followed, too large, a secret with a wrong owner or
-//                       mode, a read error
+//                       not followed, too large, a secret or trusted_owner file
+//                       with a wrong owner or mode, a read error
 // Thread-safe. A secret's bytes are not left in buffers this function frees.
 absl::StatusOr<std::string> ReadSmallFile(const std::string& path, size_t max_bytes,
                                           const SmallFileOptions& options = {});

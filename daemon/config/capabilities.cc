@@ -45,9 +45,18 @@ std::string ReadOnlyProblem(std::string_view name) {
                         names, ")");
 }
 
-void LoadObjectFile(const std::string& path, std::vector<CapabilityValue>* out,
-                    std::vector<std::string>* problems) {
-  absl::StatusOr<std::string> text = ReadSmallFile(path, kMaxObjectFileBytes);
+// How capability files are read: the daemon's user's (or root's) and writable
+// by nobody else, since whoever can write one decides what this node offers.
+SmallFileOptions Trusted(std::optional<uid_t> owner) {
+  SmallFileOptions options;
+  options.trusted_owner = true;
+  options.owner = owner;
+  return options;
+}
+
+void LoadObjectFile(const std::string& path, std::optional<uid_t> owner,
+                    std::vector<CapabilityValue>* out, std::vector<std::string>* problems) {
+  absl::StatusOr<std::string> text = ReadSmallFile(path, kMaxObjectFileBytes, Trusted(owner));
   if (!text.ok()) {
     problems->emplace_back(text.status().message());  // names the file
     return;
@@ -83,8 +92,8 @@ void LoadObjectFile(const std::string& path, std::vector<CapabilityValue>* out,
   }
 }
 
-void LoadValueFiles(const std::string& dir, std::vector<CapabilityValue>* out,
-                    std::vector<std::string>* problems) {
+void LoadValueFiles(const std::string& dir, std::optional<uid_t> owner,
+                    std::vector<CapabilityValue>* out, std::vector<std::string>* problems) {
   std::error_code ec;
   if (!fs::exists(dir, ec)) return;
   if (!fs::is_directory(dir, ec)) {
@@ -108,7 +117,7 @@ void LoadValueFiles(const std::string& dir, std::vector<CapabilityValue>* out,
       problems->push_back(troupe::StrCat(path, ": ", ReadOnlyProblem(name)));
       continue;
     }
-    absl::StatusOr<std::string> text = ReadSmallFile(path, kMaxValueFileBytes);
+    absl::StatusOr<std::string> text = ReadSmallFile(path, kMaxValueFileBytes, Trusted(owner));
     if (!text.ok()) {
       problems->emplace_back(text.status().message());  // names the file
       continue;
@@ -138,15 +147,16 @@ bool IsReadOnlyCapability(std::string_view name) {
          std::end(kReadOnlyCapabilities);
 }
 
-absl::StatusOr<std::vector<CapabilityValue>> LoadCapabilities(std::string_view troupe_dir) {
+absl::StatusOr<std::vector<CapabilityValue>> LoadCapabilities(std::string_view troupe_dir,
+                                                              std::optional<uid_t> owner) {
   std::vector<CapabilityValue> out;
   std::vector<std::string> problems;
   const std::string object_path = troupe::StrCat(troupe_dir, "/capabilities.json");
   std::error_code ec;
   if (fs::exists(object_path, ec) || fs::is_symlink(object_path, ec)) {
-    LoadObjectFile(object_path, &out, &problems);
+    LoadObjectFile(object_path, owner, &out, &problems);
   }
-  LoadValueFiles(troupe::StrCat(troupe_dir, "/capabilities"), &out, &problems);
+  LoadValueFiles(troupe::StrCat(troupe_dir, "/capabilities"), owner, &out, &problems);
   if (!problems.empty()) return absl::InvalidArgumentError(absl::StrJoin(problems, "\n"));
   return out;
 }

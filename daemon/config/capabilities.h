@@ -20,6 +20,9 @@
 //    problem.
 #pragma once
 
+#include <sys/types.h>
+
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,7 +51,11 @@ struct CapabilityValue {
 // place); names from the directory come sorted. Neither existing: none.
 // InvalidArgument listing every problem, one per line, each starting with
 // its file: "<dir>/capabilities.json: at line 3, column 9: expected ':' after
-// a member name".
-absl::StatusOr<std::vector<CapabilityValue>> LoadCapabilities(std::string_view troupe_dir);
+// a member name". A capability decides where requirements send bundles, so a
+// file that another user than `owner` (default: the effective uid) or root
+// owns, or that group or others may write, is a problem too, with the
+// chown/chmod that fixes it (SmallFileOptions::trusted_owner).
+absl::StatusOr<std::vector<CapabilityValue>> LoadCapabilities(
+    std::string_view troupe_dir, std::optional<uid_t> owner = std::nullopt);
 
 }  // namespace troupe::config

@@ -24,6 +24,8 @@ namespace troupe::config {
 namespace {
 
 constexpr uint64_t kMaxConfigFileBytes = 64 * 1024;
+// As bundle/keys.cc: a key file is one short line.
+constexpr uint64_t kMaxTrustedKeyFileBytes = 4096;
 
 std::string_view Trim(std::string_view s) {
   const char* kSpace = " \t\r\n\v\f";
@@ -252,6 +254,9 @@ Config Config::LoadFrom(std::string dir, std::string dir_source, uid_t owner) {
   config.dir_ = std::move(dir);
   config.dir_source_ = std::move(dir_source);
   const std::string config_dir = config.config_dir();
+  SmallFileOptions trusted;
+  trusted.trusted_owner = true;
+  trusted.owner = owner;
   for (const SettingSpec& spec : Settings()) {
     SettingValue value;
     value.name = std::string(spec.name);
@@ -259,8 +264,10 @@ Config Config::LoadFrom(std::string dir, std::string dir_source, uid_t owner) {
     value.source = "default";
     const std::string path = troupe::StrCat(config_dir, "/", spec.name);
     // A symbolic link is followed: config/ itself is checked below, so only
-    // its owner can have placed one.
-    absl::StatusOr<std::string> text = ReadSmallFile(path, kMaxConfigFileBytes);
+    // its owner can have placed one. The file reached must be the daemon's
+    // user's (or root's) and writable by nobody else: a setting such as
+    // listen_tcp decides who may call.
+    absl::StatusOr<std::string> text = ReadSmallFile(path, kMaxConfigFileBytes, trusted);
     if (absl::IsNotFound(text.status())) {
       config.values_.push_back(std::move(value));
       continue;
@@ -284,17 +291,43 @@ Config Config::LoadFrom(std::string dir, std::string dir_source, uid_t owner) {
   const std::string socket_path = socket->problem.empty() && !socket->value.empty()
                                       ? socket->value
                                       : config.dir_ + "/run/troupd.sock";
+  // keys/trusted decides what runs (a planted .pub makes troupd run that
+  // signer's code), loaded/ what troupd restores at start and loaded/code the
+  // libraries it maps; bundles/ holds only signed files and is not listed.
   const std::pair<std::string_view, std::string> directories[] = {
       {"TROUPE_DIR", config.dir_},
       {"keys directory", config.keys_dir()},
+      {"trusted keys directory", config.trusted_keys_dir()},
       {"config directory", config_dir},
       {"capabilities directory", config.capabilities_dir()},
+      {"loaded bundles directory", config.dir_ + "/loaded"},
+      {"bundle code directory", config.dir_ + "/loaded/code"},
       {"socket directory", fs::path(socket_path).parent_path().string()},
   };
   for (const auto& [what, path] : directories) {
     if (path == config.dir_ && what != "TROUPE_DIR") continue;  // checked once
     if (absl::Status ok = CheckPrivateDirectory(what, path, owner); !ok.ok()) {
       config.problems_.emplace_back(ok.message());
+    }
+  }
+  // A trusted key file: whoever can write one decides what runs, like the
+  // directory. troupd's trust store refuses the same files (bundle/keys.h);
+  // their content is checked there (`director keys list`).
+  std::vector<std::string> trusted_keys;
+  const std::string trusted_dir = config.trusted_keys_dir();
+  std::error_code list_error;
+  for (fs::directory_iterator it(trusted_dir, list_error), end; !list_error && it != end;
+       it.increment(list_error)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() > 4 && name.compare(name.size() - 4, 4, ".pub") == 0) {
+      trusted_keys.push_back(it->path().string());
+    }
+  }
+  std::sort(trusted_keys.begin(), trusted_keys.end());
+  for (const std::string& path : trusted_keys) {
+    if (absl::StatusOr<std::string> key = ReadSmallFile(path, kMaxTrustedKeyFileBytes, trusted);
+        !key.ok()) {
+      config.problems_.push_back(troupe::StrCat("trusted key ", key.status().message()));
     }
   }
   // A file that names no setting is almost always a typo of one that does.
@@ -312,7 +345,8 @@ Config Config::LoadFrom(std::string dir, std::string dir_source, uid_t owner) {
   }
   // capabilities.json and capabilities/ (capabilities.h): a bad one stops
   // troupd's start and `director config check` like a bad setting.
-  if (absl::StatusOr<std::vector<CapabilityValue>> capabilities = LoadCapabilities(config.dir_);
+  if (absl::StatusOr<std::vector<CapabilityValue>> capabilities =
+          LoadCapabilities(config.dir_, owner);
       !capabilities.ok()) {
     const std::string all(capabilities.status().message());
     std::string_view problems = all;

@@ -74,10 +74,13 @@ class Config {
   static Config Load(std::string_view dir_flag);
   // Loads the settings files of `dir`; `dir_source` says where `dir` came from.
   // Never fails: unreadable or invalid files are recorded as problems, and so
-  // is a TROUPE_DIR, keys/, config/, capabilities/ or socket directory that
-  // another user than `owner` (or root) owns or that group or others may write
-  // (permissions.h). `owner` is the daemon's user: the effective uid unless a
-  // test says otherwise.
+  // is a TROUPE_DIR, keys/, keys/trusted/, config/, capabilities/, loaded/,
+  // loaded/code/ or socket directory that another user than `owner` (or root)
+  // owns or that group or others may write (permissions.h), and a setting,
+  // trusted key (keys/trusted/*.pub) or capability file that another user
+  // owns or that group or others may write (SmallFileOptions::trusted_owner).
+  // `owner` is the daemon's user: the effective uid unless a test says
+  // otherwise.
   static Config LoadFrom(std::string dir, std::string dir_source);
   static Config LoadFrom(std::string dir, std::string dir_source, uid_t owner);
 

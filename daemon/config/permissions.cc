@@ -5,9 +5,9 @@
 #include <sys/stat.h>
 
 #include <cerrno>
-#include <cstring>
 #include <filesystem>
 
+#include "daemon/common/posix_io.h"
 #include "daemon/common/small_file.h"
 #include "daemon/common/strings.h"
 
@@ -18,7 +18,7 @@ absl::Status CheckPrivateDirectory(std::string_view what, const std::string& pat
   if (::stat(path.c_str(), &st) != 0) {
     if (errno == ENOENT) return absl::OkStatus();
     return absl::FailedPreconditionError(
-        troupe::StrCat(what, " ", path, " cannot be inspected: ", std::strerror(errno)));
+        troupe::StrCat(what, " ", path, " cannot be inspected: ", ErrnoText(errno)));
   }
   if (!S_ISDIR(st.st_mode)) {
     return absl::FailedPreconditionError(
@@ -48,7 +48,7 @@ absl::Status EnsurePrivateDirectory(std::string_view what, const std::string& pa
       ::chmod(partial.c_str(), 0700);  // exactly 0700, whatever the umask
     } else if (errno != EEXIST) {
       return absl::FailedPreconditionError(
-          troupe::StrCat("cannot create the ", what, " ", partial, ": ", std::strerror(errno)));
+          troupe::StrCat("cannot create the ", what, " ", partial, ": ", ErrnoText(errno)));
     }
   }
   return CheckPrivateDirectory(what, path, owner);

@@ -1,10 +1,12 @@
 // permissions.h - who may change what troupd trusts. Whoever can write
-// TROUPE_DIR, keys/, config/, capabilities/ or the socket directory can plant
-// a client token or settings, or put their own socket in troupd's place. So
-// each must belong to the daemon's user (or root, who can change anything
-// anyway) and be writable by nobody else. Config::LoadFrom records these checks
-// as problems, so troupd (which runs Config::Check at start) and `director
-// config check` refuse the same directories.
+// TROUPE_DIR, keys/, keys/trusted/, config/, capabilities/, loaded/,
+// loaded/code/ or the socket directory can plant a client token, a trusted
+// key, settings or code, or put their own socket in troupd's place. So each
+// must belong to the daemon's user (or root, who can change anything anyway)
+// and be writable by nobody else. Config::LoadFrom records these checks as
+// problems, so troupd (which runs Config::Check at start) and `director config
+// check` refuse the same directories. The files in them are checked the same
+// way when read (SmallFileOptions::trusted_owner, daemon/common/small_file.h).
 #pragma once
 
 #include <sys/types.h>

@@ -1,9 +1,11 @@
 #include "daemon/hosting/bundle_host.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <deque>
 #include <filesystem>
 #include <system_error>
@@ -22,6 +24,7 @@
 #include "daemon/hosting/requirements.h"
 #include "daemon/hosting/unload_target.h"
 #include "daemon/loader/bundle_loader.h"
+#include "daemon/runtime/actor_class.h"
 #include "troupe/abi.h"
 #include "troupe/wire.h"
 
@@ -239,14 +242,11 @@ class HostCore : public std::enable_shared_from_this<HostCore> {
   // Writes `path` atomically through the steps "write <what>", "rename <what>".
   absl::Status WriteRecorded(const std::string& path, std::string_view content,
                              std::string_view what);
-  // Appends `hash` to the running mark before its code starts (step "note
-  // running code"). Only an Aborted (simulated crash) is returned; other
-  // failures are logged: crash-loop detection is lost, the load goes on.
-  absl::Status NoteCodeStarts(std::string_view hash) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Writes <loaded>/crashes from crash_history_; logs a failure.
   void SaveCrashHistory() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Counts an unclean exit when the running mark of the last run is still
-  // there, then marks this run (Restore, before anything loads).
+  // Charges the faults recorded in the running mark the last run left (if
+  // it did not stop cleanly), then marks this run and keeps the mark open
+  // for the fault handler (Restore, before anything loads).
   void DetectUncleanExit() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Note(std::vector<std::string>* changes, std::string line) const;
 
@@ -269,6 +269,7 @@ class HostCore : public std::enable_shared_from_this<HostCore> {
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<bool> crashed_{false};                  // a simulated crash: TROUPE_DIR is left alone
   bool marked_running_ ABSL_GUARDED_BY(mu_) = false;  // Restore wrote <loaded>/running
+  int fault_record_ ABSL_GUARDED_BY(mu_) = -1;         // <loaded>/running, O_APPEND
   CrashHistory crash_history_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> cleanup_ ABSL_GUARDED_BY(mu_);  // what Restore removed
 };
@@ -405,18 +406,6 @@ absl::Status HostCore::WriteRecorded(const std::string& path, std::string_view c
   return ReplaceWithTemp(path);
 }
 
-absl::Status HostCore::NoteCodeStarts(std::string_view hash) {
-  if (!marked_running_) return absl::OkStatus();
-  absl::Status noted = Step("note running code", RunningPath(), "cannot write");
-  if (noted.ok()) noted = AppendLine(RunningPath(), RunningCodeLine(hash));
-  if (noted.code() == absl::StatusCode::kAborted) return noted;
-  if (!noted.ok()) {
-    LogWarning("hosting: cannot note that the code of ", hash.substr(0, 16),
-               " starts (a crash loop it causes will not be detected): ", StatusText(noted));
-  }
-  return absl::OkStatus();
-}
-
 void HostCore::SaveCrashHistory() {
   if (crashed_) return;
   if (absl::Status saved =
@@ -441,25 +430,43 @@ void HostCore::DetectUncleanExit() {
     LogWarning("hosting: restore: cannot tell whether the last run ended cleanly: ",
                StatusText(running.status()));
   }
-  const std::string suspect = running.ok() ? LastStartedCode(*running) : "";
   const size_t before = crash_history_.crashes.size();
-  const std::string held = crash_history_.RecordUncleanExit(
-      running.ok() ? std::string_view(suspect) : std::string_view(), now, options_.restart_window);
-  if (running.ok()) {
-    LogWarning("hosting: restore: the last run of the daemon ended without a clean shutdown",
-               suspect.empty() ? std::string()
-                               : troupe::StrCat("; the bundle whose code started last was ",
-                                                suspect.substr(0, 16)));
+  const std::vector<CrashHistory::Charged> charged = crash_history_.ChargeDeadRun(
+      running.ok() ? std::string_view(*running) : std::string_view(), now,
+      options_.restart_window);
+  if (running.ok() && charged.empty()) {
+    LogWarning(
+        "hosting: restore: troupd did not stop cleanly last time (no fault in bundle code "
+        "recorded)");
   }
-  if (!held.empty()) LogError("hosting: restore: ", suspect.substr(0, 16), ": ", held);
+  for (const CrashHistory::Charged& c : charged) {
+    LogWarning("hosting: restore: troupd died last time of ", SignalName(c.signal),
+               " in the code of bundle ", c.hash.substr(0, 16));
+    if (!c.held_reason.empty()) {
+      LogError("hosting: restore: ", c.hash.substr(0, 16), ": ", c.held_reason);
+    }
+  }
   if (running.ok() || crash_history_.crashes.size() != before) SaveCrashHistory();
   absl::Status marked = MakePrivateDirectory(loaded_dir_);
   if (marked.ok()) marked = WriteFileAtomically(RunningPath(), FormatRunning(now), 0600);
+  int fd = -1;
+  if (marked.ok()) {
+    fd = ::open(RunningPath().c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd < 0) marked = ErrnoError(errno, RunningPath(), "cannot open");
+  }
   if (!marked.ok()) {
     LogWarning("hosting: cannot mark the daemon running (crash loops will not be detected): ",
                StatusText(marked));
   }
   marked_running_ = marked.ok();
+  if (fd >= 0) {
+    if (fault_record_ >= 0) {
+      (void)ReleaseFaultRecord(fault_record_);
+      ::close(fault_record_);
+    }
+    fault_record_ = fd;
+    (void)ExchangeFaultRecord(fd);  // this host's run is the one a fault ends
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -783,7 +790,12 @@ std::vector<std::string> HostCore::FinishDrains(const std::vector<uint64_t>& ids
 
 void HostCore::CloseVersions(std::vector<std::unique_ptr<Version>> done) {
   for (auto& v : done) {
-    std::vector<std::string> resident = v->code->Unload();
+    std::vector<std::string> resident;
+    {
+      // Closing runs the libraries' destructors: their code.
+      runtime::BundleCodeScope running_code(v->hash.c_str());
+      resident = v->code->Unload();
+    }
     if (!resident.empty()) {
       LogWarning("hosting: ", v->Name(), ": ", resident.size(),
                  " libraries stay mapped after the unload (a leak, see PLUGIN-LOADING.md)");
@@ -906,8 +918,12 @@ absl::StatusOr<LoadOutcome> HostCore::LoadVerified(bundle::VerifiedBundle verifi
     }
     fs::remove_all(code_dir, ec);
   }
-  absl::StatusOr<std::unique_ptr<loader::LoadedBundle>> code =
-      loader::LoadedBundle::Load(verified, library_root_);
+  absl::StatusOr<std::unique_ptr<loader::LoadedBundle>> code;
+  {
+    // Opening runs the libraries' initializers and entry points: their code.
+    runtime::BundleCodeScope running_code(verified.source_hash.c_str());
+    code = loader::LoadedBundle::Load(verified, library_root_);
+  }
   if (!code.ok()) return fail(code.status());
 
   auto owned = std::make_unique<Version>();
@@ -924,11 +940,14 @@ absl::StatusOr<LoadOutcome> HostCore::LoadVerified(bundle::VerifiedBundle verifi
     for (const troupe_plugin_v1_t* library : v->registered) {
       (void)system_->UnregisterLibrary(library);
     }
-    v->code->Unload();
+    {
+      runtime::BundleCodeScope running_code(v->hash.c_str());
+      v->code->Unload();
+    }
     return fail(std::move(status));
   };
   for (const auto& library : v->code->libraries()) {
-    if (absl::Status s = system_->RegisterLibrary(&library->plugin()); !s.ok()) {
+    if (absl::Status s = system_->RegisterLibrary(&library->plugin(), v->hash); !s.ok()) {
       return discard(absl::Status(s.code(), troupe::StrCat(name, ": ", StatusText(s))));
     }
     v->registered.push_back(&library->plugin());
@@ -960,8 +979,6 @@ absl::StatusOr<LoadOutcome> HostCore::LoadVerified(bundle::VerifiedBundle verifi
         },
         kSupervisorClass);
     versions_.push_back(std::move(owned));
-    // From here a crash of the daemon may be this code's doing.
-    TROUPE_RETURN_IF_ERROR(NoteCodeStarts(v->hash));
   }
 
   if (absl::Status started = StartVersion(v); !started.ok()) {
@@ -1371,6 +1388,11 @@ void HostCore::Shutdown() {
   }
   versions_.clear();
   // A clean exit: the next start does not count it (see DetectUncleanExit).
+  if (fault_record_ >= 0) {
+    (void)ReleaseFaultRecord(fault_record_);
+    ::close(fault_record_);
+    fault_record_ = -1;
+  }
   if (marked_running_ && !crashed_) ::unlink(RunningPath().c_str());
 }
 

@@ -78,8 +78,8 @@ struct HostOptions {
   std::function<void(std::string_view bundle_name)> on_restore_progress;
   // Test-only fault injection; unset in production. Called before each step
   // of a load (or of recording the state) that changes TROUPE_DIR, with its
-  // name: "write copy", "rename copy", "extract code", "note running code",
-  // "write state", "rename state", "remove old copy". A crash makes the call
+  // name: "write copy", "rename copy", "extract code", "write state",
+  // "rename state", "remove old copy". A crash makes the call
   // return AbortedError, and from then on the host changes nothing in
   // TROUPE_DIR (as if the process had died there; Shutdown still closes the
   // libraries, which removes their directories); a new host on the same
@@ -97,6 +97,16 @@ struct UnloadOutcome {
   std::vector<v1::BundleInfo> unloaded;
   std::vector<std::string> changes;
 };
+
+// Installs troupd's handler of fatal signals (SIGSEGV, SIGBUS, SIGILL,
+// SIGFPE, SIGABRT; SA_ONSTACK, SA_RESETHAND). When one hits a thread while it
+// runs a bundle's code (runtime::CurrentBundleCode), by a fault of that thread
+// or sent by the process itself (abort), the handler appends
+// "fault <hash> <signal>" to the running mark of the host that ran Restore
+// last (see Restore); then the signal takes its default action (core dump,
+// death) as without the handler. Process-wide: troupd calls it once at
+// start-up; tests that host bundles do not need it.
+absl::Status InstallFaultHandler();
 
 class BundleHost {
  public:
@@ -119,12 +129,15 @@ class BundleHost {
   //
   // Before that it removes what interrupted loads and unloads left behind
   // (stored copies and library directories no state line names, partial
-  // "*.tmp" files): see RestoreCleanup. And it holds back a bundle the daemon
-  // died with twice within restart_window (crash-loop protection, see
-  // docs/daemon.md "Persistence"): it is reported, not loaded, and listed by
-  // NotRestored with the reason, until it is loaded again or unloaded.
-  // A host that ran Restore marks TROUPE_DIR as running until Shutdown; a
-  // start that finds the mark counts an unclean exit.
+  // "*.tmp" files): see RestoreCleanup. And it holds back a bundle whose code
+  // faulted (InstallFaultHandler) twice within restart_window, killing the
+  // daemon each time (crash-loop protection, see docs/daemon.md "Crash
+  // loops"): it is reported, not loaded, and listed by NotRestored with the
+  // reason, until it is loaded again or unloaded.
+  // A host that ran Restore marks TROUPE_DIR as running until Shutdown, and
+  // keeps the mark open for the fault handler; a start that finds the mark
+  // charges each fault recorded in it to its bundle. An unclean exit without
+  // one (kill -9, out of memory, power loss) charges nothing.
   std::vector<std::string> Restore();
 
   // What the last Restore removed ("removed <path> (<what it was>)"), for

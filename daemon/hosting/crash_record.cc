@@ -1,11 +1,19 @@
 #include "daemon/hosting/crash_record.h"
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
 
 #include "absl/strings/numbers.h"
 #include "daemon/common/strings.h"
+#include "daemon/hosting/bundle_host.h"
 #include "daemon/hosting/loaded_state.h"
+#include "daemon/runtime/actor_class.h"
 
 namespace troupe::hosting {
 namespace {
@@ -89,8 +97,9 @@ CrashHistory ParseCrashHistory(std::string_view text) {
 
 std::string FormatCrashHistory(const CrashHistory& history) {
   std::string out =
-      "# Unclean exits of troupd found at start-up, and the bundles held back for them:\n"
-      "# crash <unix ms> <hash of the bundle whose code started last before it>\n"
+      "# Runs of troupd that died of a fault in a bundle's code, found at start-up, and\n"
+      "# the bundles held back for them:\n"
+      "# crash <unix ms> <hash of the bundle whose code faulted>\n"
       "# held <hash> <reason>: not restored until it is loaded again or unloaded\n";
   for (const CrashHistory::Crash& c : history.crashes) {
     troupe::StrAppend(&out, "crash ", absl::ToUnixMillis(c.at), " ", c.hash, "\n");
@@ -101,21 +110,137 @@ std::string FormatCrashHistory(const CrashHistory& history) {
   return out;
 }
 
+std::vector<CrashHistory::Charged> CrashHistory::ChargeDeadRun(std::string_view running,
+                                                                absl::Time now,
+                                                                absl::Duration window) {
+  std::vector<Charged> charged;
+  const std::vector<Fault> faults = FaultsInRunning(running);
+  if (faults.empty()) RecordUncleanExit("", now, window);  // prunes only
+  for (const Fault& fault : faults) {
+    std::string reason = RecordUncleanExit(fault.hash, now, window);
+    charged.push_back(Charged{fault.hash, fault.signal, std::move(reason)});
+  }
+  return charged;
+}
+
 std::string FormatRunning(absl::Time started) {
   return troupe::StrCat(
-      "# troupd runs (removed at a clean shutdown; found at start-up: the last run died)\n",
+      "# troupd runs (removed at a clean shutdown; found at start-up: the last run died).\n"
+      "# fault <hash> <signal>: a fatal signal hit a thread running that bundle's code\n",
       "started ", absl::ToUnixMillis(started), "\n");
 }
 
-std::string RunningCodeLine(std::string_view hash) { return troupe::StrCat("code ", hash); }
-
-std::string LastStartedCode(std::string_view running) {
-  std::string last;
+std::vector<Fault> FaultsInRunning(std::string_view running) {
+  std::vector<Fault> faults;
   ForEachLine(running, [&](std::string_view line) {
-    auto [kind, hash] = FirstWord(line);
-    if (kind == "code" && IsSourceHash(hash)) last = std::string(hash);
+    auto [kind, rest] = FirstWord(line);
+    if (kind != "fault") return;
+    auto [hash, number] = FirstWord(rest);
+    int signal = 0;
+    if (!IsSourceHash(hash) || !absl::SimpleAtoi(troupe::ToAbsl(number), &signal)) return;
+    for (const Fault& f : faults) {
+      if (f.hash == hash) return;
+    }
+    faults.push_back(Fault{std::string(hash), signal});
   });
-  return last;
+  return faults;
+}
+
+std::string SignalName(int signal) {
+  switch (signal) {
+    case SIGSEGV:
+      return "SIGSEGV";
+    case SIGBUS:
+      return "SIGBUS";
+    case SIGILL:
+      return "SIGILL";
+    case SIGFPE:
+      return "SIGFPE";
+    case SIGABRT:
+      return "SIGABRT";
+    default:
+      return troupe::StrCat("signal ", signal);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The fault handler. Everything below runs in a signal handler, or is read by
+// it: only async-signal-safe calls (write, getpid, sigaction, raise) and a
+// lock-free atomic.
+
+namespace {
+
+std::atomic<int> fault_record{-1};
+static_assert(std::atomic<int>::is_always_lock_free);
+
+constexpr int kFatalSignals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+
+void OnFatalSignal(int signal, siginfo_t* info, void*) {
+  const int saved_errno = errno;
+  // A fault of the thread itself (si_code > 0: raised by the CPU or the
+  // kernel for this instruction) or a signal this process sent (abort,
+  // raise); not one sent from outside (`kill -SEGV`, a stop timeout's
+  // SIGABRT), which is no bundle's doing.
+  if (info == nullptr || info->si_code > 0 || info->si_pid == ::getpid()) RecordFault(signal);
+  errno = saved_errno;
+  // SA_RESETHAND made the action the default again. The signal is blocked
+  // until the handler returns: re-raised, it is delivered then; a fault of an
+  // instruction also happens again when it is retried.
+  ::signal(signal, SIG_DFL);
+  ::raise(signal);
+}
+
+}  // namespace
+
+size_t FormatFaultLine(const char* hash, int signal, char* out) {
+  size_t n = 0;
+  for (const char* p = "fault "; *p != '\0'; ++p) out[n++] = *p;
+  for (size_t i = 0; i < 64 && hash[i] != '\0'; ++i) out[n++] = hash[i];
+  out[n++] = ' ';
+  unsigned value = signal < 0 ? 0u : static_cast<unsigned>(signal);
+  char digits[10];
+  size_t count = 0;
+  do {
+    digits[count++] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  } while (value != 0);
+  while (count > 0) out[n++] = digits[--count];
+  out[n++] = '\n';
+  return n;
+}
+
+int ExchangeFaultRecord(int fd) { return fault_record.exchange(fd); }
+
+bool ReleaseFaultRecord(int fd) { return fault_record.compare_exchange_strong(fd, -1); }
+
+bool RecordFault(int signal) {
+  const char* hash = runtime::CurrentBundleCode();
+  const int fd = fault_record.load(std::memory_order_relaxed);
+  if (hash == nullptr || fd < 0) return false;
+  char line[kMaxFaultLine];
+  const size_t length = FormatFaultLine(hash, signal, line);
+  size_t done = 0;
+  while (done < length) {
+    const ssize_t n = ::write(fd, line + done, length - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+absl::Status InstallFaultHandler() {
+  struct sigaction action {};
+  action.sa_sigaction = OnFatalSignal;
+  action.sa_flags = SA_SIGINFO | SA_RESETHAND | SA_ONSTACK;
+  sigemptyset(&action.sa_mask);
+  for (int signal : kFatalSignals) {
+    if (::sigaction(signal, &action, nullptr) != 0) {
+      return absl::InternalError(troupe::StrCat("cannot install the handler of ",
+                                                SignalName(signal), ": ", std::strerror(errno)));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace troupe::hosting

@@ -5,9 +5,10 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 
 #include "absl/container/flat_hash_set.h"
+#include "daemon/common/logging.h"
+#include "daemon/common/posix_io.h"
 #include "daemon/common/small_file.h"
 #include "daemon/common/strings.h"
 
@@ -31,19 +32,7 @@ absl::Status Errno(std::string_view path, std::string_view what) {
 }  // namespace
 
 absl::Status ErrnoError(int error_number, std::string_view path, std::string_view what) {
-  std::string text = troupe::StrCat(path, ": ", what, ": ", std::strerror(error_number));
-  switch (error_number) {
-    case ENOENT:
-      return absl::NotFoundError(text);
-    case EACCES:
-    case EPERM:
-      return absl::PermissionDeniedError(text);
-    case ENOSPC:
-    case EDQUOT:
-      return absl::ResourceExhaustedError(text);
-    default:
-      return absl::InternalError(text);
-  }
+  return troupe::ErrnoError(error_number, path, what);  // daemon/common/posix_io.h
 }
 
 bool IsSourceHash(std::string_view text) {
@@ -137,17 +126,10 @@ absl::Status WriteTempFile(const std::string& path, std::string_view content, mo
   ::unlink(temp.c_str());  // a leftover of a crash
   int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) return Errno(temp, "cannot create");
-  size_t done = 0;
-  while (done < content.size()) {
-    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      absl::Status status = Errno(temp, "cannot write");
-      ::close(fd);
-      ::unlink(temp.c_str());
-      return status;
-    }
-    done += static_cast<size_t>(n);
+  if (absl::Status status = WriteAll(fd, content, temp); !status.ok()) {
+    ::close(fd);
+    ::unlink(temp.c_str());
+    return status;
   }
   if (::fsync(fd) != 0) {
     absl::Status status = Errno(temp, "cannot flush");
@@ -170,23 +152,30 @@ absl::Status ReplaceWithTemp(const std::string& path) {
     ::unlink(temp.c_str());
     return status;
   }
+  // The rename reaches the disk before anything the caller unlinks after it:
+  // power loss must not keep a later unlink (an old stored copy) but lose the
+  // rename (the state that stopped naming it). The rename is done and seen
+  // either way, so a failure here is only logged.
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? std::string(".")
+                          : slash == 0               ? std::string("/")
+                                                     : path.substr(0, slash);
+  int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0 || ::fsync(dir_fd) != 0) {
+    const absl::Status flushed =
+        Errno(dir, troupe::StrCat("cannot flush the directory after replacing ", path));
+    LogWarning("hosting: ", flushed.message());
+  }
+  if (dir_fd >= 0) ::close(dir_fd);
   return absl::OkStatus();
 }
 
 absl::Status AppendLine(const std::string& path, std::string_view line) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0) return Errno(path, "cannot open");
-  std::string text = troupe::StrCat(line, "\n");
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      absl::Status status = Errno(path, "cannot write");
-      ::close(fd);
-      return status;
-    }
-    done += static_cast<size_t>(n);
+  if (absl::Status status = WriteAll(fd, troupe::StrCat(line, "\n"), path); !status.ok()) {
+    ::close(fd);
+    return status;
   }
   if (::close(fd) != 0) return Errno(path, "cannot write");
   return absl::OkStatus();

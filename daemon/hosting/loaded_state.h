@@ -67,6 +67,8 @@ absl::Status WriteFileAtomically(const std::string& path, std::string_view conte
 // The first half: `<path>.tmp` (replacing a leftover), written and flushed.
 absl::Status WriteTempFile(const std::string& path, std::string_view content, mode_t mode);
 // The second half: renames `<path>.tmp` over `path`; removes it on error.
+// Then flushes the directory, so that the rename reaches the disk before
+// anything the caller removes afterwards (a failure there is logged only).
 absl::Status ReplaceWithTemp(const std::string& path);
 // Appends `line` to `path` (created with mode 0600), not flushed to disk.
 absl::Status AppendLine(const std::string& path, std::string_view line);

@@ -9,9 +9,9 @@
 
 #include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 
+#include "daemon/common/posix_io.h"
 #include "daemon/common/small_file.h"
 #include "daemon/common/strings.h"
 #include "daemon/peerauth/proof.h"
@@ -24,14 +24,12 @@ constexpr size_t kHexChars = 2 * ConventionKey::kBytes;
 // its content, a larger one unread.
 constexpr size_t kMaxFileBytes = 4096;
 
-std::string Errno(int err) { return std::strerror(err); }
-
 // Creates the directory `dir` (mode 0700) when it is missing; parents must exist.
 absl::Status EnsureDirectory(const std::string& dir) {
   if (dir.empty()) return absl::OkStatus();
   if (::mkdir(dir.c_str(), 0700) == 0 || errno == EEXIST) return absl::OkStatus();
   return absl::FailedPreconditionError(
-      troupe::StrCat("cannot create the directory ", dir, ": ", Errno(errno)));
+      troupe::StrCat("cannot create the directory ", dir, ": ", ErrnoText(errno)));
 }
 
 }  // namespace
@@ -113,23 +111,17 @@ absl::StatusOr<ConventionKey> ConventionKey::Create(const std::string& path, boo
   if (fd < 0) {
     sodium_memzero(line.data(), line.size());
     return absl::FailedPreconditionError(
-        troupe::StrCat("cannot create a temporary file next to ", path, ": ", Errno(errno)));
+        troupe::StrCat("cannot create a temporary file next to ", path, ": ", ErrnoText(errno)));
   }
   ::fchmod(fd, 0600);
-  size_t written = 0;
-  while (written < line.size()) {
-    ssize_t n = ::write(fd, line.data() + written, line.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    written += static_cast<size_t>(n);
-  }
+  absl::Status written = WriteAll(fd, line, temp);
   sodium_memzero(line.data(), line.size());
-  const bool synced = ::fsync(fd) == 0;
+  if (written.ok() && ::fsync(fd) != 0) written = ErrnoError(errno, temp, "cannot sync");
   ::close(fd);
-  if (written != line.size() || !synced) {
+  if (!written.ok()) {
     ::unlink(temp.c_str());
     return absl::FailedPreconditionError(
-        troupe::StrCat("cannot write the convention key ", path, ": ", Errno(errno)));
+        troupe::StrCat("cannot write the convention key ", path, " (", written.message(), ")"));
   }
   // link(2) fails when `path` exists, so a concurrent creator is never overwritten
   // without `force`; rename(2) replaces atomically with it.
@@ -142,7 +134,7 @@ absl::StatusOr<ConventionKey> ConventionKey::Create(const std::string& path, boo
           troupe::StrCat("convention key ", path, " already exists (not overwritten)"));
     }
     return absl::FailedPreconditionError(
-        troupe::StrCat("cannot write the convention key ", path, ": ", Errno(err)));
+        troupe::StrCat("cannot write the convention key ", path, ": ", ErrnoText(err)));
   }
   return key;
 }

@@ -4,6 +4,7 @@
 // use C++ classes directly.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -16,6 +17,30 @@
 namespace troupe::runtime {
 
 class Cell;
+
+// The source hash (64 hex digits, NUL-terminated) of the bundle whose code
+// the calling thread runs now, or nullptr when it runs none. Async-signal-
+// safe: the fatal-signal handler of daemon/hosting (crash_record.h) reads it
+// to charge a fault to the bundle whose code faulted.
+const char* CurrentBundleCode();
+
+// Marks the calling thread as running the code of bundle `hash` (nullptr:
+// none; the string must outlive the scope) until the scope ends, then puts
+// back the mark it found. PluginActorClass marks every call into a library;
+// daemon/hosting marks the opening of a bundle's libraries. The first mark
+// of a bundle on a thread also gives the thread an alternate signal stack
+// (64 KiB, freed at thread exit) unless it has one, so that a stack overflow
+// in bundle code still reaches the handler.
+class BundleCodeScope {
+ public:
+  explicit BundleCodeScope(const char* hash);
+  ~BundleCodeScope();
+  BundleCodeScope(const BundleCodeScope&) = delete;
+  BundleCodeScope& operator=(const BundleCodeScope&) = delete;
+
+ private:
+  const char* previous_;
+};
 
 // Thread-safe: one ActorClass serves every actor of its kind.
 class ActorClass {
@@ -49,17 +74,19 @@ class ActorClass {
 // (STATIC in the library) must stay valid while actors of the class live;
 // the name is copied, so the status of an exited actor stays readable after
 // its library was unregistered and closed (ActorSystem::UnregisterLibrary).
+// `bundle_hash`, when it is a 64 hex digit source hash, names the bundle the
+// library comes from: every call into the library marks the thread with it
+// (BundleCodeScope); any other value marks nothing.
 class PluginActorClass final : public ActorClass {
  public:
-  PluginActorClass(const troupe_plugin_v1_t* library, const troupe_actor_class_v1_t* desc)
-      : library_(library),
-        desc_(desc),
-        name_(desc->name),
-        exit_when_unfit_(ReadExitWhenUnfit(library, desc)) {}
+  PluginActorClass(const troupe_plugin_v1_t* library, const troupe_actor_class_v1_t* desc,
+                   std::string_view bundle_hash = {});
+  PluginActorClass(const PluginActorClass&) = delete;  // code_ points into bundle_hash_
+  PluginActorClass& operator=(const PluginActorClass&) = delete;
   std::string_view name() const override { return name_; }
   absl::StatusOr<void*> Create(Cell* cell) const override;
   absl::Status Receive(void* instance, Cell* cell, Message& message) const override;
-  void Destroy(void* instance) const override { desc_->destroy(instance); }
+  void Destroy(void* instance) const override;
   troupe_failure_policy_t failure_policy() const override {
     return desc_->failure_policy == TROUPE_FAILURE_RESTART ? TROUPE_FAILURE_RESTART
                                                            : TROUPE_FAILURE_RESUME;
@@ -82,6 +109,8 @@ class PluginActorClass final : public ActorClass {
   const troupe_actor_class_v1_t* desc_;
   std::string name_;
   bool exit_when_unfit_;
+  std::array<char, 65> bundle_hash_{};  // NUL-terminated; read by a signal handler
+  const char* code_ = nullptr;          // bundle_hash_.data(), or nullptr for none
 };
 
 // The host function table handed to plugin actors (host_table.cc).

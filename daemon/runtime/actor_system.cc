@@ -116,7 +116,8 @@ ActorSystem::~ActorSystem() {
 // ---------------------------------------------------------------------------
 // Classes
 
-absl::Status ActorSystem::RegisterLibrary(const troupe_plugin_v1_t* plugin) {
+absl::Status ActorSystem::RegisterLibrary(const troupe_plugin_v1_t* plugin,
+                                          std::string_view bundle_hash) {
   if (plugin == nullptr) return absl::InvalidArgumentError("library table is null");
   if (plugin->abi_major != TROUPE_ABI_MAJOR || plugin->abi_minor > TROUPE_ABI_MINOR ||
       plugin->classes == nullptr) {
@@ -134,7 +135,7 @@ absl::Status ActorSystem::RegisterLibrary(const troupe_plugin_v1_t* plugin) {
           troupe::StrCat("library '", plugin->library_name == nullptr ? "?" : plugin->library_name,
                          "' has an incomplete description for class #", i));
     }
-    made.push_back(std::make_unique<PluginActorClass>(plugin, plugin->classes[i]));
+    made.push_back(std::make_unique<PluginActorClass>(plugin, plugin->classes[i], bundle_hash));
   }
   troupe::MutexLock lock(&classes_->mu);
   for (auto& c : made) {

@@ -96,8 +96,11 @@ class ActorSystem {
   // Makes the classes of a library creatable by name. The table must stay
   // valid until the system is destroyed. AlreadyExists when a class name in
   // the same library repeats; a later library's class of the same name wins
-  // for lookups from outside that library.
-  absl::Status RegisterLibrary(const troupe_plugin_v1_t* plugin);
+  // for lookups from outside that library. `bundle_hash`: the source hash of
+  // the bundle the library comes from, if any; calls into its code mark the
+  // thread with it (CurrentBundleCode in actor_class.h).
+  absl::Status RegisterLibrary(const troupe_plugin_v1_t* plugin,
+                               std::string_view bundle_hash = {});
   // Registers a C++ class (tests, built-ins). Same naming rules.
   absl::Status RegisterClass(std::unique_ptr<ActorClass> actor_class);
   // Undoes RegisterLibrary so that the library may be closed: its classes can

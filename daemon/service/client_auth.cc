@@ -6,9 +6,9 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 
 #include "daemon/common/logging.h"
+#include "daemon/common/posix_io.h"
 #include "daemon/common/small_file.h"
 #include "daemon/common/strings.h"
 
@@ -29,15 +29,19 @@ absl::StatusOr<std::string> CreateToken(const std::string& path) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
     return absl::FailedPreconditionError(
-        troupe::StrCat("cannot create client token ", path, ": ", std::strerror(errno)));
+        troupe::StrCat("cannot create client token ", path, ": ", ErrnoText(errno)));
   }
   std::string token(hex, 2 * sizeof raw);
+  sodium_memzero(hex, sizeof hex);
   std::string line = token + "\n";
-  ssize_t n = ::write(fd, line.data(), line.size());
-  ::close(fd);
-  if (n != static_cast<ssize_t>(line.size())) {
+  absl::Status written = WriteAll(fd, line, path);
+  sodium_memzero(line.data(), line.size());
+  if (written.ok() && ::fsync(fd) != 0) written = ErrnoError(errno, path, "cannot sync");
+  if (::close(fd) != 0 && written.ok()) written = ErrnoError(errno, path, "cannot write");
+  if (!written.ok()) {
     ::unlink(path.c_str());
-    return absl::FailedPreconditionError(troupe::StrCat("cannot write client token ", path));
+    return absl::FailedPreconditionError(
+        troupe::StrCat("cannot write client token ", path, " (", written.message(), ")"));
   }
   LogInfo("created the client token ", path, " (TCP clients must send it)");
   return token;

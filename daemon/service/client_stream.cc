@@ -192,10 +192,27 @@ class ClientStream::Outbox {
   }
 
  private:
+  // Takes the oldest queued frames, about kMaxWriteBytes of them (at least
+  // one), as the next batch to write: one ServerBatch stays small whatever
+  // the backlog.
   v1::ServerBatch* TakeQueuedLocked(ClientStream** stream) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     writing_ = true;
     writing_batch_.Clear();
-    writing_batch_.Swap(&queued_);
+    size_t bytes = 0;
+    int take = 0;
+    while (take < queued_.frames_size() && (take == 0 || bytes < kMaxWriteBytes)) {
+      const v1::ServerFrame& frame = queued_.frames(take++);
+      bytes += frame.payload().size() + frame.type().size() + frame.from().size() +
+               frame.error().size() + kFrameOverheadBytes;
+    }
+    if (take == queued_.frames_size()) {
+      writing_batch_.Swap(&queued_);
+    } else {
+      std::vector<v1::ServerFrame*> taken(static_cast<size_t>(take));
+      queued_.mutable_frames()->ExtractSubrange(0, take, taken.data());
+      writing_batch_.mutable_frames()->Clear();
+      for (v1::ServerFrame* frame : taken) writing_batch_.mutable_frames()->AddAllocated(frame);
+    }
     *stream = stream_;
     return &writing_batch_;
   }
@@ -224,6 +241,10 @@ class ClientStream::Outbox {
 
   // Frames of a written batch kept allocated for the next one.
   static constexpr int kKeptFrames = 1024;
+  // A written batch holds about this many bytes of frames (one frame at
+  // least, whatever its size).
+  static constexpr size_t kMaxWriteBytes = 1 << 20;
+  static constexpr size_t kFrameOverheadBytes = 24;
   // Finish once: when the client is gone, or done sending with every ask
   // answered and every frame written.
   bool ShouldFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {

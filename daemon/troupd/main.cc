@@ -49,6 +49,11 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // A fatal signal in a bundle's code is recorded for crash-loop protection
+  // (docs/daemon.md "Crash loops"), then kills the daemon as before.
+  if (absl::Status installed = troupe::hosting::InstallFaultHandler(); !installed.ok()) {
+    troupe::LogWarning("troupd: ", installed.message(), " (crash loops will not be detected)");
+  }
 
   troupe::config::Config config = troupe::config::Config::Load(dir);
   troupe::troupd::DaemonOptions options;

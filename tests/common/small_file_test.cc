@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <optional>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -143,6 +144,63 @@ TEST(SmallFileTest, ASecretOfAnotherUserIsRefused) {
               troupe::StrCat(path, " is owned by uid ", me, ", not by the user reading it (uid ",
                              other, "); it is a secret: chown ", other, " ", path));
   }
+}
+
+SmallFileOptions TrustedOf(std::optional<uid_t> owner = std::nullopt) {
+  SmallFileOptions options;
+  options.trusted_owner = true;
+  options.owner = owner;
+  return options;
+}
+
+TEST(SmallFileTest, ATrustedFileGroupOrOthersCanWriteIsRefusedWithTheFix) {
+  TempDir dir;
+  const std::string path = WriteFile(dir.path() + "/listen_tcp", "0.0.0.0:7000\n", 0666);
+  absl::StatusOr<std::string> others = ReadSmallFile(path, 64, TrustedOf());
+  EXPECT_EQ(others.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(others.status().message(),
+            path + " is writable by others (mode 0666): chmod go-w " + path);
+  WriteFile(path, "0.0.0.0:7000\n", 0660);
+  absl::StatusOr<std::string> group = ReadSmallFile(path, 64, TrustedOf());
+  EXPECT_EQ(group.status().message(),
+            path + " is writable by its group (mode 0660): chmod go-w " + path);
+  // Others may read it: it is not a secret.
+  WriteFile(path, "0.0.0.0:7000\n", 0644);
+  ASSERT_OK_AND_ASSIGN(std::string text, ReadSmallFile(path, 64, TrustedOf()));
+  EXPECT_EQ(text, "0.0.0.0:7000\n");
+  // Without the flag the mode does not matter.
+  WriteFile(path, "0.0.0.0:7000\n", 0666);
+  EXPECT_OK(ReadSmallFile(path, 64));
+}
+
+TEST(SmallFileTest, ATrustedFileOfAnotherUserIsRefusedWithTheFix) {
+  TempDir dir;
+  const std::string path = WriteFile(dir.path() + "/zone", "eu\n", 0644);
+  const uid_t me = ::geteuid();
+  if (me == 0) {
+    // Root may own a trusted file, so give this one away.
+    ASSERT_EQ(::chown(path.c_str(), 65534, static_cast<gid_t>(-1)), 0);
+    absl::StatusOr<std::string> text = ReadSmallFile(path, 64, TrustedOf());
+    EXPECT_EQ(text.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_EQ(text.status().message(), path +
+                                           " is owned by uid 65534, not by the daemon's user "
+                                           "(uid 0): chown 0 " +
+                                           path);
+    EXPECT_OK(ReadSmallFile(path, 64, TrustedOf(65534)));
+  } else {
+    const uid_t other = me + 1;
+    absl::StatusOr<std::string> text = ReadSmallFile(path, 64, TrustedOf(other));
+    EXPECT_EQ(text.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_EQ(text.status().message(),
+              troupe::StrCat(path, " is owned by uid ", me, ", not by the daemon's user (uid ",
+                             other, "): chown ", other, " ", path));
+    EXPECT_OK(ReadSmallFile(path, 64, TrustedOf()));
+  }
+}
+
+TEST(SmallFileTest, ATrustedFileRootOwnsPasses) {
+  // Root can change anything anyway; /etc/passwd is root's and 0644.
+  EXPECT_OK(ReadSmallFile("/etc/passwd", 1 << 20, TrustedOf(12345)).status());
 }
 
 }  // namespace

@@ -458,6 +458,34 @@ TEST_F(DirectorTest, ConfigCheckRefusesATroupeDirOthersCanWrite) {
   EXPECT_EQ(ok.code, 0) << ok;
 }
 
+TEST_F(DirectorTest, ConfigCheckRefusesASettingOrTrustedKeyOthersCanWrite) {
+  const std::string key_id = MakeTrustedSigningKey();
+  fs::create_directories(dir_ + "/config");
+  const std::string setting = dir_ + "/config/listen_tcp";
+  WriteFileForTest(setting, "0.0.0.0:7000\n");
+  ASSERT_EQ(::chmod(setting.c_str(), 0666), 0);
+  Result bad = Run({"config", "check"});
+  EXPECT_EQ(bad.code, 7) << bad;
+  EXPECT_NE(
+      bad.err.find(setting + ": listen_tcp: writable by others (mode 0666): chmod go-w " + setting),
+      std::string::npos)
+      << bad;
+  ASSERT_EQ(::chmod(setting.c_str(), 0644), 0);
+  const std::string key = dir_ + "/keys/trusted/" + key_id + ".pub";
+  ASSERT_EQ(::chmod(key.c_str(), 0664), 0);
+  Result group = Run({"config", "check"});
+  EXPECT_EQ(group.code, 7) << group;
+  EXPECT_NE(group.err.find("trusted key " + key +
+                           " is writable by its group (mode 0664): "
+                           "chmod go-w " +
+                           key),
+            std::string::npos)
+      << group;
+  ASSERT_EQ(::chmod(key.c_str(), 0644), 0);
+  Result ok = Run({"config", "check"});
+  EXPECT_EQ(ok.code, 0) << ok;
+}
+
 TEST_F(DirectorTest, NewGeneratesABuildableProjectOnce) {
   Result r = Run({"new", "hello.world"});
   ASSERT_EQ(r.code, 0) << r;

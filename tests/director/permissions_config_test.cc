@@ -1,18 +1,22 @@
 // permissions_config_test.cc - daemon/config/permissions.h and the problems
-// Config::LoadFrom records for a TROUPE_DIR, keys/, config/, capabilities/ or
-// socket directory that another user owns or that group or others may write.
+// Config::LoadFrom records for a TROUPE_DIR, keys/, keys/trusted/, config/,
+// capabilities/, loaded/ or socket directory, or a setting, trusted key or
+// capability file, that another user owns or that group or others may write.
 #include "daemon/config/permissions.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
 #include "daemon/common/strings.h"
+#include "daemon/config/capabilities.h"
 #include "daemon/config/config.h"
 #include "tests/common/status_matchers.h"
 #include "tests/common/temp_dir.h"
@@ -22,6 +26,21 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::troupe::testing::TempDir;
+
+void WriteFile(const std::string& path, const std::string& text, mode_t mode) {
+  fs::create_directories(fs::path(path).parent_path());
+  std::ofstream(path) << text;
+  ASSERT_EQ(::chmod(path.c_str(), mode), 0) << path;
+}
+
+// Gives `path` to uid 65534 when running as root and returns the owner to
+// expect (the daemon's user); else returns another uid than the file's.
+uid_t GiveAwayOrExpectAnother(const std::string& path) {
+  const uid_t me = ::geteuid();
+  if (me != 0) return me + 1;
+  EXPECT_EQ(::chown(path.c_str(), 65534, static_cast<gid_t>(-1)), 0) << path;
+  return 0;
+}
 
 void MakeDir(const std::string& path, mode_t mode) {
   fs::create_directories(path);
@@ -145,6 +164,105 @@ TEST(PermissionsConfigTest, EnsurePrivateDirectoryCreates0700AndChecksWhatExists
   EXPECT_EQ(open.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(open.message(),
             "socket directory " + run + " is writable by others (mode 0777): chmod go-w " + run);
+}
+
+TEST(PermissionsConfigTest, TheTrustedKeysAndLoadedDirectoriesAreChecked) {
+  TempDir dir;
+  MakeDir(dir.path() + "/keys", 0755);
+  MakeDir(dir.path() + "/keys/trusted", 0777);
+  MakeDir(dir.path() + "/loaded", 0700);
+  MakeDir(dir.path() + "/loaded/code", 0775);
+  const Config config = Config::LoadFrom(dir.path(), "--dir");
+  ASSERT_EQ(config.problems().size(), 2u) << config.Check();
+  EXPECT_EQ(config.problems()[0], "trusted keys directory " + dir.path() +
+                                      "/keys/trusted is writable by others (mode 0777): "
+                                      "chmod go-w " +
+                                      dir.path() + "/keys/trusted");
+  EXPECT_EQ(config.problems()[1], "bundle code directory " + dir.path() +
+                                      "/loaded/code is writable by its group (mode 0775): "
+                                      "chmod go-w " +
+                                      dir.path() + "/loaded/code");
+}
+
+TEST(PermissionsConfigTest, ASettingOthersCanWriteIsRefusedWithTheFix) {
+  TempDir dir;
+  const std::string path = dir.path() + "/config/listen_tcp";
+  WriteFile(path, "0.0.0.0:7000\n", 0666);
+  MakeDir(dir.path() + "/config", 0755);
+  const Config config = Config::LoadFrom(dir.path(), "--dir");
+  ASSERT_EQ(config.problems().size(), 1u) << config.Check();
+  EXPECT_EQ(config.problems()[0],
+            path + ": listen_tcp: writable by others (mode 0666): chmod go-w " + path);
+  // The value is not used: troupd does not listen on a planted address.
+  EXPECT_EQ(config.Daemon().status().code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_EQ(::chmod(path.c_str(), 0644), 0);
+  const Config fixed = Config::LoadFrom(dir.path(), "--dir");
+  EXPECT_OK(fixed.Check());
+  ASSERT_OK_AND_ASSIGN(DaemonSettings settings, fixed.Daemon());
+  EXPECT_EQ(settings.listen_tcp, "0.0.0.0:7000");
+}
+
+TEST(PermissionsConfigTest, ASettingOfAnotherUserIsRefused) {
+  TempDir dir;
+  const std::string path = dir.path() + "/config/worker_threads";
+  WriteFile(path, "4\n", 0644);
+  MakeDir(dir.path() + "/config", 0755);
+  const uid_t owner = GiveAwayOrExpectAnother(path);
+  const uid_t file_owner = ::geteuid() == 0 ? 65534 : ::geteuid();
+  const Config config = Config::LoadFrom(dir.path(), "--dir", owner);
+  // Not root: the directories are not `owner`'s either, and are problems too.
+  EXPECT_NE(std::find(config.problems().begin(), config.problems().end(),
+                      troupe::StrCat(path, ": worker_threads: owned by uid ", file_owner,
+                                     ", not by the daemon's user (uid ", owner, "): chown ", owner,
+                                     " ", path)),
+            config.problems().end())
+      << config.Check();
+  EXPECT_EQ(config.problems().size(), ::geteuid() == 0 ? 1u : 3u) << config.Check();
+}
+
+TEST(PermissionsConfigTest, AGroupWritableTrustedKeyIsRefusedWithTheFix) {
+  TempDir dir;
+  MakeDir(dir.path() + "/keys/trusted", 0755);
+  MakeDir(dir.path() + "/keys", 0700);
+  const std::string key = dir.path() + "/keys/trusted/0123456789abcdef.pub";
+  WriteFile(key, "troupe-ed25519-public AAAA\n", 0664);
+  WriteFile(dir.path() + "/keys/trusted/README", "not a key; not read\n", 0666);
+  const Config config = Config::LoadFrom(dir.path(), "--dir");
+  ASSERT_EQ(config.problems().size(), 1u) << config.Check();
+  EXPECT_EQ(config.problems()[0],
+            "trusted key " + key + " is writable by its group (mode 0664): chmod go-w " + key);
+  ASSERT_EQ(::chmod(key.c_str(), 0644), 0);
+  EXPECT_OK(Config::LoadFrom(dir.path(), "--dir").Check());
+}
+
+TEST(PermissionsConfigTest, ACapabilityFileOfAnotherUserIsRefused) {
+  TempDir dir;
+  MakeDir(dir.path() + "/capabilities", 0755);
+  const std::string path = dir.path() + "/capabilities/zone";
+  WriteFile(path, "eu\n", 0644);
+  const uid_t owner = GiveAwayOrExpectAnother(path);
+  const uid_t file_owner = ::geteuid() == 0 ? 65534 : ::geteuid();
+  const std::string expected =
+      troupe::StrCat(path, " is owned by uid ", file_owner, ", not by the daemon's user (uid ",
+                     owner, "): chown ", owner, " ", path);
+  absl::StatusOr<std::vector<CapabilityValue>> loaded = LoadCapabilities(dir.path(), owner);
+  EXPECT_EQ(loaded.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(loaded.status().message(), expected);
+  if (::geteuid() == 0) {
+    // What troupd and `director config check` see: the daemon's user is root.
+    const Config config = Config::LoadFrom(dir.path(), "--dir");
+    ASSERT_EQ(config.problems().size(), 1u) << config.Check();
+    EXPECT_EQ(config.problems()[0], expected);
+  }
+}
+
+TEST(PermissionsConfigTest, ACapabilityObjectOthersCanWriteIsRefused) {
+  TempDir dir;
+  const std::string path = dir.path() + "/capabilities.json";
+  WriteFile(path, "{\"zone\": \"eu\"}\n", 0646);
+  const Config config = Config::LoadFrom(dir.path(), "--dir");
+  ASSERT_EQ(config.problems().size(), 1u) << config.Check();
+  EXPECT_EQ(config.problems()[0], path + " is writable by others (mode 0646): chmod go-w " + path);
 }
 
 }  // namespace

@@ -1,8 +1,12 @@
-// Tests of the crash record (crash_record.h): which bundle an unclean exit
-// is charged to, when a bundle is held back, and the file formats.
+// Tests of the crash record (crash_record.h): which bundle a dead run is
+// charged to (only those its fault lines name), when a bundle is held back,
+// and the file formats. tests/hosting/fault_handler_test.cc has real faults.
 #include "daemon/hosting/crash_record.h"
 
+#include <signal.h>
+
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -15,13 +19,77 @@ const std::string kHashA(64, 'a');
 const std::string kHashB(64, 'b');
 const absl::Time kStart = absl::FromUnixSeconds(1700000000);
 
-TEST(CrashRecordTest, TheBundleWhoseCodeStartedLastIsTheSuspect) {
+std::string FaultLine(const std::string& hash, int signal) {
+  char line[kMaxFaultLine];
+  return std::string(line, FormatFaultLine(hash.c_str(), signal, line));
+}
+
+TEST(CrashRecordTest, AFaultLineNamesTheHashAndTheSignal) {
+  EXPECT_EQ(FaultLine(kHashA, SIGABRT), "fault " + kHashA + " 6\n");
+  EXPECT_EQ(FaultLine(kHashB, 11), "fault " + kHashB + " 11\n");
+  EXPECT_EQ(FaultLine(kHashA + "tail", 2147483647), "fault " + kHashA + " 2147483647\n")
+      << "at most 64 characters of the hash; the longest line fits";
+}
+
+TEST(CrashRecordTest, TheFaultLinesOfARunningFileNameEachBundleOnce) {
   std::string running = FormatRunning(kStart);
-  EXPECT_EQ(LastStartedCode(running), "") << "nothing started";
-  running += RunningCodeLine(kHashA) + "\n" + RunningCodeLine(kHashB) + "\n";
-  EXPECT_EQ(LastStartedCode(running), kHashB);
-  EXPECT_EQ(LastStartedCode(running + "code " + kHashA.substr(0, 10)), kHashB)
-      << "a line cut short by the crash is ignored";
+  EXPECT_TRUE(FaultsInRunning(running).empty()) << "a bare leftover names nobody";
+  running += FaultLine(kHashB, SIGSEGV) + "code " + kHashA + "\n" + FaultLine(kHashA, SIGABRT) +
+             FaultLine(kHashB, SIGABRT) + "fault " + kHashA.substr(0, 10);
+  std::vector<Fault> faults = FaultsInRunning(running);
+  ASSERT_EQ(faults.size(), 2u) << running;
+  EXPECT_EQ(faults[0].hash, kHashB);
+  EXPECT_EQ(faults[0].signal, SIGSEGV) << "its first line";
+  EXPECT_EQ(faults[1].hash, kHashA);
+  EXPECT_EQ(faults[1].signal, SIGABRT);
+  EXPECT_TRUE(FaultsInRunning("fault " + kHashA + " \n").empty()) << "cut short";
+}
+
+TEST(CrashRecordTest, ALeftoverRunningFileWithoutFaultsChargesNobody) {
+  CrashHistory history;
+  const absl::Duration window = absl::Seconds(60);
+  // An old-style file (code lines: the bundle that started last) too.
+  const std::string bare = FormatRunning(kStart) + "code " + kHashA + "\n";
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(history.ChargeDeadRun(bare, kStart + absl::Seconds(i), window).empty());
+  }
+  EXPECT_TRUE(history.crashes.empty());
+  EXPECT_EQ(history.HeldReason(kHashA), nullptr);
+}
+
+TEST(CrashRecordTest, FaultLinesChargeTheirBundlesAndTheSecondWithinTheWindowHoldsIt) {
+  CrashHistory history;
+  const absl::Duration window = absl::Seconds(60);
+  const std::string run = FormatRunning(kStart) + FaultLine(kHashA, SIGABRT);
+  std::vector<CrashHistory::Charged> first = history.ChargeDeadRun(run, kStart, window);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].hash, kHashA);
+  EXPECT_EQ(first[0].signal, SIGABRT);
+  EXPECT_EQ(first[0].held_reason, "");
+  ASSERT_EQ(history.crashes.size(), 1u);
+  EXPECT_EQ(history.crashes[0].at, kStart);
+
+  // Two threads faulted in one run: each bundle once, and A not twice.
+  const std::string both =
+      FormatRunning(kStart) + FaultLine(kHashA, SIGSEGV) + FaultLine(kHashA, SIGSEGV) +
+      FaultLine(kHashB, SIGBUS);
+  std::vector<CrashHistory::Charged> second =
+      history.ChargeDeadRun(both, kStart + absl::Seconds(30), window);
+  ASSERT_EQ(second.size(), 2u);
+  EXPECT_EQ(second[0].held_reason,
+            "the daemon died twice within 1m while it ran this bundle; not restored (unload it, "
+            "or load it again to retry)");
+  EXPECT_EQ(second[1].hash, kHashB);
+  EXPECT_EQ(second[1].held_reason, "") << "B faulted once";
+  EXPECT_NE(history.HeldReason(kHashA), nullptr);
+  EXPECT_EQ(history.HeldReason(kHashB), nullptr);
+  EXPECT_EQ(history.crashes.size(), 3u);
+}
+
+TEST(CrashRecordTest, SignalsAreNamed) {
+  EXPECT_EQ(SignalName(SIGSEGV), "SIGSEGV");
+  EXPECT_EQ(SignalName(SIGABRT), "SIGABRT");
+  EXPECT_EQ(SignalName(SIGKILL), "signal 9");
 }
 
 TEST(CrashRecordTest, TheSecondCrashWithinTheWindowHoldsTheBundle) {

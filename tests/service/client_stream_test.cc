@@ -1,5 +1,6 @@
 // Tests of the Messaging.Connect stream: hello, asks answered by id, tells,
 // incoming messages, per-frame errors, and clients that go away.
+#include <atomic>
 #include <future>
 #include <map>
 #include <set>
@@ -228,37 +229,43 @@ TEST_F(ClientStreamTest, ABatchOfTooManyFramesEndsTheStreamBeforeAnyIsHandled) {
 // that sends bad frames faster than it reads pauses the stream in the
 // middle of a batch, and every error arrives, in order, once it reads.
 TEST_F(ClientStreamTest, ErrorRepliesPauseAStreamMidBatchAndNoneIsLost) {
-  auto context = Context();
+  auto context = Context(absl::Seconds(60));
   std::string address;
   auto stream = Open(context.get(), &address);
-  constexpr uint64_t kBatches = 4;
-  constexpr uint64_t kPerBatch = 60000;  // the second batch crosses the bound
-  // The client reads nothing until two batches were taken: their 120000
-  // errors (megabytes) cannot all pass the client's flow-control window, so
-  // the backlog reaches the bound and the stream pauses inside the second
-  // batch; reading resumes it.
-  std::promise<void> two_written;
+  constexpr uint64_t kBatches = 12;
+  constexpr uint64_t kPerBatch = 12000;
+  // Each frame's error names its 120-byte target: the errors of the first
+  // batches (tens of MB) cannot all pass the client's flow-control window
+  // while it reads nothing, so the backlog reaches the bound and the stream
+  // pauses inside a batch; reading resumes it.
+  const std::string unknown(120, 'n');
+  std::atomic<bool> all_written{false};
   std::thread writer([&] {
     for (uint64_t b = 0; b < kBatches; ++b) {
       v1::ClientBatch batch;
       for (uint64_t i = 0; i < kPerBatch; ++i) {
-        *batch.add_frames() = Frame(b * kPerBatch + i + 1, "echo", "", "", /*ask=*/false);
+        *batch.add_frames() = Frame(b * kPerBatch + i + 1, unknown, "text", "", /*ask=*/false);
       }
-      const bool written = stream->Write(batch);
-      if (b == 1) two_written.set_value();
-      if (!written) return;
+      if (!stream->Write(batch)) break;
     }
     stream->WritesDone();
+    all_written = true;
   });
-  two_written.get_future().wait();
+  // Reads nothing until the stream has paused (or, which would fail below,
+  // took every batch without pausing).
+  EXPECT_TRUE(Eventually([&] {
+    return all_written || messaging_->PeakQueuedFramesForTest() >= ClientStream::kMaxQueuedFrames;
+  }));
   std::vector<v1::ServerFrame> frames = ReadFrames(stream.get(), kBatches * kPerBatch);
   writer.join();
-  ASSERT_EQ(frames.size(), kBatches * kPerBatch);
-  // The stream paused at the bound, inside a batch: never more waited.
-  // (Before, the whole second batch was handled first: 120000 waited.)
+  ASSERT_EQ(frames.size(), kBatches * kPerBatch) << stream->Finish().error_message();
+  // The stream paused exactly at the bound, inside a batch. (Before, a batch
+  // was handled whole before the check: the backlog overshot by up to a
+  // batch.)
   EXPECT_EQ(messaging_->PeakQueuedFramesForTest(), ClientStream::kMaxQueuedFrames);
   for (uint64_t i = 0; i < frames.size(); ++i) {
     ASSERT_EQ(frames[i].kind(), v1::ServerFrame::KIND_ERROR) << i;
+    ASSERT_EQ(frames[i].code(), static_cast<int>(grpc::StatusCode::NOT_FOUND)) << i;
     ASSERT_EQ(frames[i].id(), i + 1);  // frames of one stream are answered in order
   }
   EXPECT_TRUE(stream->Finish().ok());
