@@ -39,6 +39,7 @@
 #include "daemon/peerauth/convention_key.h"
 #include "daemon/troupd/daemon.h"
 #include "grpcpp/grpcpp.h"
+#include "tests/bench/free_port.h"
 #include "tests/bench/raw_grpc_baseline.h"
 #include "troupe/client.h"
 #include "troupe/v1/admin.grpc.pb.h"
@@ -83,17 +84,9 @@ void WriteFile(const std::string& path, const std::string& text) {
 
 // A TCP port free right now on 127.0.0.1.
 int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t size = sizeof addr;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &size) != 0) {
-    Fail("cannot find a free port");
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
+  const int port = troupe::bench::FreeLoopbackPort();
+  if (port == 0) Fail("cannot find a free port");
+  return port;
 }
 
 // ---- The raw baseline (raw_grpc_baseline.h), here over TCP ----

@@ -51,6 +51,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/bench/free_port.h"
 #include "daemon/peerauth/convention_key.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
@@ -77,17 +78,9 @@ void WriteFile(const std::string& path, const std::string& text) {
 
 // A TCP port free right now on 127.0.0.1.
 int FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t size = sizeof addr;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &size) != 0) {
-    Fail("cannot find a free port");
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
+  const int port = troupe::bench::FreeLoopbackPort();
+  if (port == 0) Fail("cannot find a free port");
+  return port;
 }
 
 // ---- Memory of the daemon ----
