@@ -985,26 +985,27 @@ absl::StatusOr<ActorRef> ActorSystem::ParseAddressInternal(std::string_view text
   constexpr std::string_view kScheme = "troupe://";
   if (text.substr(0, kScheme.size()) != kScheme) {
     return absl::InvalidArgumentError(
-        troupe::StrCat("'", text, "' is not an address (expected troupe://NODE/ID)"));
+        troupe::StrCat(Quoted(text), " is not an address (expected troupe://NODE/ID)"));
   }
   std::string_view rest = text.substr(kScheme.size());
   size_t slash = rest.rfind('/');
   if (slash == std::string_view::npos) {
-    return absl::InvalidArgumentError(troupe::StrCat("address '", text, "' has no actor id"));
+    return absl::InvalidArgumentError(troupe::StrCat("address ", Quoted(text), " has no actor id"));
   }
   std::string_view node = rest.substr(0, slash);
   std::string_view id_text = rest.substr(slash + 1);
   uint64_t id = 0;
   auto [end, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
   if (ec != std::errc() || end != id_text.data() + id_text.size() || id_text.empty()) {
-    return absl::InvalidArgumentError(troupe::StrCat("address '", text, "' has a bad actor id"));
+    return absl::InvalidArgumentError(
+        troupe::StrCat("address ", Quoted(text), " has a bad actor id"));
   }
   if (node.empty()) {
-    return absl::InvalidArgumentError(troupe::StrCat("address '", text, "' has no node"));
+    return absl::InvalidArgumentError(troupe::StrCat("address ", Quoted(text), " has no node"));
   }
   if (id == 0 || id >= kMaxActorId) {
     return absl::InvalidArgumentError(
-        troupe::StrCat("address '", text, "' has an actor id out of range"));
+        troupe::StrCat("address ", Quoted(text), " has an actor id out of range"));
   }
   if (node != options_.node_name) return ParseRemoteAddress(text, node, id);
   if (from_outside && id >= next_id_.load(std::memory_order_relaxed)) {
@@ -1035,7 +1036,7 @@ absl::StatusOr<ActorRef> ActorSystem::Lookup(std::string_view global_name) {
   troupe::MutexLock lock(&names_mu_);
   auto it = names_.find(ToAbsl(global_name));
   if (it == names_.end() || !IsLive(it->second)) {
-    return absl::NotFoundError(troupe::StrCat("no actor is named '", global_name, "'"));
+    return absl::NotFoundError(troupe::StrCat("no actor is named ", Quoted(global_name)));
   }
   return ActorRef::Share(it->second);
 }

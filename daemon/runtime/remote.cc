@@ -141,8 +141,8 @@ ActorRef ActorSystem::CanonicalRemoteCell(std::string_view node, uint64_t remote
 absl::StatusOr<ActorRef> ActorSystem::ParseRemoteAddress(std::string_view text,
                                                          std::string_view node, uint64_t id) {
   if (transport_.load(std::memory_order_acquire) == nullptr) {
-    return absl::FailedPreconditionError(troupe::StrCat("address ", text, " belongs to node '",
-                                                        node, "'; ", kNoConvention));
+    return absl::FailedPreconditionError(troupe::StrCat(
+        "address ", Quoted(text), " belongs to node ", Quoted(node), "; ", kNoConvention));
   }
   return CanonicalRemoteCell(node, id);
 }
