@@ -230,8 +230,17 @@ TEST_F(ClientStreamTest, ABatchOfTooManyFramesEndsTheStreamBeforeAnyIsHandled) {
 // middle of a batch, and every error arrives, in order, once it reads.
 TEST_F(ClientStreamTest, ErrorRepliesPauseAStreamMidBatchAndNoneIsLost) {
   auto context = Context(absl::Seconds(60));
-  std::string address;
-  auto stream = Open(context.get(), &address);
+  // A client whose flow-control window stays small (no BDP probing), so
+  // what it does not read cannot pile up on its side instead.
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 64 << 10);
+  auto slow_reader = v1::Messaging::NewStub(
+      grpc::CreateCustomChannel("unix:" + socket_, grpc::InsecureChannelCredentials(), args));
+  auto stream = slow_reader->Connect(context.get());
+  v1::ServerBatch hello;
+  ASSERT_TRUE(stream->Read(&hello));
+  ASSERT_EQ(hello.frames(0).kind(), v1::ServerFrame::KIND_HELLO);
   constexpr uint64_t kBatches = 12;
   constexpr uint64_t kPerBatch = 12000;
   // Each frame's error names its 120-byte target: the errors of the first
