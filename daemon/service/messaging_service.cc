@@ -35,6 +35,17 @@ grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* context, const abs
   return Done(context, SerializeResponse(response, bytes));
 }
 
+// Finishes with `address` as a `Response`'s address (CreateActor, Lookup),
+// or with its error.
+template <typename Response>
+grpc::ServerUnaryReactor* AnswerAddress(grpc::CallbackServerContext* context,
+                                        absl::StatusOr<std::string> address,
+                                        grpc::ByteBuffer* bytes) {
+  Response response;
+  if (address.ok()) response.set_address(*std::move(address));
+  return Answer(context, address.status(), response, bytes);
+}
+
 // The ask's timeout: the request's, bounded by the call's deadline.
 absl::Duration AskTimeout(const grpc::CallbackServerContext& context, uint32_t timeout_ms) {
   absl::Duration timeout = timeout_ms == 0 ? kDefaultAskTimeout : absl::Milliseconds(timeout_ms);
@@ -171,10 +182,7 @@ grpc::ServerUnaryReactor* MessagingService::CreateActor(grpc::CallbackServerCont
   v1::CreateActorRequest request;
   absl::Status parsed = ParseRequest(*request_bytes, &request, kMaxSmallRequestBytes);
   if (!parsed.ok()) return Done(context, parsed);
-  absl::StatusOr<std::string> address = CreateParsed(request);
-  v1::CreateActorResponse response;
-  if (address.ok()) response.set_address(*std::move(address));
-  return Answer(context, address.status(), response, response_bytes);
+  return AnswerAddress<v1::CreateActorResponse>(context, CreateParsed(request), response_bytes);
 }
 
 absl::StatusOr<std::string> MessagingService::CreateParsed(const v1::CreateActorRequest& request) {
@@ -222,10 +230,7 @@ grpc::ServerUnaryReactor* MessagingService::Lookup(grpc::CallbackServerContext* 
   v1::LookupRequest request;
   absl::Status parsed = ParseRequest(*request_bytes, &request, kMaxSmallRequestBytes);
   if (!parsed.ok()) return Done(context, parsed);
-  absl::StatusOr<std::string> address = LookupParsed(request);
-  v1::LookupResponse response;
-  if (address.ok()) response.set_address(*std::move(address));
-  return Answer(context, address.status(), response, response_bytes);
+  return AnswerAddress<v1::LookupResponse>(context, LookupParsed(request), response_bytes);
 }
 
 absl::StatusOr<std::string> MessagingService::LookupParsed(const v1::LookupRequest& request) {
