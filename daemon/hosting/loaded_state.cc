@@ -31,10 +31,6 @@ absl::Status Errno(std::string_view path, std::string_view what) {
 
 }  // namespace
 
-absl::Status ErrnoError(int error_number, std::string_view path, std::string_view what) {
-  return troupe::ErrnoError(error_number, path, what);  // daemon/common/posix_io.h
-}
-
 bool IsSourceHash(std::string_view text) {
   if (text.size() != 64) return false;
   for (char c : text) {
@@ -167,17 +163,6 @@ absl::Status ReplaceWithTemp(const std::string& path) {
     LogWarning("hosting: ", flushed.message());
   }
   if (dir_fd >= 0) ::close(dir_fd);
-  return absl::OkStatus();
-}
-
-absl::Status AppendLine(const std::string& path, std::string_view line) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (fd < 0) return Errno(path, "cannot open");
-  if (absl::Status status = WriteAll(fd, troupe::StrCat(line, "\n"), path); !status.ok()) {
-    ::close(fd);
-    return status;
-  }
-  if (::close(fd) != 0) return Errno(path, "cannot write");
   return absl::OkStatus();
 }
 

@@ -18,6 +18,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "daemon/common/posix_io.h"
 
 namespace troupe::hosting {
 
@@ -40,10 +41,9 @@ bool IsSourceHash(std::string_view text);
 ParsedState ParseLoadedState(std::string_view text, std::string_view where);
 std::string FormatLoadedState(const std::vector<StateEntry>& entries);
 
-// "<path>: <what>: <strerror(error_number)>" with the closest canonical code:
-// NotFound (ENOENT), PermissionDenied (EACCES, EPERM), ResourceExhausted
-// (ENOSPC, EDQUOT), else Internal.
-absl::Status ErrnoError(int error_number, std::string_view path, std::string_view what);
+// "<path>: <what>: <strerror(error_number)>" with the closest canonical code
+// (daemon/common/posix_io.h).
+using troupe::ErrnoError;
 
 // Creates `path` (not its parents) with mode 0700, or sets an existing
 // directory of ours to 0700.
@@ -70,7 +70,5 @@ absl::Status WriteTempFile(const std::string& path, std::string_view content, mo
 // Then flushes the directory, so that the rename reaches the disk before
 // anything the caller removes afterwards (a failure there is logged only).
 absl::Status ReplaceWithTemp(const std::string& path);
-// Appends `line` to `path` (created with mode 0600), not flushed to disk.
-absl::Status AppendLine(const std::string& path, std::string_view line);
 
 }  // namespace troupe::hosting

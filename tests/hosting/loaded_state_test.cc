@@ -103,14 +103,6 @@ TEST(LoadedStateTest, ErrnoErrorNamesThePathAndTheOsErrorWithTheClosestCode) {
   EXPECT_EQ(ErrnoError(EIO, "x", "cannot write").code(), absl::StatusCode::kInternal);
 }
 
-TEST(LoadedStateTest, AppendLineAddsALineAndCreatesTheFile) {
-  troupe::testing::TempDir dir("loaded_state");
-  const std::string path = dir.path() + "/running";
-  ASSERT_OK(AppendLine(path, "one"));
-  ASSERT_OK(AppendLine(path, "two"));
-  EXPECT_EQ(*ReadWholeFile(path), "one\ntwo\n");
-}
-
 TEST(LoadedStateTest, ReadWholeFileRefusesAFifoAtOnce) {
   troupe::testing::TempDir dir("loaded_state");
   const std::string path = dir.path() + "/state";
