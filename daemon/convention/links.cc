@@ -1,6 +1,7 @@
 // links.cc - see links.h.
 #include "daemon/convention/links.h"
 
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -12,358 +13,345 @@ namespace troupe::convention {
 
 namespace {
 constexpr std::string_view kLinkMethod = "/troupe.v1.Convention/Link";
-
-struct Pending {
-  uint64_t to;
-  runtime::Message message;
-};
-
-uint64_t SizeOf(const runtime::Message& m) { return m.type().size() + m.payload().size() + 64; }
 }  // namespace
 
-// One outbound link. Whoever finds the link connected and nobody writing
-// writes: usually the sending actor's own worker (no thread hop on the way
-// out), and everything queued meanwhile goes out with it as one batch. A
-// thread of the link opens the stream (a dial may take long; no actor waits
-// for it), writes when no sender does, and reopens a broken stream on the
-// next message. A reader thread takes the peer's reports.
-class Links::Peer {
+// One outbound link: its queue (link_queue.h) and the stream that carries it.
+// Whoever gets a step with `write` from the queue holds the writer's turn
+// and starts the write on the current stream: a sender's worker when the
+// stream is idle (StartWrite only hands the batch to gRPC; it never waits),
+// else the reaction of the write before. Kept alive by Links and by its
+// streams.
+class Links::Peer : public std::enable_shared_from_this<Peer> {
  public:
-  Peer(std::string node, Links* links) : node_(std::move(node)), links_(links) {}
-  ~Peer() { Close("the link is closing"); }
+  Peer(std::string node, Links* links)
+      : node_(std::move(node)),
+        links_(links),
+        queue_(LinkQueueOptions{links->options_.outbox_limit_bytes,
+                                links->options_.outbox_limit_bytes / 2,
+                                links->options_.batch_envelopes, links->options_.batch_bytes}) {}
 
-  // Queues a message and writes it (with what else is queued) when this
-  // thread may; waits while the outbox is over its limit. False (the
-  // message untouched) when the link is closed.
-  bool Push(uint64_t to, runtime::Message& message) {
+  const std::string& node() const { return node_; }
+  Links* links() const { return links_; }
+
+  // Queues a message (see LinkQueue::Push). False (the message untouched)
+  // when the link is closed; `over_bound` when the sender should park.
+  bool Push(uint64_t to, runtime::Message& message, bool* over_bound) {
+    LinkQueue::PushResult pushed;
+    LinkCall* call;
     {
       troupe::MutexLock lock(&mu_);
-      while (!closed_ && bytes_ >= links_->options_.outbox_limit_bytes) space_cv_.Wait(&mu_);
-      if (closed_) return false;
-      bytes_ += SizeOf(message);
-      queue_.push_back(Pending{to, std::move(message)});
-      if (!thread_.joinable()) thread_ = std::thread([this] { LinkLoop(); });
-      if (writing_) return true;  // the writer takes it with the rest
-      // A sender writes itself only on a quiet link (a lone message: the
-      // fastest way out). Right after a write (a sender's loop) the link's
-      // thread writes instead, so that what queues meanwhile goes in batches.
-      if (!connected_ ||
-          absl::GetCurrentTimeNanos() - last_write_end_ns_ < kQuietNanos) {
-        cv_.Signal();  // the link's thread connects or writes
-        return true;
-      }
-      writing_ = true;
+      pushed = queue_.Push(to, message);
+      call = current_.get();
     }
-    Drain();
+    if (!pushed.accepted) return false;
+    *over_bound = pushed.over_bound;
+    Run(std::move(pushed.step), call);
     return true;
   }
 
-  // Closes the link: stops its threads (unless called from one of them) and
-  // makes what is queued undeliverable.
-  void Close(std::string_view reason) {
-    std::vector<Pending> left;
-    std::thread thread;
-    {
-      troupe::MutexLock lock(&mu_);
-      if (!closed_) {
-        closed_ = true;
-        reason_ = std::string(reason);
-      }
-      if (context_ != nullptr) context_->TryCancel();
-      cv_.SignalAll();
-      space_cv_.SignalAll();
-      if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) {
-        thread = std::move(thread_);
-      }
-    }
-    if (thread.joinable()) thread.join();
-    {
-      troupe::MutexLock lock(&mu_);
-      left.swap(queue_);
-      bytes_ = 0;
-    }
-    Fail(left, reason_);
+  bool ResumeWhenRoom(std::function<void()> resume) {
+    return queue_.ResumeWhenRoom(std::move(resume));
   }
 
-  uint64_t queued() const {
+  // Closes the link: queued messages become undeliverable, parked senders
+  // wake, the stream is cancelled.
+  void Close(std::string_view reason);
+
+  uint64_t queued() const { return queue_.queued(); }
+
+  // ---- Called by the link's stream (LinkCall) ----
+  void Proven(LinkCall* call) {
+    LinkStep step;
+    {
+      troupe::MutexLock lock(&mu_);
+      if (call != current_.get()) return;
+      step = queue_.Connected();
+    }
+    Run(std::move(step), call);
+  }
+  void WriteEnded(LinkCall* call, bool ok) {
+    LinkStep step;
+    {
+      troupe::MutexLock lock(&mu_);
+      if (ok) {
+        step = queue_.WriteDone();
+      } else {
+        if (call == current_.get()) current_ = nullptr;
+        step = queue_.WriteFailed(troupe::StrCat("the link to ", node_, " broke"));
+      }
+    }
+    Run(std::move(step), call);
+  }
+  void ReadEnded(LinkCall* call) {
+    LinkStep step;
+    {
+      troupe::MutexLock lock(&mu_);
+      if (call != current_.get()) return;
+      current_ = nullptr;
+      step = queue_.Broken();
+    }
+    Run(std::move(step), nullptr);
+  }
+  void ConnectFailed(LinkCall* call, const std::string& why) {
+    LinkStep step;
+    {
+      troupe::MutexLock lock(&mu_);
+      if (call != current_.get()) return;
+      current_ = nullptr;
+      step = queue_.ConnectFailed(troupe::StrCat("cannot reach ", node_, ": ", why));
+    }
+    LogWarning("convention: cannot open a link to ", node_, ": ", why);
+    Run(std::move(step), nullptr);
+  }
+  // The stream is done; returns it (the peer's reference) so that it is
+  // not destroyed under the peer's lock.
+  std::shared_ptr<LinkCall> Ended(LinkCall* call) {
     troupe::MutexLock lock(&mu_);
-    return queue_.size() + in_flight_;
+    if (call != current_.get()) return nullptr;
+    return std::move(current_);
+  }
+  void Report(v1::LinkReport& report) {
+    for (v1::Envelope& e : *report.mutable_undeliverable()) {
+      runtime::ActorRef sender;
+      if (!e.from().empty()) {
+        absl::StatusOr<runtime::ActorRef> parsed = links_->system_->ParseAddress(e.from());
+        if (parsed.ok()) sender = *std::move(parsed);
+      }
+      links_->system_->Undeliverable(
+          node_, e.to(), runtime::Message::Make(e.type(), e.payload(), sender.get()),
+          report.reason());
+    }
   }
 
  private:
-  void Fail(std::vector<Pending>& messages, std::string_view reason) {
-    for (Pending& p : messages) {
-      links_->system_->Undeliverable(node_, p.to, std::move(p.message), reason);
-    }
-    messages.clear();
-  }
-
-  // Writes until the queue is empty. The caller holds the writer's turn
-  // (writing_); Drain gives it back.
-  void Drain() {
-    std::vector<Pending> batch;
-    for (;;) {
-      {
-        troupe::MutexLock lock(&mu_);
-        if (queue_.empty() || closed_ || !connected_) {
-          writing_ = false;
-          if (!queue_.empty() || closed_) cv_.Signal();  // the link's thread takes over
-          return;
-        }
-        batch.swap(queue_);
-        in_flight_ = batch.size();
-      }
-      const size_t written = WriteBatch(batch);
-      if (written < batch.size()) {
-        std::vector<Pending> unsent(
-            std::make_move_iterator(batch.begin() + static_cast<std::ptrdiff_t>(written)),
-            std::make_move_iterator(batch.end()));
-        Release(unsent);
-        {
-          troupe::MutexLock lock(&mu_);
-          connected_ = false;  // the link's thread reopens it for the next message
-          writing_ = false;
-          cv_.Signal();
-        }
-        Fail(unsent, troupe::StrCat("the link to ", node_, " broke"));
-        return;
-      }
-      batch.clear();
-    }
-  }
-
-  // Writes `batch` in gRPC messages of bounded size; how many envelopes were
-  // written (all, unless the stream broke). Needs the writer's turn.
-  size_t WriteBatch(std::vector<Pending>& batch) {
-    size_t i = 0;
-    while (i < batch.size()) {
-      v1::EnvelopeBatch out;
-      if (first_batch_) out.set_from_node(links_->options_.self);
-      first_batch_ = false;
-      size_t bytes = 0;
-      const size_t start = i;
-      for (; i < batch.size() && i - start < links_->options_.batch_envelopes &&
-             bytes < links_->options_.batch_bytes;
-           ++i) {
-        const runtime::Message& m = batch[i].message;
-        v1::Envelope* e = out.add_envelopes();
-        e->set_to(batch[i].to);
-        if (m.sender() != last_sender_.get()) {
-          // The reference keeps the cell (and so its address in memory)
-          // from being reused by another actor while its text is cached.
-          last_sender_ = runtime::ActorRef::Share(m.sender());
-          last_from_ = links_->system_->FormatAddress(m.sender());
-        }
-        e->set_from(last_from_);
-        e->set_type(m.type().data(), m.type().size());
-        e->set_payload(m.payload().data(), m.payload().size());
-        bytes += m.payload().size() + m.type().size();
-      }
-      const bool written = stream_->Write(out);
-      {
-        troupe::MutexLock lock(&mu_);
-        last_write_end_ns_ = absl::GetCurrentTimeNanos();
-      }
-      if (!written) return start;
-      // Written envelopes are the peer's now; free them and their room.
-      uint64_t freed = 0;
-      for (size_t k = start; k < i; ++k) {
-        freed += SizeOf(batch[k].message);
-        batch[k].message.Reset();
-      }
-      troupe::MutexLock lock(&mu_);
-      bytes_ -= std::min(bytes_, freed);
-      in_flight_ = batch.size() - i;
-      space_cv_.SignalAll();
-    }
-    return i;
-  }
-
-  // Opens the stream; false (with `why`) when the peer cannot be reached or
-  // does not prove the convention key. Needs the writer's turn.
-  bool Connect(std::string* why) {
-    grpc::ChannelArguments args;
-    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    args.SetMaxSendMessageSize(links_->options_.max_message_bytes);
-    args.SetMaxReceiveMessageSize(links_->options_.max_message_bytes);
-    channel_ = grpc::CreateCustomChannel(node_, links_->options_.guard->ChannelCredentials(), args);
-    stub_ = v1::Convention::NewStub(channel_);
-    auto context = std::make_unique<grpc::ClientContext>();
-    const peerauth::CallSignature signature =
-        links_->options_.guard->Sign(context.get(), kLinkMethod);
-    {
-      troupe::MutexLock lock(&mu_);
-      if (closed_) {
-        *why = reason_;
-        return false;
-      }
-      context_ = context.get();
-    }
-    stream_ = stub_->Link(context.get());
-    stream_->WaitForInitialMetadata();
-    absl::Status answer = links_->options_.guard->CheckAnswer(*context, signature);
-    context_owner_ = std::move(context);
-    if (!answer.ok()) {
-      // A peer that is gone has failed the call already (its status says
-      // why); one that answered without proof is cut off.
-      context_owner_->TryCancel();
-      grpc::Status status = stream_->Finish();
-      stream_.reset();  // finished: Disconnect must not finish it again
-      *why = status.ok() || status.error_code() == grpc::StatusCode::CANCELLED
-                 ? std::string(answer.message())
-                 : status.error_message();
-      return false;
-    }
-    first_batch_ = true;
-    reader_ = std::thread([this] { ReaderLoop(); });
-    return true;
-  }
-
-  // Ends the stream and its reader. Needs the writer's turn.
-  void Disconnect() {
-    if (context_owner_ != nullptr) context_owner_->TryCancel();
-    if (reader_.joinable()) reader_.join();
-    if (stream_ != nullptr) (void)stream_->Finish();
-    stream_.reset();
-    {
-      troupe::MutexLock lock(&mu_);
-      context_ = nullptr;
-    }
-    context_owner_.reset();
-  }
-
-  void ReaderLoop() {
-    v1::LinkReport report;
-    while (stream_->Read(&report)) {
-      for (v1::Envelope& e : *report.mutable_undeliverable()) {
-        runtime::ActorRef sender;
-        if (!e.from().empty()) {
-          absl::StatusOr<runtime::ActorRef> parsed = links_->system_->ParseAddress(e.from());
-          if (parsed.ok()) sender = *std::move(parsed);
-        }
-        links_->system_->Undeliverable(
-            node_, e.to(), runtime::Message::Make(e.type(), e.payload(), sender.get()),
-            report.reason());
-      }
-    }
-  }
-
-  // The link's thread: opens (and reopens) the stream, and writes what no
-  // sender is writing.
-  void LinkLoop() {
-    for (;;) {
-      {
-        troupe::MutexLock lock(&mu_);
-        while (!closed_ && (writing_ || queue_.empty())) cv_.Wait(&mu_);
-        if (closed_) break;
-        writing_ = true;
-      }
-      if (!ConnectedOrFailed()) continue;
-      Drain();
-    }
-    // Closed: wait for a sender still writing (its Write fails now), then
-    // end the stream.
-    {
-      troupe::MutexLock lock(&mu_);
-      while (writing_) cv_.Wait(&mu_);
-      writing_ = true;
-    }
-    Disconnect();
-    last_sender_ = runtime::ActorRef();
-  }
-
-  // With the writer's turn: true when the stream is open (opened now if
-  // needed); otherwise fails what is queued, gives the turn back, false.
-  bool ConnectedOrFailed() {
-    {
-      troupe::MutexLock lock(&mu_);
-      if (connected_) return true;
-    }
-    Disconnect();  // a broken stream before
-    std::string why;
-    if (Connect(&why)) {
-      troupe::MutexLock lock(&mu_);
-      connected_ = true;
-      return true;
-    }
-    LogWarning("convention: cannot open a link to ", node_, ": ", why);
-    Disconnect();
-    std::vector<Pending> queued;
-    {
-      troupe::MutexLock lock(&mu_);
-      queued.swap(queue_);
-      bytes_ = 0;
-      writing_ = false;
-      space_cv_.SignalAll();
-      cv_.SignalAll();
-    }
-    Fail(queued, troupe::StrCat("cannot reach ", node_, ": ", why));
-    return false;
-  }
-
-  // Gives back the outbox room of messages that leave without being written.
-  void Release(const std::vector<Pending>& messages) {
-    uint64_t freed = 0;
-    for (const Pending& p : messages) {
-      if (p.message) freed += SizeOf(p.message);
-    }
-    troupe::MutexLock lock(&mu_);
-    bytes_ -= std::min(bytes_, freed);
-    in_flight_ = 0;
-    space_cv_.SignalAll();
-  }
+  // Carries out a step; `call` is the stream a `write` goes to.
+  void Run(LinkStep step, LinkCall* call);
+  void StartStream();
 
   const std::string node_;
   Links* const links_;
-  mutable troupe::Mutex mu_;
-  troupe::CondVar cv_;        // the link's thread waits for work or the turn
-  troupe::CondVar space_cv_;  // senders wait for room
-  std::vector<Pending> queue_ ABSL_GUARDED_BY(mu_);
-  uint64_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  LinkQueue queue_;
+  mutable troupe::Mutex mu_;  // before queue_'s
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
-  bool connected_ ABSL_GUARDED_BY(mu_) = false;
-  // The writer's turn: whoever set it owns the stream and the state below.
+  std::shared_ptr<LinkCall> current_ ABSL_GUARDED_BY(mu_);  // the stream in use
+  std::shared_ptr<grpc::Channel> channel_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<v1::Convention::Stub> stub_ ABSL_GUARDED_BY(mu_);
+};
+
+// One Link stream to a peer, on gRPC's callback API. A hold keeps the call
+// from completing while a write may still start on it: released once the
+// stream has ended (reads failed, a write failed, the proof was refused) and
+// no write is under way. Owned by itself from Start to OnDone, and by its
+// peer while it is the peer's current stream.
+class Links::LinkCall final : public grpc::ClientBidiReactor<v1::EnvelopeBatch, v1::LinkReport> {
+ public:
+  LinkCall(std::shared_ptr<Peer> peer, v1::Convention::Stub* stub) : peer_(std::move(peer)) {
+    peer_->links()->open_calls_.Add();
+    signature_ = peer_->links()->options_.guard->Sign(&context_, kLinkMethod);
+    stub->async()->Link(&context_, this);
+    AddHold();
+  }
+
+  void Start(std::shared_ptr<LinkCall> self) {
+    self_ = std::move(self);
+    StartCall();
+  }
+  void Cancel() { context_.TryCancel(); }
+
+  // Writes `batch` (the writer's turn).
+  void Write(const std::vector<Outgoing>& batch) {
+    {
+      troupe::MutexLock lock(&mu_);
+      writing_ = true;
+    }
+    out_.Clear();
+    if (first_batch_) out_.set_from_node(peer_->links()->options_.self);
+    first_batch_ = false;
+    runtime::ActorSystem* system = peer_->links()->system_;
+    for (const Outgoing& o : batch) {
+      const runtime::Message& m = o.message;
+      v1::Envelope* e = out_.add_envelopes();
+      e->set_to(o.to);
+      if (m.sender() != last_sender_.get()) {
+        // The reference keeps the cell (and so its address in memory) from
+        // being reused by another actor while its text is cached.
+        last_sender_ = runtime::ActorRef::Share(m.sender());
+        last_from_ = system->FormatAddress(m.sender());
+      }
+      e->set_from(last_from_);
+      e->set_type(m.type().data(), m.type().size());
+      e->set_payload(m.payload().data(), m.payload().size());
+    }
+    StartWrite(&out_);
+  }
+
+  void OnReadInitialMetadataDone(bool ok) override {
+    absl::Status proven = ok ? peer_->links()->options_.guard->CheckAnswer(context_, signature_)
+                             : absl::UnavailableError("the call failed");
+    if (!proven.ok()) {
+      {
+        troupe::MutexLock lock(&mu_);
+        if (ok) refusal_ = std::string(proven.message());
+        ended_ = true;
+      }
+      if (ok) context_.TryCancel();  // answered without proof: cut off
+      MaybeReleaseHold();
+      return;
+    }
+    {
+      troupe::MutexLock lock(&mu_);
+      proven_ = true;
+    }
+    StartRead(&report_);
+    peer_->Proven(this);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (ok) {
+      peer_->Report(report_);
+      StartRead(&report_);
+      return;
+    }
+    {
+      troupe::MutexLock lock(&mu_);
+      ended_ = true;
+    }
+    peer_->ReadEnded(this);
+    MaybeReleaseHold();
+  }
+
+  void OnWriteDone(bool ok) override {
+    {
+      troupe::MutexLock lock(&mu_);
+      writing_ = false;
+      if (!ok) ended_ = true;
+    }
+    if (!ok) context_.TryCancel();
+    peer_->WriteEnded(this, ok);  // may start the next write on this call
+    MaybeReleaseHold();
+  }
+
+  void OnDone(const grpc::Status& status) override {
+    bool proven;
+    std::string why;
+    {
+      troupe::MutexLock lock(&mu_);
+      proven = proven_;
+      why = !refusal_.empty() ? refusal_ : status.error_message();
+    }
+    if (!proven) {
+      if (why.empty()) why = "the stream ended before the peer answered";
+      peer_->ConnectFailed(this, why);
+    }
+    std::shared_ptr<LinkCall> peers_reference = peer_->Ended(this);
+    Links* links = peer_->links();
+    last_sender_ = runtime::ActorRef();
+    peer_.reset();
+    std::shared_ptr<LinkCall> self = std::move(self_);
+    peers_reference.reset();
+    self.reset();  // `this` may be gone now
+    links->open_calls_.Remove();
+  }
+
+ private:
+  void MaybeReleaseHold() {
+    {
+      troupe::MutexLock lock(&mu_);
+      if (!ended_ || writing_ || released_) return;
+      released_ = true;
+    }
+    RemoveHold();
+  }
+
+  std::shared_ptr<Peer> peer_;
+  std::shared_ptr<LinkCall> self_;
+  grpc::ClientContext context_;
+  peerauth::CallSignature signature_;
+  v1::LinkReport report_;
+  troupe::Mutex mu_;
+  bool proven_ ABSL_GUARDED_BY(mu_) = false;
+  bool ended_ ABSL_GUARDED_BY(mu_) = false;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  // When the last write to the stream ended (absl::GetCurrentTimeNanos).
-  int64_t last_write_end_ns_ ABSL_GUARDED_BY(mu_) = 0;
-  // How long after a write the link counts as busy.
-  static constexpr int64_t kQuietNanos = 50'000;
-  std::string reason_;  // written once under mu_ when closed_ is set
-  grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;
-  std::thread thread_;
-  // Owned by the writer's turn.
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::Convention::Stub> stub_;
-  std::unique_ptr<grpc::ClientContext> context_owner_;
-  std::unique_ptr<grpc::ClientReaderWriter<v1::EnvelopeBatch, v1::LinkReport>> stream_;
-  std::thread reader_;
+  bool released_ ABSL_GUARDED_BY(mu_) = false;
+  std::string refusal_ ABSL_GUARDED_BY(mu_);
+  // The writer's turn owns these.
+  v1::EnvelopeBatch out_;
   bool first_batch_ = true;
   runtime::ActorRef last_sender_;
   std::string last_from_;
 };
+
+void Links::Peer::Close(std::string_view reason) {
+  LinkStep step;
+  std::shared_ptr<LinkCall> call;
+  {
+    troupe::MutexLock lock(&mu_);
+    closed_ = true;
+    step = queue_.Close(std::string(reason));
+    call = current_;
+  }
+  // Outside the lock: gRPC may run the call's reactions on this thread.
+  if (call != nullptr) call->Cancel();
+  Run(std::move(step), nullptr);
+}
+
+void Links::Peer::Run(LinkStep step, LinkCall* call) {
+  for (Outgoing& o : step.failed) {
+    links_->system_->Undeliverable(node_, o.to, std::move(o.message), step.reason);
+  }
+  for (std::function<void()>& resume : step.resume) resume();
+  if (step.connect) StartStream();
+  if (step.write) call->Write(queue_.in_flight());
+}
+
+void Links::Peer::StartStream() {
+  std::shared_ptr<LinkCall> call;
+  {
+    troupe::MutexLock lock(&mu_);
+    if (closed_) return;  // Close failed what was queued
+    if (channel_ == nullptr) {
+      grpc::ChannelArguments args;
+      args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+      args.SetMaxSendMessageSize(links_->options_.max_message_bytes);
+      args.SetMaxReceiveMessageSize(links_->options_.max_message_bytes);
+      channel_ =
+          grpc::CreateCustomChannel(node_, links_->options_.guard->ChannelCredentials(), args);
+      stub_ = v1::Convention::NewStub(channel_);
+    }
+    call = std::make_shared<LinkCall>(shared_from_this(), stub_.get());
+    current_ = call;
+  }
+  call->Start(call);
+}
 
 Links::Links(LinkOptions options, runtime::ActorSystem* system, const Directory* directory)
     : options_(std::move(options)), system_(system), directory_(directory) {}
 
 Links::~Links() { Stop(); }
 
-std::shared_ptr<Links::Peer> Links::PeerFor(std::string_view node) {
+std::shared_ptr<Links::Peer> Links::PeerFor(std::string_view node, bool make) {
   troupe::MutexLock lock(&mu_);
   if (stopped_) return nullptr;
   auto it = peers_.find(std::string(node));
   if (it != peers_.end()) return it->second;
-  if (!directory_->Contains(node)) return nullptr;
+  if (!make || !directory_->Contains(node)) return nullptr;
   auto peer = std::make_shared<Peer>(std::string(node), this);
   peers_.emplace(std::string(node), peer);
   return peer;
 }
 
-void Links::Forward(std::string_view node, uint64_t remote_id, runtime::Message message) {
-  std::shared_ptr<Peer> peer = PeerFor(node);
-  if (peer != nullptr && peer->Push(remote_id, message)) return;
+bool Links::Forward(std::string_view node, uint64_t remote_id, runtime::Message message) {
+  std::shared_ptr<Peer> peer = PeerFor(node, true);
+  bool over_bound = false;
+  if (peer != nullptr && peer->Push(remote_id, message, &over_bound)) return !over_bound;
   system_->Undeliverable(node, remote_id, std::move(message),
                          troupe::StrCat("node ", node, " is not a member of this convention"));
+  return true;
+}
+
+bool Links::ResumeWhenRoom(std::string_view node, std::function<void()> resume) {
+  std::shared_ptr<Peer> peer = PeerFor(node, false);
+  return peer != nullptr && peer->ResumeWhenRoom(std::move(resume));
 }
 
 void Links::PeerLost(std::string_view node, std::string_view reason) {
@@ -378,7 +366,7 @@ void Links::PeerLost(std::string_view node, std::string_view reason) {
   peer->Close(troupe::StrCat(node, " left the convention: ", reason));
 }
 
-void Links::Stop() {
+void Links::Stop(absl::Time deadline) {
   absl::flat_hash_map<std::string, std::shared_ptr<Peer>> peers;
   {
     troupe::MutexLock lock(&mu_);
@@ -386,6 +374,10 @@ void Links::Stop() {
     peers.swap(peers_);
   }
   for (auto& [node, peer] : peers) peer->Close("this daemon is stopping");
+  peers.clear();
+  if (!open_calls_.WaitForZero(deadline)) {
+    LogWarning("convention: ", open_calls_.count(), " link streams did not end in time");
+  }
 }
 
 uint64_t Links::queued() const {

@@ -1,11 +1,13 @@
 // links.h - direct daemon-to-daemon message links: the runtime's
 // RemoteTransport. Each daemon opens one Link stream to each peer it sends to
-// and writes batches of envelopes on it from one writer thread, so order is
-// kept per sender-receiver pair. Flow control: the receiver reads the next
-// batch only after delivering the current one, HTTP/2 flow control holds the
-// writer, and a peer's outbox is bounded (outbox_limit_bytes): a sender that
-// finds it full waits, so a slow receiver slows its senders instead of making
-// this daemon grow. Private to daemon/convention.
+// (gRPC's callback API: no thread of its own) and writes batches of envelopes
+// on it, one write at a time, so order is kept per sender-receiver pair.
+// Flow control: the receiver reads the next batch only after delivering the
+// current one, HTTP/2 flow control holds the write, and a peer's outbox is
+// bounded (outbox_limit_bytes): a send that finds it full is still taken, and
+// its sender is told to park until the outbox drains below half the bound,
+// so a slow or stopped receiver slows its senders, never a worker thread,
+// and this daemon does not grow. Private to daemon/convention.
 #pragma once
 
 #include <functional>
@@ -17,6 +19,7 @@
 #include "daemon/common/call_counter.h"
 #include "daemon/common/mutex.h"
 #include "daemon/convention/directory.h"
+#include "daemon/convention/link_queue.h"
 #include "daemon/convention/peer_guard.h"
 #include "daemon/runtime/actor_system.h"
 #include "daemon/runtime/remote_transport.h"
@@ -43,8 +46,10 @@ class Links final : public runtime::RemoteTransport {
   ~Links() override;  // Stop()
 
   // runtime::RemoteTransport: queues `message` for `node`'s link (opened on
-  // first use). A node that is not a current member: Undeliverable at once.
-  void Forward(std::string_view node, uint64_t remote_id, runtime::Message message) override;
+  // first use) and starts a write when none is under way; never waits. A
+  // node that is not a current member: Undeliverable at once.
+  bool Forward(std::string_view node, uint64_t remote_id, runtime::Message message) override;
+  bool ResumeWhenRoom(std::string_view node, std::function<void()> resume) override;
 
   // Serves a peer's Link stream after `authenticate` accepted the call:
   // delivers each envelope, reports the undeliverable ones back. The next
@@ -56,8 +61,9 @@ class Links final : public runtime::RemoteTransport {
   // `node` left the convention: its link closes and every message still
   // queued for it becomes undeliverable with `reason`.
   void PeerLost(std::string_view node, std::string_view reason);
-  // Closes every link; later Forwards are undeliverable. Idempotent.
-  void Stop();
+  // Closes every link (later Forwards are undeliverable) and waits up to
+  // `deadline` until their streams have ended. Idempotent.
+  void Stop(absl::Time deadline = absl::InfiniteFuture());
 
   // Messages queued or in flight on every outbound link (for load reports).
   uint64_t queued() const;
@@ -67,7 +73,9 @@ class Links final : public runtime::RemoteTransport {
 
  private:
   class Peer;
-  std::shared_ptr<Peer> PeerFor(std::string_view node);
+  class LinkCall;
+  // The peer's link, made on first use when `make` and `node` is a member.
+  std::shared_ptr<Peer> PeerFor(std::string_view node, bool make);
 
   LinkOptions options_;
   runtime::ActorSystem* const system_;
@@ -76,6 +84,7 @@ class Links final : public runtime::RemoteTransport {
   absl::flat_hash_map<std::string, std::shared_ptr<Peer>> peers_ ABSL_GUARDED_BY(mu_);
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   CallCounter open_links_;  // served Link streams still running reactions
+  CallCounter open_calls_;  // outbound Link streams not done yet
 };
 
 }  // namespace troupe::convention

@@ -656,7 +656,31 @@ struct CurrentSystemScope {
   ~CurrentSystemScope() { current_system = previous; }
   ActorSystem* previous;
 };
+
+// The first node whose outbox a send of the running turn found over its
+// bound (NoteOutboxFull): the turn ends after the message it is handling and
+// the actor parks until that outbox drains.
+struct OutboxPressure {
+  bool full = false;
+  std::string node;
+};
+thread_local OutboxPressure* current_pressure = nullptr;
+
+struct OutboxPressureScope {
+  explicit OutboxPressureScope(OutboxPressure* p) : previous(current_pressure) {
+    current_pressure = p;
+  }
+  ~OutboxPressureScope() { current_pressure = previous; }
+  OutboxPressure* previous;
+};
 }  // namespace
+
+void ActorSystem::NoteOutboxFull(std::string_view node) {
+  OutboxPressure* pressure = current_pressure;
+  if (pressure == nullptr || pressure->full) return;
+  pressure->full = true;
+  pressure->node.assign(node.data(), node.size());
+}
 
 // The per-turn logic, kept together: start, dispatch, failure, exit.
 class Turn {
@@ -819,6 +843,8 @@ class Turn {
 
 bool ActorSystem::RunTurn(Cell* cell) {
   CurrentSystemScope scope(this);
+  OutboxPressure pressure;
+  OutboxPressureScope pressure_scope(&pressure);
   Turn turn(this, cell);
   if (cell->state() == CellState::kNew && !turn.Start()) {
     cell->Release();  // the self reference
@@ -856,6 +882,14 @@ bool ActorSystem::RunTurn(Cell* cell) {
       release_held();
       cell->Release();  // the self reference
       return false;
+    }
+    if (pressure.full) {
+      // The mailbox stays unblocked, so no sender schedules the actor: the
+      // transport does once the outbox drains. The cell may run on another
+      // worker as soon as ParkUntilRoom returns true: nothing touches it after.
+      release_held();
+      if (ParkUntilRoom(cell, pressure.node)) return false;
+      pressure.full = false;
     }
   }
   release_held();
@@ -1175,6 +1209,7 @@ SystemStatus ActorSystem::GetStatus() const {
   s.poison_messages = poison_messages_.load(std::memory_order_relaxed);
   s.handler_failures = handler_failures_.load(std::memory_order_relaxed);
   s.pending_wakeups = timers_.size();
+  s.parked_actors = parked_actors_.load(std::memory_order_relaxed);
   {
     troupe::MutexLock lock(&dead_letter_mu_);
     s.dead_letter_handler = FormatAddress(dead_letter_handler_);

@@ -79,6 +79,8 @@ struct SystemStatus {
   uint64_t poison_messages = 0;
   uint64_t handler_failures = 0;
   uint64_t pending_wakeups = 0;
+  // Actors waiting for a peer's outbox to drain before they run again.
+  uint64_t parked_actors = 0;
   std::string dead_letter_handler;  // empty when none
   std::vector<std::string> global_names;
 };
@@ -329,6 +331,12 @@ class ActorSystem {
                                               uint64_t id);
   ActorRef CanonicalRemoteCell(std::string_view node, uint64_t remote_id);
   void ForwardToNode(Cell* target, Message message);
+  // A send of the running turn found `node`'s outbox over its bound (a no-op
+  // outside turns): the turn parks its actor after the current message.
+  static void NoteOutboxFull(std::string_view node);
+  // Hands `cell` to the transport to be scheduled again once `node`'s outbox
+  // has room; false when it has room already (the turn goes on).
+  bool ParkUntilRoom(Cell* cell, const std::string& node);
   absl::Status SetSenderFromRemote(Message& message, std::string_view from_address);
   static std::shared_ptr<RemoteRegistry> NewRemoteRegistry();
   static std::shared_ptr<RemoteSenderCache> NewRemoteSenderCache();
@@ -432,6 +440,7 @@ class ActorSystem {
   std::shared_ptr<RemoteSenderCache> remote_senders_ = NewRemoteSenderCache();
   std::atomic<RemoteTransport*> transport_{nullptr};
   std::atomic<uint64_t> forwards_in_flight_{0};
+  std::atomic<uint64_t> parked_actors_{0};  // waiting for an outbox to drain
 
   troupe::Mutex timer_mu_;
   troupe::CondVar timer_cv_;

@@ -159,13 +159,30 @@ void ActorSystem::ForwardToNode(Cell* target, Message message) {
   const RemoteIdentity* remote = target->remote();
   forwards_in_flight_.fetch_add(1, std::memory_order_seq_cst);
   RemoteTransport* transport = transport_.load(std::memory_order_seq_cst);
-  if (transport != nullptr) {
-    transport->Forward(remote->node, remote->remote_id, std::move(message));
+  if (transport != nullptr &&
+      !transport->Forward(remote->node, remote->remote_id, std::move(message))) {
+    NoteOutboxFull(remote->node);
   }
   forwards_in_flight_.fetch_sub(1, std::memory_order_release);
   if (transport == nullptr) {
     Undeliverable(remote->node, remote->remote_id, std::move(message), kNoConvention);
   }
+}
+
+bool ActorSystem::ParkUntilRoom(Cell* cell, const std::string& node) {
+  forwards_in_flight_.fetch_add(1, std::memory_order_seq_cst);
+  RemoteTransport* transport = transport_.load(std::memory_order_seq_cst);
+  bool parked = false;
+  if (transport != nullptr) {
+    parked_actors_.fetch_add(1, std::memory_order_relaxed);
+    parked = transport->ResumeWhenRoom(node, [this, actor = ActorRef::Share(cell)] {
+      parked_actors_.fetch_sub(1, std::memory_order_relaxed);
+      executor_->Schedule(actor.get());
+    });
+    if (!parked) parked_actors_.fetch_sub(1, std::memory_order_relaxed);
+  }
+  forwards_in_flight_.fetch_sub(1, std::memory_order_release);
+  return parked;
 }
 
 // ---------------------------------------------------------------------------

@@ -34,7 +34,8 @@ class LoopbackTransport final : public RemoteTransport {
     troupe::MutexLock lock(&mu_);
     peers_.erase(std::string(peer_node));
   }
-  void Forward(std::string_view node, uint64_t remote_id, Message message) override {
+  bool ResumeWhenRoom(std::string_view, std::function<void()>) override { return false; }
+  bool Forward(std::string_view node, uint64_t remote_id, Message message) override {
     ActorSystem* self;
     ActorSystem* peer = nullptr;
     {
@@ -45,7 +46,7 @@ class LoopbackTransport final : public RemoteTransport {
     }
     if (peer == nullptr) {
       self->Undeliverable(node, remote_id, std::move(message), "node unreachable");
-      return;
+      return true;
     }
     absl::Status s = peer->DeliverFromRemote(remote_id, self->FormatAddress(message.sender()),
                                              message.type(), message.payload());
@@ -54,6 +55,7 @@ class LoopbackTransport final : public RemoteTransport {
     } else {
       EXPECT_OK(s);
     }
+    return true;
   }
 
  private:
@@ -73,11 +75,13 @@ class RecordingTransport final : public RemoteTransport {
     std::string sender;
   };
   explicit RecordingTransport(ActorSystem** system) : system_(system) {}
-  void Forward(std::string_view node, uint64_t remote_id, Message message) override {
+  bool ResumeWhenRoom(std::string_view, std::function<void()>) override { return false; }
+  bool Forward(std::string_view node, uint64_t remote_id, Message message) override {
     troupe::MutexLock lock(&mu_);
     items_.push_back(Forwarded{std::string(node), remote_id, std::string(message.type()),
                                std::string(message.payload()),
                                (*system_)->FormatAddress(message.sender())});
+    return true;
   }
   std::vector<Forwarded> items() {
     troupe::MutexLock lock(&mu_);
@@ -93,7 +97,11 @@ class RecordingTransport final : public RemoteTransport {
 // Counts forwards. Thread-safe.
 class CountingTransport final : public RemoteTransport {
  public:
-  void Forward(std::string_view, uint64_t, Message) override { count_.fetch_add(1); }
+  bool Forward(std::string_view, uint64_t, Message) override {
+    count_.fetch_add(1);
+    return true;
+  }
+  bool ResumeWhenRoom(std::string_view, std::function<void()>) override { return false; }
   int count() const { return count_.load(); }
 
  private:
@@ -519,11 +527,13 @@ TEST_F(RemoteTest, NodeLostLetsAParentWaitingForAnUnreachableChildFinish) {
 TEST_F(RemoteTest, SetRemoteTransportWaitsForAForwardUnderWay) {
   class BlockingTransport final : public RemoteTransport {
    public:
-    void Forward(std::string_view, uint64_t, Message) override {
+    bool Forward(std::string_view, uint64_t, Message) override {
       entered.Notify();
       release.WaitForNotification();
       returned.store(true);
+      return true;
     }
+    bool ResumeWhenRoom(std::string_view, std::function<void()>) override { return false; }
     troupe::Notification entered;
     troupe::Notification release;
     std::atomic<bool> returned{false};

@@ -361,10 +361,12 @@ TEST_F(MessagingServiceTest, CallsByAHugeNameGetShortErrors) {
 // Keeps what is forwarded to other daemons, as "node/id type".
 class RecordingTransport final : public runtime::RemoteTransport {
  public:
-  void Forward(std::string_view node, uint64_t remote_id, runtime::Message message) override {
+  bool Forward(std::string_view node, uint64_t remote_id, runtime::Message message) override {
     troupe::MutexLock lock(&mu_);
     forwarded_.push_back(troupe::StrCat(node, "/", remote_id, " ", message.type()));
+    return true;
   }
+  bool ResumeWhenRoom(std::string_view, std::function<void()>) override { return false; }
   std::vector<std::string> forwarded() const {
     troupe::MutexLock lock(&mu_);
     return forwarded_;
