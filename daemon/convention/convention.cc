@@ -134,32 +134,52 @@ void ConventionState::StartMember(const std::string& leader_address) {
   member->Start();
 }
 
+namespace {
+
+// The runtime's view of the convention (runtime/cluster.h).
+class ConventionCluster final : public runtime::Cluster {
+ public:
+  explicit ConventionCluster(ConventionState* s) : s_(s) {}
+
+  bool Forward(std::string_view node, uint64_t remote_id, runtime::Message message) override {
+    return s_->links->Forward(node, remote_id, std::move(message));
+  }
+  bool ResumeWhenRoom(std::string_view node, std::function<void()> resume) override {
+    return s_->links->ResumeWhenRoom(node, std::move(resume));
+  }
+  absl::Status Place(runtime::PlaceRequest request, Placed placed) override {
+    return s_->PlaceChild(request, std::move(placed));
+  }
+  std::vector<std::pair<std::string, std::string>> Members() override {
+    std::vector<std::pair<std::string, std::string>> members;
+    for (const v1::MemberInfo& m : s_->directory.Members()) {
+      if (m.address() != s_->options.self) {
+        members.emplace_back(m.address(), m.capabilities_json());
+      }
+    }
+    return members;
+  }
+  void NameReleased(std::string_view name, std::string_view address) override {
+    s_->names->ActorExited(name, address);
+  }
+  void CapabilitiesChanged(const std::string&) override {
+    troupe::MutexLock lock(&s_->mu);
+    if (s_->leader != nullptr && s_->leading) s_->leader->SelfChanged();
+    if (s_->member != nullptr) s_->member->CheckInNow();
+  }
+
+ private:
+  ConventionState* const s_;
+};
+
+}  // namespace
+
 Convention::Convention(ConventionOptions options, runtime::ActorSystem* system,
                        hosting::BundleHost* host)
     : state_(std::make_unique<ConventionState>(std::move(options), system, host)),
       service_(MakeService(state_.get())) {
-  ConventionState* s = state_.get();
-  system->SetRemoteTransport(s->links.get());
-  system->SetConventionSnapshot([s] {
-    std::vector<std::pair<std::string, std::string>> members;
-    for (const v1::MemberInfo& m : s->directory.Members()) {
-      if (m.address() != s->options.self) members.emplace_back(m.address(), m.capabilities_json());
-    }
-    return members;
-  });
-  system->SetPlacementFallback([s](runtime::Cell* parent, const runtime::ActorClass& actor_class,
-                                   std::string_view requirements, std::string_view global_name,
-                                   const absl::Status& local_problem) {
-    return s->PlaceChild(parent, actor_class, requirements, global_name, local_problem);
-  });
-  system->SetNameReleaseObserver([s](std::string_view name, std::string_view address) {
-    s->names->ActorExited(name, address);
-  });
-  system->SetCapabilityObserver([s](const std::string&) {
-    troupe::MutexLock lock(&s->mu);
-    if (s->leader != nullptr && s->leading) s->leader->SelfChanged();
-    if (s->member != nullptr) s->member->CheckInNow();
-  });
+  state_->cluster = std::make_unique<ConventionCluster>(state_.get());
+  system->SetCluster(state_->cluster.get());
 }
 
 Convention::~Convention() { Stop(false); }
@@ -199,9 +219,7 @@ void Convention::Stop(bool graceful) {
   if (invite_thread.joinable()) invite_thread.join();
   if (member != nullptr) member->Stop(graceful);
   if (leader != nullptr) leader->Stop();
-  s->system->SetCapabilityObserver(nullptr);
-  s->system->SetPlacementFallback(nullptr);
-  s->system->SetNameReleaseObserver(nullptr);
+  s->StopPlacements();  // children being placed hear that they were not
   s->names->Stop();
   s->links->Stop();
   // Parents here with children on other daemons will not hear from them
@@ -211,7 +229,7 @@ void Convention::Stop(bool graceful) {
       s->system->NodeLost(m.address(), "this daemon is leaving the convention");
     }
   }
-  s->system->SetRemoteTransport(nullptr);
+  s->system->SetCluster(nullptr);
 }
 
 bool Convention::WaitForCallsToEnd(absl::Time deadline) {
@@ -336,184 +354,6 @@ absl::StatusOr<std::string> Convention::FindName(const std::string& name) {
 absl::StatusOr<std::string> Convention::CreateNamed(
     const std::string& name, const std::function<absl::StatusOr<std::string>()>& create) {
   return state_->names->CreateNamed(name, create);
-}
-
-absl::StatusOr<std::string> Convention::PlaceElsewhere(const v1::CreateActorRequest& request,
-                                                       const absl::Status& local_problem) {
-  ConventionState* s = state_.get();
-  absl::StatusOr<hosting::Requirements> requirements =
-      hosting::ParseRequirementsArray(request.requirements_json(), "requirements");
-  if (!requirements.ok()) return requirements.status();
-  PlaceSpec spec;
-  spec.group = request.group();
-  spec.class_name = request.class_name();
-  for (const v1::BundleInfo& b : s->host->List(request.group())) {
-    if (b.state() == v1::BUNDLE_STATE_ACTIVE) spec.bundle_hash = b.hash();
-  }
-  spec.requirements_json = request.requirements_json();
-  spec.global_name = request.global_name();
-  spec.fits = [&](const std::string& capabilities) {
-    return hosting::CheckRequirements(*requirements, capabilities);
-  };
-  return s->Place(spec, local_problem);
-}
-
-absl::StatusOr<runtime::ActorRef> ConventionState::PlaceChild(
-    runtime::Cell* parent, const runtime::ActorClass& actor_class,
-    std::string_view requirements_object, std::string_view global_name,
-    const absl::Status& local_problem) {
-  // The group and version of the parent's bundle: the child comes from the
-  // same version, fetched by its hash where it is missing.
-  const std::string parent_address = system->FormatAddress(parent);
-  const hosting::BundleHost::ActorOrigin origin = host->OriginOf(parent_address);
-  if (origin.bundle.empty()) return local_problem;
-  PlaceSpec spec;
-  spec.group = origin.bundle.substr(0, origin.bundle.find(' '));
-  const std::string version = origin.bundle.substr(origin.bundle.find(' ') + 1);
-  for (const v1::BundleInfo& b : host->List(spec.group)) {
-    if (b.version() == version) spec.bundle_hash = b.hash();
-  }
-  spec.class_name = std::string(actor_class.name());
-  absl::StatusOr<std::string> array = RequirementsObjectToArray(requirements_object);
-  if (!array.ok()) {
-    return absl::FailedPreconditionError(troupe::StrCat(local_problem.message(), "; ",
-                                                        array.status().message()));
-  }
-  spec.requirements_json = *array;
-  spec.global_name = std::string(global_name);
-  spec.parent = parent_address;
-  const std::string requirements(requirements_object);
-  spec.fits = [&](const std::string& capabilities) -> absl::Status {
-    TROUPE_RETURN_IF_ERROR(runtime::CheckRequirementsObject(requirements, capabilities));
-    if (actor_class.has_capability_check() &&
-        !actor_class.CapabilityCheck(capabilities, requirements)) {
-      return absl::FailedPreconditionError(troupe::StrCat(
-          "the capability check of '", actor_class.name(), "' refuses its capabilities"));
-    }
-    return absl::OkStatus();
-  };
-  absl::StatusOr<std::string> placed = Place(spec, local_problem);
-  if (!placed.ok()) return placed.status();
-  return system->ParseAddress(*placed);
-}
-
-absl::StatusOr<std::string> ConventionState::Place(const PlaceSpec& spec,
-                                                   const absl::Status& local_problem) {
-  ConventionState* s = this;
-  struct Candidate {
-    v1::MemberInfo member;
-    uint64_t load;
-  };
-  std::vector<Candidate> candidates;
-  std::vector<std::string> considered;
-  {
-    troupe::MutexLock lock(&s->mu);
-    // The leader's roster has every check-in's bundles and load; a member's
-    // directory has what the leader pushed and acknowledged.
-    std::vector<v1::MemberInfo> members =
-        s->leading && s->leader != nullptr ? s->leader->Members() : s->directory.Members();
-    for (v1::MemberInfo& m : members) {
-      if (m.address() == s->options.self) continue;
-      absl::Status fits = spec.fits(m.capabilities_json());
-      if (fits.ok() && spec.bundle_hash.empty() &&
-          std::none_of(m.bundles().begin(), m.bundles().end(),
-                       [&](const v1::BundleSummary& b) { return b.group() == spec.group; })) {
-        fits = absl::FailedPreconditionError(
-            troupe::StrCat("it has no bundle of group '", spec.group, "'"));
-      }
-      if (!fits.ok()) {
-        // The check speaks of "this node"; here it is the member's.
-        std::string why(fits.message());
-        if (size_t at = why.find("this node's capabilities"); at != std::string::npos) {
-          why.replace(at, 24, "its capabilities");
-        }
-        considered.push_back(troupe::StrCat(m.address(), ": ", why));
-        continue;
-      }
-      // What this daemon placed there since that member's last check-in
-      // counts too, so a burst of creates spreads out.
-      auto placed = s->placed.find(m.address());
-      if (placed != s->placed.end() && placed->second.first != m.last_checkin_unix_ms()) {
-        s->placed.erase(placed);
-        placed = s->placed.end();
-      }
-      const uint64_t load = m.load().live_actors() + m.load().queued_messages() +
-                            (placed == s->placed.end() ? 0 : placed->second.second);
-      candidates.push_back({std::move(m), load});
-    }
-  }
-  std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
-    return a.load != b.load ? a.load < b.load : a.member.address() < b.member.address();
-  });
-  for (const Candidate& c : candidates) {
-    auto stub = v1::Convention::NewStub(grpc::CreateChannel(
-        c.member.address(), s->options.guard->ChannelCredentials()));
-    grpc::ClientContext context;
-    const peerauth::CallSignature signature = s->options.guard->Sign(&context, kPlaceMethod);
-    context.set_deadline(absl::ToChronoTime(absl::Now() + s->options.place_timeout));
-    v1::PlaceRequest place;
-    place.set_group(spec.group);
-    place.set_class_name(spec.class_name);
-    place.set_bundle_hash(spec.bundle_hash);
-    place.set_requirements_json(spec.requirements_json);
-    place.set_global_name(spec.global_name);
-    place.set_parent(spec.parent);
-    place.set_from_node(s->options.self);
-    v1::PlaceResponse response;
-    grpc::Status status = stub->Place(&context, place, &response);
-    absl::Status answered = status.ok() ? s->options.guard->CheckAnswer(context, signature)
-                                        : absl::OkStatus();
-    if (status.ok() && answered.ok()) {
-      troupe::MutexLock lock(&s->mu);
-      auto& placed = s->placed[c.member.address()];
-      if (placed.first != c.member.last_checkin_unix_ms()) {
-        placed = {c.member.last_checkin_unix_ms(), 0};
-      }
-      ++placed.second;
-      LogInfo("convention: placed ", spec.group, "/", spec.class_name, " on ",
-              c.member.address(), " as ", response.address());
-      return response.address();
-    }
-    considered.push_back(troupe::StrCat(c.member.address(), ": ",
-                                        status.ok() ? std::string(answered.message())
-                                                    : status.error_message()));
-  }
-  return absl::FailedPreconditionError(troupe::StrCat(
-      local_problem.message(), "; and no member of the convention took it (",
-      considered.empty() ? std::string("no other members")
-                         : troupe::StrCat("considered: ", absl::StrJoin(considered, "; ")),
-      ")"));
-}
-
-absl::StatusOr<std::string> RequirementsObjectToArray(std::string_view object_json) {
-  if (object_json.find_first_not_of(" \t\r\n") == std::string_view::npos) return std::string();
-  absl::StatusOr<JsonValue> parsed = JsonValue::Parse(object_json);
-  if (!parsed.ok() || !parsed->is_object()) {
-    return absl::InvalidArgumentError(
-        "requirements that are not a JSON object of conditions cannot travel to another member");
-  }
-  std::string out = "[";
-  for (const auto& [capability, conditions] : parsed->object()) {
-    if (!conditions.is_object()) {
-      return absl::InvalidArgumentError(troupe::StrCat(
-          "the requirement on '", capability, "' is not an object of conditions; it cannot "
-          "travel to another member"));
-    }
-    for (const auto& [condition, operand] : conditions.object()) {
-      if (condition != "equals" && condition != "at_least" && condition != "at_most" &&
-          condition != "present" && condition != "one_of") {
-        return absl::InvalidArgumentError(troupe::StrCat(
-            "condition '", condition, "' on '", capability,
-            "' is not one of equals, at_least, at_most, present, one_of; it cannot travel to "
-            "another member"));
-      }
-      troupe::StrAppend(&out, out.size() > 1 ? "," : "", "{\"capability\":",
-                        JsonQuote(capability), ",\"", condition, "\":",
-                        operand.ToJson(), "}");
-    }
-  }
-  out += "]";
-  return out;
 }
 
 }  // namespace troupe::convention

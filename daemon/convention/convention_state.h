@@ -9,6 +9,7 @@
 #include <thread>
 #include <utility>
 
+#include "daemon/common/call_counter.h"
 #include "daemon/common/mutex.h"
 #include "daemon/convention/convention.h"
 #include "daemon/convention/directory.h"
@@ -16,6 +17,7 @@
 #include "daemon/convention/leader.h"
 #include "daemon/convention/links.h"
 #include "daemon/convention/member.h"
+#include "daemon/runtime/cluster.h"
 
 namespace troupe::convention {
 
@@ -51,14 +53,18 @@ struct ConventionState {
   // Re-sends the invitations of pre-registered daemons that have not joined.
   void InviteLoop();
   // Creates the actor `spec` describes on another member (Convention::
-  // PlaceElsewhere has the order); its address.
+  // PlaceElsewhere has the order; placement.cc). PlaceAsync: an error at once
+  // when no member fits by the last known roster, else `placed` runs once,
+  // later, on a gRPC thread, with the address or why no member took it;
+  // never waits. Place waits for the outcome.
+  absl::Status PlaceAsync(const PlaceSpec& spec, const absl::Status& local_problem,
+                          runtime::Cluster::Placed placed);
   absl::StatusOr<std::string> Place(const PlaceSpec& spec, const absl::Status& local_problem);
-  // The runtime's placement fallback: a child that does not fit here.
-  absl::StatusOr<runtime::ActorRef> PlaceChild(runtime::Cell* parent,
-                                               const runtime::ActorClass& actor_class,
-                                               std::string_view requirements_object,
-                                               std::string_view global_name,
-                                               const absl::Status& local_problem);
+  // The runtime's placement of a child that does not fit here.
+  absl::Status PlaceChild(const runtime::PlaceRequest& request, runtime::Cluster::Placed placed);
+  // Stops placements under way (they end with UNAVAILABLE) and waits for
+  // their outcomes to be delivered.
+  void StopPlacements();
   // An invitation from `leader`: become (or stay) its member.
   absl::Status AcceptInvite(const std::string& leader);
 
@@ -81,6 +87,13 @@ struct ConventionState {
   // since (reset with each check-in).
   std::map<std::string, std::pair<int64_t, uint64_t>> placed ABSL_GUARDED_BY(mu);
   std::thread invite_thread;
+  // The runtime's view of the convention (SetCluster).
+  std::unique_ptr<runtime::Cluster> cluster;
+  // Placements under way (placement.cc): their calls, to cancel at Stop.
+  troupe::Mutex placements_mu;
+  std::set<grpc::ClientContext*> placement_calls ABSL_GUARDED_BY(placements_mu);
+  bool placements_stopped ABSL_GUARDED_BY(placements_mu) = false;
+  CallCounter placements_under_way;
   // Convention-wide global names (the leader's table, this daemon's claims).
   // Last: its thread uses `mu` until it is stopped.
   std::unique_ptr<GlobalNames> names;

@@ -1,5 +1,5 @@
-// links.h - direct daemon-to-daemon message links: the runtime's
-// RemoteTransport. Each daemon opens one Link stream to each peer it sends to
+// links.h - direct daemon-to-daemon message links: how the convention's
+// runtime::Cluster carries messages. Each daemon opens one Link stream to each peer it sends to
 // (gRPC's callback API: no thread of its own) and writes batches of envelopes
 // on it, one write at a time, so order is kept per sender-receiver pair.
 // Flow control: the receiver reads the next batch only after delivering the
@@ -22,7 +22,6 @@
 #include "daemon/convention/link_queue.h"
 #include "daemon/convention/peer_guard.h"
 #include "daemon/runtime/actor_system.h"
-#include "daemon/runtime/remote_transport.h"
 #include "grpcpp/grpcpp.h"
 #include "troupe/v1/convention.grpc.pb.h"
 
@@ -39,17 +38,19 @@ struct LinkOptions {
 };
 
 // Thread-safe.
-class Links final : public runtime::RemoteTransport {
+class Links final {
  public:
   // `system` and `directory` must outlive the links.
   Links(LinkOptions options, runtime::ActorSystem* system, const Directory* directory);
-  ~Links() override;  // Stop()
+  ~Links();  // Stop()
 
-  // runtime::RemoteTransport: queues `message` for `node`'s link (opened on
+  // runtime::Cluster::Forward: queues `message` for `node`'s link (opened on
   // first use) and starts a write when none is under way; never waits. A
-  // node that is not a current member: Undeliverable at once.
-  bool Forward(std::string_view node, uint64_t remote_id, runtime::Message message) override;
-  bool ResumeWhenRoom(std::string_view node, std::function<void()> resume) override;
+  // node that is not a current member: Undeliverable at once. False when
+  // the link's outbox is at or over its bound.
+  bool Forward(std::string_view node, uint64_t remote_id, runtime::Message message);
+  // runtime::Cluster::ResumeWhenRoom for `node`'s link.
+  bool ResumeWhenRoom(std::string_view node, std::function<void()> resume);
 
   // Serves a peer's Link stream after `authenticate` accepted the call:
   // delivers each envelope, reports the undeliverable ones back. The next

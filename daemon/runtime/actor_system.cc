@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "daemon/common/logging.h"
 #include "daemon/common/strings.h"
+#include "daemon/runtime/cluster.h"
 #include "daemon/runtime/pool.h"
 #include "troupe/json.h"
 #include "troupe/wire.h"
@@ -92,6 +93,7 @@ ActorSystem::ActorSystem(SystemOptions options)
       clock_(options_.clock != nullptr ? options_.clock : RealClock::Get()),
       classes_(std::make_unique<ClassTable>()) {
   if (options_.throughput_quota < 1) options_.throughput_quota = 1;
+  cluster_.store(options_.cluster, std::memory_order_release);
   if (options_.deterministic) {
     auto executor = std::make_unique<DeterministicExecutor>([this](Cell* c) { return RunTurn(c); });
     deterministic_ = executor.get();
@@ -299,28 +301,12 @@ absl::StatusOr<ActorRef> ActorSystem::CreateChild(Cell* parent, std::string_view
   }
   absl::StatusOr<ActorRef> child =
       CreateInternal(actor_class, parent, requirements_json, global_name);
-  if (child.ok() || child.status().code() != absl::StatusCode::kFailedPrecondition) return child;
-  std::shared_ptr<const PlacementFallback> placement;
-  {
-    troupe::MutexLock lock(&placement_mu_);
-    placement = placement_;
+  if (child.ok() || child.status().code() != absl::StatusCode::kFailedPrecondition ||
+      parent->state() != CellState::kRunning) {
+    return child;
   }
-  if (placement == nullptr || parent->state() != CellState::kRunning) return child;
-  absl::StatusOr<ActorRef> remote =
-      (*placement)(parent, *actor_class, requirements_json, global_name, child.status());
-  if (!remote.ok()) return remote.status();
-  if (absl::Status adopted = AdoptRemoteChild(ActorRef::Share(parent), *remote); !adopted.ok()) {
-    (void)RequestExit(*remote);
-    return adopted;
-  }
-  return remote;
-}
-
-void ActorSystem::SetPlacementFallback(PlacementFallback fallback) {
-  std::shared_ptr<const PlacementFallback> shared;
-  if (fallback) shared = std::make_shared<const PlacementFallback>(std::move(fallback));
-  troupe::MutexLock lock(&placement_mu_);
-  placement_.swap(shared);
+  // Another daemon may fit it: the cluster places it (placement.cc).
+  return PlaceChild(parent, actor_class, requirements_json, global_name, child.status());
 }
 
 absl::StatusOr<ActorRef> ActorSystem::CreateInternal(const ActorClass* actor_class, Cell* parent,
@@ -484,10 +470,10 @@ void ActorSystem::Unregister(Cell* cell) {
     }
   }
   if (!released.empty()) {
-    troupe::MutexLock lock(&name_observer_mu_);
-    if (name_observer_) {
+    ClusterUse cluster(this);
+    if (cluster.get() != nullptr) {
       const std::string address = FormatAddress(cell);
-      for (const std::string& name : released) name_observer_(name, address);
+      for (const std::string& name : released) cluster->NameReleased(name, address);
     }
   }
   troupe::MutexLock lock(&dead_letter_mu_);
@@ -1001,6 +987,9 @@ void ActorSystem::TimerLoop() {
 std::string ActorSystem::FormatAddress(const Cell* cell) const {
   if (cell == nullptr) return "";
   if (const RemoteIdentity* remote = cell->remote(); remote != nullptr) {
+    if (remote->pending != nullptr && !remote->pending->placed.load(std::memory_order_acquire)) {
+      return troupe::StrCat("troupe://", options_.node_name, "/", remote->pending->alias_id);
+    }
     return troupe::StrCat("troupe://", remote->node, "/", remote->remote_id);
   }
   return troupe::StrCat("troupe://", options_.node_name, "/", cell->id());
@@ -1059,6 +1048,7 @@ absl::StatusOr<ActorRef> ActorSystem::ParseAddressInternal(std::string_view text
       return ActorRef::Share(it->second);
     }
   }
+  if (ActorRef pending = PendingCellByAlias(id)) return pending;
   auto* tombstone = new Cell(this, id, nullptr, nullptr);
   tombstone->state_.store(CellState::kTombstone, std::memory_order_release);
   tombstone->notify_parent_ = false;
@@ -1102,11 +1092,6 @@ absl::Status ActorSystem::BindGlobalName(std::string_view global_name, const Act
     it->second = cell;
   }
   return absl::OkStatus();
-}
-
-void ActorSystem::SetNameReleaseObserver(NameReleaseObserver observer) {
-  troupe::MutexLock lock(&name_observer_mu_);
-  name_observer_ = std::move(observer);
 }
 
 absl::Status ActorSystem::SetDeadLetterHandler(const ActorRef& handler) {

@@ -33,7 +33,7 @@
 
 namespace troupe::runtime {
 
-class RemoteTransport;     // remote_transport.h
+class Cluster;             // cluster.h
 class RemoteRegistry;      // remote.cc
 class RemoteSenderCache;   // remote.cc
 
@@ -48,6 +48,10 @@ struct SystemOptions {
   Clock* clock = nullptr;
   // The node part of printed addresses: troupe://<node_name>/<id>.
   std::string node_name = "local";
+  // The rest of the convention (cluster.h); nullptr: this daemon is alone.
+  // Not owned. A daemon whose convention needs the system first attaches it
+  // later with SetCluster.
+  Cluster* cluster = nullptr;
 };
 
 struct CreateOptions {
@@ -166,18 +170,13 @@ class ActorSystem {
   // FailedPrecondition when the actor has exited.
   absl::Status BindGlobalName(std::string_view global_name, const ActorRef& actor);
 
-  // Called after an actor of this node that held a global name has exited,
-  // with the name and the actor's address: for the name given at creation
-  // (CreateOptions::global_name) whether or not the actor still held it, and
-  // for each name BindGlobalName gave it that it still held. (How the
-  // convention releases a convention-wide name.) Called from the thread that
-  // finalizes the actor, with no other runtime lock held; it must not block
-  // long or call SetNameReleaseObserver. The last registration wins; an empty
-  // function clears it; once this returns, the previous observer is not
-  // running.
-  using NameReleaseObserver =
-      std::function<void(std::string_view global_name, std::string_view address)>;
-  void SetNameReleaseObserver(NameReleaseObserver observer);
+  // After an actor of this node that held a global name has exited, the
+  // cluster hears of it (Cluster::NameReleased) with the name and the
+  // actor's address: for the name given at creation (CreateOptions::
+  // global_name) whether or not the actor still held it, and for each name
+  // BindGlobalName gave it that it still held (how the convention releases a
+  // convention-wide name). Called from the thread that finalizes the actor,
+  // with no other runtime lock held.
 
   // One dead-letter handler per system; the last registration wins and a
   // null handler clears it. FailedPrecondition for an actor that is not live.
@@ -191,7 +190,10 @@ class ActorSystem {
   // clients and director. Returns whether anything changed: the same value
   // again (by meaning: 4 == 4.0) or removing an absent name changes nothing
   // and has no other effect. After a real change, in this order and before
-  // returning: the capability observer is called, then every live actor whose
+  // returning: the cluster hears of it (Cluster::CapabilitiesChanged, how a
+  // convention member pushes it to its leader at once; nobody may change
+  // capabilities while holding a lock the cluster takes there), then every
+  // live actor whose
   // requirements (CreateOptions::requirements_json) or class capability check
   // no longer hold is sent TROUPE_MSG_CAPABILITIES_CHANGED, followed by an
   // exit request when its class has exit_when_unfit. InvalidArgument for an
@@ -204,14 +206,6 @@ class ActorSystem {
   absl::StatusOr<bool> SetReadOnlyCapability(std::string_view name, std::string_view value_json);
   // The read-only names that have a value, sorted.
   std::vector<std::string> ReadOnlyCapabilities() const;
-  // Called with the new CapabilitiesJson after every real change (how the
-  // convention member pushes it to its leader at once). Called in the order
-  // of the changes, from the thread that made the change, while further
-  // changes wait: it must not block long, must not change capabilities or
-  // call SetCapabilityObserver, and nobody may change capabilities while
-  // holding a lock it takes. The last registration wins; an empty function
-  // clears it; once this returns, the previous observer is not running.
-  void SetCapabilityObserver(std::function<void(const std::string& capabilities_json)> observer);
 
   // ---- Convention updates (convention_events.cc; docs/runtime.md) ----
   // Sends TROUPE_MSG_CONVENTION_UPDATE {node ("host:port"), its capabilities
@@ -222,13 +216,9 @@ class ActorSystem {
   // actors; may be called with the convention code's locks held.
   void PublishConventionUpdate(std::string_view node, std::string_view capabilities_json,
                                std::string_view event);
-  // Where a new subscriber's "joined" messages come from: returns the current
-  // members as (node, capabilities JSON). Called without runtime locks held,
-  // from the subscribing thread; updates published meanwhile reach the new
-  // subscriber after those. Unset: a new subscriber gets nothing at first.
-  void SetConventionSnapshot(
-      std::function<std::vector<std::pair<std::string, std::string>>()> current_members);
-  // Starts (one "joined" per current member first) or ends `actor`'s
+  // Starts (one "joined" per current member first: Cluster::Members, called
+  // without runtime locks held; updates published meanwhile reach the new
+  // subscriber after those) or ends `actor`'s
   // subscription. Subscribing again, or ending one that does not exist, does
   // nothing. It also ends when the actor exits. FailedPrecondition when
   // subscribing an actor that is not live; InvalidArgument for a null ref.
@@ -258,12 +248,15 @@ class ActorSystem {
   const SystemOptions& options() const { return options_; }
 
   // ---- Cross-daemon messaging (remote.cc; docs/runtime.md "Remote addresses") ----
-  // Makes addresses of other nodes usable: ParseAddress then returns their
-  // remote cells, and messages to those go to `transport->Forward`. Not owned;
-  // nullptr removes it (later forwards become Undeliverable). Returns once
-  // every Forward call already under way has returned, so the transport may
-  // be destroyed after it was replaced. Never call it from inside Forward.
-  void SetRemoteTransport(RemoteTransport* transport);
+  // Attaches the rest of the convention (cluster.h) in place of the one
+  // before (SystemOptions::cluster or an earlier call); nullptr detaches it.
+  // With a cluster, ParseAddress returns remote cells for addresses of other
+  // nodes, messages to those go to Cluster::Forward, and children that do
+  // not fit here are placed through Cluster::Place; without one, those are
+  // errors and such messages Undeliverable. Not owned. Returns once every
+  // call into the previous cluster that was under way has returned, so it
+  // may be destroyed then. Never call it from inside a Cluster method.
+  void SetCluster(Cluster* cluster);
   // Delivers a message that came from another daemon to the local actor
   // `local_id` (starting, running or exiting), with the sender parsed from
   // `from_address` (empty: none; another node's address: its canonical
@@ -299,16 +292,6 @@ class ActorSystem {
   // Canonical remote cells currently alive.
   size_t RemoteCellCountForTest() const;
 
-  // Where an actor's create_actor goes when this node does not fit the child
-  // (FAILED_PRECONDITION from the requirements or the class's capability
-  // check): another daemon of the convention. Runs on the creating actor's
-  // worker and blocks until placed; returns the remote child (a remote cell),
-  // which CreateChild then adopts as the parent's child. `local_problem` is
-  // why this node refused. Set before actors run; an empty one clears it.
-  using PlacementFallback = std::function<absl::StatusOr<ActorRef>(
-      Cell* parent, const ActorClass& actor_class, std::string_view requirements_json,
-      std::string_view global_name, const absl::Status& local_problem)>;
-  void SetPlacementFallback(PlacementFallback fallback);
 
   // ---- Used by the host table and by pools; not for daemon code. ----
   // Sends from inside an actor turn (counts, dead-letters, unblocks).
@@ -325,12 +308,46 @@ class ActorSystem {
   friend class Turn;
   struct ClassTable;
 
+  // Holds the cluster for one call into it: SetCluster waits until the
+  // ClusterUses under way have ended. get() is nullptr without a cluster.
+  class ClusterUse {
+   public:
+    explicit ClusterUse(const ActorSystem* system) : system_(system) {
+      system_->cluster_calls_.fetch_add(1, std::memory_order_seq_cst);
+      cluster_ = system_->cluster_.load(std::memory_order_seq_cst);
+    }
+    ~ClusterUse() { system_->cluster_calls_.fetch_sub(1, std::memory_order_release); }
+    ClusterUse(const ClusterUse&) = delete;
+    ClusterUse& operator=(const ClusterUse&) = delete;
+    Cluster* get() const { return cluster_; }
+    Cluster* operator->() const { return cluster_; }
+
+   private:
+    const ActorSystem* const system_;
+    Cluster* cluster_;
+  };
+
   absl::StatusOr<ActorRef> ParseAddressInternal(std::string_view text, bool from_outside);
   // Remote addresses (remote.cc).
   absl::StatusOr<ActorRef> ParseRemoteAddress(std::string_view text, std::string_view node,
                                               uint64_t id);
   ActorRef CanonicalRemoteCell(std::string_view node, uint64_t remote_id);
   void ForwardToNode(Cell* target, Message message);
+  // Children placed on other daemons (placement.cc).
+  absl::StatusOr<ActorRef> PlaceChild(Cell* parent, const ActorClass* actor_class,
+                                      std::string_view requirements_json,
+                                      std::string_view global_name,
+                                      const absl::Status& local_problem);
+  ActorRef NewPendingCell();
+  // The pending cell printed as troupe://<this node>/<id>, or null.
+  ActorRef PendingCellByAlias(uint64_t id);
+  // Undoes the adoption of a child whose placement never started.
+  void Disown(Cell* parent, Cell* child);
+  // Keeps `message` for a child still being placed (true), or sends it to
+  // the dead-letter path when its placement failed (true); false once placed.
+  bool KeepUntilPlaced(Cell* target, Message& message);
+  void Placed(Cell* child, absl::StatusOr<std::string> address);
+  void PlacementFailed(Cell* child, const absl::Status& why);
   // A send of the running turn found `node`'s outbox over its bound (a no-op
   // outside turns): the turn parks its actor after the current message.
   static void NoteOutboxFull(std::string_view node);
@@ -379,8 +396,6 @@ class ActorSystem {
   std::atomic<bool> shutting_down_{false};
   std::atomic<bool> shut_down_{false};
 
-  mutable troupe::Mutex placement_mu_;
-  std::shared_ptr<const PlacementFallback> placement_ ABSL_GUARDED_BY(placement_mu_);
 
   std::unique_ptr<ClassTable> classes_;
   std::vector<std::unique_ptr<ActorClass>> owned_classes_;  // guarded by ClassTable's mutex
@@ -399,9 +414,6 @@ class ActorSystem {
   std::shared_mutex name_switch_mu_;
   mutable troupe::Mutex names_mu_;
   absl::flat_hash_map<std::string, Cell*> names_ ABSL_GUARDED_BY(names_mu_);  // retained
-  // Held while the observer runs (see SetNameReleaseObserver), alone.
-  troupe::Mutex name_observer_mu_;
-  NameReleaseObserver name_observer_ ABSL_GUARDED_BY(name_observer_mu_);
 
   mutable troupe::Mutex dead_letter_mu_;
   Cell* dead_letter_handler_ ABSL_GUARDED_BY(dead_letter_mu_) = nullptr;  // retained
@@ -409,7 +421,6 @@ class ActorSystem {
   // Capabilities (capabilities.cc). caps_change_mu_ is held across one change
   // and what follows it (observer, re-checks), so those go out in order.
   troupe::Mutex caps_change_mu_;
-  std::function<void(const std::string&)> capability_observer_ ABSL_GUARDED_BY(caps_change_mu_);
   mutable troupe::Mutex caps_mu_;
   std::vector<std::pair<std::string, std::string>> capabilities_ ABSL_GUARDED_BY(caps_mu_);
   std::vector<std::string> read_only_capabilities_ ABSL_GUARDED_BY(caps_mu_);
@@ -424,8 +435,6 @@ class ActorSystem {
   troupe::Mutex convention_mu_;  // before any cell's children_mu_
   absl::flat_hash_map<Cell*, ConventionSubscription> convention_subscribers_
       ABSL_GUARDED_BY(convention_mu_);
-  std::function<std::vector<std::pair<std::string, std::string>>()> convention_snapshot_
-      ABSL_GUARDED_BY(convention_mu_);
 
   std::atomic<uint64_t> live_actors_{0};
   std::atomic<uint64_t> dead_letters_{0};
@@ -438,8 +447,10 @@ class ActorSystem {
   // outlive the system.
   std::shared_ptr<RemoteRegistry> remote_registry_ = NewRemoteRegistry();
   std::shared_ptr<RemoteSenderCache> remote_senders_ = NewRemoteSenderCache();
-  std::atomic<RemoteTransport*> transport_{nullptr};
-  std::atomic<uint64_t> forwards_in_flight_{0};
+  // The cluster, and the calls into it under way (ClusterUse; SetCluster
+  // waits for them).
+  std::atomic<Cluster*> cluster_{nullptr};
+  mutable std::atomic<uint64_t> cluster_calls_{0};
   std::atomic<uint64_t> parked_actors_{0};  // waiting for an outbox to drain
 
   troupe::Mutex timer_mu_;

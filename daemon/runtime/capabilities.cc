@@ -9,6 +9,7 @@
 #include "daemon/common/logging.h"
 #include "daemon/common/strings.h"
 #include "daemon/runtime/actor_system.h"
+#include "daemon/runtime/cluster.h"
 #include "daemon/runtime/pool.h"
 #include "daemon/runtime/requirement_check.h"
 #include "troupe/wire.h"
@@ -86,12 +87,6 @@ std::vector<std::string> ActorSystem::ReadOnlyCapabilities() const {
   return names;
 }
 
-void ActorSystem::SetCapabilityObserver(
-    std::function<void(const std::string& capabilities_json)> observer) {
-  troupe::MutexLock lock(&caps_change_mu_);
-  capability_observer_ = std::move(observer);
-}
-
 absl::StatusOr<bool> ActorSystem::ChangeCapability(std::string_view name,
                                                    std::string_view value_json, bool read_only) {
   if (name.empty()) return absl::InvalidArgumentError("capability name must not be empty");
@@ -140,7 +135,10 @@ absl::StatusOr<bool> ActorSystem::ChangeCapability(std::string_view name,
     if (!changed) return false;
     capabilities_json = ObjectJson(capabilities_);
   }
-  if (capability_observer_) capability_observer_(capabilities_json);
+  {
+    ClusterUse cluster(this);
+    if (cluster.get() != nullptr) cluster->CapabilitiesChanged(capabilities_json);
+  }
   RecheckActors(capabilities_json);
   return true;
 }

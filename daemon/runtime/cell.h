@@ -12,9 +12,11 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "daemon/common/mutex.h"
+#include "daemon/runtime/envelope.h"
 #include "daemon/runtime/mailbox.h"
 #include "troupe/abi.h"
 
@@ -37,11 +39,31 @@ enum class CellState : uint8_t {
 
 class RemoteRegistry;  // remote.cc
 
+// A child being placed on another daemon (placement.cc): until it is placed,
+// the remote cell standing for it prints as an address of this node
+// (troupe://<this node>/<alias_id>) and keeps the mail sent to it, in order.
+struct PendingPlacement {
+  enum class State : uint8_t { kPlacing, kFlushing, kPlaced, kFailed };
+  uint64_t alias_id = 0;
+  // RemoteIdentity's node and remote_id are set (release): print those.
+  std::atomic<bool> placed{false};
+  // Placed and every kept message sent on: sends go straight out.
+  std::atomic<bool> settled{false};
+  troupe::Mutex mu;
+  State state ABSL_GUARDED_BY(mu) = State::kPlacing;
+  std::string failure ABSL_GUARDED_BY(mu);  // why, once kFailed
+  std::vector<Message> kept ABSL_GUARDED_BY(mu);
+};
+
 // What a remote cell stands for: actor `remote_id` of daemon `node`. Set
-// before the cell is shared; only the mutable fields change afterwards.
+// before the cell is shared, except for a pending placement's, which are set
+// once under the registry's mutex before `pending->placed`; only the mutable
+// fields change otherwise.
 struct RemoteIdentity {
   std::string node;
   uint64_t remote_id = 0;
+  // Set for a child being placed (ActorSystem::CreateChild); null otherwise.
+  std::unique_ptr<PendingPlacement> pending;
   // Keeps the registry alive for ~Cell, which removes the cell from it.
   std::shared_ptr<RemoteRegistry> registry;
   // Set once the local parent was told that the remote actor exited (by its

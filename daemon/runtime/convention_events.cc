@@ -15,6 +15,7 @@
 #include "daemon/common/logging.h"
 #include "daemon/common/strings.h"
 #include "daemon/runtime/actor_system.h"
+#include "daemon/runtime/cluster.h"
 #include "troupe/wire.h"
 
 namespace troupe::runtime {
@@ -50,16 +51,9 @@ void ActorSystem::PublishConventionUpdate(std::string_view node,
   }
 }
 
-void ActorSystem::SetConventionSnapshot(
-    std::function<std::vector<std::pair<std::string, std::string>>()> current_members) {
-  troupe::MutexLock lock(&convention_mu_);
-  convention_snapshot_ = std::move(current_members);
-}
-
 absl::Status ActorSystem::SubscribeConventionUpdates(const ActorRef& actor, bool enable) {
   if (!actor) return absl::InvalidArgumentError("a convention subscription needs an actor");
   Cell* cell = actor.get();
-  std::function<std::vector<std::pair<std::string, std::string>>()> snapshot;
   {
     troupe::MutexLock lock(&convention_mu_);
     auto it = convention_subscribers_.find(cell);
@@ -84,12 +78,14 @@ absl::Status ActorSystem::SubscribeConventionUpdates(const ActorRef& actor, bool
     subscription.actor = actor;
     subscription.pending = true;
     convention_subscribers_.emplace(cell, std::move(subscription));
-    snapshot = convention_snapshot_;
   }
-  // Outside the lock: the snapshot takes the convention code's own locks,
-  // which may be held while it publishes.
+  // Outside the lock: the cluster takes its own locks, which may be held
+  // while it publishes.
   std::vector<std::pair<std::string, std::string>> members;
-  if (snapshot) members = snapshot();
+  {
+    ClusterUse cluster(this);
+    if (cluster.get() != nullptr) members = cluster->Members();
+  }
   troupe::MutexLock lock(&convention_mu_);
   auto it = convention_subscribers_.find(cell);
   if (it == convention_subscribers_.end() || !it->second.pending) {

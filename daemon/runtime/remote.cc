@@ -6,7 +6,8 @@
 // A remote cell is a Cell in state kRemote whose mailbox is closed, so the
 // local send path (Deliver) needs no extra branch: a push fails and
 // DeadLetter hands the message to ForwardToNode.
-#include "daemon/runtime/remote_transport.h"
+#include "daemon/runtime/cluster.h"
+#include "daemon/runtime/remote_registry.h"
 
 #include <array>
 #include <charconv>
@@ -29,37 +30,9 @@
 namespace troupe::runtime {
 namespace {
 
-// Actor ids of every daemon stay below this (as in actor_system.cc, which
-// also refuses to parse a local address at or above it).
-constexpr uint64_t kMaxActorId = uint64_t{1} << 62;
-// Remote cells take their (local) ids from here up, so a remote cell never
-// shares an id with a handle of a local address, and address_compare /
-// address_hash (by id) keep telling them apart.
-constexpr uint64_t kFirstRemoteCellId = kMaxActorId;
-
-constexpr std::string_view kNoConvention = "this daemon is in no convention";
-
 bool IsLiveState(CellState s) { return s == CellState::kNew || s == CellState::kRunning; }
 
 }  // namespace
-
-// The canonical remote cells of one system by node and remote id, and the
-// undeliverable observer. Holds no reference to the cells: a cell removes
-// itself in ~Cell (ForgetRemoteCell), and a lookup that finds a cell whose
-// count already reached zero makes a new one instead. Shared by the system
-// and every remote cell, so a cell may outlive the system. Thread-safe.
-class RemoteRegistry {
- public:
-  troupe::Mutex mu;
-  absl::flat_hash_map<std::string, absl::flat_hash_map<uint64_t, Cell*>> by_node
-      ABSL_GUARDED_BY(mu);
-  size_t count ABSL_GUARDED_BY(mu) = 0;
-  uint64_t next_id ABSL_GUARDED_BY(mu) = kFirstRemoteCellId;
-
-  troupe::Mutex observer_mu;
-  std::shared_ptr<const ActorSystem::UndeliverableObserver> observer
-      ABSL_GUARDED_BY(observer_mu);
-};
 
 // The senders DeliverFromRemote parsed last, by hash of their text: a peer
 // link's stream carries few distinct senders, so most messages find theirs
@@ -87,14 +60,20 @@ std::shared_ptr<RemoteSenderCache> ActorSystem::NewRemoteSenderCache() {
   return std::make_shared<RemoteSenderCache>();
 }
 
-// Called by ~Cell for a remote cell: drops its registry entry (unless a newer
-// cell replaced it already) and its adopting parent.
+// Called by ~Cell for a remote cell: drops its registry entries (unless a
+// newer cell replaced it already) and its adopting parent.
 void ForgetRemoteCell(Cell* cell) {
   const RemoteIdentity* remote = cell->remote();
   RemoteRegistry& registry = *remote->registry;
   Cell* adopter = nullptr;
   {
     troupe::MutexLock lock(&registry.mu);
+    if (remote->pending != nullptr) {
+      auto alias = registry.pending_aliases.find(remote->pending->alias_id);
+      if (alias != registry.pending_aliases.end() && alias->second == cell) {
+        registry.pending_aliases.erase(alias);
+      }
+    }
     auto node = registry.by_node.find(ToAbsl(remote->node));
     if (node != registry.by_node.end()) {
       auto it = node->second.find(remote->remote_id);
@@ -140,48 +119,49 @@ ActorRef ActorSystem::CanonicalRemoteCell(std::string_view node, uint64_t remote
 
 absl::StatusOr<ActorRef> ActorSystem::ParseRemoteAddress(std::string_view text,
                                                          std::string_view node, uint64_t id) {
-  if (transport_.load(std::memory_order_acquire) == nullptr) {
+  if (cluster_.load(std::memory_order_acquire) == nullptr) {
     return absl::FailedPreconditionError(troupe::StrCat(
         "address ", Quoted(text), " belongs to node ", Quoted(node), "; ", kNoConvention));
   }
   return CanonicalRemoteCell(node, id);
 }
 
-void ActorSystem::SetRemoteTransport(RemoteTransport* transport) {
-  RemoteTransport* old = transport_.exchange(transport, std::memory_order_seq_cst);
-  if (old == nullptr || old == transport) return;
-  // A forward that read the old pointer counted itself first (ForwardToNode),
-  // so it is seen here; wait for it to leave the old transport.
-  while (forwards_in_flight_.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
+void ActorSystem::SetCluster(Cluster* cluster) {
+  Cluster* old = cluster_.exchange(cluster, std::memory_order_seq_cst);
+  if (old == nullptr || old == cluster) return;
+  // A call that read the old pointer counted itself first (ClusterUse), so
+  // it is seen here; wait for it to leave the old cluster.
+  while (cluster_calls_.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
 }
 
 void ActorSystem::ForwardToNode(Cell* target, Message message) {
   const RemoteIdentity* remote = target->remote();
-  forwards_in_flight_.fetch_add(1, std::memory_order_seq_cst);
-  RemoteTransport* transport = transport_.load(std::memory_order_seq_cst);
-  if (transport != nullptr &&
-      !transport->Forward(remote->node, remote->remote_id, std::move(message))) {
-    NoteOutboxFull(remote->node);
+  if (remote->pending != nullptr && !remote->pending->settled.load(std::memory_order_acquire) &&
+      KeepUntilPlaced(target, message)) {
+    return;
   }
-  forwards_in_flight_.fetch_sub(1, std::memory_order_release);
-  if (transport == nullptr) {
-    Undeliverable(remote->node, remote->remote_id, std::move(message), kNoConvention);
+  bool sent = false;
+  {
+    ClusterUse cluster(this);
+    if (cluster.get() != nullptr) {
+      sent = true;
+      if (!cluster->Forward(remote->node, remote->remote_id, std::move(message))) {
+        NoteOutboxFull(remote->node);
+      }
+    }
   }
+  if (!sent) Undeliverable(remote->node, remote->remote_id, std::move(message), kNoConvention);
 }
 
 bool ActorSystem::ParkUntilRoom(Cell* cell, const std::string& node) {
-  forwards_in_flight_.fetch_add(1, std::memory_order_seq_cst);
-  RemoteTransport* transport = transport_.load(std::memory_order_seq_cst);
-  bool parked = false;
-  if (transport != nullptr) {
-    parked_actors_.fetch_add(1, std::memory_order_relaxed);
-    parked = transport->ResumeWhenRoom(node, [this, actor = ActorRef::Share(cell)] {
-      parked_actors_.fetch_sub(1, std::memory_order_relaxed);
-      executor_->Schedule(actor.get());
-    });
-    if (!parked) parked_actors_.fetch_sub(1, std::memory_order_relaxed);
-  }
-  forwards_in_flight_.fetch_sub(1, std::memory_order_release);
+  ClusterUse cluster(this);
+  if (cluster.get() == nullptr) return false;
+  parked_actors_.fetch_add(1, std::memory_order_relaxed);
+  const bool parked = cluster->ResumeWhenRoom(node, [this, actor = ActorRef::Share(cell)] {
+    parked_actors_.fetch_sub(1, std::memory_order_relaxed);
+    executor_->Schedule(actor.get());
+  });
+  if (!parked) parked_actors_.fetch_sub(1, std::memory_order_relaxed);
   return parked;
 }
 
@@ -419,7 +399,9 @@ void ActorSystem::NodeLost(std::string_view node, std::string_view reason) {
   for (RemoteSenderCache::Slot& slot : remote_senders_->slots) {
     troupe::MutexLock lock(&slot.mu);
     const RemoteIdentity* remote = slot.cell ? slot.cell->remote() : nullptr;
-    if (remote != nullptr && remote->node == node) {
+    const bool placed = remote != nullptr && (remote->pending == nullptr ||
+                                              remote->pending->placed.load(std::memory_order_acquire));
+    if (placed && remote->node == node) {
       slot.text.clear();
       dropped.push_back(std::exchange(slot.cell, ActorRef()));
     }

@@ -26,12 +26,13 @@ class GlobalNamesTest : public runtime::testing::RuntimeTest {
     options.leader = [this] { return leader_; };
     options.is_member = [](const std::string& node) { return node != "stranger:9"; };
     names_ = std::make_unique<GlobalNames>(std::move(options), &sys());
-    sys().SetNameReleaseObserver([this](std::string_view name, std::string_view address) {
+    cluster_.on_name_released = [this](std::string_view name, std::string_view address) {
       names_->ActorExited(name, address);
-    });
+    };
+    AttachCluster();
   }
   void TearDown() override {
-    sys().SetNameReleaseObserver(nullptr);
+    sys().SetCluster(nullptr);
     RuntimeTest::TearDown();
   }
 

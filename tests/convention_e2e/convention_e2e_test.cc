@@ -804,16 +804,25 @@ class ChildPlacementTest : public ConventionE2eTest {
     ASSERT_EQ(NodeOf(spawner_), leader.address()) << spawner_;
   }
 
-  // Asks the Spawner for a child needing a gpu; its address (on b).
+  // Asks the Spawner for a child needing a gpu; its address on b, where it
+  // runs (the Spawner got at once an address of the leader's, which reaches
+  // the child too, and prints as the child's own once it is placed).
   std::string SpawnGpuChild() {
     absl::StatusOr<Client::Message> spawned =
         client_->Ask(spawner_, {"spawn", kGpuObject, ""}, absl::Seconds(40));
     EXPECT_TRUE(spawned.ok()) << spawned.status();
     if (!spawned.ok()) return "";
     EXPECT_EQ(spawned->type, "spawned") << spawned->payload;
-    EXPECT_EQ(NodeOf(spawned->payload), convention_[1].address())
-        << "a child needing a gpu goes to b, the only member with one: " << spawned->payload;
-    return spawned->type == "spawned" ? spawned->payload : "";
+    if (spawned->type != "spawned") return "";
+    EXPECT_EQ(NodeOf(spawned->payload), convention_.leader().address())
+        << "returned before it is placed: " << spawned->payload;
+    absl::StatusOr<Client::Message> real =
+        client_->Ask(spawned->payload, {"whoami", "", ""}, absl::Seconds(40));
+    EXPECT_TRUE(real.ok()) << real.status();
+    if (!real.ok()) return "";
+    EXPECT_EQ(NodeOf(real->payload), convention_[1].address())
+        << "a child needing a gpu goes to b, the only member with one: " << real->payload;
+    return real->payload;
   }
 
   // Polls the Spawner's "exits" until `child` is there, at most `bound`;

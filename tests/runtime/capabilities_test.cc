@@ -80,7 +80,8 @@ class CapabilitiesTest : public RuntimeTest {
 TEST_F(CapabilitiesTest, TheSameValueAgainOrRemovingAnAbsentNameChangesNothing) {
   MakeDeterministic();
   std::vector<std::string> observed;
-  sys().SetCapabilityObserver([&](const std::string& json) { observed.push_back(json); });
+  cluster_.on_capabilities_changed = [&](const std::string& json) { observed.push_back(json); };
+  AttachCluster();
   Inbox* inbox = RegisterCaps({.name = "gpu.user"});
   EXPECT_TRUE(Update("gpu", "true"));
   EXPECT_TRUE(Update("memory_gb", "4"));
@@ -105,14 +106,15 @@ TEST_F(CapabilitiesTest, TheSameValueAgainOrRemovingAnAbsentNameChangesNothing) 
 TEST_F(CapabilitiesTest, TheObserverSeesEachRealChangeInOrderUntilCleared) {
   MakeDeterministic();
   std::vector<std::string> observed;
-  sys().SetCapabilityObserver([&](const std::string& json) { observed.push_back(json); });
+  cluster_.on_capabilities_changed = [&](const std::string& json) { observed.push_back(json); };
+  AttachCluster();
   EXPECT_TRUE(Update("zone", R"("eu")"));
   EXPECT_TRUE(Update("list", R"([1, 2,  "x"])"));
   EXPECT_TRUE(Update("zone", ""));
   EXPECT_EQ(observed, (std::vector<std::string>{R"({"zone":"eu"})",
                                                 R"({"zone":"eu","list":[1,2,"x"]})",
                                                 R"({"list":[1,2,"x"]})"}));
-  sys().SetCapabilityObserver(nullptr);
+  sys().SetCluster(nullptr);
   EXPECT_TRUE(Update("zone", R"("us")"));
   EXPECT_EQ(observed.size(), 3u);
 }
@@ -309,9 +311,10 @@ std::vector<std::string> Updates(const Inbox& inbox) {
 
 TEST_F(CapabilitiesTest, ANewSubscriberGetsOneJoinedPerMemberThenEachUpdate) {
   MakeDeterministic();
-  sys().SetConventionSnapshot([] {
+  cluster_.on_members = [] {
     return Members{{"a.example:1900", R"({"zone":"eu"})"}, {"b.example:1900", "{}"}};
-  });
+  };
+  AttachCluster();
   auto [subscriber, inbox] = SpawnInbox("watcher");
   ASSERT_OK(sys().SubscribeConventionUpdates(subscriber, true));
   sys().RunUntilIdle();
@@ -329,7 +332,8 @@ TEST_F(CapabilitiesTest, ANewSubscriberGetsOneJoinedPerMemberThenEachUpdate) {
 
 TEST_F(CapabilitiesTest, SubscribingAgainGivesNoDuplicatesAndDisablingEndsIt) {
   MakeDeterministic();
-  sys().SetConventionSnapshot([] { return Members{{"a:1", "{}"}}; });
+  cluster_.on_members = [] { return Members{{"a:1", "{}"}}; };
+  AttachCluster();
   auto [subscriber, inbox] = SpawnInbox("watcher");
   ASSERT_OK(sys().SubscribeConventionUpdates(subscriber, true));
   ASSERT_OK(sys().SubscribeConventionUpdates(subscriber, true));
@@ -348,11 +352,12 @@ TEST_F(CapabilitiesTest, AnUpdatePublishedWhileTheSnapshotIsTakenArrivesAfterThe
   MakeDeterministic();
   auto [other, other_inbox] = SpawnInbox("earlier");
   ASSERT_OK(sys().SubscribeConventionUpdates(other, true));
-  sys().SetConventionSnapshot([this] {
+  cluster_.on_members = [this] {
     // As if the convention code published on another thread right now.
     sys().PublishConventionUpdate("b:1", "{}", "joined");
     return Members{{"a:1", "{}"}};
-  });
+  };
+  AttachCluster();
   auto [subscriber, inbox] = SpawnInbox("watcher");
   ASSERT_OK(sys().SubscribeConventionUpdates(subscriber, true));
   sys().RunUntilIdle();
@@ -400,11 +405,13 @@ TEST_F(CapabilitiesTest, UnknownEventsAreNotSentAndSystemTypesCannotBeForged) {
 TEST_F(CapabilitiesTest, ConcurrentChangesAndUpdatesAreAllDeliveredInOrderOfTheirChange) {
   MakeThreaded(4);
   std::vector<std::string> observed;  // under caps' change lock: the observer is serialized
-  sys().SetCapabilityObserver([&](const std::string& json) { observed.push_back(json); });
+  cluster_.on_capabilities_changed = [&](const std::string& json) { observed.push_back(json); };
+  AttachCluster();
   Inbox* unfit_inbox = RegisterCaps({.name = "gpu.user"});
   EXPECT_TRUE(Update("gpu", "true"));
   ActorRef user = CreateWith("gpu.user", kNeedsGpu);
-  sys().SetConventionSnapshot([] { return Members{{"a:1", "{}"}}; });
+  cluster_.on_members = [] { return Members{{"a:1", "{}"}}; };
+  AttachCluster();
   auto [subscriber, inbox] = SpawnInbox("watcher");
   ASSERT_OK(sys().SubscribeConventionUpdates(subscriber, true));
 
@@ -503,7 +510,8 @@ TEST_F(CapabilitiesPluginTest, AReadOnlyCapabilityCannotBeSetByAnActor) {
 }
 
 TEST_F(CapabilitiesPluginTest, NotifyOnConventionChangesWorksThroughTheHostTable) {
-  sys().SetConventionSnapshot([] { return Members{{"a:1", "{}"}, {"b:1", "{}"}}; });
+  cluster_.on_members = [] { return Members{{"a:1", "{}"}, {"b:1", "{}"}}; };
+  AttachCluster();
   auto [watcher, inbox] = Reporting("caps.Watcher");
   ASSERT_OK(sys().Tell(watcher, Msg("watch")));
   ASSERT_OK(sys().Tell(watcher, Msg("watch")));  // again: no second round

@@ -123,9 +123,10 @@ TEST_F(NamedActorTest, TheNameReleaseObserverHearsOfEveryNamedActorThatExits) {
   ActorSystem& system = MakeDeterministic();
   Register({.name = "svc"});
   std::vector<std::string> heard;  // "name address"
-  system.SetNameReleaseObserver([&](std::string_view name, std::string_view address) {
+  cluster_.on_name_released = [&](std::string_view name, std::string_view address) {
     heard.push_back(troupe::StrCat(name, " ", address));
-  });
+  };
+  AttachCluster();
   ActorRef named = Create("svc", {.global_name = "registry"});
   ActorRef bound = Create("svc");
   ActorRef unnamed = Create("svc");
@@ -144,7 +145,7 @@ TEST_F(NamedActorTest, TheNameReleaseObserverHearsOfEveryNamedActorThatExits) {
   EXPECT_EQ(heard, (std::vector<std::string>{"hello " + Addr(bound), "hi " + Addr(bound),
                                              "registry " + Addr(bound)}));
   // Cleared: nobody hears of later exits.
-  system.SetNameReleaseObserver(nullptr);
+  system.SetCluster(nullptr);
   heard.clear();
   ActorRef later = Create("svc", {.global_name = "later"});
   system.RunUntilIdle();

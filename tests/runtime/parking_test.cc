@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon/runtime/remote_transport.h"
+#include "tests/runtime/fake_cluster.h"
 #include "tests/runtime/runtime_test_util.h"
 
 namespace troupe::runtime::testing {
@@ -16,7 +16,7 @@ constexpr std::string_view kPeer = "127.0.0.1:1002";
 // A transport whose outbox is "full" while `full` is set: Forward records and
 // reports it, ResumeWhenRoom keeps the resume (unless `room_by_then`).
 // Thread-safe.
-class BoundedTransport final : public RemoteTransport {
+class BoundedTransport final : public FakeCluster {
  public:
   bool Forward(std::string_view, uint64_t, Message message) override {
     troupe::MutexLock lock(&mu_);
@@ -85,11 +85,11 @@ class ParkingTest : public RuntimeTest {
   void TearDown() override {
     transport_.SetFull(false);
     transport_.Drain();
-    if (system_ != nullptr) system_->SetRemoteTransport(nullptr);
+    if (system_ != nullptr) system_->SetCluster(nullptr);
     RuntimeTest::TearDown();
   }
   void Use(ActorSystem& system) {
-    system.SetRemoteTransport(&transport_);
+    system.SetCluster(&transport_);
     absl::StatusOr<ActorRef> remote = system.ParseAddress("troupe://" + std::string(kPeer) + "/7");
     ASSERT_TRUE(remote.ok()) << remote.status();
     remote_ = *remote;

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "daemon/runtime/remote_transport.h"
+#include "tests/runtime/fake_cluster.h"
 #include "tests/runtime/runtime_test_util.h"
 
 namespace troupe::runtime::testing {
@@ -23,7 +23,7 @@ constexpr absl::Duration kWait = absl::Seconds(60);
 // delivered at once by the peer's DeliverFromRemote, and one the peer does
 // not take (NotFound) or for an unknown node is reported back with
 // Undeliverable. Thread-safe.
-class LoopbackTransport final : public RemoteTransport {
+class LoopbackTransport final : public FakeCluster {
  public:
   void Join(ActorSystem* self, std::string_view peer_node, ActorSystem* peer) {
     troupe::MutexLock lock(&mu_);
@@ -65,7 +65,7 @@ class LoopbackTransport final : public RemoteTransport {
 };
 
 // Records what it is asked to forward. Thread-safe.
-class RecordingTransport final : public RemoteTransport {
+class RecordingTransport final : public FakeCluster {
  public:
   struct Forwarded {
     std::string node;
@@ -95,7 +95,7 @@ class RecordingTransport final : public RemoteTransport {
 };
 
 // Counts forwards. Thread-safe.
-class CountingTransport final : public RemoteTransport {
+class CountingTransport final : public FakeCluster {
  public:
   bool Forward(std::string_view, uint64_t, Message) override {
     count_.fetch_add(1);
@@ -121,15 +121,15 @@ class RemoteTest : public ::testing::Test {
         SystemOptions{.worker_threads = 2, .node_name = std::string(kNodeB)});
     a_link_.Join(a_.get(), kNodeB, b_.get());
     b_link_.Join(b_.get(), kNodeA, a_.get());
-    a_->SetRemoteTransport(&a_link_);
-    b_->SetRemoteTransport(&b_link_);
+    a_->SetCluster(&a_link_);
+    b_->SetCluster(&b_link_);
   }
   void TearDown() override {
     // Still linked while they drain: exit notices cross as they would.
     a_->Shutdown();
     b_->Shutdown();
-    a_->SetRemoteTransport(nullptr);
-    b_->SetRemoteTransport(nullptr);
+    a_->SetCluster(nullptr);
+    b_->SetCluster(nullptr);
     a_.reset();
     b_.reset();
   }
@@ -227,10 +227,10 @@ TEST_F(RemoteTest, AfterTheTransportIsRemovedAMessageToARemoteActorIsUndeliverab
   RecordingTransport transport(&system);
   ActorSystem one(SystemOptions{.worker_threads = 1, .node_name = std::string(kNodeA)});
   system = &one;
-  one.SetRemoteTransport(&transport);
+  one.SetCluster(&transport);
   ASSERT_OK_AND_ASSIGN(ActorRef remote, one.ParseAddress(AddressOf(kNodeB, 5)));
   ASSERT_OK(one.Tell(remote, Msg("first", "1")));
-  one.SetRemoteTransport(nullptr);
+  one.SetCluster(nullptr);
   ASSERT_OK(one.Tell(remote, Msg("second", "2")));
   ASSERT_EQ(transport.items().size(), 1u);
   EXPECT_EQ(transport.items()[0].type, "first");
@@ -242,7 +242,7 @@ TEST_F(RemoteTest, ATellGoesToTheTransportWithNodeIdTypePayloadAndSender) {
   RecordingTransport transport(&system);
   ActorSystem one(SystemOptions{.worker_threads = 1, .node_name = std::string(kNodeA)});
   system = &one;
-  one.SetRemoteTransport(&transport);
+  one.SetCluster(&transport);
   ActorRef sender = one.SpawnNative([](Cell*, Message&) {}, "sender");
   ASSERT_OK_AND_ASSIGN(ActorRef remote, one.ParseAddress(AddressOf(kNodeB, 77)));
   ASSERT_OK(one.Tell(remote, Msg("greeting", std::string("hi\0there", 8)), sender));
@@ -524,8 +524,8 @@ TEST_F(RemoteTest, NodeLostLetsAParentWaitingForAnUnreachableChildFinish) {
   ASSERT_OK(b_->RequestExit(child));  // B's child, whose parent is gone, still exits cleanly
 }
 
-TEST_F(RemoteTest, SetRemoteTransportWaitsForAForwardUnderWay) {
-  class BlockingTransport final : public RemoteTransport {
+TEST_F(RemoteTest, SetClusterWaitsForAForwardUnderWay) {
+  class BlockingTransport final : public FakeCluster {
    public:
     bool Forward(std::string_view, uint64_t, Message) override {
       entered.Notify();
@@ -540,7 +540,7 @@ TEST_F(RemoteTest, SetRemoteTransportWaitsForAForwardUnderWay) {
   };
   BlockingTransport transport;
   ActorSystem one(SystemOptions{.worker_threads = 1, .node_name = std::string(kNodeA)});
-  one.SetRemoteTransport(&transport);
+  one.SetCluster(&transport);
   ASSERT_OK_AND_ASSIGN(ActorRef remote, one.ParseAddress(AddressOf(kNodeB, 1)));
   std::thread teller([&] { EXPECT_OK(one.Tell(remote, Msg("x"))); });
   transport.entered.WaitForNotification();
@@ -548,7 +548,7 @@ TEST_F(RemoteTest, SetRemoteTransportWaitsForAForwardUnderWay) {
   std::atomic<bool> unset{false};
   std::thread unsetter([&] {
     unsetting.Notify();
-    one.SetRemoteTransport(nullptr);
+    one.SetCluster(nullptr);
     unset.store(true);
     EXPECT_TRUE(transport.returned.load()) << "returned before the forward under way";
   });
@@ -565,9 +565,9 @@ TEST_F(RemoteTest, ARemoteCellMayOutliveItsSystem) {
   {
     CountingTransport transport;
     ActorSystem one(SystemOptions{.worker_threads = 1, .node_name = std::string(kNodeA)});
-    one.SetRemoteTransport(&transport);
+    one.SetCluster(&transport);
     ASSERT_OK_AND_ASSIGN(survivor, one.ParseAddress(AddressOf(kNodeB, 9)));
-    one.SetRemoteTransport(nullptr);
+    one.SetCluster(nullptr);
   }
   EXPECT_EQ(survivor->state(), CellState::kRemote);
   survivor = ActorRef();  // ~Cell reaches the registry, which the cell kept alive
@@ -582,7 +582,7 @@ TEST_F(RemoteTest, ConcurrentParsesReleasesTellsAndDeliveriesOfOneRemoteAddressA
   const std::string held_text = AddressOf(kNodeB, 500);
   const std::string churned_text = AddressOf(kNodeB, 501);
   ActorSystem one(SystemOptions{.worker_threads = 2, .node_name = std::string(kNodeA)});
-  one.SetRemoteTransport(&transport);
+  one.SetCluster(&transport);
   ActorRef counter = one.SpawnNative(
       [&](Cell* self, Message& m) {
         if (m.type() == "last") {

@@ -20,6 +20,7 @@
 #include "daemon/common/clock.h"
 #include "daemon/common/mutex.h"
 #include "daemon/runtime/actor_system.h"
+#include "tests/runtime/fake_cluster.h"
 #include "tests/common/status_matchers.h"
 #include "troupe/abi.h"
 #include "troupe/wire.h"
@@ -212,8 +213,12 @@ class RuntimeTest : public ::testing::Test {
   }
   std::string Addr(const ActorRef& ref) { return system_->FormatAddress(ref.get()); }
 
+  // Attaches cluster_ (set its hooks first).
+  void AttachCluster() { system_->SetCluster(&cluster_); }
+
   std::deque<std::unique_ptr<Inbox>> inboxes_;
   ManualClock clock_;
+  FakeCluster cluster_;
   std::unique_ptr<ActorSystem> system_;
 };
 

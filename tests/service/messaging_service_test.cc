@@ -6,7 +6,7 @@
 
 #include "daemon/common/mutex.h"
 #include "daemon/common/strings.h"
-#include "daemon/runtime/remote_transport.h"
+#include "tests/runtime/fake_cluster.h"
 #include "google/protobuf/stubs/logging.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "tests/service/service_test_util.h"
@@ -359,7 +359,7 @@ TEST_F(MessagingServiceTest, CallsByAHugeNameGetShortErrors) {
 }
 
 // Keeps what is forwarded to other daemons, as "node/id type".
-class RecordingTransport final : public runtime::RemoteTransport {
+class RecordingTransport final : public runtime::testing::FakeCluster {
  public:
   bool Forward(std::string_view node, uint64_t remote_id, runtime::Message message) override {
     troupe::MutexLock lock(&mu_);
@@ -383,7 +383,7 @@ class RecordingTransport final : public runtime::RemoteTransport {
 class ConventionNamesTest : public ServiceTest {
  protected:
   void ConfigureBeforeStart() override {
-    system_->SetRemoteTransport(&transport_);
+    system_->SetCluster(&transport_);
     ConventionNames names;
     names.find = [this](const std::string& name) -> absl::StatusOr<std::string> {
       finds_.fetch_add(1);
@@ -401,7 +401,7 @@ class ConventionNamesTest : public ServiceTest {
   }
   void TearDown() override {
     ServiceTest::TearDown();
-    system_->SetRemoteTransport(nullptr);
+    system_->SetCluster(nullptr);
   }
 
   RecordingTransport transport_;

@@ -5,12 +5,15 @@
 //    "updates" answers with every ConventionUpdate seen so far, one line
 //    each: "<event> <node>".
 //  - convention_watch.Where: "where" answers "here" (a placement target with
-//    no requirements of its own: the creator passes them); "exit" makes it
-//    exit (how a test ends a named actor).
+//    no requirements of its own: the creator passes them); "whoami" answers
+//    its own address as it sees it; "exit" makes it exit (how a test ends a
+//    named actor).
 //  - convention_watch.Spawner: "spawn" with requirements in the runtime's
 //    object form ({"gpu":{"equals":true}}) as payload creates a Where child
 //    with them (placed on another member when they do not hold here) and
-//    answers "spawned" with the child's address, or "error" with the reason;
+//    answers "spawned" with the child's address (a child being placed has
+//    an address of this daemon until it is placed), or "error" with the
+//    reason;
 //    "exits" answers with every ChildActorExited seen so far, one line each:
 //    "<child address>|<reason>" (the reason is empty for a normal exit).
 #include <string>
@@ -44,11 +47,13 @@ class Where : public troupe::Actor {
  public:
   Where() {
     On("where", &Where::Answer);
+    On("whoami", &Where::WhoAmI);
     On("exit", &Where::Exit);
   }
 
  private:
   void Answer(const troupe::Message& message) { Reply(message, "where", "here"); }
+  void WhoAmI(const troupe::Message& message) { Reply(message, "whoami", Self().ToString()); }
   void Exit(const troupe::Message&) { ExitSelf(); }
 };
 
