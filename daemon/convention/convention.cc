@@ -95,6 +95,9 @@ v1::MemberInfo ConventionState::SelfInfo() const {
 void ConventionState::OnEvent(const RosterEvent& event) {
   const std::string& node = event.member.address();
   if (node == options.self) return;
+  // Subscribed actors hear of members and capabilities; bundle lists are
+  // for placement only.
+  if (event.kind == v1::ROSTER_CHANGE_BUNDLES) return;
   system->PublishConventionUpdate(node, event.member.capabilities_json(), EventName(event.kind));
   if (event.kind == v1::ROSTER_CHANGE_LEFT || event.kind == v1::ROSTER_CHANGE_EXPIRED) {
     const std::string reason = troupe::StrCat(
@@ -162,11 +165,7 @@ class ConventionCluster final : public runtime::Cluster {
   void NameReleased(std::string_view name, std::string_view address) override {
     s_->names->ActorExited(name, address);
   }
-  void CapabilitiesChanged(const std::string&) override {
-    troupe::MutexLock lock(&s_->mu);
-    if (s_->leader != nullptr && s_->leading) s_->leader->SelfChanged();
-    if (s_->member != nullptr) s_->member->CheckInNow();
-  }
+  void CapabilitiesChanged(const std::string&) override { s_->SelfChanged(); }
 
  private:
   ConventionState* const s_;
@@ -178,8 +177,35 @@ Convention::Convention(ConventionOptions options, runtime::ActorSystem* system,
                        hosting::BundleHost* host)
     : state_(std::make_unique<ConventionState>(std::move(options), system, host)),
       service_(MakeService(state_.get())) {
-  state_->cluster = std::make_unique<ConventionCluster>(state_.get());
-  system->SetCluster(state_->cluster.get());
+  ConventionState* s = state_.get();
+  s->cluster = std::make_unique<ConventionCluster>(s);
+  system->SetCluster(s->cluster.get());
+  host->SetBundlesObserver([s] { s->SelfChanged(); });
+}
+
+void ConventionState::AnnounceSelfAndWait() {
+  Leader* leading_self = nullptr;
+  Member* joined_member = nullptr;
+  {
+    troupe::MutexLock lock(&mu);
+    if (stopped) return;
+    if (leading) {
+      leading_self = leader.get();
+    } else {
+      joined_member = member.get();
+    }
+  }
+  // Both stay allocated until the convention is destroyed (see Stop).
+  if (leading_self != nullptr) leading_self->PushSelfNow();
+  if (joined_member != nullptr) {
+    (void)joined_member->CheckInAndWait(absl::Now() + options.checkin_interval);
+  }
+}
+
+void ConventionState::SelfChanged() {
+  troupe::MutexLock lock(&mu);
+  if (leader != nullptr && leading) leader->SelfChanged();
+  if (member != nullptr) member->CheckInNow();
 }
 
 Convention::~Convention() { Stop(false); }
@@ -217,6 +243,7 @@ void Convention::Stop(bool graceful) {
   // Both stay allocated until the convention is destroyed: gRPC handlers
   // that are still finishing may use them (they refuse new work now).
   if (invite_thread.joinable()) invite_thread.join();
+  s->host->SetBundlesObserver(nullptr);
   if (member != nullptr) member->Stop(graceful);
   if (leader != nullptr) leader->Stop();
   s->StopPlacements();  // children being placed hear that they were not

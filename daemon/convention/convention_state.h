@@ -44,6 +44,13 @@ struct ConventionState {
 
   // This daemon's roster entry now.
   v1::MemberInfo SelfInfo() const;
+  // Its capabilities or bundles changed: the leader (itself or the one it
+  // checks in with) hears of it now, not at the next check-in. Never waits.
+  void SelfChanged();
+  // The same, waiting (up to a check-in period) until the leader has the
+  // new entry and has pushed it to the members: how a member that fetched a
+  // bundle for a placement makes sure the others can place there next.
+  void AnnounceSelfAndWait();
   // A change of the directory: subscribers, the runtime and the links hear of
   // it (nothing for this daemon's own entry).
   void OnEvent(const RosterEvent& event);

@@ -13,6 +13,7 @@ bool Directory::Apply(const RosterEvent& event) {
   switch (event.kind) {
     case v1::ROSTER_CHANGE_JOINED:
     case v1::ROSTER_CHANGE_CAPABILITIES:
+    case v1::ROSTER_CHANGE_BUNDLES:
       if (it == members_.end()) {
         members_.push_back(event.member);
         return true;
@@ -56,6 +57,12 @@ std::vector<RosterEvent> Directory::Replace(const std::vector<v1::MemberInfo>& m
       events.push_back({v1::ROSTER_CHANGE_JOINED, now, ""});
     } else if (it->capabilities_json() != now.capabilities_json()) {
       events.push_back({v1::ROSTER_CHANGE_CAPABILITIES, now, ""});
+    } else if (!std::equal(it->bundles().begin(), it->bundles().end(), now.bundles().begin(),
+                           now.bundles().end(),
+                           [](const v1::BundleSummary& a, const v1::BundleSummary& b) {
+                             return a.hash() == b.hash() && a.active() == b.active();
+                           })) {
+      events.push_back({v1::ROSTER_CHANGE_BUNDLES, now, ""});
     }
   }
   members_ = members;

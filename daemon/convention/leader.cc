@@ -56,8 +56,9 @@ void Leader::Start() {
   expiry_thread_ = std::thread([this] {
     troupe::MutexLock lock(&mu_);
     while (!stopping_) {
-      stop_cv_.WaitWithTimeout(&mu_, options_.checkin_interval / 4);
+      if (!self_changed_) stop_cv_.WaitWithTimeout(&mu_, options_.checkin_interval / 4);
       if (stopping_) break;
+      self_changed_ = false;
       mu_.Unlock();
       ExpireNow();
       mu_.Lock();
@@ -126,11 +127,18 @@ void Leader::ExpireNow() {
 }
 
 void Leader::SelfChanged() {
+  troupe::MutexLock lock(&mu_);
+  self_changed_ = true;
+  stop_cv_.SignalAll();
+}
+
+void Leader::PushSelfNow() {
+  v1::MemberInfo self = options_.self_info();
   troupe::MutexLock dispatch(&dispatch_mu_);
   std::vector<RosterEvent> events;
   {
     troupe::MutexLock lock(&mu_);
-    events = roster_.UpdateLeader(options_.self_info());
+    events = roster_.UpdateLeader(std::move(self));
   }
   Dispatch(events);
 }

@@ -45,8 +45,13 @@ class Leader {
   grpc::Status Serve(grpc::ServerContext* context,
                      grpc::ServerReaderWriter<v1::RosterNews, v1::MemberReport>* stream);
 
-  // The leader's own capabilities changed: pushed to every member at once.
+  // The leader's own capabilities or bundles changed: the expiry thread
+  // refreshes its entry and pushes the change to every member right away.
+  // Never waits (callers may be actor workers).
   void SelfChanged();
+  // The same, on the calling thread: returns once the change is written to
+  // every member's stream. For threads that may wait (not workers).
+  void PushSelfNow();
   // Runs one expiry pass now and refreshes the leader's own entry (the
   // expiry thread calls it every quarter of a check-in period).
   void ExpireNow();
@@ -75,6 +80,7 @@ class Leader {
   Roster roster_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::shared_ptr<Session>> sessions_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool self_changed_ ABSL_GUARDED_BY(mu_) = false;  // SelfChanged since the last pass
   troupe::CondVar stop_cv_;
   std::thread expiry_thread_;
 };

@@ -39,6 +39,19 @@ void Member::CheckInNow() {
   cv_.SignalAll();
 }
 
+bool Member::CheckInAndWait(absl::Time deadline) {
+  troupe::MutexLock lock(&mu_);
+  if (!joined_) return false;
+  // A check-in sent before this call may carry the entry as it was.
+  const uint64_t wanted = checkins_sent_ + 1;
+  checkin_now_ = true;
+  cv_.SignalAll();
+  while (joined_ && !stopping_ && checkins_acked_ < wanted) {
+    if (cv_.WaitWithDeadline(&mu_, deadline)) break;
+  }
+  return joined_ && checkins_acked_ >= wanted;
+}
+
 void Member::SetLeader(std::string leader) {
   troupe::MutexLock lock(&mu_);
   if (leader == leader_) return;
@@ -158,6 +171,8 @@ void Member::Session(const std::string& leader) {
     troupe::MutexLock lock(&mu_);
     joined_ = true;
     problem_.clear();
+    checkins_sent_ = 0;
+    checkins_acked_ = 0;
   }
   for (const RosterEvent& event : directory_->Replace(
            {news.welcome().members().begin(), news.welcome().members().end()})) {
@@ -174,8 +189,13 @@ void Member::Session(const std::string& leader) {
     while (stream->Read(&incoming)) {
       if (incoming.has_ack()) {
         directory_->UpdateLoads({incoming.ack().loads().begin(), incoming.ack().loads().end()});
-        troupe::MutexLock lock(&ack_mu);
-        last_ack = absl::Now();
+        {
+          troupe::MutexLock lock(&ack_mu);
+          last_ack = absl::Now();
+        }
+        troupe::MutexLock lock(&mu_);
+        ++checkins_acked_;
+        cv_.SignalAll();
       } else if (incoming.has_change()) {
         RosterEvent event{incoming.change().kind(), incoming.change().member(),
                           incoming.change().reason()};
@@ -204,6 +224,7 @@ void Member::Session(const std::string& leader) {
       if (reader_done || leader != leader_) break;
       checkin_now_ = false;
       next = absl::Now() + options_.checkin_interval;
+      ++checkins_sent_;
       mu_.Unlock();
       bool silent;
       {

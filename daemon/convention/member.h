@@ -46,6 +46,11 @@ class Member {
   void Stop(bool deregister);
   // Checks in now rather than at the next period (capabilities changed).
   void CheckInNow();
+  // Checks in now and waits (up to `deadline`) until the leader has
+  // acknowledged a check-in that carries this daemon's current entry, so it
+  // has pushed any change in it to the other members. False when not joined
+  // or the deadline passed. For threads that may wait (not workers).
+  bool CheckInAndWait(absl::Time deadline);
   // Another leader (an invitation). Takes effect at the next registration.
   void SetLeader(std::string leader);
 
@@ -66,6 +71,8 @@ class Member {
   std::string leader_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool deregister_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t checkins_sent_ ABSL_GUARDED_BY(mu_) = 0;   // on the current session
+  uint64_t checkins_acked_ ABSL_GUARDED_BY(mu_) = 0;
   bool checkin_now_ ABSL_GUARDED_BY(mu_) = false;
   bool joined_ ABSL_GUARDED_BY(mu_) = false;
   std::string problem_ ABSL_GUARDED_BY(mu_);

@@ -1,11 +1,37 @@
 // roster.cc - see roster.h.
 #include "daemon/convention/roster.h"
 
+#include <optional>
+
 #include <utility>
 
 #include "daemon/common/strings.h"
 
 namespace troupe::convention {
+
+namespace {
+// Whether two entries list different bundles (hash and active state).
+bool BundlesDiffer(const v1::MemberInfo& a, const v1::MemberInfo& b) {
+  if (a.bundles_size() != b.bundles_size()) return true;
+  for (int i = 0; i < a.bundles_size(); ++i) {
+    if (a.bundles(i).hash() != b.bundles(i).hash() ||
+        a.bundles(i).active() != b.bundles(i).active()) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// The event a new entry `now` for the same incarnation as `before` makes:
+// capabilities first (they imply a bundle refresh too), then bundles.
+std::optional<v1::RosterChangeKind> ChangeOf(const v1::MemberInfo& before,
+                                             const v1::MemberInfo& now) {
+  if (before.capabilities_json() != now.capabilities_json()) return v1::ROSTER_CHANGE_CAPABILITIES;
+  if (BundlesDiffer(before, now)) return v1::ROSTER_CHANGE_BUNDLES;
+  return std::nullopt;
+}
+}  // namespace
+
 
 int64_t ToUnixMs(absl::Time t) { return absl::ToUnixMillis(t); }
 
@@ -52,11 +78,11 @@ absl::StatusOr<std::vector<RosterEvent>> Roster::Register(v1::MemberInfo info, a
     existing = nullptr;
   }
   if (existing != nullptr) {
-    const bool changed = existing->capabilities_json() != info.capabilities_json();
+    const std::optional<v1::RosterChangeKind> change = ChangeOf(*existing, info);
     info.set_joined_unix_ms(existing->joined_unix_ms());
     *existing = info;
     last_seen_[existing - members_.data()] = now;
-    if (changed) events.push_back({v1::ROSTER_CHANGE_CAPABILITIES, info, "registered again"});
+    if (change) events.push_back({*change, info, "registered again"});
     return events;
   }
   info.set_joined_unix_ms(ToUnixMs(now));
@@ -74,7 +100,7 @@ absl::StatusOr<std::vector<RosterEvent>> Roster::CheckIn(const v1::MemberInfo& i
     return absl::NotFoundError(
         troupe::StrCat(info.address(), " is not a member (expired or left); register again"));
   }
-  const bool changed = existing->capabilities_json() != info.capabilities_json();
+  const std::optional<v1::RosterChangeKind> change = ChangeOf(*existing, info);
   const int64_t joined = existing->joined_unix_ms();
   *existing = info;
   existing->set_leader(false);
@@ -82,7 +108,7 @@ absl::StatusOr<std::vector<RosterEvent>> Roster::CheckIn(const v1::MemberInfo& i
   existing->set_last_checkin_unix_ms(ToUnixMs(now));
   last_seen_[existing - members_.data()] = now;
   std::vector<RosterEvent> events;
-  if (changed) events.push_back({v1::ROSTER_CHANGE_CAPABILITIES, *existing, ""});
+  if (change) events.push_back({*change, *existing, ""});
   return events;
 }
 
@@ -114,12 +140,12 @@ std::vector<RosterEvent> Roster::Expire(absl::Time now) {
 }
 
 std::vector<RosterEvent> Roster::UpdateLeader(v1::MemberInfo leader) {
-  const bool changed = members_[0].capabilities_json() != leader.capabilities_json();
+  const std::optional<v1::RosterChangeKind> change = ChangeOf(members_[0], leader);
   leader.set_leader(true);
   leader.set_joined_unix_ms(members_[0].joined_unix_ms());
   members_[0] = std::move(leader);
-  if (!changed) return {};
-  return {{v1::ROSTER_CHANGE_CAPABILITIES, members_[0], ""}};
+  if (!change) return {};
+  return {{*change, members_[0], ""}};
 }
 
 std::vector<v1::MemberInfo> Roster::Members() const { return members_; }

@@ -208,6 +208,9 @@ class ConventionService final : public v1::Convention::WithCallbackMethod_Link<v
     }
     LogInfo("convention: fetched and loaded ", loaded->bundle.group(), " ",
             loaded->bundle.version(), " (", request.bundle_hash(), ") from ", peer);
+    // Before answering: the other members learn that this daemon has the
+    // bundle now, so a create on any of them may come here next.
+    s_->AnnounceSelfAndWait();
     return absl::OkStatus();
   }
 

@@ -1517,14 +1517,26 @@ BundleHost::ActorOrigin HostCore::OriginOf(std::string_view address) const {
 
 struct BundleHost::Impl {
   std::shared_ptr<HostCore> core;
+  troupe::Mutex observer_mu;
+  std::function<void()> bundles_observer ABSL_GUARDED_BY(observer_mu);
+
+  // Tells the observer; returns `result`.
+  template <typename T>
+  T Changed(T result) {
+    troupe::MutexLock lock(&observer_mu);
+    if (bundles_observer) bundles_observer();
+    return result;
+  }
 };
 
 BundleHost::BundleHost(runtime::ActorSystem* system, HostOptions options)
-    : impl_(std::make_unique<Impl>(Impl{std::make_shared<HostCore>(system, std::move(options))})) {}
+    : impl_(std::make_unique<Impl>()) {
+  impl_->core = std::make_shared<HostCore>(system, std::move(options));
+}
 
 BundleHost::~BundleHost() { Shutdown(); }
 
-std::vector<std::string> BundleHost::Restore() { return impl_->core->Restore(); }
+std::vector<std::string> BundleHost::Restore() { return impl_->Changed(impl_->core->Restore()); }
 
 std::vector<std::string> BundleHost::RestoreCleanup() const {
   return impl_->core->RestoreCleanup();
@@ -1538,17 +1550,23 @@ void BundleHost::CrashForTest() { impl_->core->CrashForTest(); }
 
 absl::StatusOr<LoadOutcome> BundleHost::LoadFile(const std::string& path) {
   const HostCore& core = *impl_->core;
-  return impl_->core->Load(bundle::VerifyBundleFile(path, core.trust(), core.limits()));
+  return impl_->Changed(
+      impl_->core->Load(bundle::VerifyBundleFile(path, core.trust(), core.limits())));
 }
 
 absl::StatusOr<LoadOutcome> BundleHost::LoadBytes(std::string bytes) {
   const HostCore& core = *impl_->core;
-  return impl_->core->Load(
-      bundle::VerifyBundle(std::move(bytes), "uploaded bundle", core.trust(), core.limits()));
+  return impl_->Changed(impl_->core->Load(
+      bundle::VerifyBundle(std::move(bytes), "uploaded bundle", core.trust(), core.limits())));
 }
 
 absl::StatusOr<UnloadOutcome> BundleHost::Unload(std::string_view target) {
-  return impl_->core->Unload(target);
+  return impl_->Changed(impl_->core->Unload(target));
+}
+
+void BundleHost::SetBundlesObserver(std::function<void()> observer) {
+  troupe::MutexLock lock(&impl_->observer_mu);
+  impl_->bundles_observer = std::move(observer);
 }
 
 std::vector<v1::BundleInfo> BundleHost::List(std::string_view group) const {

@@ -170,6 +170,11 @@ class BundleHost {
 
   // Loaded bundles of `group` (all when empty), by group, versions in version order.
   std::vector<v1::BundleInfo> List(std::string_view group = {}) const;
+  // Called after every Restore, LoadFile, LoadBytes and Unload, whatever
+  // its outcome (how the convention tells the others at once which bundles
+  // this daemon has), on the calling thread with no lock of the host held;
+  // it must not block. The last registration wins; an empty one clears it.
+  void SetBundlesObserver(std::function<void()> observer);
 
   // The managed actors playing `role` in the active version of `group` (of
   // every group when empty). NotFound when none.

@@ -117,6 +117,57 @@ TEST_F(RosterTest, LeaveRemovesAtOnceAndTheLeadersChangesAreReported) {
   EXPECT_TRUE(changed[0].member.leader());
 }
 
+TEST_F(RosterTest, ABundleLoadedOrActivatedIsReportedAtTheCheckinThatShowsIt) {
+  ASSERT_TRUE(roster_.Register(Info("m:2"), clock_.Now()).ok());
+  v1::MemberInfo loaded = Info("m:2");
+  v1::BundleSummary* bundle = loaded.add_bundles();
+  bundle->set_hash("aa11");
+  bundle->set_group("hello");
+  absl::StatusOr<std::vector<RosterEvent>> events = roster_.CheckIn(loaded, clock_.Now());
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0].kind, v1::ROSTER_CHANGE_BUNDLES);
+  EXPECT_EQ((*events)[0].member.bundles(0).group(), "hello");
+  events = roster_.CheckIn(loaded, clock_.Now());
+  ASSERT_TRUE(events.ok());
+  EXPECT_TRUE(events->empty()) << "the same list again is no change";
+  bundle->set_active(true);
+  events = roster_.CheckIn(loaded, clock_.Now());
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0].kind, v1::ROSTER_CHANGE_BUNDLES);
+  // A capability change with it is one CAPABILITIES event (the entry carries both).
+  v1::MemberInfo both = Info("m:2", 1, R"({"gpu":true})");
+  events = roster_.CheckIn(both, clock_.Now());
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0].kind, v1::ROSTER_CHANGE_CAPABILITIES);
+  v1::MemberInfo leader = Info("leader:1");
+  leader.add_bundles()->set_hash("bb22");
+  std::vector<RosterEvent> own = roster_.UpdateLeader(leader);
+  ASSERT_EQ(own.size(), 1u);
+  EXPECT_EQ(own[0].kind, v1::ROSTER_CHANGE_BUNDLES);
+}
+
+TEST(DirectoryTest, ABundlesChangeUpdatesTheMembersEntry) {
+  Directory directory("m:2");
+  directory.Replace({Info("leader:1"), Info("m:2"), Info("m:3")});
+  v1::MemberInfo with_bundle = Info("m:3");
+  with_bundle.add_bundles()->set_group("hello");
+  EXPECT_TRUE(directory.Apply({v1::ROSTER_CHANGE_BUNDLES, with_bundle, ""}));
+  bool found = false;
+  for (const v1::MemberInfo& m : directory.Members()) {
+    if (m.address() != "m:3") continue;
+    found = true;
+    ASSERT_EQ(m.bundles_size(), 1);
+    EXPECT_EQ(m.bundles(0).group(), "hello");
+  }
+  EXPECT_TRUE(found);
+  std::vector<RosterEvent> replaced = directory.Replace({Info("leader:1"), Info("m:2"), Info("m:3")});
+  ASSERT_EQ(replaced.size(), 1u);
+  EXPECT_EQ(replaced[0].kind, v1::ROSTER_CHANGE_BUNDLES);
+}
+
 TEST(DirectoryTest, ReplaceReportsTheDifference) {
   Directory directory("m:2");
   std::vector<RosterEvent> first = directory.Replace({Info("leader:1"), Info("m:2"), Info("m:3")});

@@ -365,6 +365,15 @@ TEST_F(ConventionE2eTest, PlacementByCapabilityFetchesTheBundleToTheOnlyFittingM
   EXPECT_CONTAINS(on_b.out, "convention_watch:");
   CommandResult on_c = c.Director({"list"});
   EXPECT_EQ(on_c.out.find("convention_watch"), std::string::npos) << on_c;
+  // c, which lacks the bundle, already knows that b has it: a create there
+  // goes to b on the first try (b told the leader, which told c, before it
+  // answered the placement).
+  std::unique_ptr<Client> on_c_client = ConnectTo(c);
+  ASSERT_TRUE(on_c_client);
+  ASSERT_OK_AND_ASSIGN(std::string from_c, on_c_client->CreateActor("convention_watch",
+                                                                    "convention_watch.Where",
+                                                                    kGpuRequirement));
+  EXPECT_EQ(NodeOf(from_c), b.address()) << from_c;
 }
 
 // 4. Least loaded among equals, ties by address; a burst spreads.
