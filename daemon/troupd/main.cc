@@ -1,12 +1,14 @@
 // main.cc - troupd: the Troupe daemon. Signals, sd_notify and flags around
 // Daemon (daemon.h). Logs go to stderr with systemd priority prefixes.
 //
-//   troupd [--dir DIR] [--socket PATH] [--listen HOST:PORT]
+//   troupd [--dir DIR] [--socket PATH] [--listen HOST:PORT] [--die-with-parent]
 //
 // Exit codes: 0 after a clean stop (SIGTERM, SIGINT or the Shutdown call),
 // 1 when it cannot start (the reason is logged), 2 for a wrong flag.
 #include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
@@ -33,12 +35,23 @@ int main(int argc, char** argv) {
   app.add_option("--socket", socket_path, "the unix socket (default: the `socket` setting)");
   app.add_option("--listen", listen_tcp,
                  "also serve TCP clients at HOST:PORT (default: the `listen_tcp` setting)");
+  bool die_with_parent = false;
+  app.add_flag("--die-with-parent", die_with_parent,
+               "end at once (SIGKILL) when the process that started troupd ends: for test "
+               "harnesses and benchmarks, so no daemon outlives them");
   app.set_version_flag("--version", std::string(TROUPE_VERSION));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);
     return code == 0 ? 0 : 2;
+  }
+  if (die_with_parent) {
+    const pid_t parent = ::getppid();
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent) {
+      std::fprintf(stderr, "troupd: --die-with-parent: the parent is gone already\n");
+      return 1;
+    }
   }
 
   // Signals are taken by one thread with sigwait; every other thread,

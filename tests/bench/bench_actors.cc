@@ -11,6 +11,11 @@
 //  bench.Counter  "expect" payload "<n>": counts "m" messages; after n of
 //                 them sends "done" to whoever sent "expect".
 //  bench.Idle     waits; answers "ping" with "pong" (used as a barrier).
+//  bench.Spawner  "go" payload "<n> <requirements JSON object>": creates a
+//                 bench.Counter child with those requirements (placed on
+//                 another daemon when they do not hold here), sends it n
+//                 "m" messages at once and replies "went" with the child's
+//                 address (or "error" with the reason).
 #include <cstdint>
 #include <string>
 
@@ -113,6 +118,31 @@ class Idle : public troupe::Actor {
   void Ping(const troupe::Message& m) { Reply(m, "pong", ""); }
 };
 
+class Spawner : public troupe::Actor {
+ public:
+  Spawner() {
+    On("go", &Spawner::Go);
+    On<troupe::ChildActorExited>(&Spawner::Exited);
+  }
+
+ private:
+  void Go(const troupe::Message& m) {
+    const std::string_view text = m.payload();
+    const size_t space = text.find(' ');
+    const uint64_t n = std::stoull(std::string(text.substr(0, space)));
+    const std::string requirements(space == std::string_view::npos ? "" : text.substr(space + 1));
+    try {
+      troupe::Address child = CreateActor("bench.Counter", requirements);
+      const std::string payload(64, '\x01');
+      for (uint64_t i = 0; i < n; ++i) Send(child, "m", payload);
+      Reply(m, "went", child.ToString());
+    } catch (const troupe::Error& e) {
+      Reply(m, "error", e.what());
+    }
+  }
+  void Exited(const troupe::ChildActorExited&) {}
+};
+
 }  // namespace
 
 TROUPE_EXPORT_ACTORS("bench", troupe::ActorClass<Ponger>("bench.Ponger"),
@@ -120,4 +150,5 @@ TROUPE_EXPORT_ACTORS("bench", troupe::ActorClass<Ponger>("bench.Ponger"),
                      troupe::ActorClass<Sender<4>>("bench.Sender"),
                      troupe::ActorClass<Sender<64>>("bench.Sender64"),
                      troupe::ActorClass<Counter>("bench.Counter"),
-                     troupe::ActorClass<Idle>("bench.Idle"));
+                     troupe::ActorClass<Idle>("bench.Idle"),
+                     troupe::ActorClass<Spawner>("bench.Spawner"));

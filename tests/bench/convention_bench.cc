@@ -39,55 +39,16 @@
 #include "daemon/peerauth/convention_key.h"
 #include "daemon/troupd/daemon.h"
 #include "grpcpp/grpcpp.h"
-#include "tests/bench/free_port.h"
+#include "tests/bench/bench_daemons.h"
 #include "tests/bench/raw_grpc_baseline.h"
 #include "troupe/client.h"
 #include "troupe/v1/admin.grpc.pb.h"
 #include "troupe/v1/messaging.grpc.pb.h"
 
-extern char** environ;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-void Result(const char* name, double value, const char* unit) {
-  std::printf("RESULT %s %.2f %s\n", name, value, unit);
-  std::fflush(stdout);
-}
-
-[[noreturn]] void Fail(const std::string& what) {
-  std::fprintf(stderr, "convention_bench: %s\n", what.c_str());
-  std::exit(1);
-}
-
-double Micros(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
-double Millis(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
-double Percentile(std::vector<double> samples, double p) {
-  std::sort(samples.begin(), samples.end());
-  return samples[static_cast<size_t>(p * static_cast<double>(samples.size() - 1))];
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) Fail("cannot read " + path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void WriteFile(const std::string& path, const std::string& text) {
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-  std::ofstream(path) << text;
-}
-
-// A TCP port free right now on 127.0.0.1.
-int FreePort() {
-  const int port = troupe::bench::FreeLoopbackPort();
-  if (port == 0) Fail("cannot find a free port");
-  return port;
-}
+using namespace troupe::bench;  // NOLINT: the shared helpers
 
 // ---- The raw baseline (raw_grpc_baseline.h), here over TCP ----
 
@@ -144,109 +105,6 @@ double RawTellRate(const std::string& target, uint64_t messages) {
   return static_cast<double>(counted) / seconds;
 }
 
-// ---- Daemons ----
-
-struct Node {
-  std::string dir;
-  std::string address;  // 127.0.0.1:port
-  std::unique_ptr<troupe::troupd::Daemon> daemon;
-  pid_t pid = -1;  // when run as a process
-  std::string socket() const { return dir + "/run/troupd.sock"; }
-};
-
-// Prepares a TROUPE_DIR: TCP listener, the shared convention key, the build
-// key trusted, one worker thread (two daemons share this machine's cores).
-Node MakeNode(const std::string& root, const std::string& name, const std::string& leader,
-              const std::string& key_file) {
-  Node node;
-  node.dir = root + "/" + name;
-  node.address = "127.0.0.1:" + std::to_string(FreePort());
-  WriteFile(node.dir + "/config/listen_tcp", node.address + "\n");
-  WriteFile(node.dir + "/config/worker_threads", "1\n");
-  WriteFile(node.dir + "/config/drain_timeout_seconds", "2\n");
-  WriteFile(node.dir + "/config/allow_remote_actor_sources", "yes\n");
-  if (!leader.empty()) WriteFile(node.dir + "/config/convleader", leader + "\n");
-  std::filesystem::create_directories(node.dir + "/keys");
-  std::filesystem::copy_file(key_file, node.dir + "/keys/convention.key");
-  ::chmod((node.dir + "/keys/convention.key").c_str(), 0600);
-  troupe::bundle::TrustStore trust(node.dir + "/keys/trusted");
-  if (auto trusted = trust.Trust(TROUPE_BUILD_PUBLIC_KEY); !trusted.ok()) {
-    Fail("cannot trust the build key: " + std::string(trusted.status().message()));
-  }
-  return node;
-}
-
-void StartInProcess(Node& node) {
-  auto daemon =
-      troupe::troupd::Daemon::Start(troupe::config::Config::LoadFrom(node.dir, "bench"));
-  if (!daemon.ok()) Fail(node.address + " did not start: " + std::string(daemon.status().message()));
-  node.daemon = *std::move(daemon);
-}
-
-void StartProcess(Node& node) {
-  std::vector<std::string> argv = {TROUPD_PATH, "--dir", node.dir};
-  std::vector<char*> c_argv;
-  for (std::string& a : argv) c_argv.push_back(a.data());
-  c_argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  const std::string log = node.dir + "/troupd.log";
-  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-  posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-  if (::posix_spawn(&node.pid, c_argv[0], &actions, nullptr, c_argv.data(), environ) != 0) {
-    Fail("cannot start " + std::string(TROUPD_PATH));
-  }
-  posix_spawn_file_actions_destroy(&actions);
-}
-
-int MemberCount(troupe::v1::Admin::Stub& admin) {
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
-  troupe::v1::ConventionStatusResponse status;
-  if (!admin.ConventionStatus(&context, {}, &status).ok()) return -1;
-  return status.members_size();
-}
-
-// Polls the leader until it lists `n` members (at least `n` when
-// `at_least`); the time it took from `since`. A new channel each time: one
-// made before the socket existed backs off for seconds.
-double WaitForMembers(const Node& leader, int n, Clock::time_point since, bool at_least = false) {
-  for (;;) {
-    auto admin = troupe::v1::Admin::NewStub(
-        grpc::CreateChannel("unix:" + leader.socket(), grpc::InsecureChannelCredentials()));
-    const int count = MemberCount(*admin);
-    if (count == n || (at_least && count > n)) return Millis(Clock::now() - since);
-    if (Clock::now() - since > std::chrono::seconds(60)) {
-      Fail("the leader did not list " + std::to_string(n) + " members in time");
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-}
-
-void Load(const Node& node, const std::string& bundle) {
-  auto admin = troupe::v1::Admin::NewStub(
-      grpc::CreateChannel("unix:" + node.socket(), grpc::InsecureChannelCredentials()));
-  troupe::v1::LoadRequest load;
-  load.set_bundle(bundle);
-  troupe::v1::LoadResponse loaded;
-  grpc::ClientContext context;
-  grpc::Status status = admin->Load(&context, load, &loaded);
-  if (!status.ok()) Fail("cannot load the bench bundle: " + status.error_message());
-}
-
-std::unique_ptr<troupe::Client> Connect(const Node& node) {
-  auto client = troupe::Client::Connect(node.socket());
-  if (!client.ok()) Fail("client: " + std::string(client.status().message()));
-  return *std::move(client);
-}
-
-std::string Create(troupe::Client& client, const char* class_name) {
-  absl::StatusOr<std::string> actor = client.CreateActor("bench", class_name);
-  if (!actor.ok()) Fail(std::string("cannot create ") + class_name + ": " +
-                        std::string(actor.status().message()));
-  return *actor;
-}
-
 // Per-round RTT of an actor on A playing `rounds` round trips with `ponger`.
 double ActorRoundTripMicros(troupe::Client& client_a, const std::string& ponger, int rounds) {
   const std::string pinger = Create(client_a, "bench.Pinger");
@@ -288,6 +146,7 @@ double TellRate(troupe::Client& client_a, troupe::Client& client_b, uint64_t mes
 }  // namespace
 
 int main(int argc, char** argv) {
+  bench_name = "convention_bench";
   const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
   const int rounds = quick ? 200 : 20000;
   const uint64_t tells = quick ? 20000 : 4000000;
