@@ -29,6 +29,7 @@
 #include "daemon/config/config.h"
 #include "daemon/troupd/daemon.h"
 #include "grpcpp/grpcpp.h"
+#include "tests/bench/busy_cores.h"
 #include "tests/bench/free_port.h"
 #include "troupe/client.h"
 #include "troupe/v1/admin.grpc.pb.h"
@@ -43,7 +44,7 @@ inline const char* bench_name = "bench";
 using Clock = std::chrono::steady_clock;
 
 inline void Result(const char* name, double value, const char* unit) {
-  std::printf("RESULT %s %.2f %s\n", name, value, unit);
+  std::printf("RESULT %s%s %.2f %s\n", name, result_suffix.c_str(), value, unit);
   std::fflush(stdout);
 }
 

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -47,6 +48,9 @@ class BusyCores {
  private:
   std::vector<pid_t> pids_;
 };
+
+// Appended to every result name (BusyCores::suffix() under --contended).
+inline std::string result_suffix;
 
 // True when `flag` is among the arguments.
 inline bool HasFlag(int argc, char** argv, const char* flag) {

@@ -12,7 +12,7 @@
 //     stops answering: the process is killed) to the leader dropping it.
 // Prints "RESULT <name> <value> <unit>" lines and the Troupe/raw ratios.
 //
-// Usage: convention_bench [--quick]
+// Usage: convention_bench [--quick] [--contended]
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -147,7 +147,10 @@ double TellRate(troupe::Client& client_a, troupe::Client& client_b, uint64_t mes
 
 int main(int argc, char** argv) {
   bench_name = "convention_bench";
-  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  const bool quick = HasFlag(argc, argv, "--quick");
+  // Busy loops on every core beside the measurement: "_contended" results.
+  BusyCores busy(HasFlag(argc, argv, "--contended"));
+  result_suffix = busy.suffix();
   const int rounds = quick ? 200 : 20000;
   const uint64_t tells = quick ? 20000 : 4000000;
   const int big_convention = quick ? 4 : 32;

@@ -9,7 +9,7 @@
 // Both servers listen on unix sockets in a temp dir. Prints
 // "RESULT <name> <value> <unit>" lines and the Troupe/raw ratios.
 //
-// Usage: daemon_bench [--quick]
+// Usage: daemon_bench [--quick] [--contended]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -25,6 +25,7 @@
 #include "daemon/config/config.h"
 #include "daemon/troupd/daemon.h"
 #include "grpcpp/grpcpp.h"
+#include "tests/bench/busy_cores.h"
 #include "tests/bench/raw_grpc_baseline.h"
 #include "troupe/client.h"
 #include "troupe/v1/admin.grpc.pb.h"
@@ -34,8 +35,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+using troupe::bench::result_suffix;
+
 void Result(const char* name, double value, const char* unit) {
-  std::printf("RESULT %s %.2f %s\n", name, value, unit);
+  std::printf("RESULT %s%s %.2f %s\n", name, result_suffix.c_str(), value, unit);
   std::fflush(stdout);
 }
 
@@ -186,7 +189,10 @@ double LoadToFirstReplyMs(const std::string& socket, troupe::Client& client,
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  const bool quick = troupe::bench::HasFlag(argc, argv, "--quick");
+  // Busy loops on every core beside the measurement: "_contended" results.
+  troupe::bench::BusyCores busy(troupe::bench::HasFlag(argc, argv, "--contended"));
+  result_suffix = busy.suffix();
   const int rounds = quick ? 300 : 20000;
   const uint64_t tells = quick ? 20000 : 2000000;
   const int loads = quick ? 3 : 20;

@@ -113,7 +113,7 @@ int main(int argc, char** argv) {
   bench_name = "stall_bench";
   const bool quick = HasFlag(argc, argv, "--quick");
   BusyCores busy(HasFlag(argc, argv, "--contended"));
-  const std::string suffix = busy.suffix();
+  result_suffix = busy.suffix();
   const int spawners = quick ? 10 : 100;
   const int messages = quick ? 100 : 1000;
   const int rounds = quick ? 20000 : 400000;
@@ -164,12 +164,12 @@ int main(int argc, char** argv) {
   double rate_stalled = 0, status_stalled = 0;
   Measure(*client, a, blocks, rounds, status_calls, &rate_stalled, &status_stalled);
 
-  Result(("local_pingpong_per_s_peer_running" + suffix).c_str(), rate_running, "round_trips/s");
-  Result(("local_pingpong_per_s_peer_stopped" + suffix).c_str(), rate_stalled, "round_trips/s");
-  Result(("local_pingpong_ratio_with_stalled_peer" + suffix).c_str(), rate_stalled / rate_running,
+  Result("local_pingpong_per_s_peer_running", rate_running, "round_trips/s");
+  Result("local_pingpong_per_s_peer_stopped", rate_stalled, "round_trips/s");
+  Result("local_pingpong_ratio_with_stalled_peer", rate_stalled / rate_running,
          "x_goal_at_least_0.9");
-  Result(("status_p99_peer_running_ms" + suffix).c_str(), status_running, "ms");
-  Result(("status_p99_with_stalled_peer_ms" + suffix).c_str(), status_stalled, "ms_goal_at_most_50");
+  Result("status_p99_peer_running_ms", status_running, "ms");
+  Result("status_p99_with_stalled_peer_ms", status_stalled, "ms_goal_at_most_50");
 
   client.reset();
   ::kill(b.pid, SIGCONT);
