@@ -5,7 +5,7 @@
 // holder). The leader uses its table directly; a member calls the leader's
 // ClaimName / ReleaseName, signed like every peer call. Every daemon keeps
 // the names its own actors hold: it releases each at the leader when the
-// actor exits (the runtime's name-release observer, on a thread of this
+// actor exits (the runtime's Cluster::NameReleased, on a thread of this
 // class, so no actor worker waits for the leader) and claims them again
 // after it joined a (restarted) leader. Names bound by bundle manifests are
 // not claimed: they stay per daemon. Private to daemon/convention.
@@ -81,7 +81,7 @@ class GlobalNames {
   using Create = std::function<absl::StatusOr<std::string>()>;
   absl::StatusOr<std::string> CreateNamed(const std::string& name, const Create& create);
 
-  // The runtime's name-release observer: actor `address` of this daemon,
+  // The runtime's Cluster::NameReleased: actor `address` of this daemon,
   // which held `name`, exited. Releases the name at the leader (from the
   // thread of this class) when this daemon had claimed it for that actor.
   void ActorExited(std::string_view name, std::string_view address);

@@ -445,7 +445,7 @@ void ActorSystem::Unregister(Cell* cell) {
     troupe::MutexLock lock(&shard.mu);
     shard.cells.erase(cell->id());
   }
-  std::vector<std::string> released;  // for the name-release observer
+  std::vector<std::string> released;  // for Cluster::NameReleased
   if (cell->global_name_ != nullptr) {
     released.push_back(*cell->global_name_);
     troupe::MutexLock lock(&names_mu_);

@@ -1,5 +1,6 @@
 // remote.cc - addresses of other daemons: canonical remote cells, forwarding
-// through the RemoteTransport, delivery of messages that come from peers,
+// through the Cluster (and parking a sender it reports over a bound),
+// delivery of messages that come from peers,
 // undeliverable reports, remote children and lost nodes. The behaviour is
 // described in docs/runtime.md, "Remote addresses".
 //
