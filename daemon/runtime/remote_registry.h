@@ -11,12 +11,10 @@
 #include "daemon/common/mutex.h"
 #include "daemon/runtime/actor_system.h"
 #include "daemon/runtime/cell.h"
+#include "daemon/runtime/system_internal.h"
 
 namespace troupe::runtime {
 
-// Actor ids of every daemon stay below this (as in actor_system.cc, which
-// also refuses to parse a local address at or above it).
-inline constexpr uint64_t kMaxActorId = uint64_t{1} << 62;
 // Remote cells take their (local) ids from here up, so a remote cell never
 // shares an id with a handle of a local address, and address_compare /
 // address_hash (by id) keep telling them apart.

@@ -1,0 +1,165 @@
+// addresses.cc - ActorSystem's addresses and names: formatting and parsing
+// addresses, global names, the dead-letter handler.
+#include "daemon/runtime/actor_system.h"
+
+#include <charconv>
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "daemon/common/logging.h"
+#include "daemon/common/strings.h"
+#include "daemon/runtime/cluster.h"
+#include "daemon/runtime/system_internal.h"
+#include "troupe/wire.h"
+
+namespace troupe::runtime {
+
+// ---------------------------------------------------------------------------
+// Addresses, names, dead-letter handler, capabilities
+
+std::string ActorSystem::FormatAddress(const Cell* cell) const {
+  if (cell == nullptr) return "";
+  if (const RemoteIdentity* remote = cell->remote(); remote != nullptr) {
+    if (remote->pending != nullptr && !remote->pending->placed.load(std::memory_order_acquire)) {
+      return troupe::StrCat("troupe://", options_.node_name, "/", remote->pending->alias_id);
+    }
+    return troupe::StrCat("troupe://", remote->node, "/", remote->remote_id);
+  }
+  return troupe::StrCat("troupe://", options_.node_name, "/", cell->id());
+}
+
+absl::StatusOr<ActorRef> ActorSystem::ParseAddress(std::string_view text) {
+  return ParseAddressInternal(text, /*from_outside=*/false);
+}
+
+absl::StatusOr<ActorRef> ActorSystem::ParseExternalAddress(std::string_view text) {
+  return ParseAddressInternal(text, /*from_outside=*/true);
+}
+
+absl::StatusOr<ActorRef> ActorSystem::ParseAddressInternal(std::string_view text,
+                                                           bool from_outside) {
+  constexpr std::string_view kScheme = "troupe://";
+  if (text.substr(0, kScheme.size()) != kScheme) {
+    return absl::InvalidArgumentError(
+        troupe::StrCat(Quoted(text), " is not an address (expected troupe://NODE/ID)"));
+  }
+  std::string_view rest = text.substr(kScheme.size());
+  size_t slash = rest.rfind('/');
+  if (slash == std::string_view::npos) {
+    return absl::InvalidArgumentError(troupe::StrCat("address ", Quoted(text), " has no actor id"));
+  }
+  std::string_view node = rest.substr(0, slash);
+  std::string_view id_text = rest.substr(slash + 1);
+  uint64_t id = 0;
+  auto [end, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
+  if (ec != std::errc() || end != id_text.data() + id_text.size() || id_text.empty()) {
+    return absl::InvalidArgumentError(
+        troupe::StrCat("address ", Quoted(text), " has a bad actor id"));
+  }
+  if (node.empty()) {
+    return absl::InvalidArgumentError(troupe::StrCat("address ", Quoted(text), " has no node"));
+  }
+  if (id == 0 || id >= kMaxActorId) {
+    return absl::InvalidArgumentError(
+        troupe::StrCat("address ", Quoted(text), " has an actor id out of range"));
+  }
+  if (node != options_.node_name) return ParseRemoteAddress(text, node, id);
+  if (from_outside && id >= next_id_.load(std::memory_order_relaxed)) {
+    return absl::NotFoundError(
+        troupe::StrCat("no actor at ", text, ": this node has not created it"));
+  }
+  // An id this node has not handed out yet is never handed out later, so the
+  // dead handle below can never compare equal to a future actor.
+  for (uint64_t next = next_id_.load(std::memory_order_relaxed); next <= id;) {
+    if (next_id_.compare_exchange_weak(next, id + 1, std::memory_order_relaxed)) break;
+  }
+  {
+    const Shard& shard = ShardFor(id);
+    troupe::MutexLock lock(&shard.mu);
+    auto it = shard.cells.find(id);
+    if (it != shard.cells.end() && it->second->state() != CellState::kExited) {
+      return ActorRef::Share(it->second);
+    }
+  }
+  if (ActorRef pending = PendingCellByAlias(id)) return pending;
+  auto* tombstone = new Cell(this, id, nullptr, nullptr);
+  tombstone->state_.store(CellState::kTombstone, std::memory_order_release);
+  tombstone->notify_parent_ = false;
+  Message::Adopt(tombstone->mailbox_.Close()).Reset();  // nothing queued: Close returns null
+  return ActorRef::Adopt(tombstone);
+}
+
+absl::StatusOr<ActorRef> ActorSystem::Lookup(std::string_view global_name) {
+  troupe::MutexLock lock(&names_mu_);
+  auto it = names_.find(ToAbsl(global_name));
+  if (it == names_.end() || !IsLive(it->second)) {
+    return absl::NotFoundError(troupe::StrCat("no actor is named ", Quoted(global_name)));
+  }
+  return ActorRef::Share(it->second);
+}
+
+absl::Status ActorSystem::BindGlobalName(std::string_view global_name, const ActorRef& actor) {
+  if (global_name.empty()) return absl::InvalidArgumentError("a global name cannot be empty");
+  if (!actor || actor->state() == CellState::kTombstone ||
+      actor->state() == CellState::kRemote) {
+    return absl::InvalidArgumentError(
+        troupe::StrCat("global name '", global_name, "' needs a live actor of this node"));
+  }
+  Cell* cell = actor.get();
+  std::unique_lock<std::shared_mutex> switching(name_switch_mu_);
+  troupe::MutexLock lock(&names_mu_);
+  {
+    // Finalize marks the cell exited under children_mu_ before Unregister
+    // reads the flag: either this sees the exit or Unregister sees the flag.
+    troupe::MutexLock cell_lock(&cell->children_mu_);
+    if (!IsLive(cell)) {
+      return absl::FailedPreconditionError(troupe::StrCat(
+          "cannot name ", FormatAddress(cell), " '", global_name, "': the actor has exited"));
+    }
+    cell->has_bound_names_.store(true, std::memory_order_relaxed);
+  }
+  cell->Retain();
+  auto [it, inserted] = names_.try_emplace(std::string(global_name), cell);
+  if (!inserted) {
+    it->second->Release();
+    it->second = cell;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ActorSystem::SetDeadLetterHandler(const ActorRef& handler) {
+  if (handler && !IsLive(handler.get())) {
+    return absl::FailedPreconditionError(troupe::StrCat(
+        "dead-letter handler ", FormatAddress(handler.get()), " is not a live actor"));
+  }
+  Cell* old;
+  {
+    troupe::MutexLock lock(&dead_letter_mu_);
+    old = dead_letter_handler_;
+    dead_letter_handler_ = handler.get();
+    if (dead_letter_handler_ != nullptr) dead_letter_handler_->Retain();
+  }
+  if (old != nullptr) old->Release();
+  return absl::OkStatus();
+}
+
+void ActorSystem::SetDeadLetterHandlerFromActor(Cell* cell, bool enable) {
+  Cell* old = nullptr;
+  {
+    troupe::MutexLock lock(&dead_letter_mu_);
+    if (enable) {
+      old = dead_letter_handler_;
+      dead_letter_handler_ = cell;
+      cell->Retain();
+    } else if (dead_letter_handler_ == cell) {
+      old = cell;
+      dead_letter_handler_ = nullptr;
+    }
+  }
+  if (old != nullptr) old->Release();
+}
+
+// CapabilitiesJson, UpdateCapability and the rest: capabilities.cc.
+
+}  // namespace troupe::runtime
