@@ -37,11 +37,13 @@ std::string Uptime(absl::Duration d) {
 
 AdminService::AdminService(runtime::ActorSystem* system, hosting::BundleHost* host,
                            const ClientAuth* auth, const DaemonFacts* facts,
-                           std::function<void()> request_shutdown, uint64_t max_upload_bytes)
+                           BlockingCalls* blocking, std::function<void()> request_shutdown,
+                           uint64_t max_upload_bytes)
     : system_(system),
       host_(host),
       auth_(auth),
       facts_(facts),
+      blocking_(blocking),
       request_shutdown_(std::move(request_shutdown)),
       max_upload_bytes_(max_upload_bytes) {}
 
@@ -246,22 +248,38 @@ grpc::Status AdminService::ConventionStatus(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status AdminService::InviteMember(grpc::ServerContext* context,
-                                        const v1::InviteMemberRequest* request,
-                                        v1::InviteMemberResponse* response) {
-  if (grpc::Status allowed = auth_->Check(*context); !allowed.ok()) return allowed;
+grpc::ServerUnaryReactor* AdminService::InviteMember(grpc::CallbackServerContext* context,
+                                                     const v1::InviteMemberRequest* request,
+                                                     v1::InviteMemberResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (grpc::Status allowed = auth_->Check(*context); !allowed.ok()) {
+    reactor->Finish(allowed);
+    return reactor;
+  }
   if (!facts_->invite_member) {
-    return ToGrpcStatus(absl::FailedPreconditionError(
+    reactor->Finish(ToGrpcStatus(absl::FailedPreconditionError(
         "this daemon takes part in no convention (it needs listen_tcp with a fixed port and "
-        "keys/convention.key)"));
+        "keys/convention.key)")));
+    return reactor;
   }
   if (request->address().empty()) {
-    return ToGrpcStatus(absl::InvalidArgumentError("an invitation needs the member's host:port"));
+    reactor->Finish(
+        ToGrpcStatus(absl::InvalidArgumentError("an invitation needs the member's host:port")));
+    return reactor;
   }
-  absl::StatusOr<std::string> result = facts_->invite_member(request->address());
-  if (!result.ok()) return ToGrpcStatus(result.status());
-  response->set_result(*result);
-  return grpc::Status::OK;
+  // The invitation is sent to the member and waits for its answer: on a
+  // BlockingCalls thread. The request and response live until Finish.
+  absl::Status queued =
+      blocking_->Run([this, context, reactor, request, response](const absl::Status& admitted) {
+        if (!admitted.ok()) return reactor->Finish(ToGrpcStatus(admitted));
+        if (context->IsCancelled()) return reactor->Finish(grpc::Status::CANCELLED);
+        absl::StatusOr<std::string> result = facts_->invite_member(request->address());
+        if (!result.ok()) return reactor->Finish(ToGrpcStatus(result.status()));
+        response->set_result(*std::move(result));
+        reactor->Finish(grpc::Status::OK);
+      });
+  if (!queued.ok()) reactor->Finish(ToGrpcStatus(queued));
+  return reactor;
 }
 
 std::string FormatSystemStatus(const v1::StatusResponse& status) {

@@ -1,6 +1,8 @@
 // admin_service.h - troupe.v1.Admin (proto/troupe/v1/admin.proto): bundles,
-// status, roles, capabilities, shutdown. Synchronous gRPC handlers: each call
-// is short, except Load, which waits for the new version's on_load actions.
+// status, roles, capabilities, shutdown, the convention. Synchronous gRPC
+// handlers: each call is short, except Load, which waits for the new
+// version's on_load actions; InviteMember, which calls another daemon, is on
+// the callback API and made on a BlockingCalls thread.
 #pragma once
 
 #include <functional>
@@ -10,6 +12,7 @@
 #include "absl/time/time.h"
 #include "daemon/hosting/bundle_host.h"
 #include "daemon/runtime/actor_system.h"
+#include "daemon/service/blocking_calls.h"
 #include "daemon/service/client_auth.h"
 #include "daemon/service/convention_text.h"
 #include "troupe/v1/admin.grpc.pb.h"
@@ -27,19 +30,22 @@ struct DaemonFacts {
   std::function<uint32_t()> open_streams;
   // The convention, when this daemon takes part in one (else unset: the
   // ConventionStatus answer says "alone" and InviteMember fails).
+  // `convention_status` answers from what this daemon knows; `invite_member`
+  // calls the invited daemon (it may wait: made on a BlockingCalls thread).
   std::function<v1::ConventionStatusResponse()> convention_status;
   std::function<absl::StatusOr<std::string>(const std::string& address)> invite_member;
 };
 
 // Thread-safe. Every pointer must outlive the gRPC server.
-class AdminService final : public v1::Admin::Service {
+class AdminService final : public v1::Admin::WithCallbackMethod_InviteMember<v1::Admin::Service> {
  public:
   // `request_shutdown` is called (once per Shutdown call, from a gRPC thread)
   // after the reply is queued; it must not block on the server.
+  // `blocking`: where calls to other daemons are made.
   // `max_upload_bytes`: the most a LoadUpload may send in all.
   AdminService(runtime::ActorSystem* system, hosting::BundleHost* host, const ClientAuth* auth,
-               const DaemonFacts* facts, std::function<void()> request_shutdown,
-               uint64_t max_upload_bytes);
+               const DaemonFacts* facts, BlockingCalls* blocking,
+               std::function<void()> request_shutdown, uint64_t max_upload_bytes);
 
   grpc::Status Load(grpc::ServerContext* context, const v1::LoadRequest* request,
                     v1::LoadResponse* response) override;
@@ -63,8 +69,9 @@ class AdminService final : public v1::Admin::Service {
   grpc::Status ConventionStatus(grpc::ServerContext* context,
                                 const v1::ConventionStatusRequest* request,
                                 v1::ConventionStatusResponse* response) override;
-  grpc::Status InviteMember(grpc::ServerContext* context, const v1::InviteMemberRequest* request,
-                            v1::InviteMemberResponse* response) override;
+  grpc::ServerUnaryReactor* InviteMember(grpc::CallbackServerContext* context,
+                                         const v1::InviteMemberRequest* request,
+                                         v1::InviteMemberResponse* response) override;
 
  private:
   v1::ActorInfo DescribeActor(const runtime::ActorStatus& status) const;
@@ -74,6 +81,7 @@ class AdminService final : public v1::Admin::Service {
   hosting::BundleHost* const host_;
   const ClientAuth* const auth_;
   const DaemonFacts* const facts_;
+  BlockingCalls* const blocking_;
   std::function<void()> request_shutdown_;
   const uint64_t max_upload_bytes_;
 };

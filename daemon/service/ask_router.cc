@@ -99,7 +99,7 @@ void AskRouter::Stop() {
 }
 
 AskRouter::Handle AskRouter::Ask(std::string_view to, runtime::Message message,
-                                 absl::Duration timeout, Done done) {
+                                 absl::Duration timeout, Done done, const ConventionNames* names) {
   if (timeout > kMaxTimeout) timeout = kMaxTimeout;
   // An ask to an actor known to have exited fails now: no reply can come.
   // (A tell there becomes a dead letter, as inside the daemon.)
@@ -108,8 +108,8 @@ AskRouter::Handle AskRouter::Ask(std::string_view to, runtime::Message message,
   // local global name is resolved by SendTo, atomically with its delivery.
   runtime::ActorRef by_address;
   std::string resolved;  // the address a convention-wide name resolved to
-  if (to.substr(0, 9) == "troupe://" || IsConventionName(*system_, to, names_)) {
-    absl::StatusOr<runtime::ActorRef> target = ResolveTarget(*system_, to, names_);
+  if (to.substr(0, 9) == "troupe://" || IsConventionName(*system_, to, names)) {
+    absl::StatusOr<runtime::ActorRef> target = ResolveTarget(*system_, to, names);
     if (!target.ok()) {
       done(target.status());
       return {};
@@ -177,7 +177,7 @@ AskRouter::Handle AskRouter::Ask(std::string_view to, runtime::Message message,
     return {};
   }
   absl::Status sent = by_address ? system_->Tell(by_address, std::move(message), reply_to)
-                                 : SendTo(*system_, to, std::move(message), reply_to, names_);
+                                 : SendTo(*system_, to, std::move(message), reply_to, names);
   if (!sent.ok() && ask->Claim()) {
     pending_.fetch_sub(1, std::memory_order_relaxed);
     runtime::ActorRef r = ask->TakeReplyTo();

@@ -64,8 +64,11 @@ class AskRouter {
   // `timeout` (on the router's timer thread), or Cancelled when the router
   // stops. `done` must not block.
   // An address or name that cannot be sent to ends the ask at once with the
-  // error.
-  Handle Ask(std::string_view to, runtime::Message message, absl::Duration timeout, Done done);
+  // error. A global name no actor of this daemon has is looked up through
+  // `names` (message_checks.h), which may wait for the convention's leader:
+  // pass it only on a thread that may wait (BlockingCalls), else nullptr.
+  Handle Ask(std::string_view to, runtime::Message message, absl::Duration timeout, Done done,
+             const ConventionNames* names = nullptr);
 
   // Ends the ask with Cancelled (its caller went away) unless it has ended
   // already; its reply actor exits. Thread-safe; any number of times.
@@ -82,10 +85,6 @@ class AskRouter {
   // Asks not yet answered.
   uint64_t pending() const;
 
-  // Where a global name that no actor of this daemon has is looked up
-  // (message_checks.h). Not owned; set before the first Ask.
-  void SetConventionNames(const ConventionNames* names) { names_ = names; }
-
  private:
   struct Deadline {
     absl::Time at;
@@ -97,7 +96,6 @@ class AskRouter {
   void CompactLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   runtime::ActorSystem* const system_;
-  const ConventionNames* names_ = nullptr;
   std::atomic<uint64_t> pending_{0};
   mutable troupe::Mutex mu_;
   troupe::CondVar cv_;

@@ -97,11 +97,60 @@ class ClientStream::Outbox {
 
   // True (and reads pause) when more frames wait for the wire than a client
   // that reads may leave: the stream stops taking work until it drains.
-  bool PauseReadsIfBacklogged() {
-    troupe::MutexLock lock(&mu_);
-    if (queued_.frames_size() < static_cast<int>(kMaxQueuedFrames)) return false;
-    reads_paused_ = true;
+  // `held`: the caller holds the stream (Hold), and lets go when pausing.
+  bool PauseReadsIfBacklogged(bool held) {
+    bool finish = false;
+    {
+      troupe::MutexLock lock(&mu_);
+      if (queued_.frames_size() < static_cast<int>(kMaxQueuedFrames)) return false;
+      reads_paused_ = true;
+      if (held) {
+        --holds_;
+        finish = ShouldFinishLocked();
+      }
+    }
+    if (finish) Finish();
     return true;
+  }
+
+  // Work on the stream outside gRPC's reactions (a frame handed to
+  // BlockingCalls, then the rest of its batch) holds it: the stream does not
+  // finish, so the reactor stays alive, until every hold is released.
+  void Hold() {
+    troupe::MutexLock lock(&mu_);
+    ++holds_;
+  }
+  void Release() {
+    bool finish = false;
+    {
+      troupe::MutexLock lock(&mu_);
+      --holds_;
+      finish = ShouldFinishLocked();
+    }
+    if (finish) Finish();
+  }
+  // A frame handed off is done, and its holder would go on with the batch:
+  // true when it may (still holding the stream). Else the hold is released:
+  // the client has gone (the rest of the batch is dropped) or the backlog is
+  // over its bound (reads pause; OnWriteDone resumes them, as after
+  // PauseReadsIfBacklogged).
+  bool ContinueBatch() {
+    bool finish = false;
+    {
+      troupe::MutexLock lock(&mu_);
+      const bool backlogged = queued_.frames_size() >= static_cast<int>(kMaxQueuedFrames);
+      if (!cancelled_ && !backlogged) return true;
+      if (!cancelled_) reads_paused_ = true;
+      --holds_;
+      finish = ShouldFinishLocked();
+    }
+    if (finish) Finish();
+    return false;
+  }
+  // The client has gone or the stream was aborted: nothing more is done for it.
+  bool Closed() {
+    troupe::MutexLock lock(&mu_);
+    return closed_;
   }
 
   // The reader saw the client's half-close.
@@ -248,7 +297,7 @@ class ClientStream::Outbox {
   // Finish once: when the client is gone, or done sending with every ask
   // answered and every frame written.
   bool ShouldFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_ || writing_) return false;
+    if (finished_ || writing_ || holds_ > 0) return false;
     const bool done =
         cancelled_ || (reads_done_ && asks_in_flight_ == 0 && queued_.frames_size() == 0);
     if (!done) return false;
@@ -257,7 +306,8 @@ class ClientStream::Outbox {
     return true;
   }
   void Finish() {
-    // No write is in flight and none will start: the reactor is still alive.
+    // No write is in flight and none will start, and nothing holds the
+    // stream: the reactor is still alive.
     ClientStream* stream;
     grpc::Status status;
     {
@@ -278,6 +328,7 @@ class ClientStream::Outbox {
   uint64_t ask_seq_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<uint64_t, AskRouter::Handle> handles_ ABSL_GUARDED_BY(mu_);
   bool reads_paused_ ABSL_GUARDED_BY(mu_) = false;
+  int holds_ ABSL_GUARDED_BY(mu_) = 0;  // see Hold
   v1::ServerBatch queued_ ABSL_GUARDED_BY(mu_);
   v1::ServerBatch writing_batch_;  // owned by the write in flight
   grpc::ByteBuffer wire_;          // its bytes, handed to gRPC
@@ -347,25 +398,26 @@ void ClientStream::OnReadDone(bool ok) {
     outbox_->Abort(ToGrpcStatus(outline));
     return;
   }
-  HandleBatch();
+  HandleBatch(/*held=*/false);
 }
 
-void ClientStream::HandleBatch() {
+void ClientStream::HandleBatch(bool held) {
   while (!batch_.done()) {
     uint64_t id = 0;
     absl::StatusOr<v1::ClientFrame> frame = batch_.Next(&id);
     if (frame.ok()) {
-      Handle(*frame);
+      if (!Handle(*frame, held)) return;  // handed off; BlockingCalls goes on
     } else if (frame.status().code() != absl::StatusCode::kOutOfRange) {
       FailFrame(id, frame.status());
     }
     // A client that sends faster than it reads what comes back waits, in the
     // middle of its batch if need be: reads resume once the backlog is half
     // written (OnWriteDone).
-    if (outbox_->PauseReadsIfBacklogged()) return;
+    if (outbox_->PauseReadsIfBacklogged(held)) return;
   }
   batch_.Release();
   StartRead(&in_);
+  if (held) outbox_->Release();  // after StartRead: the stream is alive until then
 }
 
 void ClientStream::FailFrame(uint64_t id, const absl::Status& status) {
@@ -377,19 +429,54 @@ void ClientStream::FailFrame(uint64_t id, const absl::Status& status) {
   outbox_->Push(std::move(error));
 }
 
-void ClientStream::Handle(v1::ClientFrame& frame) {
+bool ClientStream::Handle(v1::ClientFrame& frame, bool held) {
+  absl::Status valid = CheckMessage(frame.type(), frame.payload().size(), deps_.max_payload_bytes);
+  if (!valid.ok()) {
+    FailFrame(frame.id(), BoundInputInError(valid, frame.to()));
+    return true;
+  }
+  // A name held on another daemon is asked of the convention's leader first.
+  if (IsConventionName(*deps_.system, frame.to(), deps_.names)) {
+    return !HandOff(std::move(frame), held);
+  }
+  Send(frame, nullptr);
+  return true;
+}
+
+bool ClientStream::HandOff(v1::ClientFrame&& frame, bool held) {
+  const uint64_t id = frame.id();
+  std::string to = frame.to();  // for a refusal's error
+  // The hold is taken before the call is queued: it may run, and release
+  // the hold, before Run returns.
+  if (!held) outbox_->Hold();
+  // The call keeps the outbox: once ContinueBatch lets go of the stream, the
+  // stream may be gone before the call returns.
+  absl::Status queued = deps_.blocking->Run(
+      [this, outbox = outbox_, frame = std::move(frame)](const absl::Status& admitted) mutable {
+        if (!admitted.ok()) {
+          FailFrame(frame.id(), BoundInputInError(admitted, frame.to()));
+        } else if (!outbox->Closed()) {  // nothing is done for a client gone
+          Send(frame, deps_.names);
+        }
+        if (outbox->ContinueBatch()) HandleBatch(/*held=*/true);
+      });
+  if (queued.ok()) return true;
+  FailFrame(id, BoundInputInError(queued, to));
+  if (!held) outbox_->Release();  // in a reaction: the stream stays alive
+  return false;
+}
+
+void ClientStream::Send(v1::ClientFrame& frame, const ConventionNames* names) {
   const uint64_t id = frame.id();
   // Errors quote the client's target at most in part (a 1 MB address must not
   // come back as a 2 MB error).
   auto fail = [&](const absl::Status& status) {
     FailFrame(id, BoundInputInError(status, frame.to()));
   };
-  absl::Status valid = CheckMessage(frame.type(), frame.payload().size(), deps_.max_payload_bytes);
-  if (!valid.ok()) return fail(valid);
   if (!frame.ask()) {
     absl::Status sent =
         SendTo(*deps_.system, frame.to(), runtime::Message::Make(frame.type(), frame.payload()),
-               client_actor_, deps_.names);
+               client_actor_, names);
     if (!sent.ok()) fail(sent);
     return;
   }
@@ -402,17 +489,19 @@ void ClientStream::Handle(v1::ClientFrame& frame) {
   const absl::Duration timeout =
       frame.timeout_ms() == 0 ? absl::Seconds(30) : absl::Milliseconds(frame.timeout_ms());
   std::shared_ptr<Outbox> outbox = outbox_;
-  outbox_->SetHandle(
-      seq, deps_.asks->Ask(frame.to(), runtime::Message::Make(frame.type(), frame.payload()),
-                           timeout, [outbox, seq, id](absl::StatusOr<AskReply> reply) {
-                             outbox->EndAsk(seq, id, std::move(reply));
-                           }));
+  outbox_->SetHandle(seq,
+                     deps_.asks->Ask(
+                         frame.to(), runtime::Message::Make(frame.type(), frame.payload()), timeout,
+                         [outbox, seq, id](absl::StatusOr<AskReply> reply) {
+                           outbox->EndAsk(seq, id, std::move(reply));
+                         },
+                         names));
 }
 
 void ClientStream::OnWriteDone(bool ok) {
   Published();
   { std::lock_guard<std::recursive_mutex> written(write_mu_); }  // see Write
-  if (outbox_->WriteDone(ok)) HandleBatch();
+  if (outbox_->WriteDone(ok)) HandleBatch(/*held=*/false);
 }
 
 void ClientStream::OnCancel() {

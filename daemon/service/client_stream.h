@@ -15,8 +15,16 @@
 // middle of the batch and reads nothing more until half of them are written.
 // When the client goes away, what was queued for it is freed at once.
 //
-// Lifetime: gRPC owns the reactor and calls OnDone last; the outbox it shares
-// with reply callbacks lives on until the last callback drops it.
+// A frame whose target is a global name held on another daemon needs the
+// convention's leader: it is handed to BlockingCalls, and the rest of its
+// batch waits until it is done (frames of one stream are handled in order),
+// then goes on from that thread. The batch is always handled by exactly one
+// party: a reaction (OnReadDone, or OnWriteDone resuming paused reads) or
+// that hand-off.
+//
+// Lifetime: gRPC owns the reactor and calls OnDone last; the stream does not
+// finish while a write is in flight or a hand-off holds it. The outbox it
+// shares with reply callbacks lives on until the last callback drops it.
 #pragma once
 
 #include <atomic>
@@ -25,11 +33,12 @@
 #include <mutex>
 #include <string>
 
+#include "daemon/common/call_counter.h"
 #include "daemon/runtime/actor_system.h"
 #include "daemon/service/ask_router.h"
-#include "daemon/service/client_batch_reader.h"
-#include "daemon/common/call_counter.h"
+#include "daemon/service/blocking_calls.h"
 #include "daemon/service/client_auth.h"
+#include "daemon/service/client_batch_reader.h"
 #include "grpcpp/grpcpp.h"
 #include "troupe/v1/messaging.grpc.pb.h"
 
@@ -39,6 +48,7 @@ namespace troupe::service {
 struct StreamDeps {
   runtime::ActorSystem* system = nullptr;
   AskRouter* asks = nullptr;
+  BlockingCalls* blocking = nullptr;  // where frames that may wait go
   const ClientAuth* auth = nullptr;
   uint64_t max_payload_bytes = 0;
   CallCounter* open_streams = nullptr;  // counted while the stream lives
@@ -85,10 +95,22 @@ class ClientStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
   void Published();
 
   // Handles the frames of the batch being read until it is done (then reads
-  // the next one) or the backlog is over its bound (then reads pause, and
-  // OnWriteDone calls this again once the backlog has drained).
-  void HandleBatch();
-  void Handle(v1::ClientFrame& frame);
+  // the next one), the backlog is over its bound (then reads pause, and
+  // OnWriteDone calls this again once the backlog has drained) or a frame is
+  // handed to BlockingCalls (which goes on once it is done). `held`: called
+  // off gRPC's reactions, holding the stream (Outbox::Hold), which this
+  // releases when it stops.
+  void HandleBatch(bool held);
+  // Handles `frame` here; false when it went to BlockingCalls instead (a
+  // target that needs the convention): the batch stops until it is done.
+  bool Handle(v1::ClientFrame& frame, bool held);
+  // Sends the tell or ask of a checked frame; `names` as SendTo's (may
+  // wait: only on a BlockingCalls thread).
+  void Send(v1::ClientFrame& frame, const ConventionNames* names);
+  // Queues `frame` on BlockingCalls with a hold on the stream (the caller's
+  // when `held`); false when refused at once (the frame got its error and
+  // the holds are as before).
+  bool HandOff(v1::ClientFrame&& frame, bool held);
   void FailFrame(uint64_t id, const absl::Status& status);
   // Starts the write of `batch` (called with no outbox lock held, at most one
   // at a time). write_mu_ orders the serialization of `batch`, which may run

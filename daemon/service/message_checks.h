@@ -15,7 +15,10 @@ namespace troupe::service {
 
 // The convention's global names, as the services use them: set by the daemon
 // when it takes part in a convention (docs/convention.md "Global names");
-// empty functions otherwise. Both may block for a call to the leader.
+// empty functions otherwise. Both may block for a call to the leader, so the
+// services call them (and pass them to ResolveTarget, SendTo and
+// AskRouter::Ask) on BlockingCalls threads only; IsConventionName tells,
+// without waiting, when a target needs them.
 struct ConventionNames {
   // The address of the actor holding `name` convention-wide; NotFound when
   // none does, Unavailable when the leader cannot be asked.

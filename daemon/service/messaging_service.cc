@@ -27,23 +27,39 @@ grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context, const absl:
   return Done(context, ToGrpcStatus(status));
 }
 
+// `status`, or OK with `response` written to `bytes` when `status` is OK.
+grpc::Status Reply(const absl::Status& status, const google::protobuf::Message& response,
+                   grpc::ByteBuffer* bytes) {
+  if (!status.ok()) return ToGrpcStatus(status);
+  return ToGrpcStatus(SerializeResponse(response, bytes));
+}
+
+// `address` as a `Response`'s address (CreateActor, Lookup), or its error.
+template <typename Response>
+grpc::Status AddressReply(absl::StatusOr<std::string> address, grpc::ByteBuffer* bytes) {
+  Response response;
+  if (address.ok()) response.set_address(*std::move(address));
+  return Reply(address.status(), response, bytes);
+}
+
 // Finishes with `status`, or with `response` written to `bytes` when OK.
 grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* context, const absl::Status& status,
                                  const google::protobuf::Message& response,
                                  grpc::ByteBuffer* bytes) {
-  if (!status.ok()) return Done(context, status);
-  return Done(context, SerializeResponse(response, bytes));
+  return Done(context, Reply(status, response, bytes));
 }
 
-// Finishes with `address` as a `Response`'s address (CreateActor, Lookup),
-// or with its error.
-template <typename Response>
-grpc::ServerUnaryReactor* AnswerAddress(grpc::CallbackServerContext* context,
-                                        absl::StatusOr<std::string> address,
-                                        grpc::ByteBuffer* bytes) {
-  Response response;
-  if (address.ok()) response.set_address(*std::move(address));
-  return Answer(context, address.status(), response, bytes);
+// The error of a create, with what the client gave cut short where the host
+// or the convention repeats it in full.
+absl::StatusOr<std::string> BoundCreateError(absl::StatusOr<std::string> address,
+                                             const v1::CreateActorRequest& request) {
+  if (address.ok()) return address;
+  absl::Status problem = address.status();
+  for (const std::string* input :
+       {&request.group(), &request.class_name(), &request.global_name()}) {
+    problem = BoundInputInError(std::move(problem), *input);
+  }
+  return problem;
 }
 
 // The ask's timeout: the request's, bounded by the call's deadline.
@@ -68,11 +84,14 @@ class UnaryAsk final : public grpc::ServerUnaryReactor {
     calls_->Add();
   }
 
-  void Start(runtime::Message message, absl::Duration timeout) {
+  // Sends the ask (AskRouter::Ask, `names` as there). Start or Refuse is
+  // called once, on any thread.
+  void Start(runtime::Message message, absl::Duration timeout, const ConventionNames* names) {
     // The callback runs exactly once, maybe before Ask returns; Finish is
     // called once, from it. The reactor lives until OnDone, after Finish.
-    AskRouter::Handle handle =
-        asks_->Ask(to_, std::move(message), timeout, [this](absl::StatusOr<AskReply> reply) {
+    AskRouter::Handle handle = asks_->Ask(
+        to_, std::move(message), timeout,
+        [this](absl::StatusOr<AskReply> reply) {
           if (!reply.ok()) {
             Finish(ToGrpcStatus(BoundInputInError(reply.status(), to_)));
             return;
@@ -82,12 +101,18 @@ class UnaryAsk final : public grpc::ServerUnaryReactor {
           response.set_payload(std::string(reply->message.payload()));
           response.set_from(std::move(reply->from));
           Finish(ToGrpcStatus(SerializeResponse(response, response_)));
-        });
+        },
+        names);
     {
       std::lock_guard<std::mutex> lock(mu_);
       handle_ = std::move(handle);
       if (cancelled_) asks_->Cancel(handle_);
     }
+    Release();
+  }
+  // Ends the call with `status` without sending the ask.
+  void Refuse(const absl::Status& status) {
+    Finish(ToGrpcStatus(status));
     Release();
   }
   void OnCancel() override {
@@ -125,16 +150,34 @@ class UnaryAsk final : public grpc::ServerUnaryReactor {
 }  // namespace
 
 MessagingService::MessagingService(runtime::ActorSystem* system, hosting::BundleHost* host,
-                                   AskRouter* asks, const ClientAuth* auth,
+                                   AskRouter* asks, BlockingCalls* blocking, const ClientAuth* auth,
                                    uint64_t max_payload_bytes)
     : system_(system),
       host_(host),
       asks_(asks),
+      blocking_(blocking),
       auth_(auth),
       max_payload_bytes_(max_payload_bytes) {}
 
 size_t MessagingService::MessageRequestLimit() const {
   return max_payload_bytes_ + kMaxAddressAndTypeBytes;
+}
+
+grpc::ServerUnaryReactor* MessagingService::Later(grpc::CallbackServerContext* context,
+                                                  absl::AnyInvocable<grpc::Status()> call) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  // The reactor may be finished from any thread; the call's context,
+  // request and response live until it is.
+  absl::Status queued = blocking_->Run(
+      [context, reactor, call = std::move(call)](const absl::Status& admitted) mutable {
+        if (!admitted.ok()) return reactor->Finish(ToGrpcStatus(admitted));
+        // A client that went away while its call waited here gets nothing
+        // made for it (no placement, no claim, no message sent).
+        if (context->IsCancelled()) return reactor->Finish(grpc::Status::CANCELLED);
+        reactor->Finish(call());
+      });
+  if (!queued.ok()) reactor->Finish(ToGrpcStatus(queued));
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* MessagingService::Tell(grpc::CallbackServerContext* context,
@@ -144,14 +187,25 @@ grpc::ServerUnaryReactor* MessagingService::Tell(grpc::CallbackServerContext* co
   v1::TellRequest request;
   absl::Status parsed = ParseRequest(*request_bytes, &request, MessageRequestLimit());
   if (!parsed.ok()) return Done(context, parsed);
-  return Answer(context, TellParsed(request), v1::TellResponse(), response_bytes);
+  return TellParsed(context, std::move(request), response_bytes);
 }
 
-absl::Status MessagingService::TellParsed(const v1::TellRequest& request) {
+grpc::ServerUnaryReactor* MessagingService::TellParsed(grpc::CallbackServerContext* context,
+                                                       v1::TellRequest&& request,
+                                                       grpc::ByteBuffer* response) {
   absl::Status valid = CheckMessage(request.type(), request.payload().size(), max_payload_bytes_);
-  if (!valid.ok()) return valid;
-  return SendTo(*system_, request.to(), runtime::Message::Make(request.type(), request.payload()),
-                {}, &names_);
+  if (!valid.ok()) return Done(context, valid);
+  if (!IsConventionName(*system_, request.to(), &names_)) {
+    return Answer(
+        context,
+        SendTo(*system_, request.to(), runtime::Message::Make(request.type(), request.payload())),
+        v1::TellResponse(), response);
+  }
+  return Later(context, [this, request = std::move(request), response]() {
+    return Reply(SendTo(*system_, request.to(),
+                        runtime::Message::Make(request.type(), request.payload()), {}, &names_),
+                 v1::TellResponse(), response);
+  });
 }
 
 grpc::ServerUnaryReactor* MessagingService::Ask(grpc::CallbackServerContext* context,
@@ -170,8 +224,22 @@ grpc::ServerUnaryReactor* MessagingService::AskParsed(grpc::CallbackServerContex
   absl::Status valid = CheckMessage(request.type(), request.payload().size(), max_payload_bytes_);
   if (!valid.ok()) return Done(context, valid);
   auto* reactor = new UnaryAsk(asks_, request.to(), response, &open_asks_);
-  reactor->Start(runtime::Message::Make(request.type(), request.payload()),
-                 AskTimeout(*context, request.timeout_ms()));
+  runtime::Message message = runtime::Message::Make(request.type(), request.payload());
+  const absl::Duration timeout = AskTimeout(*context, request.timeout_ms());
+  if (!IsConventionName(*system_, request.to(), &names_)) {
+    reactor->Start(std::move(message), timeout, nullptr);
+    return reactor;
+  }
+  // The name is looked up in the convention on a BlockingCalls thread.
+  absl::Status queued = blocking_->Run([this, context, reactor, message = std::move(message),
+                                        timeout](const absl::Status& admitted) mutable {
+    if (!admitted.ok()) return reactor->Refuse(admitted);
+    if (context->IsCancelled()) {
+      return reactor->Refuse(absl::CancelledError("the client went away"));
+    }
+    reactor->Start(std::move(message), timeout, &names_);
+  });
+  if (!queued.ok()) reactor->Refuse(queued);
   return reactor;
 }
 
@@ -182,45 +250,63 @@ grpc::ServerUnaryReactor* MessagingService::CreateActor(grpc::CallbackServerCont
   v1::CreateActorRequest request;
   absl::Status parsed = ParseRequest(*request_bytes, &request, kMaxSmallRequestBytes);
   if (!parsed.ok()) return Done(context, parsed);
-  return AnswerAddress<v1::CreateActorResponse>(context, CreateParsed(request), response_bytes);
+  return CreateParsed(context, std::move(request), response_bytes);
 }
 
-absl::StatusOr<std::string> MessagingService::CreateParsed(const v1::CreateActorRequest& request) {
-  // A global name is claimed convention-wide around the create (the leader
-  // is asked on this gRPC thread, as a placement waits for its peer).
-  absl::StatusOr<std::string> address =
-      !request.global_name().empty() && names_.create
-          ? names_.create(request.global_name(), [&]() { return CreateHereOrElsewhere(request); })
-          : CreateHereOrElsewhere(request);
-  if (address.ok()) return address;
-  // The host and the convention name what they were given in full.
-  absl::Status problem = address.status();
-  for (const std::string* input :
-       {&request.group(), &request.class_name(), &request.global_name()}) {
-    problem = BoundInputInError(std::move(problem), *input);
+grpc::ServerUnaryReactor* MessagingService::CreateParsed(grpc::CallbackServerContext* context,
+                                                         v1::CreateActorRequest&& request,
+                                                         grpc::ByteBuffer* response) {
+  // A global name is claimed convention-wide around the create: the leader
+  // is asked first, so the whole create waits on a BlockingCalls thread.
+  if (!request.global_name().empty() && names_.create) {
+    return Later(context, [this, request = std::move(request), response]() {
+      return AddressReply<v1::CreateActorResponse>(
+          BoundCreateError(CreateClaimingName(request), request), response);
+    });
   }
-  return problem;
+  // Local first, here; when this daemon does not fit, another member may,
+  // and the placement waits for its peers there.
+  absl::StatusOr<std::string> here = CreateHere(request);
+  if (here.ok() || !MayPlaceElsewhere(request, here.status())) {
+    return Done(context, AddressReply<v1::CreateActorResponse>(
+                             BoundCreateError(std::move(here), request), response));
+  }
+  return Later(context, [this, request = std::move(request), problem = here.status(), response]() {
+    return AddressReply<v1::CreateActorResponse>(
+        BoundCreateError(place_elsewhere_(request, problem), request), response);
+  });
 }
 
-absl::StatusOr<std::string> MessagingService::CreateHereOrElsewhere(
+absl::StatusOr<std::string> MessagingService::CreateClaimingName(
     const v1::CreateActorRequest& request) {
+  if (request.global_name().empty() || !names_.create) return CreateHereOrElsewhere(request);
+  return names_.create(request.global_name(), [&]() { return CreateHereOrElsewhere(request); });
+}
+
+absl::StatusOr<std::string> MessagingService::CreateHere(const v1::CreateActorRequest& request) {
   runtime::CreateOptions options;
   options.requirements_json = request.requirements_json();
   options.global_name = request.global_name();
   absl::StatusOr<runtime::ActorRef> actor =
       host_->CreateActor(request.group(), request.class_name(), options);
-  if (actor.ok()) return system_->FormatAddress(actor->get());
-  // Local first; when this daemon does not fit (or lacks the group), another
-  // member may. The placement waits for the peer's answer on this gRPC
-  // thread (bounded by the convention's place timeout).
+  if (!actor.ok()) return actor.status();
+  return system_->FormatAddress(actor->get());
+}
+
+bool MessagingService::MayPlaceElsewhere(const v1::CreateActorRequest& request,
+                                         const absl::Status& problem) const {
   // NotFound goes elsewhere only for a group this daemon does not have (an
   // unknown class of a group it has is unknown everywhere).
-  const bool may_go_elsewhere =
-      actor.status().code() == absl::StatusCode::kFailedPrecondition ||
-      (actor.status().code() == absl::StatusCode::kNotFound &&
-       host_->List(request.group()).empty());
-  if (!place_elsewhere_ || !may_go_elsewhere) return actor.status();
-  return place_elsewhere_(request, actor.status());
+  return place_elsewhere_ &&
+         (problem.code() == absl::StatusCode::kFailedPrecondition ||
+          (problem.code() == absl::StatusCode::kNotFound && host_->List(request.group()).empty()));
+}
+
+absl::StatusOr<std::string> MessagingService::CreateHereOrElsewhere(
+    const v1::CreateActorRequest& request) {
+  absl::StatusOr<std::string> here = CreateHere(request);
+  if (here.ok() || !MayPlaceElsewhere(request, here.status())) return here;
+  return place_elsewhere_(request, here.status());
 }
 
 grpc::ServerUnaryReactor* MessagingService::Lookup(grpc::CallbackServerContext* context,
@@ -230,17 +316,26 @@ grpc::ServerUnaryReactor* MessagingService::Lookup(grpc::CallbackServerContext* 
   v1::LookupRequest request;
   absl::Status parsed = ParseRequest(*request_bytes, &request, kMaxSmallRequestBytes);
   if (!parsed.ok()) return Done(context, parsed);
-  return AnswerAddress<v1::LookupResponse>(context, LookupParsed(request), response_bytes);
+  return LookupParsed(context, request, response_bytes);
 }
 
-absl::StatusOr<std::string> MessagingService::LookupParsed(const v1::LookupRequest& request) {
-  if (request.global_name().empty()) {
-    return absl::InvalidArgumentError("lookup needs a global name");
+grpc::ServerUnaryReactor* MessagingService::LookupParsed(grpc::CallbackServerContext* context,
+                                                         const v1::LookupRequest& request,
+                                                         grpc::ByteBuffer* response) {
+  const std::string& name = request.global_name();
+  if (name.empty()) return Done(context, absl::InvalidArgumentError("lookup needs a global name"));
+  auto address_of = [this](absl::StatusOr<runtime::ActorRef> actor) -> absl::StatusOr<std::string> {
+    if (!actor.ok()) return actor.status();
+    return system_->FormatAddress(actor->get());
+  };
+  absl::StatusOr<runtime::ActorRef> here = ResolveTarget(*system_, name);
+  if (here.ok() || !IsConventionName(*system_, name, &names_)) {
+    return Done(context, AddressReply<v1::LookupResponse>(address_of(std::move(here)), response));
   }
-  absl::StatusOr<runtime::ActorRef> actor =
-      ResolveTarget(*system_, request.global_name(), &names_);
-  if (!actor.ok()) return actor.status();
-  return system_->FormatAddress(actor->get());
+  return Later(context, [this, name, address_of, response]() {
+    return AddressReply<v1::LookupResponse>(address_of(ResolveTarget(*system_, name, &names_)),
+                                            response);
+  });
 }
 
 bool MessagingService::WaitForCallsToEnd(absl::Time deadline) {
@@ -249,8 +344,14 @@ bool MessagingService::WaitForCallsToEnd(absl::Time deadline) {
 
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* MessagingService::Connect(
     grpc::CallbackServerContext* context) {
-  StreamDeps deps{system_,         asks_,   auth_, max_payload_bytes_,
-                  &open_streams_, &names_, &peak_queued_frames_};
+  StreamDeps deps{.system = system_,
+                  .asks = asks_,
+                  .blocking = blocking_,
+                  .auth = auth_,
+                  .max_payload_bytes = max_payload_bytes_,
+                  .open_streams = &open_streams_,
+                  .names = &names_,
+                  .peak_queued_frames = &peak_queued_frames_};
   return new ClientStream(deps, context);
 }
 

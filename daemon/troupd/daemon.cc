@@ -26,6 +26,7 @@
 #include "daemon/runtime/actor_system.h"
 #include "daemon/service/admin_service.h"
 #include "daemon/service/ask_router.h"
+#include "daemon/service/blocking_calls.h"
 #include "daemon/service/call_gate.h"
 #include "daemon/service/client_auth.h"
 #include "daemon/service/messaging_service.h"
@@ -114,6 +115,9 @@ struct Daemon::Parts {
   std::unique_ptr<runtime::ActorSystem> system;
   std::unique_ptr<hosting::BundleHost> host;
   std::unique_ptr<service::AskRouter> asks;
+  // Where the services make calls that wait for a peer or the leader;
+  // declared before them: they use it until the server has shut down.
+  std::unique_ptr<service::BlockingCalls> blocking;
   service::ClientAuth auth;
   service::DaemonFacts facts;
   std::unique_ptr<service::AdminService> admin;
@@ -195,13 +199,14 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& conf
   }
 
   parts->asks = std::make_unique<service::AskRouter>(parts->system.get());
+  parts->blocking = std::make_unique<service::BlockingCalls>();
   parts->messaging = std::make_unique<service::MessagingService>(
-      parts->system.get(), parts->host.get(), parts->asks.get(), &parts->auth,
-      settings.max_message_bytes);
+      parts->system.get(), parts->host.get(), parts->asks.get(), parts->blocking.get(),
+      &parts->auth, settings.max_message_bytes);
   TROUPE_ASSIGN_OR_RETURN(bundle::Limits limits, config.BundleLimits());
   Parts* raw = parts.get();
   parts->admin = std::make_unique<service::AdminService>(
-      parts->system.get(), parts->host.get(), &parts->auth, &parts->facts,
+      parts->system.get(), parts->host.get(), &parts->auth, &parts->facts, parts->blocking.get(),
       [raw] {
         troupe::MutexLock lock(&raw->mu);
         raw->stop_requested = true;
@@ -387,6 +392,11 @@ void Daemon::Stop() {
   if (parts_->convention != nullptr) parts_->convention->Stop(/*graceful=*/true);
   // Pending asks end now (Cancelled) so that no call holds the server open.
   parts_->asks->Stop();
+  // Calls waiting for a peer or the leader: the queued ones are answered
+  // UNAVAILABLE now, those under way are waited for (each is bounded by the
+  // convention's own timeouts), later ones are refused. Before the server's
+  // shutdown, which waits for every unary call to be finished.
+  parts_->blocking->Stop();
   parts_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   parts_->server->Wait();
   // gRPC may still run the reactors' last reactions: nothing below may go

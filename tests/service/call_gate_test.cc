@@ -1,10 +1,17 @@
 // call_gate_test.cc - CallGate decides from a call's headers alone; and
-// Admin.LoadUpload refuses an upload over its limit as the chunks arrive.
+// Admin.LoadUpload refuses an upload over its limit as the chunks arrive;
+// Admin.InviteMember waits for the invited daemon off gRPC's threads.
 #include "daemon/service/call_gate.h"
+
+#include <atomic>
+#include <future>
+#include <thread>
 
 #include <gtest/gtest.h>
 
+#include "absl/cleanup/cleanup.h"
 #include "daemon/common/logging.h"
+#include "daemon/common/mutex.h"
 #include "daemon/service/admin_service.h"
 #include "grpcpp/grpcpp.h"
 #include "tests/common/status_matchers.h"
@@ -85,7 +92,9 @@ TEST(AdminUploadTest, AnUploadOverTheLimitIsRefusedAsItArrives) {
   troupe::testing::TempDir dir("admin_upload");
   ClientAuth auth;
   DaemonFacts facts;
-  AdminService admin(nullptr, nullptr, &auth, &facts, [] {}, /*max_upload_bytes=*/1000);
+  BlockingCalls blocking;
+  AdminService admin(nullptr, nullptr, &auth, &facts, &blocking, [] {},
+                     /*max_upload_bytes=*/1000);
   const std::string socket = dir.path() + "/admin.sock";
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix:" + socket, grpc::InsecureServerCredentials());
@@ -106,6 +115,69 @@ TEST(AdminUploadTest, AnUploadOverTheLimitIsRefusedAsItArrives) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_EQ(status.error_message(),
             "the uploaded bundle is larger than the bundle file limit of 1000 bytes");
+  server->Shutdown();
+}
+
+// While an invitation waits for the invited daemon (on a BlockingCalls
+// thread), the Admin service answers other calls; the invitation's answer
+// comes when the daemon does.
+TEST(AdminInviteTest, AnInvitationWaitsOffTheGrpcThreadsAndIsAnswered) {
+  troupe::testing::TempDir dir("admin_invite");
+  ClientAuth auth;
+  std::atomic<int> inviting{0};
+  troupe::Notification answer;
+  DaemonFacts facts;
+  facts.node = "self:1";
+  facts.invite_member = [&](const std::string& address) -> absl::StatusOr<std::string> {
+    inviting.fetch_add(1);
+    answer.WaitForNotification();
+    return "invited " + address;
+  };
+  BlockingCalls blocking({.threads = 1, .max_queued = 1});
+  AdminService admin(nullptr, nullptr, &auth, &facts, &blocking, [] {},
+                     /*max_upload_bytes=*/1000);
+  const std::string socket = dir.path() + "/admin.sock";
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("unix:" + socket, grpc::InsecureServerCredentials());
+  builder.RegisterService(&admin);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  // Whatever fails below, the invitation ends before the server goes.
+  absl::Cleanup answer_at_last = [&answer] {
+    if (!answer.HasBeenNotified()) answer.Notify();
+  };
+  auto stub = v1::Admin::NewStub(
+      grpc::CreateChannel("unix:" + socket, grpc::InsecureChannelCredentials()));
+
+  grpc::ClientContext invite_context;
+  v1::InviteMemberRequest invite;
+  invite.set_address("peer:2");
+  v1::InviteMemberResponse invited;
+  std::promise<grpc::Status> invite_done;
+  stub->async()->InviteMember(&invite_context, &invite, &invited, [&](grpc::Status status) {
+    invite_done.set_value(std::move(status));
+  });
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (inviting.load() == 0 && absl::Now() < deadline) std::this_thread::yield();
+  ASSERT_EQ(inviting.load(), 1);
+
+  grpc::ClientContext status_context;
+  v1::ConventionStatusResponse convention;
+  EXPECT_TRUE(stub->ConventionStatus(&status_context, v1::ConventionStatusRequest(), &convention)
+                  .ok());
+  EXPECT_EQ(convention.self(), "self:1");
+  // An invitation without an address is refused at once, on the gRPC thread.
+  grpc::ClientContext empty_context;
+  v1::InviteMemberResponse refused;
+  EXPECT_EQ(
+      stub->InviteMember(&empty_context, v1::InviteMemberRequest(), &refused).error_code(),
+      grpc::StatusCode::INVALID_ARGUMENT);
+
+  answer.Notify();
+  grpc::Status status = invite_done.get_future().get();
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(invited.result(), "invited peer:2");
+  blocking.Stop();
   server->Shutdown();
 }
 

@@ -14,11 +14,13 @@ namespace {
 
 using Stream = grpc::ClientReaderWriter<v1::ClientBatch, v1::ServerBatch>;
 
-class ClientStreamTest : public ServiceTest {
+// The stream's helpers, over ServiceTest or ConventionTest.
+template <typename Fixture>
+class StreamTest : public Fixture {
  protected:
   // Opens a stream and reads the hello; `address` gets the client's address.
   std::unique_ptr<Stream> Open(grpc::ClientContext* context, std::string* address) {
-    std::unique_ptr<Stream> stream = stub_->Connect(context);
+    std::unique_ptr<Stream> stream = this->stub_->Connect(context);
     v1::ServerBatch hello;
     EXPECT_TRUE(stream->Read(&hello));
     EXPECT_EQ(hello.frames_size(), 1);
@@ -47,7 +49,21 @@ class ClientStreamTest : public ServiceTest {
     }
     return frames;
   }
+  // Opens a stream, writes `batch` on it, and returns it.
+  std::unique_ptr<Stream> OpenAndWrite(grpc::ClientContext* context, const v1::ClientBatch& batch) {
+    std::string address;
+    std::unique_ptr<Stream> stream = Open(context, &address);
+    EXPECT_TRUE(stream->Write(batch));
+    return stream;
+  }
+  static v1::ClientBatch BatchOf(std::vector<v1::ClientFrame> frames) {
+    v1::ClientBatch batch;
+    for (v1::ClientFrame& frame : frames) *batch.add_frames() = std::move(frame);
+    return batch;
+  }
 };
+
+using ClientStreamTest = StreamTest<ServiceTest>;
 
 TEST_F(ClientStreamTest, HelloCarriesTheClientsOwnAddress) {
   auto context = Context();
@@ -309,6 +325,151 @@ TEST_F(ClientStreamTest, StreamOverTcpWithoutTokenIsRefused) {
   EXPECT_FALSE(stream->Read(&batch));
   grpc::Status status = stream->Finish();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+// Frames whose target is a name held on another daemon wait for the
+// convention on BlockingCalls' threads; the rest of their batch waits for
+// them (order per stream), other streams and calls do not.
+class ConventionStreamTest : public StreamTest<ConventionTest> {
+ protected:
+  ConventionStreamTest() { blocking_options_ = {.threads = 4, .max_queued = 64}; }
+
+  // An ask of the local "echo" on a stream of its own is answered.
+  bool AnotherStreamIsServed() {
+    auto context = Context();
+    auto stream =
+        OpenAndWrite(context.get(), BatchOf({Frame(1, "echo", "text", "other", /*ask=*/true)}));
+    std::vector<v1::ServerFrame> frames = ReadFrames(stream.get(), 1);
+    stream->WritesDone();
+    const bool finished = stream->Finish().ok();
+    return finished && frames.size() == 1 && frames[0].payload() == "other";
+  }
+};
+
+TEST_F(ConventionStreamTest, AFrameForANameHeldElsewhereWaitsOffTheReactorAndKeepsTheOrder) {
+  auto context = Context();
+  auto stream =
+      OpenAndWrite(context.get(), BatchOf({Frame(0, "slow", "first", "", /*ask=*/false),
+                                           Frame(2, "echo", "text", "two", /*ask=*/true),
+                                           Frame(0, "elsewhere", "third", "", /*ask=*/false),
+                                           Frame(4, "echo", "text", "four", /*ask=*/true)}));
+  ASSERT_TRUE(Eventually([&] { return slow_.entered() == 1; }));
+  EXPECT_TRUE(AnotherStreamIsServed());
+  EXPECT_EQ(finds_.load(), 1) << "a later frame of the batch went before the waiting one";
+  slow_.Release();
+  std::vector<v1::ServerFrame> frames = ReadFrames(stream.get(), 2);
+  ASSERT_EQ(frames.size(), 2u);
+  std::map<uint64_t, std::string> replies;
+  for (const v1::ServerFrame& f : frames) replies[f.id()] = f.payload();
+  EXPECT_EQ(replies, (std::map<uint64_t, std::string>{{2, "two"}, {4, "four"}}));
+  EXPECT_EQ(cluster_.forwarded(), (std::vector<std::string>{"other:7/5 first", "other:7/5 third"}));
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+TEST_F(ConventionStreamTest, AnAskOfANameHeldElsewhereIsAnsweredByIdAfterTheWait) {
+  auto context = Context();
+  v1::ClientFrame ask = Frame(7, "slow", "question", "", /*ask=*/true);
+  ask.set_timeout_ms(20);
+  auto stream = OpenAndWrite(context.get(), BatchOf({ask}));
+  ASSERT_TRUE(Eventually([&] { return slow_.entered() == 1; }));
+  slow_.Release();
+  std::vector<v1::ServerFrame> frames = ReadFrames(stream.get(), 1);
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].id(), 7u);
+  // Nobody answers on the fake cluster.
+  EXPECT_EQ(frames[0].code(), static_cast<int>(grpc::StatusCode::DEADLINE_EXCEEDED));
+  EXPECT_EQ(cluster_.forwarded(), (std::vector<std::string>{"other:7/5 question"}));
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+TEST_F(ConventionStreamTest, AClientThatLeavesWhileItsFrameWaitsIsFinishedOnceTheWaitEnds) {
+  {
+    auto context = Context();
+    v1::ClientFrame ask = Frame(1, "silent", "text", "", /*ask=*/true);
+    ask.set_timeout_ms(60000);
+    auto stream =
+        OpenAndWrite(context.get(), BatchOf({ask, Frame(0, "slow", "first", "", /*ask=*/false),
+                                             Frame(0, "slow", "second", "", /*ask=*/false)}));
+    ASSERT_TRUE(Eventually([&] { return slow_.entered() == 1 && asks_->pending() == 1; }));
+    context->TryCancel();
+    v1::ServerBatch ignored;
+    while (stream->Read(&ignored)) {
+    }
+    EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  }
+  // The daemon saw the client leave (its ask ended), and the waiting frame
+  // holds the daemon's side of the stream until it is done.
+  ASSERT_TRUE(Eventually([&] { return asks_->pending() == 0; }));
+  EXPECT_EQ(messaging_->open_streams(), 1u);
+  slow_.Release();
+  EXPECT_TRUE(Eventually([&] { return messaging_->open_streams() == 0; }));
+  EXPECT_EQ(slow_.entered(), 1) << "the rest of a batch of a client gone was handled";
+  EXPECT_TRUE(AnotherStreamIsServed());
+}
+
+// One thread and room for one queued call.
+class SmallPoolStreamTest : public ConventionStreamTest {
+ protected:
+  SmallPoolStreamTest() { blocking_options_ = {.threads = 1, .max_queued = 1}; }
+};
+
+TEST_F(SmallPoolStreamTest, AFrameThatFindsThePoolFullGetsAnErrorAndTheBatchGoesOn) {
+  auto waiting_context = Context();
+  auto waiting =
+      OpenAndWrite(waiting_context.get(), BatchOf({Frame(0, "slow", "first", "", /*ask=*/false)}));
+  ASSERT_TRUE(Eventually([&] { return slow_.entered() == 1; }));
+  auto queued_context = Context();
+  auto queued =
+      OpenAndWrite(queued_context.get(), BatchOf({Frame(0, "slow", "second", "", /*ask=*/false)}));
+  ASSERT_TRUE(Eventually([&] { return blocking_->QueuedForTest() == 1; }));
+  auto context = Context();
+  auto stream =
+      OpenAndWrite(context.get(), BatchOf({Frame(1, "elsewhere", "text", "", /*ask=*/true),
+                                           Frame(2, "echo", "text", "two", /*ask=*/true)}));
+  std::vector<v1::ServerFrame> frames = ReadFrames(stream.get(), 2);
+  ASSERT_EQ(frames.size(), 2u);
+  EXPECT_EQ(frames[0].id(), 1u);
+  EXPECT_EQ(frames[0].code(), static_cast<int>(grpc::StatusCode::RESOURCE_EXHAUSTED));
+  EXPECT_CONTAINS(frames[0].error(), "the daemon is busy");
+  EXPECT_EQ(frames[1].id(), 2u);
+  EXPECT_EQ(frames[1].payload(), "two");
+  slow_.Release();
+  for (Stream* s : {waiting.get(), queued.get(), stream.get()}) {
+    s->WritesDone();
+    EXPECT_TRUE(s->Finish().ok());
+  }
+  EXPECT_EQ(cluster_.forwarded(),
+            (std::vector<std::string>{"other:7/5 first", "other:7/5 second"}));
+}
+
+TEST_F(SmallPoolStreamTest, StoppingTheCallsAnswersAQueuedFrameAndTheBatchGoesOn) {
+  auto waiting_context = Context();
+  auto waiting =
+      OpenAndWrite(waiting_context.get(), BatchOf({Frame(0, "slow", "first", "", /*ask=*/false)}));
+  ASSERT_TRUE(Eventually([&] { return slow_.entered() == 1; }));
+  auto context = Context();
+  auto stream =
+      OpenAndWrite(context.get(), BatchOf({Frame(1, "elsewhere", "text", "", /*ask=*/true),
+                                           Frame(2, "echo", "text", "two", /*ask=*/true)}));
+  ASSERT_TRUE(Eventually([&] { return blocking_->QueuedForTest() == 1; }));
+  std::thread stopper([&] { blocking_->Stop(); });
+  // Answered while the frame under way still waits.
+  std::vector<v1::ServerFrame> frames = ReadFrames(stream.get(), 2);
+  slow_.Release();
+  stopper.join();
+  ASSERT_EQ(frames.size(), 2u);
+  EXPECT_EQ(frames[0].id(), 1u);
+  EXPECT_EQ(frames[0].code(), static_cast<int>(grpc::StatusCode::UNAVAILABLE));
+  EXPECT_EQ(frames[0].error(), "the daemon is stopping");
+  EXPECT_EQ(frames[1].id(), 2u);
+  EXPECT_EQ(frames[1].payload(), "two");
+  for (Stream* s : {waiting.get(), stream.get()}) {
+    s->WritesDone();
+    EXPECT_TRUE(s->Finish().ok());
+  }
+  EXPECT_EQ(cluster_.forwarded(), (std::vector<std::string>{"other:7/5 first"}));
 }
 
 }  // namespace

@@ -1,12 +1,12 @@
 // Tests of the Messaging service's unary calls and of client authentication,
 // over a real gRPC server.
+#include <algorithm>
 #include <future>
 #include <thread>
 #include <vector>
 
 #include "daemon/common/mutex.h"
 #include "daemon/common/strings.h"
-#include "tests/runtime/fake_cluster.h"
 #include "google/protobuf/stubs/logging.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "tests/service/service_test_util.h"
@@ -358,55 +358,7 @@ TEST_F(MessagingServiceTest, CallsByAHugeNameGetShortErrors) {
   EXPECT_LT(status.error_message().size(), 1024u);
 }
 
-// Keeps what is forwarded to other daemons, as "node/id type".
-class RecordingTransport final : public runtime::testing::FakeCluster {
- public:
-  bool Forward(std::string_view node, uint64_t remote_id, runtime::Message message) override {
-    troupe::MutexLock lock(&mu_);
-    forwarded_.push_back(troupe::StrCat(node, "/", remote_id, " ", message.type()));
-    return true;
-  }
-  bool ResumeWhenRoom(std::string_view, std::function<void()>) override { return false; }
-  std::vector<std::string> forwarded() const {
-    troupe::MutexLock lock(&mu_);
-    return forwarded_;
-  }
-
- private:
-  mutable troupe::Mutex mu_;
-  std::vector<std::string> forwarded_ ABSL_GUARDED_BY(mu_);
-};
-
-// The convention's names (fakes of what the daemon sets): "elsewhere" is
-// held on another daemon, "unreachable" cannot be looked up, "taken" is held
-// elsewhere when a create asks.
-class ConventionNamesTest : public ServiceTest {
- protected:
-  void ConfigureBeforeStart() override {
-    system_->SetCluster(&transport_);
-    ConventionNames names;
-    names.find = [this](const std::string& name) -> absl::StatusOr<std::string> {
-      finds_.fetch_add(1);
-      if (name == "elsewhere") return std::string("troupe://other:7/5");
-      if (name == "unreachable") return absl::UnavailableError("the leader is gone");
-      return absl::NotFoundError("no actor is named '" + name + "' in the convention");
-    };
-    names.create = [](const std::string& name,
-                      const std::function<absl::StatusOr<std::string>()>& create)
-        -> absl::StatusOr<std::string> {
-      if (name == "taken") return std::string("troupe://other:7/6");
-      return create();
-    };
-    messaging_->SetConventionNames(std::move(names));
-  }
-  void TearDown() override {
-    ServiceTest::TearDown();
-    system_->SetCluster(nullptr);
-  }
-
-  RecordingTransport transport_;
-  std::atomic<int> finds_{0};
-};
+using ConventionNamesTest = ConventionTest;
 
 TEST_F(ConventionNamesTest, ALookupOfANameNotHeldHereAsksTheConvention) {
   v1::LookupRequest request;
@@ -443,7 +395,7 @@ TEST_F(ConventionNamesTest, TellsAndAsksByANameHeldElsewhereGoToItsHolder) {
   // Nobody answers on the fake transport: the ask times out.
   EXPECT_EQ(stub_->Ask(Context().get(), ask, &answer).error_code(),
             grpc::StatusCode::DEADLINE_EXCEEDED);
-  EXPECT_EQ(transport_.forwarded(),
+  EXPECT_EQ(cluster_.forwarded(),
             (std::vector<std::string>{"other:7/5 hello", "other:7/5 question"}));
   tell.set_to("nobody");
   EXPECT_EQ(stub_->Tell(Context().get(), tell, &told).error_code(), grpc::StatusCode::NOT_FOUND);
@@ -458,6 +410,228 @@ TEST_F(ConventionNamesTest, ACreateWithANameTakenInTheConventionReturnsItsHolder
   grpc::Status status = stub_->CreateActor(Context().get(), request, &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(response.address(), "troupe://other:7/6");
+}
+
+// A unary call under way on the stub's callback API: the test goes on while
+// the daemon works on it, and reads `status` when it needs the answer.
+template <typename Request, typename Response>
+struct CallUnderWay {
+  grpc::ClientContext context;
+  Request request;
+  Response response;
+  std::promise<grpc::Status> done;
+  std::future<grpc::Status> status = done.get_future();
+};
+
+// Calls that need the convention wait for its answers on BlockingCalls'
+// threads, never on gRPC's: while they wait, the service answers the rest.
+class BlockedConventionTest : public ConventionTest {
+ protected:
+  BlockedConventionTest() {
+    with_host_ = true;  // a create of a group not loaded here is placed elsewhere
+    blocking_options_ = {.threads = 4, .max_queued = 64};
+  }
+
+  template <typename Response, typename Request, typename Starter>
+  static std::shared_ptr<CallUnderWay<Request, Response>> StartCall(Request request,
+                                                                    Starter start) {
+    auto call = std::make_shared<CallUnderWay<Request, Response>>();
+    call->request = std::move(request);
+    call->context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    // The callback keeps the call (and its context) until the answer is in.
+    start(&call->context, &call->request, &call->response,
+          [call](grpc::Status status) { call->done.set_value(std::move(status)); });
+    return call;
+  }
+  auto StartCreate(std::string group, std::string global_name = "") {
+    v1::CreateActorRequest request;
+    request.set_group(std::move(group));
+    request.set_class_name("remote.Class");
+    request.set_global_name(std::move(global_name));
+    return StartCall<v1::CreateActorResponse>(
+        std::move(request), [this](auto* context, auto* request, auto* response, auto done) {
+          stub_->async()->CreateActor(context, request, response, std::move(done));
+        });
+  }
+  auto StartLookup(std::string name) {
+    v1::LookupRequest request;
+    request.set_global_name(std::move(name));
+    return StartCall<v1::LookupResponse>(
+        std::move(request), [this](auto* context, auto* request, auto* response, auto done) {
+          stub_->async()->Lookup(context, request, response, std::move(done));
+        });
+  }
+  auto StartTell(std::string to, std::string type) {
+    v1::TellRequest request;
+    request.set_to(std::move(to));
+    request.set_type(std::move(type));
+    return StartCall<v1::TellResponse>(
+        std::move(request), [this](auto* context, auto* request, auto* response, auto done) {
+          stub_->async()->Tell(context, request, response, std::move(done));
+        });
+  }
+  auto StartAsk(std::string to, std::string type, uint32_t timeout_ms) {
+    v1::AskRequest request;
+    request.set_to(std::move(to));
+    request.set_type(std::move(type));
+    request.set_timeout_ms(timeout_ms);
+    return StartCall<v1::AskResponse>(
+        std::move(request), [this](auto* context, auto* request, auto* response, auto done) {
+          stub_->async()->Ask(context, request, response, std::move(done));
+        });
+  }
+
+  // Tell, ask and lookup of the local "echo", each answered (the gRPC
+  // threads are free). Empty when all went right, else what went wrong.
+  std::string LocalCallsProblems() {
+    std::string problems;
+    v1::AskRequest ask;
+    ask.set_to("echo");
+    ask.set_type("text");
+    ask.set_payload("still served");
+    v1::AskResponse answer;
+    grpc::Status status = stub_->Ask(Context().get(), ask, &answer);
+    if (!status.ok() || answer.payload() != "still served") {
+      troupe::StrAppend(&problems, "ask: ", status.error_message(), answer.payload(), "; ");
+    }
+    v1::TellRequest tell;
+    tell.set_to("echo");
+    tell.set_type("text");
+    v1::TellResponse told;
+    status = stub_->Tell(Context().get(), tell, &told);
+    if (!status.ok()) troupe::StrAppend(&problems, "tell: ", status.error_message(), "; ");
+    v1::LookupRequest lookup;
+    lookup.set_global_name("echo");
+    v1::LookupResponse found;
+    status = stub_->Lookup(Context().get(), lookup, &found);
+    if (!status.ok() || found.address() != echo_address_) {
+      troupe::StrAppend(&problems, "lookup: ", status.error_message(), found.address(), "; ");
+    }
+    return problems;
+  }
+};
+
+TEST_F(BlockedConventionTest, CreatesWaitingForTheirPlacementDoNotStopLocalCalls) {
+  // More creates than the pool has threads, and than gRPC has callback
+  // threads on this machine: before, each held a gRPC thread while placed.
+  constexpr int kCreates = 16;
+  std::vector<std::shared_ptr<CallUnderWay<v1::CreateActorRequest, v1::CreateActorResponse>>>
+      creates;
+  for (int i = 0; i < kCreates; ++i) creates.push_back(StartCreate("remote-only"));
+  ASSERT_TRUE(Eventually(
+      [&] { return slow_.entered() == 4 && blocking_->QueuedForTest() == kCreates - 4; }));
+  EXPECT_EQ(LocalCallsProblems(), "");
+  EXPECT_EQ(slow_.entered(), 4);  // still waiting for their peers
+  slow_.Release();
+  for (auto& create : creates) {
+    grpc::Status status = create->status.get();
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(create->response.address(), "troupe://other:7/9");
+  }
+}
+
+TEST_F(BlockedConventionTest, TellsAsksAndLookupsOfANameHeldElsewhereWaitOffTheGrpcThreads) {
+  auto tell = StartTell("slow", "hello");
+  auto lookup = StartLookup("slow");
+  auto ask = StartAsk("slow", "question", /*timeout_ms=*/50);
+  ASSERT_TRUE(Eventually([&] { return slow_.entered() == 3; }));
+  EXPECT_EQ(LocalCallsProblems(), "");
+  EXPECT_TRUE(cluster_.forwarded().empty());
+  slow_.Release();
+  grpc::Status status = tell->status.get();
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  status = lookup->status.get();
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(lookup->response.address(), "troupe://other:7/5");
+  // Nobody answers on the fake cluster: the ask times out.
+  EXPECT_EQ(ask->status.get().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  std::vector<std::string> forwarded = cluster_.forwarded();
+  std::sort(forwarded.begin(), forwarded.end());
+  EXPECT_EQ(forwarded, (std::vector<std::string>{"other:7/5 hello", "other:7/5 question"}));
+}
+
+TEST_F(BlockedConventionTest, ACreateWithAGlobalNameWaitsForTheLeaderOffTheGrpcThread) {
+  auto create = StartCreate("any", "slow-name");
+  ASSERT_TRUE(Eventually([&] { return slow_.entered() == 1; }));
+  EXPECT_EQ(LocalCallsProblems(), "");
+  slow_.Release();
+  grpc::Status status = create->status.get();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(create->response.address(), "troupe://other:7/8");
+}
+
+TEST_F(BlockedConventionTest, NamesHeldHereNeverWaitForTheConvention) {
+  auto slow = StartLookup("slow");  // the pool is not needed by what follows
+  ASSERT_TRUE(Eventually([&] { return slow_.entered() == 1; }));
+  const int finds = finds_.load();
+  EXPECT_EQ(LocalCallsProblems(), "");
+  EXPECT_EQ(finds_.load(), finds);
+  slow_.Release();
+  EXPECT_TRUE(slow->status.get().ok());
+}
+
+// One thread and room for one queued call.
+class SmallPoolTest : public BlockedConventionTest {
+ protected:
+  SmallPoolTest() { blocking_options_ = {.threads = 1, .max_queued = 1}; }
+};
+
+TEST_F(SmallPoolTest, ACallThatFindsTheQueueFullIsRefusedAtOnceAndLocalCallsGoOn) {
+  auto first = StartLookup("slow");
+  ASSERT_TRUE(Eventually([&] { return slow_.entered() == 1; }));
+  auto second = StartLookup("slow");
+  ASSERT_TRUE(Eventually([&] { return blocking_->QueuedForTest() == 1; }));
+  v1::LookupRequest lookup;
+  lookup.set_global_name("elsewhere");
+  v1::LookupResponse found;
+  grpc::Status status = stub_->Lookup(Context().get(), lookup, &found);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_CONTAINS(status.error_message(),
+                  "the daemon is busy: 1 calls already wait for another daemon or the "
+                  "convention's leader; try again later");
+  v1::CreateActorRequest create;
+  create.set_group("remote-only");
+  create.set_class_name("remote.Class");
+  v1::CreateActorResponse created;
+  EXPECT_EQ(stub_->CreateActor(Context().get(), create, &created).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(LocalCallsProblems(), "");
+  slow_.Release();
+  for (auto* call : {first.get(), second.get()}) {
+    status = call->status.get();
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(call->response.address(), "troupe://other:7/5");
+  }
+}
+
+TEST_F(SmallPoolTest, StoppingAnswersQueuedCallsAndWaitsForTheOneUnderWay) {
+  auto under_way = StartLookup("slow");
+  ASSERT_TRUE(Eventually([&] { return slow_.entered() == 1; }));
+  auto queued = StartTell("elsewhere", "hello");
+  ASSERT_TRUE(Eventually([&] { return blocking_->QueuedForTest() == 1; }));
+  std::atomic<bool> stopped{false};
+  std::thread stopper([&] {
+    blocking_->Stop();
+    stopped = true;
+  });
+  grpc::Status status = queued->status.get();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(status.error_message(), "the daemon is stopping");
+  EXPECT_FALSE(stopped.load()) << "Stop returned while a call was under way";
+  // Later calls that need the convention are refused at once; local ones go on.
+  v1::LookupRequest lookup;
+  lookup.set_global_name("elsewhere");
+  v1::LookupResponse found;
+  EXPECT_EQ(stub_->Lookup(Context().get(), lookup, &found).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(LocalCallsProblems(), "");
+  slow_.Release();
+  status = under_way->status.get();
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(under_way->response.address(), "troupe://other:7/5");
+  stopper.join();
+  EXPECT_TRUE(stopped.load());
+  EXPECT_TRUE(cluster_.forwarded().empty()) << "a refused tell was sent";
 }
 
 }  // namespace
