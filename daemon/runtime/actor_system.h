@@ -89,6 +89,32 @@ struct SystemStatus {
   std::vector<std::string> global_names;
 };
 
+// Notes, while it lives, the first peer outbox that a send made on this thread
+// found at or over its bound (Cluster::Forward returned false). Actor turns
+// keep one (and park the actor, docs/runtime.md "Remote addresses"); a sender
+// outside turns that can pause (a client stream) keeps one around its sends
+// and, when full(), waits with ActorSystem::ResumeWhenRoom. Nests; not
+// thread-safe (one thread's stack object).
+class OutboxPressureWatch {
+ public:
+  OutboxPressureWatch();
+  ~OutboxPressureWatch();
+  OutboxPressureWatch(const OutboxPressureWatch&) = delete;
+  OutboxPressureWatch& operator=(const OutboxPressureWatch&) = delete;
+  bool full() const { return full_; }
+  const std::string& node() const { return node_; }
+  void Clear() {
+    full_ = false;
+    node_.clear();
+  }
+
+ private:
+  friend class ActorSystem;
+  bool full_ = false;
+  std::string node_;
+  OutboxPressureWatch* const previous_;
+};
+
 // A C++ message handler for actors written inside the daemon or a test.
 using NativeHandler = std::function<void(Cell* self, Message& message)>;
 
@@ -289,6 +315,11 @@ class ActorSystem {
   // local actor whose parent was an actor of `node` is asked to exit
   // (recursively): an orphan, as when a local parent exits.
   void NodeLost(std::string_view node, std::string_view reason);
+  // After an OutboxPressureWatch became full(): runs `resume` once (from any
+  // thread) when `node`'s outbox has drained below its low-water mark or its
+  // link closed. False (`resume` dropped unrun) when there is room already,
+  // or no cluster.
+  bool ResumeWhenRoom(std::string_view node, std::function<void()> resume);
   // Canonical remote cells currently alive.
   size_t RemoteCellCountForTest() const;
 

@@ -154,6 +154,11 @@ void ActorSystem::ForwardToNode(Cell* target, Message message) {
   if (!sent) Undeliverable(remote->node, remote->remote_id, std::move(message), kNoConvention);
 }
 
+bool ActorSystem::ResumeWhenRoom(std::string_view node, std::function<void()> resume) {
+  ClusterUse cluster(this);
+  return cluster.get() != nullptr && cluster->ResumeWhenRoom(node, std::move(resume));
+}
+
 bool ActorSystem::ParkUntilRoom(Cell* cell, const std::string& node) {
   ClusterUse cluster(this);
   if (cluster.get() == nullptr) return false;

@@ -25,29 +25,22 @@ struct CurrentSystemScope {
   ActorSystem* previous;
 };
 
-// The first node whose outbox a send of the running turn found over its
-// bound (NoteOutboxFull): the turn ends after the message it is handling and
-// the actor parks until that outbox drains.
-struct OutboxPressure {
-  bool full = false;
-  std::string node;
-};
-thread_local OutboxPressure* current_pressure = nullptr;
+// The watch of this thread's turn or client (OutboxPressureWatch).
+thread_local OutboxPressureWatch* current_pressure = nullptr;
 
-struct OutboxPressureScope {
-  explicit OutboxPressureScope(OutboxPressure* p) : previous(current_pressure) {
-    current_pressure = p;
-  }
-  ~OutboxPressureScope() { current_pressure = previous; }
-  OutboxPressure* previous;
-};
 }  // namespace
 
+OutboxPressureWatch::OutboxPressureWatch() : previous_(current_pressure) {
+  current_pressure = this;
+}
+
+OutboxPressureWatch::~OutboxPressureWatch() { current_pressure = previous_; }
+
 void ActorSystem::NoteOutboxFull(std::string_view node) {
-  OutboxPressure* pressure = current_pressure;
-  if (pressure == nullptr || pressure->full) return;
-  pressure->full = true;
-  pressure->node.assign(node.data(), node.size());
+  OutboxPressureWatch* pressure = current_pressure;
+  if (pressure == nullptr || pressure->full_) return;
+  pressure->full_ = true;
+  pressure->node_.assign(node.data(), node.size());
 }
 
 // The per-turn logic, kept together: start, dispatch, failure, exit.
@@ -211,8 +204,7 @@ class Turn {
 
 bool ActorSystem::RunTurn(Cell* cell) {
   CurrentSystemScope scope(this);
-  OutboxPressure pressure;
-  OutboxPressureScope pressure_scope(&pressure);
+  OutboxPressureWatch pressure;
   Turn turn(this, cell);
   if (cell->state() == CellState::kNew && !turn.Start()) {
     cell->Release();  // the self reference
@@ -251,13 +243,13 @@ bool ActorSystem::RunTurn(Cell* cell) {
       cell->Release();  // the self reference
       return false;
     }
-    if (pressure.full) {
+    if (pressure.full()) {
       // The mailbox stays unblocked, so no sender schedules the actor: the
       // transport does once the outbox drains. The cell may run on another
       // worker as soon as ParkUntilRoom returns true: nothing touches it after.
       release_held();
-      if (ParkUntilRoom(cell, pressure.node)) return false;
-      pressure.full = false;
+      if (ParkUntilRoom(cell, pressure.node())) return false;
+      pressure.Clear();
     }
   }
   release_held();

@@ -405,6 +405,7 @@ void ClientStream::HandleBatch(bool held) {
   while (!batch_.done()) {
     uint64_t id = 0;
     absl::StatusOr<v1::ClientFrame> frame = batch_.Next(&id);
+    runtime::OutboxPressureWatch pressure;
     if (frame.ok()) {
       if (!Handle(*frame, held)) return;  // handed off; BlockingCalls goes on
     } else if (frame.status().code() != absl::StatusCode::kOutOfRange) {
@@ -414,6 +415,10 @@ void ClientStream::HandleBatch(bool held) {
     // middle of its batch if need be: reads resume once the backlog is half
     // written (OnWriteDone).
     if (outbox_->PauseReadsIfBacklogged(held)) return;
+    // So does one whose messages fill the outbox of a link to another daemon
+    // (as an actor that does is parked): the rest of its batch goes on once
+    // that outbox has drained.
+    if (pressure.full() && WaitForPeerRoom(pressure.node(), held)) return;
   }
   batch_.Release();
   StartRead(&in_);
@@ -441,6 +446,20 @@ bool ClientStream::Handle(v1::ClientFrame& frame, bool held) {
   }
   Send(frame, nullptr);
   return true;
+}
+
+bool ClientStream::WaitForPeerRoom(const std::string& node, bool held) {
+  // As in HandOff: the hold is taken before the resume is registered, which
+  // may run it (and release the hold) before ResumeWhenRoom returns.
+  if (!held) outbox_->Hold();
+  std::shared_ptr<Outbox> outbox = outbox_;
+  if (deps_.system->ResumeWhenRoom(node, [this, outbox] {
+        if (outbox->ContinueBatch()) HandleBatch(/*held=*/true);
+      })) {
+    return true;
+  }
+  if (!held) outbox_->Release();  // in a reaction: the stream stays alive
+  return false;
 }
 
 bool ClientStream::HandOff(v1::ClientFrame&& frame, bool held) {

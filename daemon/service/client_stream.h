@@ -111,6 +111,10 @@ class ClientStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
   // when `held`); false when refused at once (the frame got its error and
   // the holds are as before).
   bool HandOff(v1::ClientFrame&& frame, bool held);
+  // After a frame's message found `node`'s outbox over its bound: true when
+  // the batch pauses until that outbox drains (the resume goes on with it,
+  // holding the stream); false when there is room again already.
+  bool WaitForPeerRoom(const std::string& node, bool held);
   void FailFrame(uint64_t id, const absl::Status& status);
   // Starts the write of `batch` (called with no outbox lock held, at most one
   // at a time). write_mu_ orders the serialization of `batch`, which may run

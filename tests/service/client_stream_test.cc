@@ -367,6 +367,28 @@ TEST_F(ConventionStreamTest, AFrameForANameHeldElsewhereWaitsOffTheReactorAndKee
   EXPECT_TRUE(stream->Finish().ok());
 }
 
+TEST_F(ConventionStreamTest, AFrameThatFillsAPeersOutboxPausesTheBatchUntilItDrains) {
+  cluster_.SetFull(true);
+  auto context = Context();
+  auto stream = OpenAndWrite(
+      context.get(), BatchOf({Frame(0, "troupe://other:7/5", "first", "", /*ask=*/false),
+                              Frame(0, "troupe://other:7/5", "second", "", /*ask=*/false),
+                              Frame(3, "echo", "text", "three", /*ask=*/true)}));
+  ASSERT_TRUE(Eventually([&] { return cluster_.waiting() == 1; }));
+  EXPECT_EQ(cluster_.forwarded(), (std::vector<std::string>{"other:7/5 first"}))
+      << "the rest of the batch waits for the outbox to drain";
+  EXPECT_TRUE(AnotherStreamIsServed()) << "other clients are not held up";
+  cluster_.SetFull(false);
+  cluster_.Drain();
+  std::vector<v1::ServerFrame> frames = ReadFrames(stream.get(), 1);
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].payload(), "three");
+  EXPECT_EQ(cluster_.forwarded(),
+            (std::vector<std::string>{"other:7/5 first", "other:7/5 second"}));
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
 TEST_F(ConventionStreamTest, AnAskOfANameHeldElsewhereIsAnsweredByIdAfterTheWait) {
   auto context = Context();
   v1::ClientFrame ask = Frame(7, "slow", "question", "", /*ask=*/true);

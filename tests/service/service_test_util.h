@@ -127,11 +127,19 @@ class ServiceTest : public ::testing::Test {
 
 // Keeps what is sent to other daemons, as "node/id type"; the rest as
 // FakeCluster's defaults.
+// While SetFull(true), every outbox is "full": Forward says so and
+// ResumeWhenRoom keeps the resume until Drain.
 class RecordingCluster final : public runtime::testing::FakeCluster {
  public:
   bool Forward(std::string_view node, uint64_t remote_id, runtime::Message message) override {
     troupe::MutexLock lock(&mu_);
     forwarded_.push_back(troupe::StrCat(node, "/", remote_id, " ", message.type()));
+    return !full_;
+  }
+  bool ResumeWhenRoom(std::string_view, std::function<void()> resume) override {
+    troupe::MutexLock lock(&mu_);
+    if (!full_) return false;
+    resumes_.push_back(std::move(resume));
     return true;
   }
 
@@ -139,10 +147,29 @@ class RecordingCluster final : public runtime::testing::FakeCluster {
     troupe::MutexLock lock(&mu_);
     return forwarded_;
   }
+  void SetFull(bool full) {
+    troupe::MutexLock lock(&mu_);
+    full_ = full;
+  }
+  size_t waiting() const {
+    troupe::MutexLock lock(&mu_);
+    return resumes_.size();
+  }
+  // Runs the kept resumes (the outboxes drained), on this thread.
+  void Drain() {
+    std::vector<std::function<void()>> resumes;
+    {
+      troupe::MutexLock lock(&mu_);
+      resumes.swap(resumes_);
+    }
+    for (auto& resume : resumes) resume();
+  }
 
  private:
   mutable troupe::Mutex mu_;
   std::vector<std::string> forwarded_ ABSL_GUARDED_BY(mu_);
+  bool full_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::function<void()>> resumes_ ABSL_GUARDED_BY(mu_);
 };
 
 // Where the fake convention's slow answers wait: each call that passes
@@ -203,6 +230,8 @@ class ConventionTest : public ServiceTest {
   }
   void TearDown() override {
     slow_.Release();  // nothing waits forever, whatever the test did
+    cluster_.SetFull(false);
+    cluster_.Drain();
     ServiceTest::TearDown();
     system_->SetCluster(nullptr);
   }
