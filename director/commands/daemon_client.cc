@@ -120,15 +120,22 @@ absl::StatusOr<pid_t> ProbeSocket(const std::string& path) {
   return pid;
 }
 
-Connection ConnectOrFail(Context& ctx, const std::string& socket_flag) {
+Probe ProbeOrFail(Context& ctx, const std::string& socket_flag) {
   absl::StatusOr<std::string> socket = ResolveSocketPath(ctx, socket_flag);
   if (!socket.ok()) {
-    return {nullptr, ctx.Fail(socket.status(),
-                              socket_flag.empty() ? kExitInvalidConfig : kExitInvalidInput)};
+    return {
+        "", 0,
+        ctx.Fail(socket.status(), socket_flag.empty() ? kExitInvalidConfig : kExitInvalidInput)};
   }
-  absl::StatusOr<std::unique_ptr<DaemonClient>> client = DaemonClient::Connect(*socket);
-  if (!client.ok()) return {nullptr, ctx.Fail(client.status())};
-  return {*std::move(client), kExitOk};
+  absl::StatusOr<pid_t> pid = ProbeSocket(*socket);
+  if (!pid.ok()) return {"", 0, ctx.Fail(pid.status())};
+  return {*std::move(socket), *pid, kExitOk};
+}
+
+Connection ConnectOrFail(Context& ctx, const std::string& socket_flag) {
+  Probe probe = ProbeOrFail(ctx, socket_flag);
+  if (!probe.ok()) return {nullptr, probe.code};
+  return {std::make_unique<DaemonClient>(std::move(probe.socket), probe.pid), kExitOk};
 }
 
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& socket, bool fast_reconnect) {
@@ -148,13 +155,12 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& socket, bool fast_
 DaemonClient::DaemonClient(std::string socket, pid_t pid) : socket_(std::move(socket)), pid_(pid) {
   channel_ = MakeChannel(socket_, /*fast_reconnect=*/false);
   admin_ = troupe::v1::Admin::NewStub(channel_);
-  messaging_ = troupe::v1::Messaging::NewStub(channel_);
 }
 
 absl::StatusOr<std::unique_ptr<DaemonClient>> DaemonClient::Connect(const std::string& socket) {
   absl::StatusOr<pid_t> pid = ProbeSocket(socket);
   if (!pid.ok()) return pid.status();
-  return std::unique_ptr<DaemonClient>(new DaemonClient(socket, *pid));
+  return std::make_unique<DaemonClient>(socket, *pid);
 }
 
 std::unique_ptr<grpc::ClientContext> DaemonClient::NewContext(absl::Duration deadline) {
@@ -163,21 +169,30 @@ std::unique_ptr<grpc::ClientContext> DaemonClient::NewContext(absl::Duration dea
   return context;
 }
 
-absl::Status DaemonClient::Error(const grpc::Status& status, std::string_view what,
-                                 absl::Duration deadline) const {
-  switch (status.error_code()) {
-    case grpc::StatusCode::OK:
+absl::Status DaemonError(const absl::Status& status, std::string_view what, std::string_view socket,
+                         absl::Duration deadline) {
+  const std::string text =
+      OneLine(std::string_view(status.message().data(), status.message().size()));
+  switch (status.code()) {
+    case absl::StatusCode::kOk:
       return absl::OkStatus();
-    case grpc::StatusCode::UNAVAILABLE:
-      return absl::UnavailableError(troupe::StrCat(what, ": troupd stopped answering on ", socket_,
-                                                   ": ", OneLine(status.error_message())));
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
+    case absl::StatusCode::kUnavailable:
+      return absl::UnavailableError(
+          troupe::StrCat(what, ": troupd stopped answering on ", socket, ": ", text));
+    case absl::StatusCode::kDeadlineExceeded:
       return absl::DeadlineExceededError(
           troupe::StrCat(what, ": troupd did not answer within ", absl::FormatDuration(deadline)));
     default:
-      return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                          troupe::StrCat(what, ": ", OneLine(status.error_message())));
+      return absl::Status(status.code(), troupe::StrCat(what, ": ", text));
   }
+}
+
+absl::Status DaemonClient::Error(const grpc::Status& status, std::string_view what,
+                                 absl::Duration deadline) const {
+  // The codes share numbers (the daemon's ToGrpcStatus maps them 1:1).
+  return DaemonError(
+      absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message()),
+      what, socket_, deadline);
 }
 
 absl::StatusOr<std::string> ProtoToJson(const google::protobuf::Message& message) {
@@ -195,15 +210,9 @@ absl::StatusOr<std::string> ProtoToJson(const google::protobuf::Message& message
 
 int PrintProtoJson(Context& ctx, const google::protobuf::Message& message,
                    const JsonObject& extra) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  options.always_print_primitive_fields = true;
-  std::string json;
-  if (auto status = google::protobuf::util::MessageToJsonString(message, &json, options);
-      !status.ok() || json.size() < 2) {
-    return ctx.Fail(absl::InternalError(
-        troupe::StrCat("cannot print the daemon's answer as JSON: ", status.ToString())));
-  }
+  absl::StatusOr<std::string> printed = ProtoToJson(message);
+  if (!printed.ok()) return ctx.Fail(printed.status());
+  const std::string& json = *printed;
   const std::string extra_json = extra.str();  // "{...}"
   ctx.out() << "{\"ok\":true";
   if (extra_json.size() > 2) ctx.out() << "," << extra_json.substr(1, extra_json.size() - 2);
@@ -222,12 +231,12 @@ absl::StatusOr<std::vector<std::string>> LoadedHashesIfRunning(Context& ctx,
     }
     return client.status();
   }
-  troupe::v1::ListResponse response;
-  grpc::Status status = (*client)->admin().List(DaemonClient::NewContext(deadline).get(),
-                                                troupe::v1::ListRequest(), &response);
-  if (!status.ok()) return (*client)->Error(status, "list the loaded bundles", deadline);
+  absl::StatusOr<troupe::v1::ListResponse> response =
+      (*client)->Call(&troupe::v1::Admin::Stub::List, troupe::v1::ListRequest(),
+                      "list the loaded bundles", deadline);
+  if (!response.ok()) return response.status();
   std::vector<std::string> hashes;
-  for (const troupe::v1::BundleInfo& bundle : response.bundles()) {
+  for (const troupe::v1::BundleInfo& bundle : response->bundles()) {
     if (!bundle.failure().empty()) continue;  // recorded, not running
     hashes.push_back(bundle.hash());
   }

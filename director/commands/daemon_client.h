@@ -1,8 +1,11 @@
 // daemon_client.h - how director talks to a running troupd: which socket
 // (--socket, else the `socket` setting), whether anything answers there (a
-// plain connect(2) first: instant, and exact about "not running"), the gRPC
-// stubs with short deadlines, and gRPC errors as one-line absl::Status.
-// Nothing here ever starts a daemon; only `director start` does.
+// plain connect(2) first: instant, and exact about "not running"), Admin calls
+// with short deadlines, gRPC errors as one-line absl::Status, and CallOrFail,
+// the connect-call-report step every daemon command shares. The message
+// commands (tell, ask, create) use troupe::Client instead (message_commands.cc)
+// after the same probe. Nothing here ever starts a daemon; only `director
+// start` does.
 #pragma once
 
 #include <sys/types.h>
@@ -20,7 +23,6 @@
 #include "grpcpp/client_context.h"
 #include "grpcpp/support/status.h"
 #include "troupe/v1/admin.grpc.pb.h"
-#include "troupe/v1/messaging.grpc.pb.h"
 
 namespace google::protobuf {
 class Message;
@@ -64,14 +66,40 @@ absl::StatusOr<pid_t> ProbeSocket(const std::string& path);
 // The one line for a daemon that does not answer (exit kExitNotRunning).
 absl::Status NotRunningError(const std::string& socket);
 
+// The daemon's error `status` (from gRPC or troupe::Client; the codes share
+// numbers), worded as every daemon command reports it: "<what>: <the
+// daemon's text>" on one line; Unavailable becomes "<what>: troupd stopped
+// answering on <socket>: ...", DeadlineExceeded "<what>: troupd did not
+// answer within <deadline>". OK stays OK.
+absl::Status DaemonError(const absl::Status& status, std::string_view what, std::string_view socket,
+                         absl::Duration deadline = kCallDeadline);
+
+// A method of troupd's Admin service, e.g. &troupe::v1::Admin::Stub::List.
+template <typename Request, typename Response>
+using AdminMethod = grpc::Status (troupe::v1::Admin::Stub::*)(grpc::ClientContext*, const Request&,
+                                                              Response*);
+
+// The daemon's socket for --socket `socket_flag` (see ResolveSocketPath) once
+// something answers there (ProbeSocket), with its pid; or, with `socket`
+// empty, the exit code after printing why (8 when nothing answers, 7 for an
+// invalid `socket` setting, 5 for a --socket path too long).
+struct Probe {
+  std::string socket;
+  pid_t pid = 0;
+  int code = kExitOk;
+  bool ok() const { return !socket.empty(); }
+};
+Probe ProbeOrFail(Context& ctx, const std::string& socket_flag);
+
 // A connection to one troupd. Not thread-safe (director is single-threaded).
 class DaemonClient {
  public:
   // Probes `socket` (see ProbeSocket) and opens a channel to it.
   static absl::StatusOr<std::unique_ptr<DaemonClient>> Connect(const std::string& socket);
+  // A channel to `socket`, where the daemon with `pid` (0: unknown) answered.
+  DaemonClient(std::string socket, pid_t pid);
 
   troupe::v1::Admin::Stub& admin() { return *admin_; }
-  troupe::v1::Messaging::Stub& messaging() { return *messaging_; }
   grpc::Channel& channel() { return *channel_; }
   const std::string& socket() const { return socket_; }
   // The daemon's pid as the kernel reported it at connect time; 0 if unknown.
@@ -80,20 +108,27 @@ class DaemonClient {
   // A fresh context for one call, with `deadline` from now.
   static std::unique_ptr<grpc::ClientContext> NewContext(absl::Duration deadline);
 
-  // `status` as an absl::Status (the codes share numbers) whose message is
-  // "<what>: <the daemon's text>". Unavailable becomes "troupd stopped
-  // answering on <socket>", DeadlineExceeded names `deadline`.
+  // `status` as DaemonError words it for this daemon's socket.
   absl::Status Error(const grpc::Status& status, std::string_view what,
                      absl::Duration deadline = kCallDeadline) const;
 
- private:
-  DaemonClient(std::string socket, pid_t pid);
+  // Calls `method` with `request`, `deadline` from now: the daemon's answer,
+  // or its error as Error() words it.
+  template <typename Request, typename Response>
+  absl::StatusOr<Response> Call(AdminMethod<Request, Response> method, const Request& request,
+                                std::string_view what, absl::Duration deadline = kCallDeadline) {
+    Response response;
+    const grpc::Status status =
+        (admin_.get()->*method)(NewContext(deadline).get(), request, &response);
+    if (!status.ok()) return Error(status, what, deadline);
+    return response;
+  }
 
+ private:
   std::string socket_;
   pid_t pid_ = 0;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<troupe::v1::Admin::Stub> admin_;
-  std::unique_ptr<troupe::v1::Messaging::Stub> messaging_;
 };
 
 // The client for --socket `socket_flag` (see ResolveSocketPath), or, with
@@ -105,8 +140,37 @@ struct Connection {
 };
 Connection ConnectOrFail(Context& ctx, const std::string& socket_flag);
 
+// What CallOrFail got: the daemon's answer and the client that asked (for
+// more calls), or, with `client` null, the exit code after printing why there
+// is no answer.
+template <typename Response>
+struct Answer {
+  std::unique_ptr<DaemonClient> client;
+  Response response;
+  int code = kExitOk;
+  bool ok() const { return client != nullptr; }
+};
+
+// The step every daemon command shares: connects for --socket `socket_flag`
+// (ConnectOrFail), makes one Admin call (DaemonClient::Call) and reports a
+// failure with ctx.Fail.
+//
+//   Answer<v1::ListResponse> list =
+//       CallOrFail(ctx, options.socket, &v1::Admin::Stub::List, request, "list");
+//   if (!list.ok()) return list.code;
+template <typename Request, typename Response>
+Answer<Response> CallOrFail(Context& ctx, const std::string& socket_flag,
+                            AdminMethod<Request, Response> method, const Request& request,
+                            std::string_view what, absl::Duration deadline = kCallDeadline) {
+  Connection c = ConnectOrFail(ctx, socket_flag);
+  if (!c.client) return {nullptr, Response(), c.code};
+  absl::StatusOr<Response> response = c.client->Call(method, request, what, deadline);
+  if (!response.ok()) return {nullptr, Response(), ctx.Fail(response.status())};
+  return {std::move(c.client), *std::move(response), kExitOk};
+}
+
 // A channel to `socket` that reconnects quickly (100-250 ms backoff), for
-// waiting on a daemon that is starting; see WaitForDaemon in daemon_commands.cc.
+// waiting on a daemon that is starting; see WaitForDaemon in lifecycle_commands.cc.
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& socket, bool fast_reconnect);
 
 // `message` as one JSON object (field names as in the .proto, every field),

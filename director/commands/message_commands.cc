@@ -1,12 +1,13 @@
 // message_commands.cc - `director tell`, `director ask` and `director create`:
 // one message to an actor of a running troupd (by address or global name), or
-// one new actor, through the unary Messaging calls; `ask` prints the first
-// message sent back, `create` the new actor's address.
-#include <algorithm>
+// one new actor, through troupe::Client (sdk/client, the same client stack as
+// any other program); `ask` prints the first message sent back, `create` the
+// new actor's address.
 #include <cstdint>
 #include <iostream>
 #include <iterator>
 #include <memory>
+#include <mutex>
 #include <ostream>
 #include <string>
 
@@ -17,13 +18,12 @@
 #include "director/commands/commands.h"
 #include "director/commands/daemon_client.h"
 #include "troupe/abi.h"
+#include "troupe/client.h"
 #include "troupe/json.h"
 #include "troupe/wire.h"
 
 namespace troupe::director {
 namespace {
-
-namespace v1 = troupe::v1;
 
 // The SDK's type for plain text (actor.h kTextType).
 constexpr char kDefaultType[] = "troupe.Text";
@@ -88,19 +88,63 @@ bool IsPrintableText(std::string_view bytes) {
   return true;
 }
 
+// A troupe::Client for --socket `socket_flag`, after the same probe as every
+// daemon command (ProbeOrFail: the "not running" line, exit 8); or, with
+// `client` null, the exit code after printing why there is none.
+struct ClientConnection {
+  std::unique_ptr<troupe::Client> client;
+  std::string socket;
+  int code = kExitOk;
+};
+ClientConnection ConnectClientOrFail(Context& ctx, const std::string& socket_flag,
+                                     absl::Duration call_timeout = kCallDeadline) {
+  Probe probe = ProbeOrFail(ctx, socket_flag);
+  if (!probe.ok()) return {nullptr, "", probe.code};
+  troupe::Client::Options options;
+  options.connect_timeout = kCallDeadline;
+  options.call_timeout = call_timeout;
+  absl::StatusOr<std::unique_ptr<troupe::Client>> client =
+      troupe::Client::Connect(probe.socket, options);
+  if (!client.ok()) return {nullptr, "", ctx.Fail(client.status())};
+  return {*std::move(client), std::move(probe.socket), kExitOk};
+}
+
+// The first error the daemon reports for this client's tells (Subscribe's
+// on_error, on the client's reader thread).
+class TellErrors {
+ public:
+  void Watch(troupe::Client& client) {
+    client.Subscribe(nullptr, [this](absl::Status error) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (first_.ok()) first_ = std::move(error);
+    });
+  }
+  absl::Status first() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return first_;
+  }
+
+ private:
+  std::mutex mu_;
+  absl::Status first_;
+};
+
 int TellCommand(Context& ctx, const MessageOptions& options) {
   absl::StatusOr<std::string> payload = Payload(options.data);
   if (!payload.ok()) return ctx.Fail(payload.status());
-  Connection c = ConnectOrFail(ctx, options.socket);
+  TellErrors errors;  // outlives the client, whose handler writes it
+  ClientConnection c = ConnectClientOrFail(ctx, options.socket);
   if (!c.client) return c.code;
-  v1::TellRequest request;
-  request.set_to(options.to);
-  request.set_type(options.type);
-  request.set_payload(*payload);
-  v1::TellResponse response;
-  grpc::Status status =
-      c.client->messaging().Tell(DaemonClient::NewContext(kCallDeadline).get(), request, &response);
-  if (!status.ok()) return ctx.Fail(c.client->Error(status, troupe::StrCat("tell ", options.to)));
+  errors.Watch(*c.client);
+  // A tell only queues the message: Close waits until the daemon has handled
+  // it, so that its verdict (an unknown name, a malformed address) is known
+  // before director says "sent".
+  absl::Status sent = c.client->Tell(options.to, {options.type, *payload, ""});
+  if (sent.ok()) sent = c.client->Close(kCallDeadline);
+  if (absl::Status refused = errors.first(); !refused.ok()) sent = refused;
+  if (!sent.ok()) {
+    return ctx.Fail(DaemonError(sent, troupe::StrCat("tell ", options.to), c.socket));
+  }
   if (ctx.json()) {
     return ctx.PrintJson(JsonObject()
                              .Add("to", options.to)
@@ -115,58 +159,52 @@ int TellCommand(Context& ctx, const MessageOptions& options) {
 int AskCommand(Context& ctx, const MessageOptions& options) {
   absl::StatusOr<std::string> payload = Payload(options.data);
   if (!payload.ok()) return ctx.Fail(payload.status());
-  Connection c = ConnectOrFail(ctx, options.socket);
+  ClientConnection c = ConnectClientOrFail(ctx, options.socket);
   if (!c.client) return c.code;
   const absl::Duration timeout = absl::Seconds(options.timeout_seconds);
-  v1::AskRequest request;
-  request.set_to(options.to);
-  request.set_type(options.type);
-  request.set_payload(*payload);
-  request.set_timeout_ms(static_cast<uint32_t>(
-      std::max<int64_t>(1, std::min<int64_t>(absl::ToInt64Milliseconds(timeout), UINT32_MAX))));
-  v1::AskResponse reply;
-  // The daemon ends the ask at timeout_ms; the call's deadline only guards
-  // against a daemon that does not answer at all.
-  grpc::Status status = c.client->messaging().Ask(
-      DaemonClient::NewContext(timeout + absl::Seconds(5)).get(), request, &reply);
-  if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+  // The timeout travels with the ask: the daemon gives up then too.
+  absl::StatusOr<troupe::Client::Message> reply =
+      c.client->Ask(options.to, {options.type, *std::move(payload), ""}, timeout);
+  if (absl::IsDeadlineExceeded(reply.status())) {
     return ctx.Fail(absl::DeadlineExceededError(
         troupe::StrCat("no reply from ", options.to, " within ", absl::FormatDuration(timeout))));
   }
-  if (!status.ok()) return ctx.Fail(c.client->Error(status, troupe::StrCat("ask ", options.to)));
+  if (!reply.ok()) {
+    return ctx.Fail(DaemonError(reply.status(), troupe::StrCat("ask ", options.to), c.socket));
+  }
 
-  if (reply.type() == TROUPE_MSG_POISON) {
+  if (reply->type == TROUPE_MSG_POISON) {
     // The actor failed twice on the message: type, payload, error text.
-    std::string_view in = reply.payload(), type, sent, error;
+    std::string_view in = reply->payload, type, sent, error;
     const bool decoded = wire::ReadField(&in, &type) && wire::ReadField(&in, &sent) &&
                          wire::ReadField(&in, &error) && in.empty();
     return ctx.Fail(
         absl::AbortedError(troupe::StrCat(
-            reply.from().empty() ? options.to : reply.from(), " failed on the ", options.type,
+            reply->from.empty() ? options.to : reply->from, " failed on the ", options.type,
             " message: ", decoded ? error : std::string_view("(undecodable PoisonMessage)"))),
         kExitActorFailed);
   }
 
-  const bool text = IsPrintableText(reply.payload());
+  const bool text = IsPrintableText(reply->payload);
   if (options.raw) {
-    ctx.out() << reply.payload();
+    ctx.out() << reply->payload;
     return kExitOk;
   }
   if (ctx.json()) {
     JsonObject object;
-    object.Add("type", reply.type()).Add("from", reply.from());
-    object.Add("size", static_cast<uint64_t>(reply.payload().size()));
+    object.Add("type", reply->type).Add("from", reply->from);
+    object.Add("size", static_cast<uint64_t>(reply->payload.size()));
     if (text) {
-      object.Add("payload", reply.payload());
+      object.Add("payload", reply->payload);
     } else {
-      object.Add("payload_base64", absl::Base64Escape(reply.payload()));
+      object.Add("payload_base64", absl::Base64Escape(reply->payload));
     }
     return ctx.PrintJson(std::move(object));
   }
-  ctx.out() << "reply from " << reply.from() << " (type " << reply.type() << ", "
-            << reply.payload().size() << " bytes"
+  ctx.out() << "reply from " << reply->from << " (type " << reply->type << ", "
+            << reply->payload.size() << " bytes"
             << (text ? "" : "; not UTF-8 text, shown as base64") << ")\n";
-  const std::string shown = text ? reply.payload() : absl::Base64Escape(reply.payload());
+  const std::string shown = text ? reply->payload : absl::Base64Escape(reply->payload);
   ctx.out() << shown;
   if (!shown.empty() && shown.back() != '\n') ctx.out() << "\n";
   return kExitOk;
@@ -194,30 +232,24 @@ int CreateCommand(Context& ctx, const CreateOptions& options) {
         " (expected an array as in a manifest, e.g. '[{\"capability\": \"gpu\", \"equals\": "
         "true}]')")));
   }
-  Connection c = ConnectOrFail(ctx, options.socket);
+  ClientConnection c = ConnectClientOrFail(ctx, options.socket, kCreateDeadline);
   if (!c.client) return c.code;
-  v1::CreateActorRequest request;
-  request.set_group(options.group);
-  request.set_class_name(options.class_name);
-  request.set_requirements_json(options.requirements);
-  request.set_global_name(options.name);
-  v1::CreateActorResponse response;
-  grpc::Status status = c.client->messaging().CreateActor(
-      DaemonClient::NewContext(kCreateDeadline).get(), request, &response);
-  if (!status.ok()) {
-    return ctx.Fail(c.client->Error(
-        status, troupe::StrCat("create ", options.group, " ", options.class_name),
-        kCreateDeadline));
+  absl::StatusOr<std::string> address =
+      c.client->CreateActor(options.group, options.class_name, options.requirements, options.name);
+  if (!address.ok()) {
+    return ctx.Fail(DaemonError(address.status(),
+                                troupe::StrCat("create ", options.group, " ", options.class_name),
+                                c.socket, kCreateDeadline));
   }
   if (ctx.json()) {
     JsonObject object;
-    object.Add("address", response.address())
+    object.Add("address", *address)
         .Add("group", options.group)
         .Add("class_name", options.class_name);
     if (!options.name.empty()) object.Add("global_name", options.name);
     return ctx.PrintJson(std::move(object));
   }
-  ctx.out() << "created " << options.class_name << " at " << response.address() << "\n";
+  ctx.out() << "created " << options.class_name << " at " << *address << "\n";
   return kExitOk;
 }
 
@@ -256,8 +288,7 @@ void AddMessageCommands(CLI::App& app, Runner* run) {
       "Create an actor of CLASS from GROUP's active version and print its address; in a "
       "convention it goes to another member when this daemon does not fit (or lacks GROUP)");
   cmd->add_option("GROUP", create->group, "Bundle group")->required();
-  cmd->add_option("CLASS", create->class_name, "Actor class name, e.g. examples.Echo")
-      ->required();
+  cmd->add_option("CLASS", create->class_name, "Actor class name, e.g. examples.Echo")->required();
   cmd->add_option("--requirements", create->requirements,
                   "JSON array of requirements as in a manifest, e.g. "
                   "'[{\"capability\": \"gpu\", \"equals\": true}]' (default: none)");

@@ -27,9 +27,6 @@ using client_internal::Target;
 
 namespace {
 
-// Deadline of the unary calls (CreateActor may place an actor on another
-// host, which may first fetch its bundle).
-constexpr absl::Duration kUnaryTimeout = absl::Seconds(60);
 constexpr absl::Duration kLongest = absl::Hours(24 * 365);
 
 std::string AsString(std::string_view text) { return std::string(text.data(), text.size()); }
@@ -82,7 +79,8 @@ absl::Status NobodyAnswered(const Target& target, absl::Duration waited) {
 
 struct Client::Impl {
   Target target;
-  std::string token;  // sent on TCP only; empty: none
+  std::string token;            // sent on TCP only; empty: none
+  absl::Duration call_timeout;  // of the unary calls (Options::call_timeout)
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<v1::Messaging::Stub> messaging;
   std::unique_ptr<v1::Admin::Stub> admin;
@@ -90,7 +88,7 @@ struct Client::Impl {
 
   // Sets the deadline and the token of a unary call.
   void Prepare(grpc::ClientContext* context) const {
-    context->set_deadline(std::chrono::system_clock::now() + ToChrono(kUnaryTimeout));
+    context->set_deadline(std::chrono::system_clock::now() + ToChrono(call_timeout));
     if (!token.empty()) context->AddMetadata("authorization", "Bearer " + token);
   }
   // The call's status as an absl::Status, naming the daemon when it is gone.
@@ -111,6 +109,7 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(std::string_view target_
 
   auto impl = std::make_unique<Impl>();
   impl->target = *std::move(target);
+  impl->call_timeout = options.call_timeout;
   if (!impl->target.unix_socket) {
     // As read from keys/client.token: surrounding white space is not part of
     // it. Anything else outside printable ASCII cannot travel as metadata.
@@ -269,5 +268,7 @@ void Client::Subscribe(std::function<void(Message)> on_message,
 }
 
 uint64_t Client::tell_errors() const { return impl_->stream->tell_errors(); }
+
+absl::Status Client::Close(absl::Duration timeout) { return impl_->stream->Close(timeout); }
 
 }  // namespace troupe

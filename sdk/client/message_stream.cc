@@ -81,10 +81,32 @@ MessageStream::~MessageStream() {
                  "troupe::Client destroyed from one of its own callbacks; that would deadlock\n");
     std::abort();
   }
-  std::vector<PendingAsk> cancelled;
+  (void)Close(kCloseGrace);
   {
     std::lock_guard<std::mutex> lock(mu_);
+    timer_stop_ = true;
+  }
+  timer_cv_.notify_all();
+  if (timer_thread_.joinable()) timer_thread_.join();
+  cq_.Shutdown();
+  if (completion_thread_.joinable()) completion_thread_.join();
+}
+
+absl::Status MessageStream::Close(absl::Duration grace) {
+  if (OnClientThread()) {
+    return absl::FailedPreconditionError(
+        "Client::Close called from a client callback would wait for itself");
+  }
+  std::vector<PendingAsk> cancelled;
+  absl::Status lost_before;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (closing_) {  // closed, or closing on another thread: its result
+      state_cv_.wait(lock, [this] { return close_result_.has_value(); });
+      return *close_result_;
+    }
     closing_ = true;
+    lost_before = lost_;
     for (auto& [id, ask] : pending_) cancelled.push_back(std::move(ask));
     pending_.clear();
     deadlines_.clear();
@@ -102,21 +124,33 @@ MessageStream::~MessageStream() {
     action = NextActionLocked();
   }
   Perform(std::move(action));
+  absl::Status result;
   {
     std::unique_lock<std::mutex> lock(mu_);
-    if (!state_cv_.wait_for(lock, absl::ToChronoNanoseconds(kCloseGrace),
-                            [this] { return finished_; })) {
+    const absl::Duration wait = std::clamp(grace, absl::ZeroDuration(), kFarFuture);
+    const bool in_time =
+        state_cv_.wait_for(lock, absl::ToChronoNanoseconds(wait), [this] { return finished_; });
+    if (!in_time) {
       lock.unlock();
       context_.TryCancel();
       lock.lock();
       state_cv_.wait(lock, [this] { return finished_; });
     }
-    timer_stop_ = true;
+    if (!lost_before.ok()) {
+      result = lost_before;
+    } else if (!in_time) {
+      result = absl::DeadlineExceededError(
+          absl::StrCat("troupd at ", target_, " did not finish the message stream within ",
+                       absl::FormatDuration(grace), "; the client cancelled it"));
+    } else if (!finish_status_.ok()) {
+      result = absl::Status(FromGrpcStatus(finish_status_).code(),
+                            absl::StrCat("troupd at ", target_,
+                                         " ended the message stream: ", Describe(finish_status_)));
+    }
+    close_result_ = result;
   }
-  timer_cv_.notify_all();
-  if (timer_thread_.joinable()) timer_thread_.join();
-  cq_.Shutdown();
-  if (completion_thread_.joinable()) completion_thread_.join();
+  state_cv_.notify_all();
+  return result;
 }
 
 absl::Status MessageStream::Tell(std::string_view to, const Message& message) {

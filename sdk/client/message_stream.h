@@ -71,9 +71,8 @@ class MessageStream {
       const std::shared_ptr<grpc::Channel>& channel, std::string target, const std::string& token,
       Clock::time_point deadline);
 
-  // Fails the asks still waiting with CANCELLED, writes what is queued,
-  // half-closes and waits (at most kCloseGrace) for the daemon to finish the
-  // stream; handlers still run meanwhile. Must not run on a client thread.
+  // Close(kCloseGrace) unless Close was called, then stops the threads. Must
+  // not run on a client thread.
   ~MessageStream();
   MessageStream(const MessageStream&) = delete;
   MessageStream& operator=(const MessageStream&) = delete;
@@ -93,6 +92,12 @@ class MessageStream {
                  std::function<void(absl::Status)> on_error);
 
   uint64_t tell_errors() const { return tell_errors_.load(std::memory_order_relaxed); }
+
+  // Fails the asks still waiting with CANCELLED, writes what is queued,
+  // half-closes and waits (at most `grace`, then cancels) for the daemon to
+  // finish the stream; handlers still run meanwhile. How the stream ended
+  // (see Client::Close); a second call returns the first one's result.
+  absl::Status Close(absl::Duration grace);
 
   // OK while the stream is up; else the error later calls should return.
   absl::Status health() const;
@@ -172,7 +177,8 @@ class MessageStream {
   bool finished_ = false;
   bool closing_ = false;
   bool timer_stop_ = false;
-  absl::Status lost_;  // OK until the stream ended
+  absl::Status lost_;                         // OK until the stream ended
+  std::optional<absl::Status> close_result_;  // set by the first Close
   uint64_t next_ask_id_ = 0;
   absl::flat_hash_map<uint64_t, PendingAsk> pending_;
   std::set<std::pair<Clock::time_point, uint64_t>> deadlines_;

@@ -368,6 +368,63 @@ TEST_F(ClientTest, DestroyingTheClientCancelsPendingAsks) {
   EXPECT_EQ(called_back.get_future().get().status().code(), absl::StatusCode::kCancelled);
 }
 
+TEST_F(ClientTest, CloseReturnsOnceTheDaemonHandledEveryTellAndReportedItsErrors) {
+  std::unique_ptr<Client> client = Connect();
+  ASSERT_NE(client, nullptr);
+  Inbox inbox;
+  inbox.Subscribe(*client);
+  ASSERT_OK(client->Tell("sink", {"seq", "0", ""}));
+  ASSERT_OK(client->Tell("nobody", {"text", "lost", ""}));
+  ASSERT_OK(client->Close(kPatience));
+  // Without waiting: the daemon reported the error before it ended the stream.
+  std::vector<absl::Status> errors = inbox.errors();
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(fake_.counts().seq, 1u);
+}
+
+TEST_F(ClientTest, CallsAfterCloseFailWithCancelledAndASecondCloseReturnsTheFirstResult) {
+  std::unique_ptr<Client> client = Connect();
+  ASSERT_NE(client, nullptr);
+  ASSERT_OK(client->Close(kPatience));
+  EXPECT_EQ(client->Tell("sink", {"seq", "0", ""}).code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(client->Ask("x", {"echo", "", ""}, kPatience).status().code(),
+            absl::StatusCode::kCancelled);
+  EXPECT_EQ(client->Lookup("known").status().code(), absl::StatusCode::kCancelled);
+  EXPECT_OK(client->Close(kPatience));
+}
+
+TEST_F(ClientTest, CloseGivesUpWithDeadlineExceededWhenTheDaemonDoesNotEndTheStream) {
+  std::unique_ptr<Client> client = Connect();
+  ASSERT_NE(client, nullptr);
+  ASSERT_OK(client->Tell("x", {"linger", "", ""}));
+  absl::Status closed = client->Close(absl::Milliseconds(100));
+  EXPECT_EQ(closed.code(), absl::StatusCode::kDeadlineExceeded) << closed;
+  EXPECT_CONTAINS(closed.message(), "did not finish the message stream within 100ms");
+  EXPECT_EQ(client->Close(kPatience).code(), absl::StatusCode::kDeadlineExceeded);
+}
+
+TEST_F(ClientTest, CloseAfterTheDaemonEndedTheStreamSaysSo) {
+  std::unique_ptr<Client> client = Connect();
+  ASSERT_NE(client, nullptr);
+  Inbox inbox;
+  inbox.Subscribe(*client);
+  ASSERT_OK(client->Tell("x", {"close", "", ""}));
+  ASSERT_TRUE(inbox.WaitForErrors(1));
+  absl::Status closed = client->Close(kPatience);
+  EXPECT_EQ(closed.code(), absl::StatusCode::kUnavailable) << closed;
+  EXPECT_CONTAINS(closed.message(), "fake daemon going away");
+}
+
+TEST_F(ClientTest, CallTimeoutBoundsTheUnaryCalls) {
+  Client::Options options;
+  options.call_timeout = absl::Milliseconds(100);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Client> client, Client::Connect(socket_, options));
+  EXPECT_EQ(client->CreateActor("stall", "stall.C").status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+  EXPECT_OK(client->CreateActor("g", "g.C"));  // the client is still usable
+}
+
 TEST_F(ClientTest, StreamEndedByTheDaemonFailsPendingAndLaterCallsWithUnavailable) {
   std::unique_ptr<Client> client = Connect();
   ASSERT_NE(client, nullptr);

@@ -13,18 +13,24 @@
 //                 from troupe://fake/7
 //         "close" ends the stream with UNAVAILABLE "fake daemon going away"
 //         "seq"   counted; payloads are expected to be 0, 1, 2, ... per stream
+//         "linger" the stream outlives the client's half-close: it ends only
+//                 when the client cancels it (or after 10 s)
 // A half-close from the client ends the stream with OK at once, held asks or
-// not. Every call's `authorization` metadata is recorded; with a token set,
-// calls without "Bearer <token>" are refused with UNAUTHENTICATED.
+// not (unless a "linger" tell came first). CreateActor of group "stall" answers
+// only once the client has given up on the call. Every call's `authorization`
+// metadata is recorded; with a token set, calls without "Bearer <token>" are
+// refused with UNAUTHENTICATED.
 // Thread-safe.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "grpcpp/grpcpp.h"
@@ -122,6 +128,12 @@ class FakeDaemon {
       if (grpc::Status allowed = daemon_->Admit(*context, "CreateActor"); !allowed.ok()) {
         return allowed;
       }
+      if (request->group() == "stall") {  // answers only once the client gave up (or 10 s)
+        const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (!context->IsCancelled() && std::chrono::steady_clock::now() < give_up) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+      }
       response->set_address("troupe://fake/" + request->group() + "/" + request->class_name() +
                             "/" + request->global_name() + "/" + request->requirements_json());
       return grpc::Status::OK;
@@ -192,7 +204,12 @@ class FakeDaemon {
       if (out.frames_size() > 0) stream->Write(out);
       cv_.notify_all();
     }
-    std::lock_guard<std::mutex> lock(mu_);
+    std::unique_lock<std::mutex> lock(mu_);
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (linger_ && !context->IsCancelled() && std::chrono::steady_clock::now() < give_up) {
+      cv_.wait_for(lock, std::chrono::milliseconds(5));
+    }
+    linger_ = false;
     stream_ = nullptr;
     return result;
   }
@@ -234,6 +251,8 @@ class FakeDaemon {
       incoming->set_from("troupe://fake/7");
     } else if (frame.type() == "close") {
       return false;
+    } else if (frame.type() == "linger") {
+      linger_ = true;
     } else if (frame.type() == "seq") {
       if (frame.payload() != std::to_string(next_seq_)) counts_.seq_in_order = false;
       ++next_seq_;
@@ -250,6 +269,7 @@ class FakeDaemon {
   grpc::ServerReaderWriter<v1::ServerBatch, v1::ClientBatch>* stream_ = nullptr;
   std::vector<v1::ClientFrame> held_;
   size_t never_ = 0;
+  bool linger_ = false;
   uint64_t next_seq_ = 0;
   Counts counts_;
   std::multimap<std::string, std::string> authorization_;

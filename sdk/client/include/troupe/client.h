@@ -51,6 +51,10 @@ class Client {
     // convention_tls_* settings): the PEM text of the certificate authority
     // that signed its certificate. Empty: a plain connection.
     std::string tls_root_certificates;
+    // The deadline of each unary call (CreateActor, Lookup, Role,
+    // Capabilities, SetCapability). A CreateActor in a convention may place
+    // the actor on another member, which may fetch its bundle first.
+    absl::Duration call_timeout = absl::Seconds(60);
   };
 
   // `target` is a unix socket path (absolute, or "unix:PATH") or "host:port".
@@ -62,10 +66,8 @@ class Client {
   // GCC 12 rejects that default argument for a nested struct with default
   // member initializers.)
   static absl::StatusOr<std::unique_ptr<Client>> Connect(std::string_view target);
-  // Closes the stream; asks still waiting fail with CANCELLED. Tells already
-  // queued are written first, and the daemon gets up to 5 s to finish the
-  // stream (tell errors arriving meanwhile still reach on_error). Must not be
-  // called from one of the client's own callbacks.
+  // Closes the stream as Close(5 s) does, unless Close was called before.
+  // Must not be called from one of the client's own callbacks.
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
@@ -124,6 +126,18 @@ class Client {
                  std::function<void(absl::Status)> on_error = nullptr);
 
   uint64_t tell_errors() const;
+
+  // Writes the tells still queued, half-closes the stream and waits up to
+  // `timeout` for the daemon to finish it, which it does once it has handled
+  // every tell (their errors have then reached on_error) and answered every
+  // ask. Asks still waiting here fail with CANCELLED at once; every later call
+  // fails with CANCELLED. Returns OK when the daemon finished the stream
+  // cleanly; DEADLINE_EXCEEDED when it did not within `timeout` (the stream is
+  // then cancelled: tells it had not handled yet may be dropped); the
+  // stream's end otherwise (UNAVAILABLE when the connection was lost). A
+  // second Close returns the first one's result. FAILED_PRECONDITION from one
+  // of the client's own callbacks, where it would wait for itself.
+  absl::Status Close(absl::Duration timeout);
 
  private:
   struct Impl;
