@@ -44,13 +44,7 @@ LinkStep LinkQueue::ConnectFailed(std::string why) {
   troupe::MutexLock lock(&mu_);
   if (state_ != State::kConnecting) return step;
   state_ = State::kIdle;
-  for (Outgoing& o : queue_) {
-    bytes_ -= std::min(bytes_, SizeOf(o.message));
-    step.failed.push_back(std::move(o));
-  }
-  queue_.clear();
-  step.reason = std::move(why);
-  ResumeIfRoomLocked(&step);
+  FailQueuedLocked(std::move(why), &step);
   return step;
 }
 
@@ -100,13 +94,7 @@ LinkStep LinkQueue::Close(std::string why) {
   troupe::MutexLock lock(&mu_);
   if (state_ == State::kClosed) return step;
   state_ = State::kClosed;
-  for (Outgoing& o : queue_) {
-    bytes_ -= std::min(bytes_, SizeOf(o.message));
-    step.failed.push_back(std::move(o));
-  }
-  queue_.clear();
-  step.reason = std::move(why);
-  ResumeIfRoomLocked(&step);
+  FailQueuedLocked(std::move(why), &step);
   return step;
 }
 
@@ -151,6 +139,16 @@ void LinkQueue::FreeInFlightLocked() {
   bytes_ -= std::min(bytes_, in_flight_bytes_);
   in_flight_bytes_ = 0;
   in_flight_count_ = 0;
+}
+
+void LinkQueue::FailQueuedLocked(std::string why, LinkStep* step) {
+  for (Outgoing& o : queue_) {
+    bytes_ -= std::min(bytes_, SizeOf(o.message));
+    step->failed.push_back(std::move(o));
+  }
+  queue_.clear();
+  step->reason = std::move(why);
+  ResumeIfRoomLocked(step);
 }
 
 void LinkQueue::ResumeIfRoomLocked(LinkStep* step) {

@@ -110,6 +110,8 @@ class LinkQueue {
   // Moves the next batch from queue_ to in_flight_ and sets kWriting.
   void TakeBatchLocked(LinkStep* step) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FreeInFlightLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Everything queued fails with `why`; parked senders wake when there is room.
+  void FailQueuedLocked(std::string why, LinkStep* step) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Wakes the parked senders when below low water (or closed).
   void ResumeIfRoomLocked(LinkStep* step) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // After the writer's turn ends on a broken stream.

@@ -18,10 +18,6 @@
 
 namespace troupe::runtime {
 
-thread_local ActorSystem* current_system = nullptr;
-
-ActorSystem* CurrentSystemForHost() { return current_system; }
-
 ActorSystem::ActorSystem(SystemOptions options)
     : options_(std::move(options)),
       clock_(options_.clock != nullptr ? options_.clock : RealClock::Get()),

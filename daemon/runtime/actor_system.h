@@ -34,6 +34,7 @@
 namespace troupe::runtime {
 
 class Cluster;             // cluster.h
+struct RemoteIdentity;     // cell.h
 class RemoteRegistry;      // remote.cc
 class RemoteSenderCache;   // remote.cc
 
@@ -90,11 +91,11 @@ struct SystemStatus {
 };
 
 // Notes, while it lives, the first peer outbox that a send made on this thread
-// found at or over its bound (Cluster::Forward returned false). Actor turns
-// keep one (and park the actor, docs/runtime.md "Remote addresses"); a sender
-// outside turns that can pause (a client stream) keeps one around its sends
-// and, when full(), waits with ActorSystem::ResumeWhenRoom. Nests; not
-// thread-safe (one thread's stack object).
+// found at or over its bound (Cluster::Forward returned false). For senders
+// outside actor turns that can pause (a client stream): keep one around the
+// sends and, when full(), wait with ActorSystem::ResumeWhenRoom. (Actor turns
+// note it on their own and park the actor, docs/runtime.md "Remote
+// addresses".) Nests; not thread-safe (one thread's stack object).
 class OutboxPressureWatch {
  public:
   OutboxPressureWatch();
@@ -363,6 +364,9 @@ class ActorSystem {
   absl::StatusOr<ActorRef> ParseRemoteAddress(std::string_view text, std::string_view node,
                                               uint64_t id);
   ActorRef CanonicalRemoteCell(std::string_view node, uint64_t remote_id);
+  // A new remote cell standing for `identity` (one reference, the caller's),
+  // with the registry's mutex held (it takes the next remote-cell id).
+  Cell* NewRemoteCellLocked(std::unique_ptr<RemoteIdentity> identity);
   void ForwardToNode(Cell* target, Message message);
   // Children placed on other daemons (placement.cc).
   absl::StatusOr<ActorRef> PlaceChild(Cell* parent, const ActorClass* actor_class,

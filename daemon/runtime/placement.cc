@@ -52,12 +52,7 @@ ActorRef ActorSystem::NewPendingCell() {
   identity->pending = std::make_unique<PendingPlacement>();
   identity->pending->alias_id = alias;
   troupe::MutexLock lock(&registry.mu);
-  auto* cell = new Cell(this, registry.next_id++, nullptr, nullptr);
-  cell->state_.store(CellState::kRemote, std::memory_order_release);
-  cell->notify_parent_ = false;
-  cell->in_parent_children_ = false;
-  Message::Adopt(cell->mailbox_.Close()).Reset();  // nothing queued: Close returns null
-  cell->remote_ = std::move(identity);
+  Cell* cell = NewRemoteCellLocked(std::move(identity));
   registry.pending_aliases[alias] = cell;
   return ActorRef::Adopt(cell);
 }

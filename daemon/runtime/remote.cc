@@ -108,14 +108,18 @@ ActorRef ActorSystem::CanonicalRemoteCell(std::string_view node, uint64_t remote
   identity->node = std::string(node);
   identity->remote_id = remote_id;
   identity->registry = remote_registry_;
-  auto* cell = new Cell(this, registry.next_id++, nullptr, nullptr);
+  slot = NewRemoteCellLocked(std::move(identity));
+  return ActorRef::Adopt(slot);
+}
+
+Cell* ActorSystem::NewRemoteCellLocked(std::unique_ptr<RemoteIdentity> identity) {
+  auto* cell = new Cell(this, remote_registry_->next_id++, nullptr, nullptr);
   cell->state_.store(CellState::kRemote, std::memory_order_release);
   cell->notify_parent_ = false;
   cell->in_parent_children_ = false;
   Message::Adopt(cell->mailbox_.Close()).Reset();  // nothing queued: Close returns null
   cell->remote_ = std::move(identity);
-  slot = cell;
-  return ActorRef::Adopt(cell);
+  return cell;
 }
 
 absl::StatusOr<ActorRef> ActorSystem::ParseRemoteAddress(std::string_view text,

@@ -66,10 +66,6 @@ inline bool IsLive(const Cell* cell) {
   return s == CellState::kNew || s == CellState::kRunning;
 }
 
-// The system whose actor is running on this thread (for address_parse,
-// which has no context argument); set by turns (turn.cc).
-extern thread_local ActorSystem* current_system;
-
 struct ActorSystem::ClassTable {
   mutable troupe::Mutex mu;
   absl::flat_hash_map<std::string, const ActorClass*> by_name ABSL_GUARDED_BY(mu);

@@ -18,6 +18,11 @@ namespace troupe::runtime {
 // Turns
 
 namespace {
+// The system whose actor is running on this thread (for address_parse,
+// which has no context argument). Defined here, next to its only writer: a
+// thread_local of another file is reached through a call.
+thread_local ActorSystem* current_system = nullptr;
+
 // Runs `fn` with current_system set, restoring the previous value.
 struct CurrentSystemScope {
   explicit CurrentSystemScope(ActorSystem* s) : previous(current_system) { current_system = s; }
@@ -25,8 +30,16 @@ struct CurrentSystemScope {
   ActorSystem* previous;
 };
 
-// The watch of this thread's turn or client (OutboxPressureWatch).
+// The watch of this thread's client (OutboxPressureWatch), if any.
 thread_local OutboxPressureWatch* current_pressure = nullptr;
+
+// What the running turn's sends found (NoteOutboxFull): kept per thread
+// rather than made per turn, so a turn pays one store for it.
+struct TurnPressure {
+  bool full = false;
+  std::string node;
+};
+thread_local TurnPressure turn_pressure;
 
 }  // namespace
 
@@ -37,11 +50,18 @@ OutboxPressureWatch::OutboxPressureWatch() : previous_(current_pressure) {
 OutboxPressureWatch::~OutboxPressureWatch() { current_pressure = previous_; }
 
 void ActorSystem::NoteOutboxFull(std::string_view node) {
-  OutboxPressureWatch* pressure = current_pressure;
-  if (pressure == nullptr || pressure->full_) return;
-  pressure->full_ = true;
-  pressure->node_.assign(node.data(), node.size());
+  if (OutboxPressureWatch* watch = current_pressure; watch != nullptr) {
+    if (watch->full_) return;
+    watch->full_ = true;
+    watch->node_.assign(node.data(), node.size());
+    return;
+  }
+  if (current_system == nullptr || turn_pressure.full) return;  // not in a turn
+  turn_pressure.full = true;
+  turn_pressure.node.assign(node.data(), node.size());
 }
+
+ActorSystem* CurrentSystemForHost() { return current_system; }
 
 // The per-turn logic, kept together: start, dispatch, failure, exit.
 class Turn {
@@ -204,7 +224,7 @@ class Turn {
 
 bool ActorSystem::RunTurn(Cell* cell) {
   CurrentSystemScope scope(this);
-  OutboxPressureWatch pressure;
+  turn_pressure.full = false;
   Turn turn(this, cell);
   if (cell->state() == CellState::kNew && !turn.Start()) {
     cell->Release();  // the self reference
@@ -243,13 +263,13 @@ bool ActorSystem::RunTurn(Cell* cell) {
       cell->Release();  // the self reference
       return false;
     }
-    if (pressure.full()) {
+    if (turn_pressure.full) {
       // The mailbox stays unblocked, so no sender schedules the actor: the
       // transport does once the outbox drains. The cell may run on another
       // worker as soon as ParkUntilRoom returns true: nothing touches it after.
       release_held();
-      if (ParkUntilRoom(cell, pressure.node())) return false;
-      pressure.Clear();
+      turn_pressure.full = false;
+      if (ParkUntilRoom(cell, turn_pressure.node)) return false;
     }
   }
   release_held();
