@@ -302,17 +302,19 @@ void ActorSystem::Deliver(Cell* target, Message message) {
       executor_->Schedule(target);
       return;
     case Mailbox::PushResult::kClosed:
-      DeadLetter(target, Message::Adopt(e));
+      // A remote cell's mailbox is always closed, so the local path pays
+      // nothing for it: what reaches one travels to its node (all kinds).
+      // Any other closed mailbox is an actor that has exited.
+      if (target->state() == CellState::kRemote) {
+        ForwardToNode(target, Message::Adopt(e));
+      } else {
+        DeadLetter(target, Message::Adopt(e));
+      }
       return;
   }
 }
 
 void ActorSystem::DeadLetter(Cell* target, Message message) {
-  // A remote cell's mailbox is closed: what reaches it travels (all kinds).
-  if (target->state() == CellState::kRemote) {
-    ForwardToNode(target, std::move(message));
-    return;
-  }
   // Runtime bookkeeping for an actor that is gone is neither counted nor
   // handed on: exit notices to an exited parent, pool "ready" reports, and
   // wakeups (which die with their actor).

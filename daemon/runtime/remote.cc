@@ -5,8 +5,8 @@
 // described in docs/runtime.md, "Remote addresses".
 //
 // A remote cell is a Cell in state kRemote whose mailbox is closed, so the
-// local send path (Deliver) needs no extra branch: a push fails and
-// DeadLetter hands the message to ForwardToNode.
+// local send path (Deliver) pays nothing for it: only a push that fails
+// looks at the state, and hands a remote cell's message to ForwardToNode.
 #include "daemon/runtime/cluster.h"
 #include "daemon/runtime/remote_registry.h"
 
