@@ -55,14 +55,8 @@ std::vector<RosterEvent> Directory::Replace(const std::vector<v1::MemberInfo>& m
     });
     if (it == members_.end() || it->incarnation() != now.incarnation()) {
       events.push_back({v1::ROSTER_CHANGE_JOINED, now, ""});
-    } else if (it->capabilities_json() != now.capabilities_json()) {
-      events.push_back({v1::ROSTER_CHANGE_CAPABILITIES, now, ""});
-    } else if (!std::equal(it->bundles().begin(), it->bundles().end(), now.bundles().begin(),
-                           now.bundles().end(),
-                           [](const v1::BundleSummary& a, const v1::BundleSummary& b) {
-                             return a.hash() == b.hash() && a.active() == b.active();
-                           })) {
-      events.push_back({v1::ROSTER_CHANGE_BUNDLES, now, ""});
+    } else if (std::optional<v1::RosterChangeKind> change = ChangeOf(*it, now)) {
+      events.push_back({*change, now, ""});
     }
   }
   members_ = members;

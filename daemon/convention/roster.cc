@@ -22,15 +22,14 @@ bool BundlesDiffer(const v1::MemberInfo& a, const v1::MemberInfo& b) {
   return false;
 }
 
-// The event a new entry `now` for the same incarnation as `before` makes:
-// capabilities first (they imply a bundle refresh too), then bundles.
+}  // namespace
+
 std::optional<v1::RosterChangeKind> ChangeOf(const v1::MemberInfo& before,
                                              const v1::MemberInfo& now) {
   if (before.capabilities_json() != now.capabilities_json()) return v1::ROSTER_CHANGE_CAPABILITIES;
   if (BundlesDiffer(before, now)) return v1::ROSTER_CHANGE_BUNDLES;
   return std::nullopt;
 }
-}  // namespace
 
 
 int64_t ToUnixMs(absl::Time t) { return absl::ToUnixMillis(t); }

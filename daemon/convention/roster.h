@@ -4,6 +4,7 @@
 // so expiry is exact and testable. Private to daemon/convention.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,6 +63,12 @@ class Roster {
   std::vector<v1::MemberInfo> members_;  // [0] is the leader
   std::vector<absl::Time> last_seen_;    // parallel to members_
 };
+
+// The event a new entry `now` of the same incarnation as `before` makes,
+// if any: CAPABILITIES when they differ (the entry carries the bundles too),
+// else BUNDLES when the bundle lists differ (hash or active state).
+std::optional<v1::RosterChangeKind> ChangeOf(const v1::MemberInfo& before,
+                                             const v1::MemberInfo& now);
 
 // Milliseconds since the Unix epoch, as the roster stores times.
 int64_t ToUnixMs(absl::Time t);
