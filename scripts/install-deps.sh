@@ -11,6 +11,8 @@ packages=(
   # libraries (DESIGN.md decision 1)
   libabsl-dev libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libsodium-dev libzip-dev zipcmp zipmerge ziptool libcli11-dev
+  # JSON for the daemon and director (header-only; plugins use sdk/include/troupe/json.h)
+  nlohmann-json3-dev
   # tests and benchmarks (systemd: systemd-analyze verify in tests/systemd/;
   # openssl: test certificates in tests/peerauth/)
   libgtest-dev libgmock-dev libbenchmark-dev systemd openssl
