@@ -4,6 +4,7 @@
 #include "daemon/bundle/bundle.h"
 
 #include "daemon/bundle/bundle_internal.h"
+#include "daemon/common/small_file.h"
 
 namespace troupe::bundle {
 
@@ -176,43 +177,11 @@ absl::StatusOr<VerifiedBundle> VerifyBundle(std::string bytes, std::string_view 
 
 absl::StatusOr<VerifiedBundle> VerifyBundleFile(const std::string& path, const TrustStore& trust,
                                                 const Limits& limits) {
-  // O_NONBLOCK: a FIFO must not block us before the regular-file check.
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) {
-    int err = errno;
-    std::string message = StrCat(path, ": cannot open (", std::strerror(err), ")");
-    return err == ENOENT ? absl::NotFoundError(message) : absl::PermissionDeniedError(message);
-  }
-  struct stat st;
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return absl::FailedPreconditionError(StrCat(path, ": not a regular file"));
-  }
-  if (static_cast<uint64_t>(st.st_size) > limits.max_file_bytes) {
-    ::close(fd);
-    return Reject(path, "bundle is ", st.st_size, " bytes, over the limit of ",
-                  limits.max_file_bytes, " bytes");
-  }
-  std::string bytes;
-  bytes.reserve(static_cast<size_t>(st.st_size));
-  char buf[64 * 1024];
-  while (true) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return absl::InternalError(StrCat(path, ": cannot read (", std::strerror(err), ")"));
-    }
-    if (n == 0) break;
-    if (bytes.size() + static_cast<size_t>(n) > limits.max_file_bytes) {
-      ::close(fd);
-      return Reject(path, "bundle is over the limit of ", limits.max_file_bytes, " bytes");
-    }
-    bytes.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return VerifyBundle(std::move(bytes), path, trust, limits);
+  // ReadSmallFile: a FIFO is refused before it can block, a file over the
+  // limit before it is read.
+  absl::StatusOr<std::string> bytes = ReadSmallFile(path, limits.max_file_bytes);
+  if (!bytes.ok()) return bytes.status();
+  return VerifyBundle(*std::move(bytes), path, trust, limits);
 }
 
 absl::StatusOr<std::string> VerifiedBundle::ReadEntry(std::string_view name) const {

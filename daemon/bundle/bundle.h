@@ -70,7 +70,10 @@ struct VerifiedBundle {
 // zip. Never reads more than the limits allow.
 absl::StatusOr<VerifiedBundle> VerifyBundle(std::string bytes, std::string_view where,
                                             const TrustStore& trust, const Limits& limits = {});
-// Reads `path` (NotFound when missing) and verifies it.
+// Reads `path` with ReadSmallFile (daemon/common/small_file.h), at most
+// limits.max_file_bytes: NotFound when missing, FailedPrecondition for what is
+// not a regular file or is over the limit ("<path> is N bytes, more than the
+// limit of M"); then verifies it.
 absl::StatusOr<VerifiedBundle> VerifyBundleFile(const std::string& path, const TrustStore& trust,
                                                 const Limits& limits = {});
 

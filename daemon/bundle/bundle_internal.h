@@ -53,13 +53,6 @@ inline std::string Shown(std::string_view name) {
   return out;
 }
 
-inline std::string Hex(const uint8_t* data, size_t size) {
-  std::string out(2 * size + 1, '\0');
-  sodium_bin2hex(out.data(), out.size(), data, size);
-  out.pop_back();
-  return out;
-}
-
 inline bool IsLowerHex(std::string_view s) {
   return std::all_of(s.begin(), s.end(),
                      [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });

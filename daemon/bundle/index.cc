@@ -87,8 +87,7 @@ absl::StatusOr<Index> ParseIndex(std::string_view text, const Limits& limits,
   index.signed_bytes = offsets[i];
   std::string_view signature = lines[i].substr(10);
   if (signature.size() != 128 || !IsLowerHex(signature) ||
-      sodium_hex2bin(index.signature.data(), index.signature.size(), signature.data(),
-                     signature.size(), nullptr, nullptr, nullptr) != 0) {
+      !Unhex(signature, index.signature.data(), index.signature.size())) {
     return malformed(i + 1, "signature is not 128 lowercase hex digits");
   }
   if (i + 1 != lines.size()) return malformed(i + 2, "text after the signature line");

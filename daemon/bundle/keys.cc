@@ -140,9 +140,7 @@ std::string KeyId(const PublicKey& key) {
   (void)InitSodium();
   uint8_t hash[32];
   crypto_generichash(hash, sizeof hash, key.data(), key.size(), nullptr, 0);
-  char hex[2 * 8 + 1];
-  sodium_bin2hex(hex, sizeof hex, hash, 8);
-  return std::string(hex);
+  return Hex(hash, 8);
 }
 
 absl::StatusOr<KeyPair> GenerateKeyPair() {

@@ -12,8 +12,7 @@
 #include "absl/status/status.h"
 #include "daemon/bundle/limits.h"
 #include "daemon/bundle/version.h"
-#include "daemon/common/json_value.h"
-#include "daemon/common/status_macros.h"
+#include "daemon/common/json.h"
 #include "daemon/common/strings.h"
 #include "troupe/abi.h"
 
@@ -238,33 +237,6 @@ std::string LowerCamel(std::string_view name) {
   return out;
 }
 
-// Refuses a name given twice in one object, anywhere in `value` (protobuf's
-// parser would keep the last one silently). The proto field names and
-// their lowerCamel forms are one name (`class_name` = `className`).
-absl::Status RefuseDuplicateNames(const JsonValue& value, const std::string& path,
-                                  std::string_view where) {
-  if (value.is_array()) {
-    for (size_t i = 0; i < value.array().size(); ++i) {
-      TROUPE_RETURN_IF_ERROR(
-          RefuseDuplicateNames(value.array()[i], troupe::StrCat(path, "[", i, "]"), where));
-    }
-    return absl::OkStatus();
-  }
-  if (!value.is_object()) return absl::OkStatus();
-  absl::flat_hash_set<std::string> seen;
-  for (const auto& [name, member] : value.object()) {
-    if (!seen.insert(LowerCamel(name)).second) {
-      return absl::InvalidArgumentError(troupe::StrCat(
-          where, ": \"", Bounded(name), "\" is given twice in ",
-          path.empty() ? "the manifest's top-level object" : path,
-          " (a manifest may name each field once)"));
-    }
-    TROUPE_RETURN_IF_ERROR(RefuseDuplicateNames(
-        member, path.empty() ? name : troupe::StrCat(path, ".", name), where));
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 absl::StatusOr<Manifest> ParseManifestJson(std::string_view json, std::string_view where) {
@@ -276,17 +248,29 @@ absl::StatusOr<Manifest> ParseManifestJson(std::string_view json, std::string_vi
                                                      " bytes, more than the limit of ",
                                                      kMaxManifestBytes));
   }
-  absl::StatusOr<JsonValue> outline = JsonValue::Parse(json);
-  if (!outline.ok()) {
+  // A name given twice in one object, anywhere, is refused (protobuf's parser
+  // would keep the last one silently). The proto field names and their
+  // lowerCamel forms are one name (`class_name` = `className`).
+  absl::Status repeated;
+  JsonParseOptions options;
+  options.same_name = [](const std::string& name) { return LowerCamel(name); };
+  options.on_repeated_name = [&](std::string_view object, const std::string& name) {
+    repeated = absl::InvalidArgumentError(troupe::StrCat(
+        where, ": \"", Bounded(name), "\" is given twice in ",
+        object.empty() ? std::string_view("the manifest's top-level object") : object,
+        " (a manifest may name each field once)"));
+    return repeated;
+  };
+  if (absl::StatusOr<nlohmann::json> outline = ParseJson(json, options); !outline.ok()) {
+    if (!repeated.ok()) return repeated;
     return absl::InvalidArgumentError(
         troupe::StrCat(where, ": invalid JSON: ", outline.status().message()));
   }
-  TROUPE_RETURN_IF_ERROR(RefuseDuplicateNames(*outline, "", where));
   Manifest manifest;
-  google::protobuf::util::JsonParseOptions options;
-  options.ignore_unknown_fields = false;
+  google::protobuf::util::JsonParseOptions protobuf_options;
+  protobuf_options.ignore_unknown_fields = false;
   auto status = google::protobuf::util::JsonStringToMessage(
-      google::protobuf::StringPiece(json.data(), json.size()), &manifest, options);
+      google::protobuf::StringPiece(json.data(), json.size()), &manifest, protobuf_options);
   if (!status.ok()) {
     return absl::InvalidArgumentError(troupe::StrCat(
         where, ": invalid JSON: ", TidyProtobufMessage(status.message().ToString())));

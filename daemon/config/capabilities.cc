@@ -6,7 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_join.h"
-#include "daemon/common/json_value.h"
+#include "daemon/common/json.h"
 #include "daemon/common/small_file.h"
 #include "daemon/common/strings.h"
 
@@ -61,7 +61,14 @@ void LoadObjectFile(const std::string& path, std::optional<uid_t> owner,
     problems->emplace_back(text.status().message());  // names the file
     return;
   }
-  absl::StatusOr<JsonValue> object = JsonValue::Parse(*text);
+  // Names given twice are problems; the parse goes on to find the others.
+  std::vector<std::string> repeated;
+  JsonParseOptions options;
+  options.on_repeated_name = [&](std::string_view object, const std::string& name) {
+    if (object.empty()) repeated.push_back(name);
+    return absl::OkStatus();
+  };
+  absl::StatusOr<nlohmann::ordered_json> object = ParseOrderedJson(*text, options);
   if (!object.ok()) {
     problems->push_back(
         troupe::StrCat(path, ": not valid JSON: ", object.status().message()));
@@ -72,23 +79,20 @@ void LoadObjectFile(const std::string& path, std::optional<uid_t> owner,
         path, ": must be a JSON object of capability name -> value, e.g. {\"zone\": \"eu\"}"));
     return;
   }
-  std::vector<std::string_view> seen;
-  for (const JsonValue::Member& member : object->object()) {
-    const std::string& name = member.first;
+  for (const auto& [name, value] : object->items()) {
     if (name.empty()) {
       problems->push_back(troupe::StrCat(path, ": a capability name is empty"));
       continue;
     }
-    if (std::find(seen.begin(), seen.end(), name) != seen.end()) {
+    if (std::find(repeated.begin(), repeated.end(), name) != repeated.end()) {
       problems->push_back(troupe::StrCat(path, ": capability '", name, "' is given twice"));
       continue;
     }
-    seen.push_back(name);
     if (IsReadOnlyCapability(name)) {
       problems->push_back(troupe::StrCat(path, ": ", ReadOnlyProblem(name)));
       continue;
     }
-    Set(out, CapabilityValue{name, member.second.ToJson(), path});
+    Set(out, CapabilityValue{name, JsonText(value), path});
   }
 }
 
@@ -128,14 +132,15 @@ void LoadValueFiles(const std::string& dir, std::optional<uid_t> owner,
           path, ": empty; write a JSON value (8, true, \"eu\", [1, 2]) or plain text"));
       continue;
     }
-    absl::StatusOr<JsonValue> parsed = JsonValue::Parse(value);
+    absl::StatusOr<nlohmann::ordered_json> parsed = ParseOrderedJson(value);
     if (parsed.ok()) {
-      Set(out, CapabilityValue{name, parsed->ToJson(), path});
+      Set(out, CapabilityValue{name, JsonText(*parsed), path});
     } else if (value.front() == '{' || value.front() == '[' || value.front() == '"') {
       problems->push_back(
           troupe::StrCat(path, ": looks like JSON but is not: ", parsed.status().message()));
     } else {
-      Set(out, CapabilityValue{name, JsonQuote(value), path});  // plain text: a string
+      // Plain text: a string.
+      Set(out, CapabilityValue{name, JsonText(nlohmann::ordered_json(std::string(value))), path});
     }
   }
 }

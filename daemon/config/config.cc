@@ -27,14 +27,6 @@ constexpr uint64_t kMaxConfigFileBytes = 64 * 1024;
 // As bundle/keys.cc: a key file is one short line.
 constexpr uint64_t kMaxTrustedKeyFileBytes = 4096;
 
-std::string_view Trim(std::string_view s) {
-  const char* kSpace = " \t\r\n\v\f";
-  const size_t begin = s.find_first_not_of(kSpace);
-  if (begin == std::string_view::npos) return {};
-  const size_t end = s.find_last_not_of(kSpace);
-  return s.substr(begin, end - begin + 1);
-}
-
 absl::StatusOr<uint64_t> ParseUnsigned(std::string_view value) {
   uint64_t number = 0;
   const char* end = value.data() + value.size();

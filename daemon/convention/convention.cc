@@ -11,10 +11,8 @@
 #include "daemon/common/logging.h"
 #include "daemon/common/strings.h"
 #include "daemon/convention/convention_state.h"
-#include "daemon/common/json_value.h"
 #include "daemon/common/status_macros.h"
-#include "daemon/hosting/requirements.h"
-#include "daemon/runtime/requirement_check.h"
+#include "proto/grpc_status.h"
 
 namespace troupe::convention {
 
@@ -77,12 +75,12 @@ v1::MemberInfo ConventionState::SelfInfo() const {
   v1::MemberInfo info;
   info.set_address(options.self);
   info.set_capabilities_json(system->CapabilitiesJson());
-  for (const v1::BundleInfo& b : host->List()) {
+  for (const hosting::BundleInfo& b : host->List()) {
     v1::BundleSummary* s = info.add_bundles();
-    s->set_hash(b.hash());
-    s->set_group(b.group());
-    s->set_version(b.version());
-    s->set_active(b.state() == v1::BUNDLE_STATE_ACTIVE);
+    s->set_hash(b.hash);
+    s->set_group(b.group);
+    s->set_version(b.version);
+    s->set_active(b.state == hosting::BundleState::kActive);
   }
   const runtime::SystemStatus status = system->GetStatus();
   info.mutable_load()->set_live_actors(status.live_actors);
@@ -333,9 +331,7 @@ absl::Status ConventionState::SendInvite(const std::string& address) {
   request.set_leader(options.self);
   v1::InviteResponse response;
   grpc::Status status = stub->Invite(&context, request, &response);
-  if (!status.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
-  }
+  if (!status.ok()) return FromGrpcStatus(status);
   return options.guard->CheckAnswer(context, signature);
 }
 

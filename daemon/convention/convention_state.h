@@ -11,6 +11,7 @@
 
 #include "daemon/common/call_counter.h"
 #include "daemon/common/mutex.h"
+#include "daemon/convention/candidates.h"
 #include "daemon/convention/convention.h"
 #include "daemon/convention/directory.h"
 #include "daemon/convention/global_names.h"
@@ -20,23 +21,6 @@
 #include "daemon/runtime/cluster.h"
 
 namespace troupe::convention {
-
-// What to place where (Place): the request as a peer's Place handler gets
-// it, and the check of a member's last known capabilities.
-struct PlaceSpec {
-  std::string group;
-  std::string class_name;
-  std::string bundle_hash;        // empty: a member with the group loaded
-  std::string requirements_json;  // manifest array form
-  std::string global_name;
-  std::string parent;  // the creator's address, or empty
-  std::function<absl::Status(const std::string& capabilities_json)> fits;
-};
-
-// Requirements in the runtime's object form ({"gpu":{"equals":true}}) as the
-// manifest's array form. InvalidArgument for conditions the manifest does not
-// know (they cannot travel).
-absl::StatusOr<std::string> RequirementsObjectToArray(std::string_view object_json);
 
 struct ConventionState {
   ConventionState(ConventionOptions options, runtime::ActorSystem* system,
@@ -92,7 +76,7 @@ struct ConventionState {
   std::set<std::string> invited ABSL_GUARDED_BY(mu);
   // Per member: its last check-in time when counted, and actors placed there
   // since (reset with each check-in).
-  std::map<std::string, std::pair<int64_t, uint64_t>> placed ABSL_GUARDED_BY(mu);
+  PlacedCounts placed ABSL_GUARDED_BY(mu);
   std::thread invite_thread;
   // The runtime's view of the convention (SetCluster).
   std::unique_ptr<runtime::Cluster> cluster;

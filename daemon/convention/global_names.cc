@@ -5,6 +5,7 @@
 
 #include "daemon/common/logging.h"
 #include "daemon/common/strings.h"
+#include "proto/grpc_status.h"
 
 namespace troupe::convention {
 
@@ -267,7 +268,7 @@ absl::StatusOr<std::string> GlobalNames::Call(const std::string& leader, bool re
   grpc::Status status = release ? stub->ReleaseName(&context, request, &response)
                                 : stub->ClaimName(&context, request, &response);
   if (!status.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+    return absl::Status(FromGrpcStatus(status).code(),
                         troupe::StrCat(leader, ": ", status.error_message()));
   }
   if (absl::Status answer = options_.guard->CheckAnswer(context, signature); !answer.ok()) {

@@ -5,6 +5,7 @@
 
 #include "daemon/common/logging.h"
 #include "daemon/common/strings.h"
+#include "proto/grpc_status.h"
 
 namespace troupe::convention {
 
@@ -177,8 +178,7 @@ grpc::Status Leader::ServeSession(
       absl::StatusOr<std::vector<RosterEvent>> registered =
           roster_.Register(report.register_(), clock_->Now());
       if (!registered.ok()) {
-        return grpc::Status(static_cast<grpc::StatusCode>(registered.status().code()),
-                            std::string(registered.status().message()));
+        return ToGrpcStatus(registered.status());
       }
       events = *std::move(registered);
       auto [it, inserted] = sessions_.try_emplace(session->address, session);

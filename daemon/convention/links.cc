@@ -8,6 +8,7 @@
 #include "daemon/common/call_counter.h"
 #include "daemon/common/logging.h"
 #include "daemon/common/strings.h"
+#include "proto/grpc_status.h"
 
 namespace troupe::convention {
 
@@ -453,7 +454,7 @@ class LinkReactor final : public grpc::ServerBidiReactor<v1::EnvelopeBatch, v1::
 class RefusedLink final : public grpc::ServerBidiReactor<v1::EnvelopeBatch, v1::LinkReport> {
  public:
   explicit RefusedLink(const absl::Status& why) {
-    Finish(grpc::Status(static_cast<grpc::StatusCode>(why.code()), std::string(why.message())));
+    Finish(ToGrpcStatus(why));
   }
   void OnDone() override { delete this; }
 };

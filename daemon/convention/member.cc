@@ -10,10 +10,22 @@ namespace troupe::convention {
 
 namespace {
 constexpr std::string_view kJoinMethod = "/troupe.v1.Convention/Join";
+
+// gRPC's codes are the canonical ones, with the same numbers.
+absl::Status ToStatus(const grpc::Status& status) {
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+}
+
+void Warn(const std::optional<std::string>& warning) {
+  if (warning.has_value()) LogWarning("convention: ", *warning);
+}
 }  // namespace
 
 Member::Member(MemberOptions options, Directory* directory)
-    : options_(std::move(options)), directory_(directory), leader_(options_.leader) {}
+    : options_(std::move(options)),
+      directory_(directory),
+      state_(options_.leader, options_.checkin_interval, options_.missed_checkins,
+             RealClock::Get()) {}
 
 Member::~Member() { Stop(false); }
 
@@ -22,57 +34,55 @@ void Member::Start() { thread_ = std::thread([this] { Run(); }); }
 void Member::Stop(bool deregister) {
   {
     troupe::MutexLock lock(&mu_);
-    if (stopping_ && !thread_.joinable()) return;
-    stopping_ = true;
-    deregister_ = deregister;
+    if (state_.Stopping() && !thread_.joinable()) return;
+    const bool cancel_now = state_.Stop(deregister);
     cv_.SignalAll();
-    // Without a leave to send, end the stream now; with one, the session
-    // sends it and ends the stream itself.
-    if (!deregister && current_ != nullptr) current_->TryCancel();
+    if (cancel_now && current_ != nullptr) current_->TryCancel();
   }
   if (thread_.joinable()) thread_.join();
 }
 
 void Member::CheckInNow() {
   troupe::MutexLock lock(&mu_);
-  checkin_now_ = true;
+  state_.RequestCheckIn();
   cv_.SignalAll();
 }
 
 bool Member::CheckInAndWait(absl::Time deadline) {
   troupe::MutexLock lock(&mu_);
-  if (!joined_) return false;
-  // A check-in sent before this call may carry the entry as it was.
-  const uint64_t wanted = checkins_sent_ + 1;
-  checkin_now_ = true;
+  const std::optional<uint64_t> wanted = state_.BeginCheckInWait();
+  if (!wanted.has_value()) return false;
   cv_.SignalAll();
-  while (joined_ && !stopping_ && checkins_acked_ < wanted) {
+  while (!state_.CheckInWaitOver(*wanted)) {
     if (cv_.WaitWithDeadline(&mu_, deadline)) break;
   }
-  return joined_ && checkins_acked_ >= wanted;
+  return state_.CheckInConfirmed(*wanted);
 }
 
 void Member::SetLeader(std::string leader) {
   troupe::MutexLock lock(&mu_);
-  if (leader == leader_) return;
-  leader_ = std::move(leader);
+  if (!state_.SetLeader(std::move(leader))) return;
   if (current_ != nullptr) current_->TryCancel();  // register with the new one
   cv_.SignalAll();
 }
 
 std::string Member::leader() const {
   troupe::MutexLock lock(&mu_);
-  return leader_;
+  return state_.leader();
 }
 
 bool Member::joined() const {
   troupe::MutexLock lock(&mu_);
-  return joined_;
+  return state_.joined();
 }
 
 std::string Member::problem() const {
   troupe::MutexLock lock(&mu_);
-  return problem_;
+  return state_.problem();
+}
+
+void Member::Emit(const RosterEvent& event) const {
+  if (options_.on_event) options_.on_event(event);
 }
 
 void Member::Run() {
@@ -80,30 +90,24 @@ void Member::Run() {
     std::string leader;
     {
       troupe::MutexLock lock(&mu_);
-      if (stopping_) return;
-      leader = leader_;
+      std::optional<std::string> next = state_.BeginAttempt();
+      if (!next.has_value()) return;
+      leader = *std::move(next);
     }
-    const absl::Time attempt = absl::Now();
     Session(leader);
     {
       // Leaving (Stop) is not losing the leader: the convention's own stop
       // tells the runtime about every member once the links are closed.
       troupe::MutexLock lock(&mu_);
-      if (stopping_) return;
+      if (state_.Stopping()) return;
     }
     // The leader is gone for now (its actors with it, if it died). The other
     // members stay reachable over their links; the next welcome says who is
     // still there.
-    if (std::optional<v1::MemberInfo> gone = directory_->Find(leader); gone.has_value()) {
-      RosterEvent event{v1::ROSTER_CHANGE_LEFT, *gone, "the leader is unreachable"};
-      if (directory_->Apply(event) && options_.on_event) options_.on_event(event);
-    }
+    for (const RosterEvent& event : ForgetLeader(directory_, leader)) Emit(event);
     troupe::MutexLock lock(&mu_);
-    joined_ = false;
-    // Try again one check-in period after the last attempt began, so a
-    // restarted leader is rejoined within a period of coming back.
-    const absl::Time next = attempt + options_.checkin_interval;
-    while (!stopping_ && absl::Now() < next) cv_.WaitWithDeadline(&mu_, next);
+    const absl::Time next = state_.OnLeaderLost();
+    while (!state_.RetryWaitOver(next)) cv_.WaitWithDeadline(&mu_, next);
   }
 }
 
@@ -122,14 +126,9 @@ void Member::Session(const std::string& leader) {
   const peerauth::CallSignature signature = options_.guard->Sign(&context, kJoinMethod);
   {
     troupe::MutexLock lock(&mu_);
-    if (stopping_ || leader != leader_) return;
+    if (!state_.MayStartSession(leader)) return;
     current_ = &context;
   }
-  auto note_problem = [&](std::string text) {
-    troupe::MutexLock lock(&mu_);
-    if (problem_ != text) LogWarning("convention: ", text);
-    problem_ = std::move(text);
-  };
   std::unique_ptr<grpc::ClientReaderWriter<v1::MemberReport, v1::RosterNews>> stream =
       stub->Join(&context);
   // The leader proves the convention key before this daemon tells it
@@ -145,7 +144,8 @@ void Member::Session(const std::string& leader) {
       if (news.has_welcome()) {
         welcomed = true;
       } else {
-        note_problem(troupe::StrCat("leader ", leader, " did not answer with a welcome"));
+        troupe::MutexLock lock(&mu_);
+        Warn(state_.OnNoWelcome(leader));
       }
     }
   }
@@ -157,88 +157,63 @@ void Member::Session(const std::string& leader) {
     // A leader that refused has ended the call with its reason; one that
     // proved nothing is cut off here.
     if (!proof.ok()) context.TryCancel();
-    grpc::Status status = stream->Finish();
-    if (!status.ok() && status.error_code() != grpc::StatusCode::CANCELLED) {
-      note_problem(troupe::StrCat("cannot join leader ", leader, ": ", status.error_message()));
-    } else if (!proof.ok()) {
-      note_problem(troupe::StrCat("cannot join leader ", leader, ": ", proof.message()));
-    }
+    const absl::Status call = ToStatus(stream->Finish());
+    troupe::MutexLock lock(&mu_);
+    Warn(state_.OnJoinFailed(leader, proof, call));
     return;
   }
   LogInfo("convention: joined leader ", leader, " (", news.welcome().members_size(),
           " members)");
   {
     troupe::MutexLock lock(&mu_);
-    joined_ = true;
-    problem_.clear();
-    checkins_sent_ = 0;
-    checkins_acked_ = 0;
+    state_.OnWelcome();
   }
-  for (const RosterEvent& event : directory_->Replace(
-           {news.welcome().members().begin(), news.welcome().members().end()})) {
-    if (options_.on_event) options_.on_event(event);
-  }
+  for (const RosterEvent& event : ApplyWelcome(directory_, news.welcome())) Emit(event);
   if (options_.on_welcome) options_.on_welcome();
 
   // Reads on a thread of their own; this thread writes the check-ins.
-  troupe::Mutex ack_mu;
-  absl::Time last_ack = absl::Now();
-  bool reader_done = false;
+  bool reader_done = false;  // under mu_
+  {
+    troupe::MutexLock lock(&mu_);
+    state_.StartCheckIns();
+  }
   std::thread reader([&] {
     v1::RosterNews incoming;
     while (stream->Read(&incoming)) {
-      if (incoming.has_ack()) {
-        directory_->UpdateLoads({incoming.ack().loads().begin(), incoming.ack().loads().end()});
-        {
-          troupe::MutexLock lock(&ack_mu);
-          last_ack = absl::Now();
-        }
+      bool ack = false;
+      std::vector<RosterEvent> events = ApplyPush(directory_, incoming, &ack);
+      if (ack) {
         troupe::MutexLock lock(&mu_);
-        ++checkins_acked_;
+        state_.OnAck();
         cv_.SignalAll();
-      } else if (incoming.has_change()) {
-        RosterEvent event{incoming.change().kind(), incoming.change().member(),
-                          incoming.change().reason()};
-        if (directory_->Apply(event) && options_.on_event) options_.on_event(event);
       }
+      for (const RosterEvent& event : events) Emit(event);
     }
     troupe::MutexLock lock(&mu_);
     reader_done = true;
     cv_.SignalAll();
   });
 
-  const absl::Duration expiry = options_.checkin_interval * options_.missed_checkins;
   bool leave = false;
   {
     troupe::MutexLock lock(&mu_);
-    absl::Time next = absl::Now() + options_.checkin_interval;
     for (;;) {
-      while (!stopping_ && !reader_done && !checkin_now_ && absl::Now() < next &&
-             leader == leader_) {
-        cv_.WaitWithDeadline(&mu_, next);
+      const SessionStep step = state_.NextStep(leader, reader_done);
+      if (step.action == SessionStep::kWait) {
+        cv_.WaitWithDeadline(&mu_, step.until);
+        continue;
       }
-      if (stopping_) {
-        leave = deregister_;
+      if (step.action != SessionStep::kCheckIn) {
+        if (step.action == SessionStep::kSilent) LogWarning("convention: ", step.warning);
+        leave = step.action == SessionStep::kLeave;
         break;
       }
-      if (reader_done || leader != leader_) break;
-      checkin_now_ = false;
-      next = absl::Now() + options_.checkin_interval;
-      ++checkins_sent_;
       mu_.Unlock();
-      bool silent;
-      {
-        troupe::MutexLock lock2(&ack_mu);
-        silent = absl::Now() - last_ack > expiry;
-      }
       v1::MemberReport checkin;
       *checkin.mutable_checkin() = options_.self_info();
-      const bool written = !silent && stream->Write(checkin);
+      const bool written = stream->Write(checkin);
       mu_.Lock();
-      if (!written) {
-        if (silent) LogWarning("convention: leader ", leader, " stopped answering check-ins");
-        break;
-      }
+      if (!written) break;
     }
     current_ = nullptr;
   }
@@ -250,17 +225,18 @@ void Member::Session(const std::string& leader) {
     // The leader ends the stream once it has the leave; one that does not
     // within a check-in period is cut off (shutdown must not hang on it).
     troupe::MutexLock lock(&mu_);
-    const absl::Time deadline = absl::Now() + options_.checkin_interval;
-    while (!reader_done && absl::Now() < deadline) cv_.WaitWithDeadline(&mu_, deadline);
+    const absl::Time deadline = state_.LeaveDeadline();
+    while (!reader_done) {
+      if (cv_.WaitWithDeadline(&mu_, deadline)) break;
+    }
     if (!reader_done) context.TryCancel();
   } else {
     context.TryCancel();
   }
   reader.join();
-  grpc::Status status = stream->Finish();
-  if (!leave && !status.ok()) {
-    note_problem(troupe::StrCat("lost leader ", leader, ": ", status.error_message()));
-  }
+  const absl::Status call = ToStatus(stream->Finish());
+  troupe::MutexLock lock(&mu_);
+  Warn(state_.OnSessionEnded(leader, leave, call));
 }
 
 }  // namespace troupe::convention

@@ -3,6 +3,8 @@
 // directory, and registers again at once whenever the stream ends (a leader
 // restart is noticed when its stream breaks or its acknowledgements stay away
 // for the expiry interval; a new attempt is made every check-in period).
+// The decisions are MemberState's (member_state.h, tested without processes);
+// Member is the shell: its threads, the gRPC stream, waiting.
 // Private to daemon/convention.
 #pragma once
 
@@ -14,6 +16,7 @@
 
 #include "daemon/common/mutex.h"
 #include "daemon/convention/directory.h"
+#include "daemon/convention/member_state.h"
 #include "daemon/convention/peer_guard.h"
 #include "troupe/v1/convention.grpc.pb.h"
 
@@ -64,18 +67,14 @@ class Member {
   // One registration and its check-ins, until the stream ends or Stop.
   void Session(const std::string& leader);
 
+  // Hands one change of the directory to options_.on_event.
+  void Emit(const RosterEvent& event) const;
+
   MemberOptions options_;
   Directory* const directory_;
   mutable troupe::Mutex mu_;
-  troupe::CondVar cv_;
-  std::string leader_ ABSL_GUARDED_BY(mu_);
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  bool deregister_ ABSL_GUARDED_BY(mu_) = false;
-  uint64_t checkins_sent_ ABSL_GUARDED_BY(mu_) = 0;   // on the current session
-  uint64_t checkins_acked_ ABSL_GUARDED_BY(mu_) = 0;
-  bool checkin_now_ ABSL_GUARDED_BY(mu_) = false;
-  bool joined_ ABSL_GUARDED_BY(mu_) = false;
-  std::string problem_ ABSL_GUARDED_BY(mu_);
+  troupe::CondVar cv_;  // signalled whenever state_ changes
+  MemberState state_ ABSL_GUARDED_BY(mu_);
   grpc::ClientContext* current_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::thread thread_;
 };

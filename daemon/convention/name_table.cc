@@ -1,15 +1,13 @@
 // name_table.cc - see name_table.h.
 #include "daemon/convention/name_table.h"
 
+#include "daemon/runtime/addresses.h"
+
 namespace troupe::convention {
 
 std::string_view NodeOfAddress(std::string_view address) {
-  constexpr std::string_view kScheme = "troupe://";
-  if (address.substr(0, kScheme.size()) != kScheme) return {};
-  address.remove_prefix(kScheme.size());
-  const size_t slash = address.find('/');
-  if (slash == 0 || slash == std::string_view::npos || slash + 1 == address.size()) return {};
-  return address.substr(0, slash);
+  absl::StatusOr<runtime::AddressParts> parts = runtime::SplitAddress(address);
+  return parts.ok() ? parts->node : std::string_view();
 }
 
 std::string NameTable::Claim(const std::string& name, const std::string& address) {

@@ -13,7 +13,8 @@
 
 namespace troupe::convention {
 
-// The NODE (host:port) of a troupe://NODE/ID address; "" for anything else.
+// The NODE (host:port) of a troupe://NODE/ID address (runtime::SplitAddress);
+// "" for anything else.
 std::string_view NodeOfAddress(std::string_view address);
 
 // Not thread-safe: the owner serializes calls.

@@ -8,79 +8,29 @@
 #include <memory>
 #include <utility>
 
-#include "absl/strings/str_join.h"
 #include "absl/synchronization/notification.h"
-#include "daemon/common/json_value.h"
 #include "daemon/common/logging.h"
 #include "daemon/common/status_macros.h"
 #include "daemon/common/strings.h"
 #include "daemon/convention/convention_state.h"
 #include "daemon/hosting/requirements.h"
 #include "daemon/runtime/actor_class.h"
-#include "daemon/runtime/requirement_check.h"
+#include "daemon/runtime/requirements.h"
 
 namespace troupe::convention {
 namespace {
 
 constexpr std::string_view kPlaceMethod = "/troupe.v1.Convention/Place";
 
-struct Candidate {
-  v1::MemberInfo member;
-  uint64_t load;
-};
-
-absl::Status NoMemberTookIt(const absl::Status& local_problem,
-                            const std::vector<std::string>& considered) {
-  return absl::FailedPreconditionError(troupe::StrCat(
-      local_problem.message(), "; and no member of the convention took it (",
-      considered.empty() ? std::string("no other members")
-                         : troupe::StrCat("considered: ", absl::StrJoin(considered, "; ")),
-      ")"));
-}
-
-// The members that fit `spec` by their last known capabilities and bundles,
-// least loaded first (actors and queued messages at their last check-in,
-// plus what this daemon placed there since), ties by address. Why each
-// other member does not fit goes to `considered`.
+// The members that fit `spec` by the last known roster, in the order to try
+// them (candidates.h). The leader's roster has every check-in's bundles and
+// load; a member's directory has what the leader pushed and acknowledged.
 std::vector<Candidate> Candidates(ConventionState* s, const PlaceSpec& spec,
                                   std::vector<std::string>* considered) {
-  std::vector<Candidate> candidates;
   troupe::MutexLock lock(&s->mu);
-  // The leader's roster has every check-in's bundles and load; a member's
-  // directory has what the leader pushed and acknowledged.
   std::vector<v1::MemberInfo> members =
       s->leading && s->leader != nullptr ? s->leader->Members() : s->directory.Members();
-  for (v1::MemberInfo& m : members) {
-    if (m.address() == s->options.self) continue;
-    absl::Status fits = spec.fits(m.capabilities_json());
-    if (fits.ok() && spec.bundle_hash.empty() &&
-        std::none_of(m.bundles().begin(), m.bundles().end(),
-                     [&](const v1::BundleSummary& b) { return b.group() == spec.group; })) {
-      fits = absl::FailedPreconditionError(
-          troupe::StrCat("it has no bundle of group '", spec.group, "'"));
-    }
-    if (!fits.ok()) {
-      // The check speaks of "this node"; here it is the member's.
-      std::string why(fits.message());
-      if (size_t at = why.find("this node's capabilities"); at != std::string::npos) {
-        why.replace(at, 24, "its capabilities");
-      }
-      considered->push_back(troupe::StrCat(m.address(), ": ", why));
-      continue;
-    }
-    auto placed = s->placed.find(m.address());
-    if (placed != s->placed.end() && placed->second.first != m.last_checkin_unix_ms()) {
-      s->placed.erase(placed);
-      placed = s->placed.end();
-    }
-    const uint64_t load = m.load().live_actors() + m.load().queued_messages() +
-                          (placed == s->placed.end() ? 0 : placed->second.second);
-    candidates.push_back({std::move(m), load});
-  }
-  std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
-    return a.load != b.load ? a.load < b.load : a.member.address() < b.member.address();
-  });
-  return candidates;
+  return ChooseCandidates(std::move(members), s->options.self, spec, &s->placed, considered);
 }
 
 // One placement: tries the candidates in order, one Place call at a time,
@@ -192,7 +142,7 @@ absl::Status ConventionState::PlaceAsync(const PlaceSpec& spec, const absl::Stat
   request.set_group(spec.group);
   request.set_class_name(spec.class_name);
   request.set_bundle_hash(spec.bundle_hash);
-  request.set_requirements_json(spec.requirements_json);
+  hosting::RequirementsToProto(spec.requirements, request.mutable_requirements());
   request.set_global_name(spec.global_name);
   request.set_parent(spec.parent);
   request.set_from_node(options.self);
@@ -227,20 +177,18 @@ void ConventionState::StopPlacements() {
 absl::StatusOr<std::string> Convention::PlaceElsewhere(const v1::CreateActorRequest& request,
                                                        const absl::Status& local_problem) {
   ConventionState* s = state_.get();
-  absl::StatusOr<hosting::Requirements> requirements =
-      hosting::ParseRequirementsArray(request.requirements_json(), "requirements");
+  absl::StatusOr<runtime::Requirements> requirements =
+      hosting::RequirementsFromProto(request.requirements(), "requirements");
   if (!requirements.ok()) return requirements.status();
   PlaceSpec spec;
   spec.group = request.group();
   spec.class_name = request.class_name();
-  for (const v1::BundleInfo& b : s->host->List(request.group())) {
-    if (b.state() == v1::BUNDLE_STATE_ACTIVE) spec.bundle_hash = b.hash();
+  for (const hosting::BundleInfo& b : s->host->List(request.group())) {
+    if (b.state == hosting::BundleState::kActive) spec.bundle_hash = b.hash;
   }
-  spec.requirements_json = request.requirements_json();
+  spec.requirements = *requirements;
   spec.global_name = request.global_name();
-  spec.fits = [&](const std::string& capabilities) {
-    return hosting::CheckRequirements(*requirements, capabilities);
-  };
+  spec.fits = MakeFits(*std::move(requirements));
   return s->Place(spec, local_problem);
 }
 
@@ -254,60 +202,21 @@ absl::Status ConventionState::PlaceChild(const runtime::PlaceRequest& request,
   PlaceSpec spec;
   spec.group = origin.bundle.substr(0, origin.bundle.find(' '));
   const std::string version = origin.bundle.substr(origin.bundle.find(' ') + 1);
-  for (const v1::BundleInfo& b : host->List(spec.group)) {
-    if (b.version() == version) spec.bundle_hash = b.hash();
+  for (const hosting::BundleInfo& b : host->List(spec.group)) {
+    if (b.version == version) spec.bundle_hash = b.hash;
   }
   spec.class_name = std::string(actor_class.name());
-  absl::StatusOr<std::string> array = RequirementsObjectToArray(request.requirements_json);
-  if (!array.ok()) {
-    return absl::FailedPreconditionError(troupe::StrCat(request.local_problem.message(), "; ",
-                                                        array.status().message()));
+  // What the runtime left to the class's own check has no manifest form.
+  if (!request.requirements.opaque.empty()) {
+    return absl::FailedPreconditionError(
+        troupe::StrCat(request.local_problem.message(), "; ", request.requirements.opaque,
+                       "; it cannot travel to another member"));
   }
-  spec.requirements_json = *array;
+  spec.requirements = request.requirements.conditions;
   spec.global_name = request.global_name;
   spec.parent = request.parent;
-  const std::string& requirements = request.requirements_json;
-  spec.fits = [&](const std::string& capabilities) -> absl::Status {
-    TROUPE_RETURN_IF_ERROR(runtime::CheckRequirementsObject(requirements, capabilities));
-    if (actor_class.has_capability_check() &&
-        !actor_class.CapabilityCheck(capabilities, requirements)) {
-      return absl::FailedPreconditionError(troupe::StrCat(
-          "the capability check of '", actor_class.name(), "' refuses its capabilities"));
-    }
-    return absl::OkStatus();
-  };
+  spec.fits = MakeFits(request.requirements.conditions, &actor_class, request.requirements.text);
   return PlaceAsync(spec, request.local_problem, std::move(placed));
-}
-
-absl::StatusOr<std::string> RequirementsObjectToArray(std::string_view object_json) {
-  if (object_json.find_first_not_of(" \t\r\n") == std::string_view::npos) return std::string();
-  absl::StatusOr<JsonValue> parsed = JsonValue::Parse(object_json);
-  if (!parsed.ok() || !parsed->is_object()) {
-    return absl::InvalidArgumentError(
-        "requirements that are not a JSON object of conditions cannot travel to another member");
-  }
-  std::string out = "[";
-  for (const auto& [capability, conditions] : parsed->object()) {
-    if (!conditions.is_object()) {
-      return absl::InvalidArgumentError(troupe::StrCat(
-          "the requirement on '", capability, "' is not an object of conditions; it cannot "
-          "travel to another member"));
-    }
-    for (const auto& [condition, operand] : conditions.object()) {
-      if (condition != "equals" && condition != "at_least" && condition != "at_most" &&
-          condition != "present" && condition != "one_of") {
-        return absl::InvalidArgumentError(troupe::StrCat(
-            "condition '", condition, "' on '", capability,
-            "' is not one of equals, at_least, at_most, present, one_of; it cannot travel to "
-            "another member"));
-      }
-      troupe::StrAppend(&out, out.size() > 1 ? "," : "", "{\"capability\":",
-                        JsonQuote(capability), ",\"", condition, "\":",
-                        operand.ToJson(), "}");
-    }
-  }
-  out += "]";
-  return out;
 }
 
 }  // namespace troupe::convention

@@ -1,23 +1,19 @@
 // service.cc - the Convention gRPC service (proto/troupe/v1/convention.proto):
 // every call is authenticated first, then handed to the part that owns it.
-#include <fstream>
-#include <sstream>
+#include <limits>
 
 #include "daemon/common/logging.h"
+#include "daemon/common/small_file.h"
 #include "daemon/common/strings.h"
 #include "daemon/convention/convention_state.h"
+#include "daemon/hosting/requirements.h"
+#include "proto/grpc_status.h"
 #include "troupe/v1/convention.grpc.pb.h"
 
 namespace troupe::convention {
 
 namespace {
 constexpr std::string_view kFetchMethod = "/troupe.v1.Convention/FetchBundle";
-
-grpc::Status ToGrpc(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
-}
 
 std::string Method(std::string_view name) { return troupe::StrCat("/troupe.v1.Convention/", name); }
 }  // namespace
@@ -32,7 +28,7 @@ class ConventionService final : public v1::Convention::WithCallbackMethod_Link<v
   grpc::Status Join(grpc::ServerContext* context,
                     grpc::ServerReaderWriter<v1::RosterNews, v1::MemberReport>* stream) override {
     absl::StatusOr<std::string> peer = s_->options.guard->Verify(context, Method("Join"));
-    if (!peer.ok()) return ToGrpc(peer.status());
+    if (!peer.ok()) return ToGrpcStatus(peer.status());
     Leader* leader = nullptr;
     {
       troupe::MutexLock lock(&s_->mu);
@@ -54,14 +50,14 @@ class ConventionService final : public v1::Convention::WithCallbackMethod_Link<v
   grpc::Status Invite(grpc::ServerContext* context, const v1::InviteRequest* request,
                       v1::InviteResponse* response) override {
     absl::StatusOr<std::string> peer = s_->options.guard->Verify(context, Method("Invite"));
-    if (!peer.ok()) return ToGrpc(peer.status());
+    if (!peer.ok()) return ToGrpcStatus(peer.status());
     if (request->leader() != *peer) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           troupe::StrCat("an invitation from ", *peer, " names another leader, ",
                                          request->leader()));
     }
     if (absl::Status accepted = s_->AcceptInvite(request->leader()); !accepted.ok()) {
-      return ToGrpc(accepted);
+      return ToGrpcStatus(accepted);
     }
     LogInfo("convention: invited by ", request->leader(), "; joining it");
     response->set_address(s_->options.self);
@@ -78,20 +74,23 @@ class ConventionService final : public v1::Convention::WithCallbackMethod_Link<v
   grpc::Status Place(grpc::ServerContext* context, const v1::PlaceRequest* request,
                      v1::PlaceResponse* response) override {
     absl::StatusOr<std::string> peer = s_->options.guard->Verify(context, Method("Place"));
-    if (!peer.ok()) return ToGrpc(peer.status());
+    if (!peer.ok()) return ToGrpcStatus(peer.status());
     if (!request->bundle_hash().empty()) {
       if (absl::Status present = EnsureBundle(*request, *peer); !present.ok()) {
         LogWarning("convention: refused to place ", request->group(), "/",
                    request->class_name(), " for ", *peer, ": ", present.message());
-        return ToGrpc(present);
+        return ToGrpcStatus(present);
       }
     }
     runtime::CreateOptions options;
-    options.requirements_json = request->requirements_json();
+    absl::StatusOr<runtime::Requirements> requirements =
+        hosting::RequirementsFromProto(request->requirements(), "requirements");
+    if (!requirements.ok()) return ToGrpcStatus(requirements.status());
+    options.requirements = *std::move(requirements);
     options.global_name = request->global_name();
     if (!request->parent().empty()) {
       absl::StatusOr<runtime::ActorRef> parent = s_->system->ParseAddress(request->parent());
-      if (!parent.ok()) return ToGrpc(parent.status());
+      if (!parent.ok()) return ToGrpcStatus(parent.status());
       options.parent = *std::move(parent);
     }
     auto create = [&]() -> absl::StatusOr<std::string> {
@@ -105,7 +104,7 @@ class ConventionService final : public v1::Convention::WithCallbackMethod_Link<v
     absl::StatusOr<std::string> address = !request->global_name().empty() && !options.parent
                                               ? s_->names->CreateNamed(request->global_name(), create)
                                               : create();
-    if (!address.ok()) return ToGrpc(address.status());
+    if (!address.ok()) return ToGrpcStatus(address.status());
     response->set_address(*std::move(address));
     return grpc::Status::OK;
   }
@@ -113,16 +112,18 @@ class ConventionService final : public v1::Convention::WithCallbackMethod_Link<v
   grpc::Status FetchBundle(grpc::ServerContext* context, const v1::FetchBundleRequest* request,
                            v1::FetchBundleResponse* response) override {
     absl::StatusOr<std::string> peer = s_->options.guard->Verify(context, Method("FetchBundle"));
-    if (!peer.ok()) return ToGrpc(peer.status());
+    if (!peer.ok()) return ToGrpcStatus(peer.status());
     absl::StatusOr<std::string> path = s_->host->StoredBundlePath(request->hash());
-    if (!path.ok()) return ToGrpc(path.status());
-    std::ifstream in(*path, std::ios::binary);
-    std::ostringstream bytes;
-    bytes << in.rdbuf();
-    if (!in.good() && !in.eof()) {
-      return grpc::Status(grpc::StatusCode::INTERNAL, troupe::StrCat("cannot read ", *path));
+    if (!path.ok()) return ToGrpcStatus(path.status());
+    // At most what one gRPC message can carry; a stored bundle passed the
+    // bundle limits when it was loaded, so this only guards the read.
+    absl::StatusOr<std::string> bytes =
+        ReadSmallFile(*path, static_cast<size_t>(std::numeric_limits<int>::max()));
+    if (!bytes.ok()) {
+      return ToGrpcStatus(absl::InternalError(
+          troupe::StrCat("cannot send the stored bundle: ", bytes.status().message())));
     }
-    response->set_bundle(std::move(bytes).str());
+    response->set_bundle(*std::move(bytes));
     LogInfo("convention: sent bundle ", request->hash(), " to ", *peer);
     return grpc::Status::OK;
   }
@@ -130,10 +131,10 @@ class ConventionService final : public v1::Convention::WithCallbackMethod_Link<v
   grpc::Status ClaimName(grpc::ServerContext* context, const v1::ClaimNameRequest* request,
                          v1::ClaimNameResponse* response) override {
     absl::StatusOr<std::string> peer = s_->options.guard->Verify(context, Method("ClaimName"));
-    if (!peer.ok()) return ToGrpc(peer.status());
+    if (!peer.ok()) return ToGrpcStatus(peer.status());
     absl::StatusOr<std::string> holder =
         s_->names->ClaimFor(*peer, request->name(), request->address());
-    if (!holder.ok()) return ToGrpc(holder.status());
+    if (!holder.ok()) return ToGrpcStatus(holder.status());
     response->set_holder(*std::move(holder));
     return grpc::Status::OK;
   }
@@ -141,10 +142,10 @@ class ConventionService final : public v1::Convention::WithCallbackMethod_Link<v
   grpc::Status ReleaseName(grpc::ServerContext* context, const v1::ClaimNameRequest* request,
                            v1::ClaimNameResponse* response) override {
     absl::StatusOr<std::string> peer = s_->options.guard->Verify(context, Method("ReleaseName"));
-    if (!peer.ok()) return ToGrpc(peer.status());
+    if (!peer.ok()) return ToGrpcStatus(peer.status());
     absl::StatusOr<std::string> holder =
         s_->names->ReleaseFor(*peer, request->name(), request->address());
-    if (!holder.ok()) return ToGrpc(holder.status());
+    if (!holder.ok()) return ToGrpcStatus(holder.status());
     response->set_holder(*std::move(holder));
     return grpc::Status::OK;
   }
@@ -201,13 +202,13 @@ class ConventionService final : public v1::Convention::WithCallbackMethod_Link<v
           self, " refused bundle ", request.bundle_hash(), " fetched from ", peer, ": ",
           loaded.status().message()));
     }
-    if (loaded->bundle.hash() != request.bundle_hash()) {
+    if (loaded->bundle.hash != request.bundle_hash()) {
       return absl::FailedPreconditionError(troupe::StrCat(
-          "bundle fetched from ", peer, " has source hash ", loaded->bundle.hash(), ", not ",
+          "bundle fetched from ", peer, " has source hash ", loaded->bundle.hash, ", not ",
           request.bundle_hash()));
     }
-    LogInfo("convention: fetched and loaded ", loaded->bundle.group(), " ",
-            loaded->bundle.version(), " (", request.bundle_hash(), ") from ", peer);
+    LogInfo("convention: fetched and loaded ", loaded->bundle.group, " ",
+            loaded->bundle.version, " (", request.bundle_hash(), ") from ", peer);
     // Before answering: the other members learn that this daemon has the
     // bundle now, so a create on any of them may come here next.
     s_->AnnounceSelfAndWait();

@@ -9,7 +9,7 @@ namespace troupe::hosting {
 // ---------------------------------------------------------------------------
 // Queries
 
-std::vector<v1::BundleInfo> HostCore::List(std::string_view group) const {
+std::vector<BundleInfo> HostCore::List(std::string_view group) const {
   std::vector<const Version*> chosen;
   troupe::MutexLock lock(&mu_);
   for (const auto& v : versions_) {
@@ -23,14 +23,14 @@ std::vector<v1::BundleInfo> HostCore::List(std::string_view group) const {
     if (order != 0) return order < 0;
     return a->id < b->id;
   });
-  std::vector<v1::BundleInfo> out;
+  std::vector<BundleInfo> out;
   for (const Version* v : chosen) out.push_back(Info(*v));
   return out;
 }
 
-absl::StatusOr<std::vector<v1::ManagedActor>> HostCore::Role(std::string_view role,
-                                                             std::string_view group) const {
-  std::vector<v1::ManagedActor> out;
+absl::StatusOr<std::vector<ManagedActor>> HostCore::Role(std::string_view role,
+                                                         std::string_view group) const {
+  std::vector<ManagedActor> out;
   troupe::MutexLock lock(&mu_);
   std::vector<const Version*> active;
   for (const auto& v : versions_) {
@@ -56,12 +56,6 @@ absl::StatusOr<std::vector<v1::ManagedActor>> HostCore::Role(std::string_view ro
 
 absl::StatusOr<ActorRef> HostCore::CreateActor(std::string_view group, std::string_view class_name,
                                                const runtime::CreateOptions& options) {
-  // options.requirements_json is a manifest-style array; checked like a
-  // manifest's, then handed to the class's own check in the object form.
-  TROUPE_ASSIGN_OR_RETURN(
-      const Requirements requirements,
-      ParseRequirementsArray(options.requirements_json,
-                             troupe::StrCat("requirements for actor class '", class_name, "'")));
   troupe::MutexLock lock(&mu_);
   if (shut_down_) return absl::FailedPreconditionError("the bundle host has shut down");
   Version* v = ActiveOf(group);
@@ -80,14 +74,15 @@ absl::StatusOr<ActorRef> HostCore::CreateActor(std::string_view group, std::stri
                                               "' (its libraries export: ", v->ExportedClasses(),
                                               ")"));
   }
-  if (absl::Status fits = CheckRequirements(requirements, system_->CapabilitiesJson());
+  // Checked here too, so the refusal names the version; the runtime checks
+  // them again and hands them to the class's own check.
+  if (absl::Status fits = CheckOnThisNode(options.requirements, system_->CapabilitiesJson());
       !fits.ok()) {
     return absl::Status(fits.code(),
                         troupe::StrCat(v->Name(), ": actor class '", class_name,
                                        "' cannot run on this node: ", StatusText(fits)));
   }
   runtime::CreateOptions create = options;
-  create.requirements_json = RequirementsJson(requirements);
   create.library = library;
   if (!create.parent) create.parent = v->supervisor;  // so it drains with the version
   return system_->CreateActor(class_name, create);
@@ -152,7 +147,7 @@ std::vector<std::string> BundleHost::RestoreCleanup() const {
   return impl_->core->RestoreCleanup();
 }
 
-std::vector<v1::BundleInfo> BundleHost::NotRestored(std::string_view group) const {
+std::vector<BundleInfo> BundleHost::NotRestored(std::string_view group) const {
   return impl_->core->NotRestored(group);
 }
 
@@ -179,12 +174,12 @@ void BundleHost::SetBundlesObserver(std::function<void()> observer) {
   impl_->bundles_observer = std::move(observer);
 }
 
-std::vector<v1::BundleInfo> BundleHost::List(std::string_view group) const {
+std::vector<BundleInfo> BundleHost::List(std::string_view group) const {
   return impl_->core->List(group);
 }
 
-absl::StatusOr<std::vector<v1::ManagedActor>> BundleHost::Role(std::string_view role,
-                                                               std::string_view group) const {
+absl::StatusOr<std::vector<ManagedActor>> BundleHost::Role(std::string_view role,
+                                                           std::string_view group) const {
   return impl_->core->Role(role, group);
 }
 
@@ -195,8 +190,8 @@ absl::StatusOr<runtime::ActorRef> BundleHost::CreateActor(std::string_view group
 }
 
 absl::StatusOr<std::string> BundleHost::StoredBundlePath(std::string_view hash) const {
-  for (const v1::BundleInfo& info : List()) {
-    if (info.hash() == hash) return impl_->core->CopyPath(hash);
+  for (const BundleInfo& info : List()) {
+    if (info.hash == hash) return impl_->core->CopyPath(hash);
   }
   return absl::NotFoundError(
       troupe::StrCat("no bundle with source hash ", hash, " is loaded here"));

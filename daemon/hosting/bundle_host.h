@@ -48,8 +48,8 @@
 #include "daemon/bundle/limits.h"
 #include "daemon/common/clock.h"
 #include "daemon/common/mutex.h"
+#include "daemon/hosting/bundle_info.h"
 #include "daemon/runtime/actor_system.h"
-#include "troupe/v1/admin.pb.h"
 
 namespace troupe::hosting {
 
@@ -87,14 +87,16 @@ struct HostOptions {
   std::function<LoadStepFault(std::string_view step)> fault_for_test;
 };
 
+// What a load did (BundleInfo and the rest are hosting's own structs,
+// bundle_info.h; the services map them to protos).
 struct LoadOutcome {
-  v1::BundleInfo bundle;
+  BundleInfo bundle;
   bool already_loaded = false;
   std::vector<std::string> changes;  // "activated hello 2.0", ...
 };
 
 struct UnloadOutcome {
-  std::vector<v1::BundleInfo> unloaded;
+  std::vector<BundleInfo> unloaded;
   std::vector<std::string> changes;
 };
 
@@ -145,9 +147,9 @@ class BundleHost {
   std::vector<std::string> RestoreCleanup() const;
 
   // The recorded bundles of `group` (all when empty) that run nothing: they
-  // failed to restore or are held back after crashes. State UNSPECIFIED,
+  // failed to restore or are held back after crashes. State kNone,
   // `failure` says why; in state-file order.
-  std::vector<v1::BundleInfo> NotRestored(std::string_view group = {}) const;
+  std::vector<BundleInfo> NotRestored(std::string_view group = {}) const;
 
   // FailedPrecondition when verification fails or an on_load action fails
   // (also: requirements that do not hold here, a hash still draining, after
@@ -162,14 +164,15 @@ class BundleHost {
   // group (every version) or GROUP-VERSION. NotFound when nothing matches;
   // InvalidArgument for a prefix several bundles share. A bundle that failed to
   // restore (see Restore) matches too: it is removed from the state, its copy
-  // deleted, and it is returned with no state ("removed hello 1.0 (...) (it
+  // deleted, and it is returned with state kNone ("removed hello 1.0 (...) (it
   // had failed to restore)"). Waits up to
-  // drain_timeout; an unloaded bundle is returned with state DRAINING when it
-  // had not finished by then, else with no state (gone).
+  // drain_timeout; an unloaded bundle is returned with state kDraining when it
+  // had not finished by then, else with state kNone (gone; its running actors
+  // reported kExited).
   absl::StatusOr<UnloadOutcome> Unload(std::string_view target);
 
   // Loaded bundles of `group` (all when empty), by group, versions in version order.
-  std::vector<v1::BundleInfo> List(std::string_view group = {}) const;
+  std::vector<BundleInfo> List(std::string_view group = {}) const;
   // Called after every Restore, LoadFile, LoadBytes and Unload, whatever
   // its outcome (how the convention tells the others at once which bundles
   // this daemon has), on the calling thread with no lock of the host held;
@@ -178,17 +181,16 @@ class BundleHost {
 
   // The managed actors playing `role` in the active version of `group` (of
   // every group when empty). NotFound when none.
-  absl::StatusOr<std::vector<v1::ManagedActor>> Role(std::string_view role,
-                                                     std::string_view group = {}) const;
+  absl::StatusOr<std::vector<ManagedActor>> Role(std::string_view role,
+                                                 std::string_view group = {}) const;
 
   // Creates an actor of `class_name` from the active version of `group`.
   // Without options.parent its parent is the version's supervisor. Either way
   // it is asked to exit when the version drains (its code goes away).
-  // options.requirements_json is a JSON array of requirements as in a
-  // manifest ([{"capability": "gpu", "equals": true}], empty: none):
-  // InvalidArgument when it is not; FailedPrecondition naming the first one
-  // this node's capabilities do not meet; then the class's own capability
-  // check gets them in RequirementsJson's object form, as for manifest actors.
+  // options.requirements: FailedPrecondition naming the first one this
+  // node's capabilities do not meet; then the class's own capability check
+  // gets them in the object form (runtime::RequirementsObjectJson), as for
+  // manifest actors.
   // NotFound for an unknown group or a class the version does not have.
   absl::StatusOr<runtime::ActorRef> CreateActor(std::string_view group, std::string_view class_name,
                                                 const runtime::CreateOptions& options);

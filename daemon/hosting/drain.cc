@@ -10,7 +10,7 @@ namespace troupe::hosting {
 void HostCore::BeginDrain(Version* v) {
   v->state = VersionState::kDraining;
   for (Slot& slot : v->slots) {
-    if (!slot.actor || slot.state != v1::MANAGED_ACTOR_STATE_RUNNING) continue;
+    if (!slot.actor || slot.state != ManagedActorState::kRunning) continue;
     slot.exit_requested = true;
     (void)system_->RequestExit(slot.actor);
   }

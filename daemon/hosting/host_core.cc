@@ -29,47 +29,47 @@ Version* HostCore::ActiveOf(std::string_view group) const {
   return nullptr;
 }
 
-v1::ManagedActor HostCore::Managed(const Slot& slot) const {
-  v1::ManagedActor out;
-  out.set_class_name(slot.spec.class_name());
-  out.set_address(slot.address);
-  out.set_role(slot.spec.role());
-  out.set_global_name(slot.spec.global_name());
-  if (slot.actor) out.set_started_at_unix_ms(absl::ToUnixMillis(slot.started_at));
-  out.set_restarts(slot.restarts);
-  out.set_state(slot.state);
-  out.set_last_exit(slot.last_exit);
-  if (slot.state == v1::MANAGED_ACTOR_STATE_RUNNING && slot.actor &&
+ManagedActor HostCore::Managed(const Slot& slot) const {
+  ManagedActor out;
+  out.class_name = slot.spec.class_name();
+  out.address = slot.address;
+  out.role = slot.spec.role();
+  out.global_name = slot.spec.global_name();
+  if (slot.actor) out.started_at = slot.started_at;
+  out.restarts = slot.restarts;
+  out.state = slot.state;
+  out.last_exit = slot.last_exit;
+  if (slot.state == ManagedActorState::kRunning && slot.actor &&
       slot.actor->state() == runtime::CellState::kExited) {
     // Gone without a notice reaching the host (e.g. the actor system shut down).
-    out.set_state(v1::MANAGED_ACTOR_STATE_EXITED);
-    if (slot.last_exit.empty()) out.set_last_exit("exited");
+    out.state = ManagedActorState::kExited;
+    if (slot.last_exit.empty()) out.last_exit = "exited";
   }
   return out;
 }
 
-v1::BundleInfo HostCore::Info(const Version& v) const {
-  v1::BundleInfo info;
-  info.set_hash(v.hash);
-  info.set_group(v.group);
-  info.set_version(v.version);
+BundleInfo HostCore::Info(const Version& v) const {
+  BundleInfo info;
+  info.hash = v.hash;
+  info.group = v.group;
+  info.version = v.version;
   switch (v.state) {
     case VersionState::kActive:
-      info.set_state(v1::BUNDLE_STATE_ACTIVE);
+      info.state = BundleState::kActive;
       break;
     case VersionState::kInactive:
-      info.set_state(v1::BUNDLE_STATE_INACTIVE);
+      info.state = BundleState::kInactive;
       break;
     case VersionState::kDraining:
-      info.set_state(v1::BUNDLE_STATE_DRAINING);
+      info.state = BundleState::kDraining;
       break;
     case VersionState::kLoading:
-      info.set_state(v1::BUNDLE_STATE_UNSPECIFIED);
+      info.state = BundleState::kNone;
       break;
   }
-  info.set_loaded_at_unix_ms(absl::ToUnixMillis(v.loaded_at));
-  info.set_signing_key(v.key_id);
-  for (const Slot& slot : v.slots) *info.add_actors() = Managed(slot);
+  info.loaded_at = v.loaded_at;
+  info.signing_key = v.key_id;
+  for (const Slot& slot : v.slots) info.actors.push_back(Managed(slot));
   return info;
 }
 

@@ -56,13 +56,13 @@ inline std::string_view StatusText(const absl::Status& status) {
 struct Slot {
   troupe::v1::ActorSpec spec;
   const troupe_plugin_v1_t* library = nullptr;  // the version's library exporting the class
-  std::string requirements_json;
+  runtime::Requirements requirements;  // the spec's, converted at load
   ActorRef actor;  // the current instance (null until created)
   std::string address;
   absl::Time started_at;
   uint32_t restarts = 0;
   std::deque<absl::Time> recent_restarts;  // within restart_window
-  v1::ManagedActorState state = v1::MANAGED_ACTOR_STATE_RUNNING;
+  ManagedActorState state = ManagedActorState::kRunning;
   std::string last_exit;
   bool exit_requested = false;  // the host asked it to exit: not a failure
   // While the version loads:
@@ -152,7 +152,7 @@ class HostCore : public std::enable_shared_from_this<HostCore> {
     troupe::MutexLock lock(&mu_);
     return cleanup_;
   }
-  std::vector<v1::BundleInfo> NotRestored(std::string_view group) const;
+  std::vector<BundleInfo> NotRestored(std::string_view group) const;
   void CrashForTest() { crashed_ = true; }
   absl::StatusOr<LoadOutcome> Load(absl::StatusOr<bundle::VerifiedBundle> verified);
   // Where the stored copy of a loaded bundle lives.
@@ -160,9 +160,9 @@ class HostCore : public std::enable_shared_from_this<HostCore> {
     return troupe::StrCat(loaded_dir_, "/", hash, bundle::kBundleSuffix);
   }
   absl::StatusOr<UnloadOutcome> Unload(std::string_view target);
-  std::vector<v1::BundleInfo> List(std::string_view group) const;
-  absl::StatusOr<std::vector<v1::ManagedActor>> Role(std::string_view role,
-                                                     std::string_view group) const;
+  std::vector<BundleInfo> List(std::string_view group) const;
+  absl::StatusOr<std::vector<ManagedActor>> Role(std::string_view role,
+                                                 std::string_view group) const;
   absl::StatusOr<ActorRef> CreateActor(std::string_view group, std::string_view class_name,
                                        const runtime::CreateOptions& options);
   BundleHost::ActorOrigin OriginOf(std::string_view address) const;
@@ -225,8 +225,8 @@ class HostCore : public std::enable_shared_from_this<HostCore> {
   Version* FindVersion(uint64_t id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Version* FindHash(std::string_view hash) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Version* ActiveOf(std::string_view group) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  v1::BundleInfo Info(const Version& v) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  v1::ManagedActor Managed(const Slot& slot) const;
+  BundleInfo Info(const Version& v) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  ManagedActor Managed(const Slot& slot) const;
 
   bool RestoreFailedHas(std::string_view hash) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return std::any_of(restore_failed_.begin(), restore_failed_.end(),

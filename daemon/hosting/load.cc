@@ -162,7 +162,10 @@ absl::StatusOr<LoadOutcome> HostCore::LoadVerified(bundle::VerifiedBundle verifi
           "' is not exported by any library of the bundle (they export: ", v->ExportedClasses(),
           ")")));
     }
-    slot.requirements_json = RequirementsJson(spec.requirements());
+    absl::StatusOr<runtime::Requirements> requirements = RequirementsFromProto(
+        spec.requirements(), troupe::StrCat(name, ": actor '", spec.class_name(), "'"));
+    if (!requirements.ok()) return discard(requirements.status());
+    slot.requirements = *std::move(requirements);
     v->slots.push_back(std::move(slot));
   }
 

@@ -15,16 +15,6 @@
 namespace troupe::hosting {
 namespace {
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
 absl::Status Errno(std::string_view path, std::string_view what) {
   return ErrnoError(errno, path, what);
 }

@@ -114,16 +114,16 @@ std::vector<std::string> HostCore::Restore() {
   return problems;
 }
 
-std::vector<v1::BundleInfo> HostCore::NotRestored(std::string_view group) const {
-  std::vector<v1::BundleInfo> out;
+std::vector<BundleInfo> HostCore::NotRestored(std::string_view group) const {
+  std::vector<BundleInfo> out;
   troupe::MutexLock lock(&mu_);
   for (const RestoreFailed& f : restore_failed_) {
     if (!group.empty() && f.group != group) continue;
-    v1::BundleInfo info;
-    info.set_hash(f.hash);
-    info.set_group(f.group);
-    info.set_version(f.version);
-    info.set_failure(f.reason);
+    BundleInfo info;  // runs nothing: state kNone
+    info.hash = f.hash;
+    info.group = f.group;
+    info.version = f.version;
+    info.failure = f.reason;
     out.push_back(std::move(info));
   }
   return out;
@@ -140,7 +140,7 @@ absl::StatusOr<UnloadOutcome> HostCore::Unload(std::string_view target) {
   FinishDrains({}, absl::Now());
   UnloadOutcome outcome;
   std::vector<uint64_t> ids;
-  std::vector<v1::BundleInfo> removed;  // bundles that had failed to restore
+  std::vector<BundleInfo> removed;  // bundles that had failed to restore
   {
     troupe::MutexLock lock(&mu_);
     std::vector<LoadedName> names;
@@ -163,10 +163,10 @@ absl::StatusOr<UnloadOutcome> HostCore::Unload(std::string_view target) {
         const RestoreFailed& f = restore_failed_[i - candidates.size()];
         Note(&outcome.changes, troupe::StrCat("removed ", f.Name(), " (it had failed to restore)"));
         copies.push_back(CopyPath(f.hash));
-        v1::BundleInfo info;  // gone: no state
-        info.set_hash(f.hash);
-        info.set_group(f.group);
-        info.set_version(f.version);
+        BundleInfo info;  // gone: state kNone
+        info.hash = f.hash;
+        info.group = f.group;
+        info.version = f.version;
         removed.push_back(std::move(info));
         forget.push_back(f.hash);
         continue;
@@ -220,24 +220,22 @@ absl::StatusOr<UnloadOutcome> HostCore::Unload(std::string_view target) {
     }
   }
   troupe::MutexLock lock(&mu_);
-  for (v1::BundleInfo& info : outcome.unloaded) {
+  for (BundleInfo& info : outcome.unloaded) {
     bool gone = true;
     for (const auto& v : versions_) {
-      if (v->hash == info.hash()) {
+      if (v->hash == info.hash) {
         info = Info(*v);  // still draining
         gone = false;
       }
     }
     if (gone) {
-      info.set_state(v1::BUNDLE_STATE_UNSPECIFIED);
-      for (v1::ManagedActor& actor : *info.mutable_actors()) {
-        if (actor.state() == v1::MANAGED_ACTOR_STATE_RUNNING) {
-          actor.set_state(v1::MANAGED_ACTOR_STATE_EXITED);
-        }
+      info.state = BundleState::kNone;
+      for (ManagedActor& actor : info.actors) {
+        if (actor.state == ManagedActorState::kRunning) actor.state = ManagedActorState::kExited;
       }
     }
   }
-  for (v1::BundleInfo& info : removed) outcome.unloaded.push_back(std::move(info));
+  for (BundleInfo& info : removed) outcome.unloaded.push_back(std::move(info));
   return outcome;
 }
 

@@ -62,13 +62,13 @@ void HostCore::OnSupervisorMessage(uint64_t version_id, Message& message) {
 void HostCore::OnManagedExit(Version* v, Slot* slot, std::string_view reason) {
   const std::string& class_name = slot->spec.class_name();
   if (slot->exit_requested) {
-    slot->state = v1::MANAGED_ACTOR_STATE_EXITED;
+    slot->state = ManagedActorState::kExited;
     slot->last_exit = reason.empty() ? "asked to exit by the host" : std::string(reason);
     return;
   }
   slot->last_exit = reason.empty() ? "exited on its own" : std::string(reason);
   if (v->state == VersionState::kLoading) {
-    slot->state = v1::MANAGED_ACTOR_STATE_EXITED;
+    slot->state = ManagedActorState::kExited;
     if (!slot->settled) {
       slot->settled = true;
       if (slot->failure.empty()) {
@@ -78,7 +78,7 @@ void HostCore::OnManagedExit(Version* v, Slot* slot, std::string_view reason) {
     return;
   }
   if (v->state != VersionState::kActive || shut_down_) {
-    slot->state = v1::MANAGED_ACTOR_STATE_DOWN;
+    slot->state = ManagedActorState::kDown;
     LogWarning("hosting: ", v->Name(), ": actor '", class_name, "' exited unexpectedly (",
                slot->last_exit, "); not restarted: the version is not active");
     return;
@@ -89,7 +89,7 @@ void HostCore::OnManagedExit(Version* v, Slot* slot, std::string_view reason) {
     slot->recent_restarts.pop_front();
   }
   if (slot->recent_restarts.size() >= options_.restart_limit) {
-    slot->state = v1::MANAGED_ACTOR_STATE_DOWN;
+    slot->state = ManagedActorState::kDown;
     troupe::StrAppend(&slot->last_exit, "; not restarted: it was restarted ",
                       options_.restart_limit, " times within ",
                       absl::FormatDuration(options_.restart_window));
@@ -99,7 +99,7 @@ void HostCore::OnManagedExit(Version* v, Slot* slot, std::string_view reason) {
   slot->recent_restarts.push_back(now);
   const std::string why = slot->last_exit;
   if (absl::Status started = StartSlot(v, slot, /*bind_name=*/true); !started.ok()) {
-    slot->state = v1::MANAGED_ACTOR_STATE_DOWN;
+    slot->state = ManagedActorState::kDown;
     slot->last_exit = troupe::StrCat(why, "; restart failed: ", StatusText(started));
     LogWarning("hosting: ", v->Name(), ": actor '", class_name, "' is down: ", slot->last_exit);
     return;
@@ -126,7 +126,7 @@ void HostCore::SendActions(Version* v,
                            const google::protobuf::RepeatedPtrField<troupe::v1::Action>& (
                                troupe::v1::ActorSpec::*which)() const) {
   for (Slot& slot : v->slots) {
-    if (!slot.actor || slot.state != v1::MANAGED_ACTOR_STATE_RUNNING) continue;
+    if (!slot.actor || slot.state != ManagedActorState::kRunning) continue;
     for (const troupe::v1::Action& action : (slot.spec.*which)()) {
       if (absl::Status sent = SendAction(v, &slot, action); !sent.ok()) {
         LogWarning("hosting: ", v->Name(), ": actor '", slot.spec.class_name(),
@@ -137,14 +137,14 @@ void HostCore::SendActions(Version* v,
 }
 
 absl::Status HostCore::StartSlot(Version* v, Slot* slot, bool bind_name) {
-  if (absl::Status fits = CheckRequirements(slot->spec.requirements(), system_->CapabilitiesJson());
+  if (absl::Status fits = CheckOnThisNode(slot->requirements, system_->CapabilitiesJson());
       !fits.ok()) {
     return absl::Status(fits.code(), troupe::StrCat("cannot run on this node: ", StatusText(fits)));
   }
   runtime::CreateOptions create;
   create.parent = v->supervisor;
   create.library = slot->library;
-  create.requirements_json = slot->requirements_json;
+  create.requirements = slot->requirements;
   absl::StatusOr<ActorRef> created = system_->CreateActor(slot->spec.class_name(), create);
   if (!created.ok()) {
     return absl::Status(created.status().code(),
@@ -154,7 +154,7 @@ absl::Status HostCore::StartSlot(Version* v, Slot* slot, bool bind_name) {
   slot->actor = actor;
   slot->address = system_->FormatAddress(actor.get());
   slot->started_at = clock_->Now();
-  slot->state = v1::MANAGED_ACTOR_STATE_RUNNING;
+  slot->state = ManagedActorState::kRunning;
   slot->exit_requested = false;
   if (bind_name && !slot->spec.global_name().empty()) {
     if (absl::Status bound = system_->BindGlobalName(slot->spec.global_name(), actor);
@@ -175,7 +175,7 @@ absl::Status HostCore::StartSlot(Version* v, Slot* slot, bool bind_name) {
 void HostCore::BindNames(Version* v) {
   for (Slot& slot : v->slots) {
     if (slot.spec.global_name().empty() || !slot.actor ||
-        slot.state != v1::MANAGED_ACTOR_STATE_RUNNING) {
+        slot.state != ManagedActorState::kRunning) {
       continue;
     }
     if (absl::Status bound = system_->BindGlobalName(slot.spec.global_name(), slot.actor);
@@ -190,7 +190,7 @@ void HostCore::Reactivate(Version* v, std::vector<std::string>* changes) {
   v->state = VersionState::kActive;
   std::vector<Slot*> running;
   for (Slot& slot : v->slots) {
-    if (slot.actor && slot.state == v1::MANAGED_ACTOR_STATE_RUNNING) running.push_back(&slot);
+    if (slot.actor && slot.state == ManagedActorState::kRunning) running.push_back(&slot);
   }
   BindNames(v);
   for (Slot* slot : running) {
@@ -203,10 +203,10 @@ void HostCore::Reactivate(Version* v, std::vector<std::string>* changes) {
   }
   // Actors that went down while the version was inactive start afresh.
   for (Slot& slot : v->slots) {
-    if (slot.actor && slot.state == v1::MANAGED_ACTOR_STATE_RUNNING) continue;
+    if (slot.actor && slot.state == ManagedActorState::kRunning) continue;
     slot.recent_restarts.clear();
     if (absl::Status started = StartSlot(v, &slot, /*bind_name=*/true); !started.ok()) {
-      slot.state = v1::MANAGED_ACTOR_STATE_DOWN;
+      slot.state = ManagedActorState::kDown;
       slot.last_exit = troupe::StrCat("could not be started again: ", StatusText(started));
       LogWarning("hosting: ", v->Name(), ": actor '", slot.spec.class_name(),
                  "' is down: ", slot.last_exit);

@@ -54,7 +54,7 @@ std::string ConventionKey::Fingerprint() const {
   crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(kLabel.data()),
                             kLabel.size());
   crypto_generichash_final(&state, digest, sizeof digest);
-  return internal::Hex(digest, sizeof digest);
+  return Hex(digest, sizeof digest);
 }
 
 absl::StatusOr<ConventionKey> ConventionKey::Load(const std::string& path) {
@@ -78,12 +78,7 @@ absl::StatusOr<ConventionKey> ConventionKey::Load(const std::string& path) {
     text.remove_suffix(1);
   }
   Bytes bytes;
-  size_t decoded = 0;
-  const char* end = nullptr;
-  const bool ok = text.size() == kHexChars &&
-                  sodium_hex2bin(bytes.data(), bytes.size(), text.data(), text.size(), nullptr,
-                                 &decoded, &end) == 0 &&
-                  decoded == bytes.size() && end == text.data() + text.size();
+  const bool ok = text.size() == kHexChars && Unhex(text, bytes.data(), bytes.size());
   sodium_memzero(buffer.data(), buffer.size());
   if (!ok) {
     sodium_memzero(bytes.data(), bytes.size());
@@ -105,7 +100,7 @@ absl::StatusOr<ConventionKey> ConventionKey::Create(const std::string& path, boo
         troupe::StrCat("convention key ", path, " already exists (not overwritten)"));
   }
   ConventionKey key = Generate();
-  std::string line = internal::Hex(key.bytes_.data(), key.bytes_.size()) + "\n";
+  std::string line = Hex(key.bytes_.data(), key.bytes_.size()) + "\n";
   std::string temp = troupe::StrCat(dir.empty() ? "." : dir, "/.convention.key.XXXXXX");
   const int fd = ::mkstemp(temp.data());  // mode 0600
   if (fd < 0) {

@@ -17,12 +17,12 @@ CallSignature SignCall(grpc::ClientContext* context, const ConventionKey& key,
   CallSignature signature;
   signature.node = std::string(self_node);
   signature.method = std::string(method);
-  signature.nonce = internal::Hex(nonce, sizeof nonce);
+  signature.nonce = Hex(nonce, sizeof nonce);
   const std::string unix_ms = troupe::StrCat(absl::ToUnixMillis(clock.Now()));
   const internal::Mac mac = internal::ComputeMac(
       key, internal::kCallLabel, {signature.node, unix_ms, signature.nonce, signature.method});
   signature.header = troupe::StrCat(internal::kVersion, " ", signature.node, " ", unix_ms, " ",
-                                    signature.nonce, " ", internal::Hex(mac.data(), mac.size()));
+                                    signature.nonce, " ", Hex(mac.data(), mac.size()));
   context->AddMetadata(std::string(kAuthMetadataKey), signature.header);
   return signature;
 }

@@ -162,7 +162,7 @@ std::string PeerVerifier::ProofValue(const VerifiedPeer& peer) const {
   const std::string node = self_node();
   const internal::Mac mac =
       internal::ComputeMac(key_, internal::kProofLabel, {peer.nonce, peer.method, peer.node, node});
-  return troupe::StrCat(internal::kVersion, " ", node, " ", internal::Hex(mac.data(), mac.size()));
+  return troupe::StrCat(internal::kVersion, " ", node, " ", Hex(mac.data(), mac.size()));
 }
 
 void PeerVerifier::AddProof(grpc::ServerContextBase* context, const VerifiedPeer& peer) const {

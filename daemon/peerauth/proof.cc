@@ -37,21 +37,6 @@ void InitSodiumOrDie() {
   }
 }
 
-std::string Hex(const uint8_t* data, size_t size) {
-  std::string out(2 * size + 1, '\0');
-  sodium_bin2hex(out.data(), out.size(), data, size);
-  out.pop_back();
-  return out;
-}
-
-bool Unhex(std::string_view hex, uint8_t* out, size_t size) {
-  size_t decoded = 0;
-  const char* end = nullptr;
-  return hex.size() == 2 * size &&
-         sodium_hex2bin(out, size, hex.data(), hex.size(), nullptr, &decoded, &end) == 0 &&
-         decoded == size && end == hex.data() + hex.size();
-}
-
 Mac ComputeMac(const ConventionKey& key, std::string_view label,
                std::initializer_list<std::string_view> fields) {
   InitSodiumOrDie();

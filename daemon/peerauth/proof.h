@@ -50,9 +50,7 @@ inline constexpr size_t kMaxNodeChars = 255;
 // a broken invariant of the host.
 void InitSodiumOrDie();
 
-std::string Hex(const uint8_t* data, size_t size);
-// Lowercase or uppercase hex of exactly `size` bytes into `out`; false otherwise.
-bool Unhex(std::string_view hex, uint8_t* out, size_t size);
+// Hex and Unhex: troupe::Hex / troupe::Unhex (daemon/common/strings.h).
 
 using Mac = std::array<uint8_t, kMacBytes>;
 // HMAC-SHA512-256 over `label` and the length-prefixed `fields`.

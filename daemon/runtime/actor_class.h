@@ -56,8 +56,11 @@ class ActorClass {
   virtual uint32_t pool_max_count() const { return 0; }
   virtual uint32_t pool_idle_count() const { return 0; }
   // May an actor of this class live on a node with `capabilities_json`?
-  // True when CapabilityCheck can refuse (so callers may skip building the
-  // capabilities text otherwise).
+  // `requirements_json` is the actor's requirements in the object form
+  // (ActorRequirements::text in requirements.h: a plugin's create_actor text
+  // as written, else RequirementsObjectJson; "{}" for none).
+  // has_capability_check: true when CapabilityCheck can refuse (so callers
+  // may skip building the capabilities text otherwise).
   virtual bool has_capability_check() const { return false; }
   virtual bool CapabilityCheck(std::string_view /*capabilities_json*/,
                                std::string_view /*requirements_json*/) const {

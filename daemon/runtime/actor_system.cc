@@ -13,7 +13,6 @@
 #include "daemon/common/strings.h"
 #include "daemon/runtime/cluster.h"
 #include "daemon/runtime/system_internal.h"
-#include "troupe/json.h"
 #include "troupe/wire.h"
 
 namespace troupe::runtime {
@@ -70,12 +69,12 @@ absl::StatusOr<ActorRef> ActorSystem::CreateActor(std::string_view class_name,
         troupe::StrCat("no actor class named '", class_name,
                        "' is registered (load the library that defines it)"));
   }
-  return CreateInternal(actor_class, options.parent.get(), options.requirements_json,
+  return CreateInternal(actor_class, options.parent.get(), ForClassCheck(options.requirements),
                         options.global_name);
 }
 
 absl::StatusOr<ActorRef> ActorSystem::CreateChild(Cell* parent, std::string_view class_name,
-                                                  std::string_view requirements_json,
+                                                  const ActorRequirements& requirements,
                                                   std::string_view global_name) {
   const void* library =
       parent->actor_class() != nullptr ? parent->actor_class()->library() : nullptr;
@@ -86,17 +85,17 @@ absl::StatusOr<ActorRef> ActorSystem::CreateChild(Cell* parent, std::string_view
                        "' is registered (load the library that defines it)"));
   }
   absl::StatusOr<ActorRef> child =
-      CreateInternal(actor_class, parent, requirements_json, global_name);
+      CreateInternal(actor_class, parent, requirements, global_name);
   if (child.ok() || child.status().code() != absl::StatusCode::kFailedPrecondition ||
       parent->state() != CellState::kRunning) {
     return child;
   }
   // Another daemon may fit it: the cluster places it (placement.cc).
-  return PlaceChild(parent, actor_class, requirements_json, global_name, child.status());
+  return PlaceChild(parent, actor_class, requirements, global_name, child.status());
 }
 
 absl::StatusOr<ActorRef> ActorSystem::CreateInternal(const ActorClass* actor_class, Cell* parent,
-                                                     std::string_view requirements_json,
+                                                     const ActorRequirements& requirements,
                                                      std::string_view global_name) {
   if (shutting_down_.load(std::memory_order_acquire)) {
     return absl::UnavailableError("the actor system is shutting down");
@@ -108,12 +107,7 @@ absl::StatusOr<ActorRef> ActorSystem::CreateInternal(const ActorClass* actor_cla
     return absl::NotFoundError(troupe::StrCat("actor class '", actor_class->name(),
                                               "' belongs to a library that was unloaded"));
   }
-  if (!requirements_json.empty() && !json::IsValid(requirements_json)) {
-    ReleaseLibrary(library);
-    return absl::InvalidArgumentError(
-        troupe::StrCat("requirements for '", actor_class->name(), "' are not valid JSON"));
-  }
-  if (absl::Status fits = FitsHere(actor_class, requirements_json); !fits.ok()) {
+  if (absl::Status fits = FitsHere(actor_class, requirements); !fits.ok()) {
     ReleaseLibrary(library);  // capabilities.cc: requirements, then the class's check
     return fits;
   }
@@ -126,7 +120,7 @@ absl::StatusOr<ActorRef> ActorSystem::CreateInternal(const ActorClass* actor_cla
 
   auto make_cell = [&]() {
     auto* cell = new Cell(this, NextId(), actor_class, parent);  // the self reference
-    NoteRequirements(cell, requirements_json);  // re-checked after capability changes
+    NoteRequirements(cell, requirements);  // re-checked after capability changes
     live_actors_.fetch_add(1, std::memory_order_relaxed);
     return cell;
   };

@@ -28,6 +28,7 @@
 #include "daemon/runtime/actor_ref.h"
 #include "daemon/runtime/envelope.h"
 #include "daemon/runtime/executor.h"
+#include "daemon/runtime/requirements.h"
 #include "daemon/runtime/timers.h"
 #include "troupe/abi.h"
 
@@ -56,9 +57,11 @@ struct SystemOptions {
 };
 
 struct CreateOptions {
-  std::string requirements_json;  // empty: no requirements
-  std::string global_name;        // empty: unnamed
-  ActorRef parent;                // null: a top-level actor
+  // Checked against this node's capabilities (requirements.h); a class's
+  // own capability check receives them in the object form.
+  Requirements requirements;
+  std::string global_name;  // empty: unnamed
+  ActorRef parent;          // null: a top-level actor
   // When set, the class must come from this library (a table registered with
   // RegisterLibrary): how one version of a bundle is chosen over another.
   const troupe_plugin_v1_t* library = nullptr;
@@ -153,7 +156,7 @@ class ActorSystem {
   // on the actor's first turn, and messages sent meanwhile are kept in order.
   // With a global name that is taken, returns the existing actor. NotFound
   // for an unknown class; FailedPrecondition when the requirements
-  // (requirement_check.h) do not hold here or the class's capability check
+  // (requirements.h) do not hold here or the class's capability check
   // refuses this node; Unavailable after Shutdown.
   absl::StatusOr<ActorRef> CreateActor(std::string_view class_name,
                                        const CreateOptions& options = {});
@@ -221,7 +224,7 @@ class ActorSystem {
   // convention member pushes it to its leader at once; nobody may change
   // capabilities while holding a lock the cluster takes there), then every
   // live actor whose
-  // requirements (CreateOptions::requirements_json) or class capability check
+  // requirements (CreateOptions::requirements) or class capability check
   // no longer hold is sent TROUPE_MSG_CAPABILITIES_CHANGED, followed by an
   // exit request when its class has exit_when_unfit. InvalidArgument for an
   // empty name or a value that is not JSON; FailedPrecondition "capability
@@ -328,8 +331,10 @@ class ActorSystem {
   // ---- Used by the host table and by pools; not for daemon code. ----
   // Sends from inside an actor turn (counts, dead-letters, unblocks).
   void Deliver(Cell* target, Message message);
+  // `requirements` as the host table parsed a plugin's text
+  // (ParseRequirementsObject).
   absl::StatusOr<ActorRef> CreateChild(Cell* parent, std::string_view class_name,
-                                       std::string_view requirements_json,
+                                       const ActorRequirements& requirements,
                                        std::string_view global_name);
   void AddWakeup(Cell* cell, absl::Duration delay, std::string_view payload);
   void SetDeadLetterHandlerFromActor(Cell* cell, bool enable);
@@ -370,7 +375,7 @@ class ActorSystem {
   void ForwardToNode(Cell* target, Message message);
   // Children placed on other daemons (placement.cc).
   absl::StatusOr<ActorRef> PlaceChild(Cell* parent, const ActorClass* actor_class,
-                                      std::string_view requirements_json,
+                                      const ActorRequirements& requirements,
                                       std::string_view global_name,
                                       const absl::Status& local_problem);
   ActorRef NewPendingCell();
@@ -393,7 +398,7 @@ class ActorSystem {
   static std::shared_ptr<RemoteRegistry> NewRemoteRegistry();
   static std::shared_ptr<RemoteSenderCache> NewRemoteSenderCache();
   absl::StatusOr<ActorRef> CreateInternal(const ActorClass* actor_class, Cell* parent,
-                                          std::string_view requirements_json,
+                                          const ActorRequirements& requirements,
                                           std::string_view global_name);
   const ActorClass* FindClass(std::string_view name, const void* library) const;
   // Counts one more actor of `library` (nullptr: not a registered library,
@@ -409,11 +414,11 @@ class ActorSystem {
   void Finalize(Cell* cell, std::string_view reason);
   void Register(Cell* cell);
   void Unregister(Cell* cell);
-  // Capabilities (capabilities.cc). FitsHere: the creation check (requirements
-  // as requirement_check.h understands them, then the class's check);
+  // Capabilities (capabilities.cc). FitsHere: the creation check (the
+  // requirements' conditions, then the class's check with their text);
   // NoteRequirements keeps non-empty requirements on the new cell.
-  absl::Status FitsHere(const ActorClass* actor_class, std::string_view requirements_json);
-  static void NoteRequirements(Cell* cell, std::string_view requirements_json);
+  absl::Status FitsHere(const ActorClass* actor_class, const ActorRequirements& requirements);
+  static void NoteRequirements(Cell* cell, const ActorRequirements& requirements);
   absl::StatusOr<bool> ChangeCapability(std::string_view name, std::string_view value_json,
                                         bool read_only);
   void RecheckActors(const std::string& capabilities_json);

@@ -9,11 +9,42 @@
 
 #include "daemon/common/logging.h"
 #include "daemon/common/strings.h"
+#include "daemon/runtime/addresses.h"
 #include "daemon/runtime/cluster.h"
 #include "daemon/runtime/system_internal.h"
 #include "troupe/wire.h"
 
 namespace troupe::runtime {
+
+absl::StatusOr<AddressParts> SplitAddress(std::string_view text) {
+  constexpr std::string_view kScheme = "troupe://";
+  if (text.substr(0, kScheme.size()) != kScheme) {
+    return absl::InvalidArgumentError(
+        troupe::StrCat(Quoted(text), " is not an address (expected troupe://NODE/ID)"));
+  }
+  const std::string_view rest = text.substr(kScheme.size());
+  const size_t slash = rest.rfind('/');
+  if (slash == std::string_view::npos) {
+    return absl::InvalidArgumentError(troupe::StrCat("address ", Quoted(text), " has no actor id"));
+  }
+  AddressParts parts;
+  parts.node = rest.substr(0, slash);
+  const std::string_view id_text = rest.substr(slash + 1);
+  const char* const id_end = id_text.data() + id_text.size();
+  auto [end, ec] = std::from_chars(id_text.data(), id_end, parts.id);
+  if (id_text.empty() || ec != std::errc() || end != id_end) {
+    return absl::InvalidArgumentError(
+        troupe::StrCat("address ", Quoted(text), " has a bad actor id"));
+  }
+  if (parts.node.empty()) {
+    return absl::InvalidArgumentError(troupe::StrCat("address ", Quoted(text), " has no node"));
+  }
+  if (parts.id == 0 || parts.id >= kMaxActorId) {
+    return absl::InvalidArgumentError(
+        troupe::StrCat("address ", Quoted(text), " has an actor id out of range"));
+  }
+  return parts;
+}
 
 // ---------------------------------------------------------------------------
 // Addresses, names, dead-letter handler, capabilities
@@ -39,31 +70,10 @@ absl::StatusOr<ActorRef> ActorSystem::ParseExternalAddress(std::string_view text
 
 absl::StatusOr<ActorRef> ActorSystem::ParseAddressInternal(std::string_view text,
                                                            bool from_outside) {
-  constexpr std::string_view kScheme = "troupe://";
-  if (text.substr(0, kScheme.size()) != kScheme) {
-    return absl::InvalidArgumentError(
-        troupe::StrCat(Quoted(text), " is not an address (expected troupe://NODE/ID)"));
-  }
-  std::string_view rest = text.substr(kScheme.size());
-  size_t slash = rest.rfind('/');
-  if (slash == std::string_view::npos) {
-    return absl::InvalidArgumentError(troupe::StrCat("address ", Quoted(text), " has no actor id"));
-  }
-  std::string_view node = rest.substr(0, slash);
-  std::string_view id_text = rest.substr(slash + 1);
-  uint64_t id = 0;
-  auto [end, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
-  if (ec != std::errc() || end != id_text.data() + id_text.size() || id_text.empty()) {
-    return absl::InvalidArgumentError(
-        troupe::StrCat("address ", Quoted(text), " has a bad actor id"));
-  }
-  if (node.empty()) {
-    return absl::InvalidArgumentError(troupe::StrCat("address ", Quoted(text), " has no node"));
-  }
-  if (id == 0 || id >= kMaxActorId) {
-    return absl::InvalidArgumentError(
-        troupe::StrCat("address ", Quoted(text), " has an actor id out of range"));
-  }
+  absl::StatusOr<AddressParts> parts = SplitAddress(text);
+  if (!parts.ok()) return parts.status();
+  const std::string_view node = parts->node;
+  const uint64_t id = parts->id;
   if (node != options_.node_name) return ParseRemoteAddress(text, node, id);
   if (from_outside && id >= next_id_.load(std::memory_order_relaxed)) {
     return absl::NotFoundError(

@@ -5,13 +5,14 @@
 #include <string>
 #include <vector>
 
-#include "daemon/common/json_value.h"
+#include <nlohmann/json.hpp>
+
 #include "daemon/common/logging.h"
 #include "daemon/common/strings.h"
 #include "daemon/runtime/actor_system.h"
 #include "daemon/runtime/cluster.h"
 #include "daemon/runtime/pool.h"
-#include "daemon/runtime/requirement_check.h"
+#include "daemon/runtime/requirements.h"
 #include "troupe/wire.h"
 
 namespace troupe::runtime {
@@ -22,10 +23,15 @@ bool IsLiveCell(const Cell* cell) {
   return s == CellState::kNew || s == CellState::kRunning;
 }
 
+std::string Compact(const nlohmann::ordered_json& value) {
+  return value.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
 std::string ObjectJson(const std::vector<std::pair<std::string, std::string>>& members) {
   std::string out = "{";
   for (const auto& [name, value] : members) {
-    troupe::StrAppend(&out, out.size() > 1 ? "," : "", JsonQuote(name), ":", value);
+    troupe::StrAppend(&out, out.size() > 1 ? "," : "", Compact(nlohmann::ordered_json(name)), ":",
+                      value);
   }
   out += "}";
   return out;
@@ -40,24 +46,25 @@ const ActorClass* CheckedClass(const Cell* cell) {
   return cell->actor_class();
 }
 
-// Empty when `actor_class` with `requirements_json` fits `capabilities`;
+// Empty when `actor_class` with `requirements` fits `capabilities`;
 // otherwise what does not hold.
-std::string Unfit(const ActorClass* actor_class, std::string_view requirements_json,
-                  const JsonValue& capabilities, const std::string& capabilities_json) {
-  if (!requirements_json.empty()) {
-    absl::StatusOr<JsonValue> requirements = JsonValue::Parse(requirements_json);
-    if (requirements.ok()) {
-      absl::Status holds = CheckRequirementsObject(*requirements, capabilities);
-      if (!holds.ok()) return std::string(holds.message());
-    }
-  }
+std::string Unfit(const ActorClass* actor_class, const ActorRequirements& requirements,
+                  const nlohmann::json& capabilities, const std::string& capabilities_json) {
+  absl::Status holds = CheckRequirements(requirements.conditions, capabilities);
+  if (!holds.ok()) return std::string(holds.message());
   if (actor_class->has_capability_check() &&
       !actor_class->CapabilityCheck(capabilities_json,
-                                    requirements_json.empty() ? "{}" : requirements_json)) {
+                                    requirements.text.empty() ? "{}" : requirements.text)) {
     return troupe::StrCat("the capability check of actor class '", actor_class->name(),
                           "' refuses these capabilities");
   }
   return "";
+}
+
+// `text` (a JSON value) parsed, keeping the order of object members.
+// Discarded when it is not JSON.
+nlohmann::ordered_json ParseValue(std::string_view text) {
+  return nlohmann::ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
 }
 
 }  // namespace
@@ -92,13 +99,12 @@ absl::StatusOr<bool> ActorSystem::ChangeCapability(std::string_view name,
   if (name.empty()) return absl::InvalidArgumentError("capability name must not be empty");
   std::string value;  // compact; empty: remove
   if (!value_json.empty()) {
-    absl::StatusOr<JsonValue> parsed = JsonValue::Parse(value_json);
-    if (!parsed.ok()) {
-      return absl::InvalidArgumentError(troupe::StrCat("value of capability '", name,
-                                                       "' is not valid JSON (",
-                                                       parsed.status().message(), "): ", value_json));
+    nlohmann::ordered_json parsed = ParseValue(value_json);
+    if (parsed.is_discarded()) {
+      return absl::InvalidArgumentError(
+          troupe::StrCat("value of capability '", name, "' is not valid JSON: ", value_json));
     }
-    value = parsed->ToJson();
+    value = Compact(parsed);
   }
   // Held until the observer and the re-check are done: changes and their
   // consequences go out in order.
@@ -126,10 +132,9 @@ absl::StatusOr<bool> ActorSystem::ChangeCapability(std::string_view name,
       capabilities_.emplace_back(std::string(name), value);
       changed = true;
     } else if (it->second != value) {
-      // Stored values are compact JSON, so they parse; compare by meaning.
-      absl::StatusOr<JsonValue> old_value = JsonValue::Parse(it->second);
-      absl::StatusOr<JsonValue> new_value = JsonValue::Parse(value);
-      changed = !old_value.ok() || !new_value.ok() || *old_value != *new_value;
+      // Stored values are compact JSON, so they parse; compare by meaning
+      // (4 == 4.0, objects as maps).
+      changed = nlohmann::json(ParseValue(it->second)) != nlohmann::json(ParseValue(value));
       if (changed) it->second = value;
     }
     if (!changed) return false;
@@ -144,42 +149,41 @@ absl::StatusOr<bool> ActorSystem::ChangeCapability(std::string_view name,
 }
 
 absl::Status ActorSystem::FitsHere(const ActorClass* actor_class,
-                                   std::string_view requirements_json) {
-  if (requirements_json.empty() && !actor_class->has_capability_check()) {
+                                   const ActorRequirements& requirements) {
+  if (requirements.conditions.empty() && !actor_class->has_capability_check()) {
     return absl::OkStatus();
   }
   const std::string capabilities = CapabilitiesJson();
-  if (!requirements_json.empty()) {
-    absl::Status holds = CheckRequirementsObject(requirements_json, capabilities);
-    if (holds.code() == absl::StatusCode::kInvalidArgument) {
-      return absl::InvalidArgumentError(troupe::StrCat("requirements for '", actor_class->name(),
-                                                       "': ", holds.message()));
-    }
-    if (!holds.ok()) {
-      return absl::FailedPreconditionError(
-          troupe::StrCat("actor class '", actor_class->name(), "' cannot run on this node: ",
-                         holds.message(), " (this node's capabilities: ", capabilities, ")"));
-    }
+  if (absl::Status holds = CheckRequirementsOnText(requirements.conditions, capabilities);
+      !holds.ok()) {
+    return absl::FailedPreconditionError(
+        troupe::StrCat("actor class '", actor_class->name(), "' cannot run on this node: ",
+                       holds.message(), " (this node's capabilities: ", capabilities, ")"));
   }
   if (actor_class->has_capability_check()) {
-    const std::string_view requirements = requirements_json.empty() ? "{}" : requirements_json;
-    if (!actor_class->CapabilityCheck(capabilities, requirements)) {
+    const std::string_view text =
+        requirements.text.empty() ? std::string_view("{}") : std::string_view(requirements.text);
+    if (!actor_class->CapabilityCheck(capabilities, text)) {
       return absl::FailedPreconditionError(
           troupe::StrCat("actor class '", actor_class->name(), "' refuses this node: requirements ",
-                         requirements, " are not met by capabilities ", capabilities));
+                         text, " are not met by capabilities ", capabilities));
     }
   }
   return absl::OkStatus();
 }
 
-void ActorSystem::NoteRequirements(Cell* cell, std::string_view requirements_json) {
-  if (requirements_json.empty() || requirements_json == "{}") return;
-  cell->requirements_ = std::make_unique<std::string>(requirements_json);
+void ActorSystem::NoteRequirements(Cell* cell, const ActorRequirements& requirements) {
+  if (requirements.conditions.empty() &&
+      (requirements.text.empty() || requirements.text == "{}")) {
+    return;
+  }
+  cell->requirements_ = std::make_unique<ActorRequirements>(requirements);
 }
 
 void ActorSystem::RecheckActors(const std::string& capabilities_json) {
-  absl::StatusOr<JsonValue> capabilities = JsonValue::Parse(capabilities_json);
-  if (!capabilities.ok()) {  // made by ObjectJson from parsed values: cannot happen
+  const nlohmann::json capabilities =
+      nlohmann::json::parse(capabilities_json, nullptr, /*allow_exceptions=*/false);
+  if (!capabilities.is_object()) {  // made by ObjectJson from parsed values: cannot happen
     LogError("capabilities are not a JSON object: ", capabilities_json);
     return;
   }
@@ -198,13 +202,14 @@ void ActorSystem::RecheckActors(const std::string& capabilities_json) {
   for (const ActorRef& actor : candidates) {
     Cell* cell = actor.get();
     const ActorClass* actor_class = CheckedClass(cell);
-    const std::string_view requirements =
-        cell->requirements_ != nullptr ? std::string_view(*cell->requirements_) : "";
+    static const ActorRequirements kNone;
+    const ActorRequirements& requirements =
+        cell->requirements_ != nullptr ? *cell->requirements_ : kNone;
     // The class check is library code: hold the library (as CreateInternal
     // does), so an actor exiting meanwhile cannot let it be closed under us.
     const void* library = actor_class->library();
     if (!HoldLibrary(library)) continue;  // unregistered: its actors are gone
-    const std::string reason = Unfit(actor_class, requirements, *capabilities, capabilities_json);
+    const std::string reason = Unfit(actor_class, requirements, capabilities, capabilities_json);
     ReleaseLibrary(library);
     if (reason.empty()) continue;
     const bool exits = actor_class->exit_when_unfit();

@@ -18,6 +18,7 @@
 #include "daemon/common/mutex.h"
 #include "daemon/runtime/envelope.h"
 #include "daemon/runtime/mailbox.h"
+#include "daemon/runtime/requirements.h"
 #include "troupe/abi.h"
 
 struct troupe_address_s {};    // the opaque ABI handle type is a Cell
@@ -158,7 +159,7 @@ class Cell final : public troupe_address_s, public troupe_actor_ctx_s {
   std::unique_ptr<RemoteIdentity> remote_;    // set before the cell is shared
   // Capabilities (capabilities.cc): the requirements it was created with, when
   // any (set before the cell is shared), re-checked after capability changes.
-  std::unique_ptr<std::string> requirements_;
+  std::unique_ptr<ActorRequirements> requirements_;
   // In ActorSystem's convention subscribers (convention_events.cc); set under
   // children_mu_ while live, so Finalize sees it (as has_bound_names_).
   std::atomic<bool> convention_subscribed_{false};

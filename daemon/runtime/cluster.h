@@ -18,6 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "daemon/runtime/envelope.h"
+#include "daemon/runtime/requirements.h"
 
 namespace troupe::runtime {
 
@@ -27,7 +28,7 @@ class ActorClass;
 struct PlaceRequest {
   std::string parent;  // the creating actor's address
   const ActorClass* actor_class = nullptr;  // valid until `placed` has run
-  std::string requirements_json;            // the runtime's object form; may be empty
+  ActorRequirements requirements;           // as the creating plugin gave them
   std::string global_name;                  // may be empty
   absl::Status local_problem;               // why this daemon did not take it
 };

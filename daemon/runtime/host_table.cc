@@ -8,6 +8,7 @@
 #include "daemon/runtime/actor_class.h"
 #include "daemon/runtime/actor_system.h"
 #include "daemon/runtime/cell.h"
+#include "daemon/runtime/requirements.h"
 
 namespace troupe::runtime {
 
@@ -73,8 +74,15 @@ troupe_result_t HostCreateActor(troupe_actor_ctx_t* ctx, troupe_bytes_t class_na
   return NoThrow(TROUPE_ERROR_RESOURCE_EXHAUSTED, [&] {
     if (out == nullptr) return TROUPE_ERROR_INVALID_ARGUMENT;
     Cell* self = Cell::FromContext(ctx);
-    absl::StatusOr<ActorRef> child = self->system()->CreateChild(
-        self, View(class_name), View(requirements_json), View(global_name));
+    // The plugin's object-form text, parsed here once; the class's own check
+    // still receives the text.
+    absl::StatusOr<ActorRequirements> requirements =
+        ParseRequirementsObject(View(requirements_json));
+    absl::StatusOr<ActorRef> child =
+        requirements.ok()
+            ? self->system()->CreateChild(self, View(class_name), *requirements, View(global_name))
+            : absl::InvalidArgumentError(troupe::StrCat("requirements for '", View(class_name),
+                                                        "' are not valid JSON"));
     if (!child.ok()) {
       LogWarning(self->system()->FormatAddress(self), ": create_actor: ", child.status().message());
       return FromStatus(child.status());

@@ -9,40 +9,19 @@
 // A pending cell prints as troupe://<this node>/<alias id> until placed, and
 // as the placed actor's address afterwards; both texts parse to the same
 // cell while it lives, so addresses handed out early keep working.
-#include <charconv>
 #include <utility>
 #include <vector>
 
 #include "daemon/common/logging.h"
 #include "daemon/common/status_macros.h"
 #include "daemon/common/strings.h"
+#include "daemon/runtime/addresses.h"
 #include "daemon/runtime/cluster.h"
 #include "daemon/runtime/remote_registry.h"
 #include "troupe/abi.h"
 #include "troupe/wire.h"
 
 namespace troupe::runtime {
-namespace {
-
-// "troupe://NODE/ID" of another node, or false.
-bool SplitRemoteAddress(std::string_view text, std::string_view self, std::string* node,
-                        uint64_t* id) {
-  constexpr std::string_view kScheme = "troupe://";
-  if (text.substr(0, kScheme.size()) != kScheme) return false;
-  std::string_view rest = text.substr(kScheme.size());
-  const size_t slash = rest.rfind('/');
-  if (slash == std::string_view::npos || slash == 0) return false;
-  std::string_view id_text = rest.substr(slash + 1);
-  auto [end, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), *id);
-  if (ec != std::errc() || end != id_text.data() + id_text.size() || id_text.empty() ||
-      *id == 0 || *id >= kMaxActorId) {
-    return false;
-  }
-  node->assign(rest.substr(0, slash));
-  return *node != self;
-}
-
-}  // namespace
 
 ActorRef ActorSystem::NewPendingCell() {
   const uint64_t alias = NextId();
@@ -66,7 +45,7 @@ ActorRef ActorSystem::PendingCellByAlias(uint64_t id) {
 }
 
 absl::StatusOr<ActorRef> ActorSystem::PlaceChild(Cell* parent, const ActorClass* actor_class,
-                                                 std::string_view requirements_json,
+                                                 const ActorRequirements& requirements,
                                                  std::string_view global_name,
                                                  const absl::Status& local_problem) {
   ClusterUse cluster(this);
@@ -77,7 +56,7 @@ absl::StatusOr<ActorRef> ActorSystem::PlaceChild(Cell* parent, const ActorClass*
   PlaceRequest request;
   request.parent = FormatAddress(parent);
   request.actor_class = actor_class;
-  request.requirements_json = std::string(requirements_json);
+  request.requirements = requirements;
   request.global_name = std::string(global_name);
   request.local_problem = local_problem;
   absl::Status started =
@@ -134,9 +113,15 @@ void ActorSystem::Placed(Cell* child, absl::StatusOr<std::string> address) {
   PendingPlacement& pending = *remote->pending;
   std::string node;
   uint64_t id = 0;
-  if (address.ok() && !SplitRemoteAddress(*address, options_.node_name, &node, &id)) {
-    address = absl::InternalError(troupe::StrCat("the placing member answered with ",
-                                                 Quoted(*address), ", not another node's address"));
+  if (address.ok()) {
+    absl::StatusOr<AddressParts> parts = SplitAddress(*address);
+    if (parts.ok() && parts->node != options_.node_name) {
+      node = std::string(parts->node);
+      id = parts->id;
+    } else {
+      address = absl::InternalError(troupe::StrCat(
+          "the placing member answered with ", Quoted(*address), ", not another node's address"));
+    }
   }
   if (!address.ok()) {
     PlacementFailed(child, address.status());

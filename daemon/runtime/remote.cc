@@ -11,7 +11,6 @@
 #include "daemon/runtime/remote_registry.h"
 
 #include <array>
-#include <charconv>
 #include <memory>
 #include <thread>
 #include <utility>
@@ -24,6 +23,7 @@
 #include "daemon/common/logging.h"
 #include "daemon/common/strings.h"
 #include "daemon/runtime/actor_system.h"
+#include "daemon/runtime/addresses.h"
 #include "daemon/runtime/cell.h"
 #include "troupe/abi.h"
 #include "troupe/wire.h"
@@ -187,16 +187,15 @@ absl::Status ActorSystem::SetSenderFromRemote(Message& message, std::string_view
       return absl::OkStatus();
     }
   }
-  // troupe://NODE/ID; the local part is ParseExternalAddress's business (an id
-  // this node never handed out is refused), a remote one needs no transport.
-  constexpr std::string_view kScheme = "troupe://";
-  std::string_view rest = from_address.substr(0, kScheme.size()) == kScheme
-                              ? from_address.substr(kScheme.size())
-                              : std::string_view();
-  size_t slash = rest.rfind('/');
-  std::string_view node = slash == std::string_view::npos ? rest : rest.substr(0, slash);
+  // The local part is ParseExternalAddress's business (an id this node never
+  // handed out is refused), a remote one needs no transport.
+  absl::StatusOr<AddressParts> parts = SplitAddress(from_address);
+  if (!parts.ok()) {
+    return absl::InvalidArgumentError(
+        troupe::StrCat("bad sender address: ", parts.status().message()));
+  }
   ActorRef sender;
-  if (node == options_.node_name || slash == std::string_view::npos) {
+  if (parts->node == options_.node_name) {
     absl::StatusOr<ActorRef> local = ParseExternalAddress(from_address);
     if (!local.ok()) {
       return absl::InvalidArgumentError(
@@ -204,15 +203,7 @@ absl::Status ActorSystem::SetSenderFromRemote(Message& message, std::string_view
     }
     sender = *std::move(local);
   } else {
-    std::string_view id_text = rest.substr(slash + 1);
-    uint64_t id = 0;
-    auto [end, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
-    if (node.empty() || id_text.empty() || ec != std::errc() ||
-        end != id_text.data() + id_text.size() || id == 0 || id >= kMaxActorId) {
-      return absl::InvalidArgumentError(
-          troupe::StrCat("bad sender address '", from_address, "'"));
-    }
-    sender = CanonicalRemoteCell(node, id);
+    sender = CanonicalRemoteCell(parts->node, parts->id);
   }
   message.SetSender(sender.get());
   ActorRef replaced;

@@ -6,8 +6,9 @@
 
 #include "absl/strings/str_format.h"
 #include "daemon/common/strings.h"
-#include "daemon/service/grpc_status.h"
+#include "daemon/service/hosting_protos.h"
 #include "daemon/service/message_checks.h"
+#include "proto/grpc_status.h"
 
 namespace troupe::service {
 namespace {
@@ -91,7 +92,7 @@ grpc::Status AdminService::LoadUpload(grpc::ServerContext* context,
 grpc::Status AdminService::Answer(absl::StatusOr<hosting::LoadOutcome> outcome,
                                   v1::LoadResponse* response) {
   if (!outcome.ok()) return ToGrpcStatus(outcome.status());
-  *response->mutable_bundle() = std::move(outcome->bundle);
+  *response->mutable_bundle() = ToProto(outcome->bundle);
   response->set_already_loaded(outcome->already_loaded);
   for (std::string& change : outcome->changes) response->add_changes(std::move(change));
   return grpc::Status::OK;
@@ -108,7 +109,9 @@ grpc::Status AdminService::Unload(grpc::ServerContext* context, const v1::Unload
   if (!outcome.ok()) {
     return ToGrpcStatus(BoundInputInError(outcome.status(), request->target()));
   }
-  for (v1::BundleInfo& info : outcome->unloaded) *response->add_unloaded() = std::move(info);
+  for (const hosting::BundleInfo& info : outcome->unloaded) {
+    *response->add_unloaded() = ToProto(info);
+  }
   for (std::string& change : outcome->changes) response->add_changes(std::move(change));
   return grpc::Status::OK;
 }
@@ -116,13 +119,13 @@ grpc::Status AdminService::Unload(grpc::ServerContext* context, const v1::Unload
 grpc::Status AdminService::List(grpc::ServerContext* context, const v1::ListRequest* request,
                                 v1::ListResponse* response) {
   if (grpc::Status allowed = auth_->Check(*context); !allowed.ok()) return allowed;
-  for (v1::BundleInfo& info : host_->List(request->group())) {
-    *response->add_bundles() = std::move(info);
+  for (const hosting::BundleInfo& info : host_->List(request->group())) {
+    *response->add_bundles() = ToProto(info);
   }
   // Recorded but not running (failed to restore, or held back after crash
   // loops): listed with the reason in `failure`.
-  for (v1::BundleInfo& info : host_->NotRestored(request->group())) {
-    *response->add_bundles() = std::move(info);
+  for (const hosting::BundleInfo& info : host_->NotRestored(request->group())) {
+    *response->add_bundles() = ToProto(info);
   }
   return grpc::Status::OK;
 }
@@ -178,7 +181,9 @@ grpc::Status AdminService::Status(grpc::ServerContext* context, const v1::Status
   info->set_clients(facts_->open_streams ? facts_->open_streams() : 0);
   for (const std::string& listener : facts_->listeners) info->add_listeners(listener);
   for (const std::string& name : system.global_names) info->add_global_names(name);
-  for (v1::BundleInfo& bundle : host_->List()) *response->add_bundles() = std::move(bundle);
+  for (const hosting::BundleInfo& bundle : host_->List()) {
+    *response->add_bundles() = ToProto(bundle);
+  }
   for (const runtime::ActorStatus& actor : system_->ListActors()) {
     // The daemon's own plumbing (client streams, ask reply addresses) is not
     // the user's business.
@@ -198,10 +203,10 @@ grpc::Status AdminService::Role(grpc::ServerContext* context, const v1::RoleRequ
   if (request->role().empty()) {
     return ToGrpcStatus(absl::InvalidArgumentError("role lookup needs a role name"));
   }
-  absl::StatusOr<std::vector<v1::ManagedActor>> actors =
+  absl::StatusOr<std::vector<hosting::ManagedActor>> actors =
       host_->Role(request->role(), request->group());
   if (!actors.ok()) return ToGrpcStatus(actors.status());
-  for (v1::ManagedActor& actor : *actors) *response->add_actors() = std::move(actor);
+  for (const hosting::ManagedActor& actor : *actors) *response->add_actors() = ToProto(actor);
   return grpc::Status::OK;
 }
 

@@ -23,16 +23,13 @@ absl::StatusOr<std::string> CreateToken(const std::string& path) {
   if (sodium_init() < 0) return absl::InternalError("libsodium failed to initialize");
   unsigned char raw[32];
   randombytes_buf(raw, sizeof raw);
-  char hex[2 * sizeof raw + 1];
-  sodium_bin2hex(hex, sizeof hex, raw, sizeof raw);
+  std::string token = Hex(raw, sizeof raw);
   sodium_memzero(raw, sizeof raw);
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
     return absl::FailedPreconditionError(
         troupe::StrCat("cannot create client token ", path, ": ", ErrnoText(errno)));
   }
-  std::string token(hex, 2 * sizeof raw);
-  sodium_memzero(hex, sizeof hex);
   std::string line = token + "\n";
   absl::Status written = WriteAll(fd, line, path);
   sodium_memzero(line.data(), line.size());

@@ -11,8 +11,8 @@
 #include "daemon/common/logging.h"
 #include "daemon/common/mutex.h"
 #include "daemon/common/strings.h"
-#include "daemon/service/grpc_status.h"
 #include "daemon/service/message_checks.h"
+#include "proto/grpc_status.h"
 
 namespace troupe::service {
 

@@ -8,10 +8,12 @@
 #include <string>
 #include <utility>
 
+#include "daemon/common/status_macros.h"
+#include "daemon/hosting/requirements.h"
 #include "daemon/service/client_stream.h"
-#include "daemon/service/grpc_status.h"
 #include "daemon/service/message_checks.h"
 #include "daemon/service/request_bytes.h"
+#include "proto/grpc_status.h"
 
 namespace troupe::service {
 namespace {
@@ -285,7 +287,8 @@ absl::StatusOr<std::string> MessagingService::CreateClaimingName(
 
 absl::StatusOr<std::string> MessagingService::CreateHere(const v1::CreateActorRequest& request) {
   runtime::CreateOptions options;
-  options.requirements_json = request.requirements_json();
+  TROUPE_ASSIGN_OR_RETURN(options.requirements,
+                          hosting::RequirementsFromProto(request.requirements(), "requirements"));
   options.global_name = request.global_name();
   absl::StatusOr<runtime::ActorRef> actor =
       host_->CreateActor(request.group(), request.class_name(), options);

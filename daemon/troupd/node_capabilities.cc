@@ -5,7 +5,7 @@
 
 #include <thread>
 
-#include "daemon/common/json_value.h"
+#include "daemon/common/json.h"
 #include "daemon/common/logging.h"
 #include "daemon/common/strings.h"
 #include "daemon/config/capabilities.h"
@@ -43,12 +43,15 @@ unsigned long long MemoryBytes() {
 }  // namespace
 
 std::vector<std::pair<std::string, std::string>> NodeFacts(std::string_view troupe_version) {
+  const auto quote = [](std::string_view text) {
+    return JsonText(nlohmann::json(std::string(text)));
+  };
   return {
-      {"troupe.host", JsonQuote(HostName())},
+      {"troupe.host", quote(HostName())},
       {"troupe.cores", troupe::StrCat(UsableCores())},
       {"troupe.memory_bytes", troupe::StrCat(MemoryBytes())},
-      {"troupe.version", JsonQuote(troupe_version)},
-      {"troupe.abi_version", JsonQuote(troupe::StrCat(TROUPE_ABI_MAJOR, ".", TROUPE_ABI_MINOR))},
+      {"troupe.version", quote(troupe_version)},
+      {"troupe.abi_version", quote(troupe::StrCat(TROUPE_ABI_MAJOR, ".", TROUPE_ABI_MINOR))},
   };
 }
 

@@ -30,7 +30,6 @@
 #include "daemon/common/strings.h"
 #include "director/commands/commands.h"
 #include "director/troupd_unit_template.h"  // generated: kTroupdUnitTemplate
-#include "troupe/json.h"
 
 extern char** environ;
 
@@ -303,15 +302,12 @@ int Bootstart(Context& ctx, const BootstartOptions& options) {
     report.Add(troupe::StrCat("skipped systemctl start ", unit_name, " (--no-start)"));
 
   if (ctx.json()) {
-    std::vector<std::string> steps;
-    for (const std::string& step : report.steps) steps.push_back(json::Quote(step));
-    return ctx.PrintJson(JsonObject()
-                             .Add("unit", unit_path)
-                             .Add("bindir", *bindir)
-                             .Add("dir", troupe_dir)
-                             .Add("socket", socket_value)
-                             .Add("systemctl", live)
-                             .AddRaw("steps", JsonArray(steps)));
+    return ctx.PrintJson(Json{{"unit", unit_path},
+                              {"bindir", *bindir},
+                              {"dir", troupe_dir},
+                              {"socket", socket_value},
+                              {"systemctl", live},
+                              {"steps", report.steps}});
   }
   for (const std::string& step : report.steps) ctx.out() << step << "\n";
   return kExitOk;

@@ -28,7 +28,6 @@
 #include "daemon/common/strings.h"
 #include "director/commands/commands.h"
 #include "director/commands/daemon_client.h"
-#include "troupe/json.h"
 
 namespace troupe::director {
 namespace {
@@ -85,13 +84,12 @@ absl::StatusOr<std::vector<std::string>> ReadDepsFile(const std::string& deps_pa
   while (start <= text->size()) {
     size_t end = text->find('\n', start);
     if (end == std::string::npos) end = text->size();
-    std::string line = text->substr(start, end - start);
+    std::string_view line = std::string_view(*text).substr(start, end - start);
     start = end + 1;
-    if (const size_t hash = line.find('#'); hash != std::string::npos) line.resize(hash);
-    const size_t first = line.find_first_not_of(" \t\r");
-    if (first == std::string::npos) continue;
-    line = line.substr(first, line.find_last_not_of(" \t\r") - first + 1);
-    paths.push_back(fs::path(line).is_absolute() ? line : (base / line).string());
+    line = Trim(line.substr(0, line.find('#')));
+    if (line.empty()) continue;
+    const fs::path path(line);
+    paths.push_back(path.is_absolute() ? path.string() : (base / path).string());
   }
   return paths;
 }
@@ -342,21 +340,16 @@ int Gensrc(Context& ctx, const GensrcOptions& options) {
   const bool trusted_here =
       bundle::TrustStore(config.trusted_keys_dir()).Find(verified->key_id).ok();
   if (ctx.json()) {
-    std::vector<std::string> quoted;
-    for (const std::string& d : deleted) quoted.push_back(json::Quote(d));
-    std::vector<std::string> quoted_spared;
-    for (const std::string& k : spared) quoted_spared.push_back(json::Quote(k));
-    return ctx.PrintJson(JsonObject()
-                             .Add("path", path)
-                             .Add("group", manifest.group())
-                             .Add("version", manifest.version())
-                             .Add("hash", verified->source_hash)
-                             .Add("key_id", verified->key_id)
-                             .Add("unchanged", unchanged)
-                             .Add("key_trusted_here", trusted_here)
-                             .Add("keep_limit", uint64_t{keep})
-                             .AddRaw("deleted", JsonArray(quoted))
-                             .AddRaw("kept_loaded", JsonArray(quoted_spared)));
+    return ctx.PrintJson(Json{{"path", path},
+                              {"group", manifest.group()},
+                              {"version", manifest.version()},
+                              {"hash", verified->source_hash},
+                              {"key_id", verified->key_id},
+                              {"unchanged", unchanged},
+                              {"key_trusted_here", trusted_here},
+                              {"keep_limit", uint64_t{keep}},
+                              {"deleted", Json(deleted)},
+                              {"kept_loaded", Json(spared)}});
   }
   ctx.out() << (unchanged ? "unchanged " : "wrote ") << path << " (hash " << verified->source_hash
             << ", key " << verified->key_id << ")\n";
@@ -414,14 +407,12 @@ int FailVerify(Context& ctx, const absl::Status& status) {
   return ctx.Fail(status);
 }
 
-JsonObject Describe(const std::string& path, const bundle::VerifiedBundle& b) {
-  JsonObject object;
-  object.Add("path", path)
-      .Add("group", b.manifest.group())
-      .Add("version", b.manifest.version())
-      .Add("hash", b.source_hash)
-      .Add("key_id", b.key_id);
-  return object;
+Json Describe(const std::string& path, const bundle::VerifiedBundle& b) {
+  return Json{{"path", path},
+              {"group", b.manifest.group()},
+              {"version", b.manifest.version()},
+              {"hash", b.source_hash},
+              {"key_id", b.key_id}};
 }
 
 void PrintVerifiedLine(Context& ctx, const std::string& path, const bundle::VerifiedBundle& b) {
@@ -451,19 +442,19 @@ int Tlsinfo(Context& ctx, const std::string& file, const std::string& what) {
   uint64_t total = 0;
   for (const bundle::VerifiedEntry& entry : b->entries) total += entry.size;
   if (ctx.json()) {
-    std::vector<std::string> entries;
+    Json entries = Json::array();
     for (const bundle::VerifiedEntry& entry : b->entries) {
-      entries.push_back(JsonObject()
-                            .Add("name", entry.name)
-                            .Add("size", entry.size)
-                            .Add("blake2b", entry.blake2b)
-                            .str());
+      entries.push_back(
+          Json{{"name", entry.name}, {"size", entry.size}, {"blake2b", entry.blake2b}});
     }
-    JsonObject object = Describe(*path, *b);
-    const std::string manifest_json = bundle::ManifestToJson(b->manifest);
-    if (json::IsValid(manifest_json)) object.AddRaw("manifest", CompactJson(manifest_json));
-    object.Add("total_bytes", total).AddRaw("entries", JsonArray(entries));
-    return ctx.PrintJson(std::move(object));
+    Json object = Describe(*path, *b);
+    if (absl::StatusOr<Json> manifest = ParseOrderedJson(bundle::ManifestToJson(b->manifest));
+        manifest.ok()) {
+      object["manifest"] = *std::move(manifest);
+    }
+    object["total_bytes"] = total;
+    object["entries"] = std::move(entries);
+    return ctx.PrintJson(object);
   }
   PrintVerifiedLine(ctx, *path, *b);
   if (what == "contents") {
@@ -530,28 +521,26 @@ int Avail(Context& ctx) {
     rows.push_back(std::move(row));
   }
   if (ctx.json()) {
-    std::vector<std::string> groups;
+    Json groups = Json::array();
     for (size_t i = 0; i < rows.size();) {
-      std::vector<std::string> bundles;
+      Json bundles = Json::array();
       size_t j = i;
       for (; j < rows.size() && rows[j].file.group == rows[i].file.group; ++j) {
-        JsonObject item;
-        item.Add("version", rows[j].file.version).Add("path", rows[j].file.path);
-        item.Add("valid", rows[j].problem.empty());
+        Json item = {{"version", rows[j].file.version},
+                     {"path", rows[j].file.path},
+                     {"valid", rows[j].problem.empty()}};
         if (rows[j].problem.empty()) {
-          item.Add("hash", rows[j].hash).Add("key_id", rows[j].key_id);
+          item["hash"] = rows[j].hash;
+          item["key_id"] = rows[j].key_id;
         } else {
-          item.Add("error", rows[j].problem);
+          item["error"] = rows[j].problem;
         }
-        bundles.push_back(item.str());
+        bundles.push_back(std::move(item));
       }
-      groups.push_back(JsonObject()
-                           .Add("group", rows[i].file.group)
-                           .AddRaw("bundles", JsonArray(bundles))
-                           .str());
+      groups.push_back(Json{{"group", rows[i].file.group}, {"bundles", std::move(bundles)}});
       i = j;
     }
-    return ctx.PrintJson(JsonObject().Add("dir", dir).AddRaw("groups", JsonArray(groups)));
+    return ctx.PrintJson(Json{{"dir", dir}, {"groups", groups}});
   }
   if (rows.empty()) {
     ctx.out() << "no bundles in " << dir << "\n";

@@ -10,16 +10,10 @@
 
 #include <CLI/CLI.hpp>
 
-#include "daemon/common/json_value.h"
 #include "daemon/common/strings.h"
 #include "director/commands/commands.h"
 #include "director/commands/daemon_client.h"
 #include "director/commands/daemon_commands.h"
-#include "google/protobuf/descriptor.h"
-#include "google/protobuf/message.h"
-#include "google/protobuf/struct.pb.h"
-#include "google/protobuf/util/json_util.h"
-#include "troupe/json.h"
 
 namespace troupe::director {
 namespace {
@@ -34,46 +28,27 @@ struct CapabilityOptions {
   bool unset = false;
 };
 
-// The value of field `name` of `object` as JSON, or NotFound. Goes through
-// reflection (code inside libprotobuf) rather than Struct::fields(): the
-// inline protobuf Map code, compiled with -fsanitize=thread, crashes on a map
-// the uninstrumented library built.
-absl::StatusOr<std::string> StructFieldJson(const google::protobuf::Struct& object,
-                                            const std::string& name) {
-  const google::protobuf::Reflection* reflection = object.GetReflection();
-  const google::protobuf::FieldDescriptor* fields =
-      object.GetDescriptor()->FindFieldByName("fields");
-  const int count = reflection->FieldSize(object, fields);
-  for (int i = 0; i < count; ++i) {
-    const google::protobuf::Message& entry = reflection->GetRepeatedMessage(object, fields, i);
-    const google::protobuf::Descriptor* entry_type = entry.GetDescriptor();
-    if (entry.GetReflection()->GetString(entry, entry_type->FindFieldByName("key")) != name) {
-      continue;
-    }
-    std::string json;
-    if (!google::protobuf::util::MessageToJsonString(
-             entry.GetReflection()->GetMessage(entry, entry_type->FindFieldByName("value")), &json)
-             .ok()) {
-      return absl::InternalError(troupe::StrCat("cannot print capability ", name));
-    }
-    return json;
+// troupd's capabilities, a JSON object of name -> value (members in troupd's
+// order; of repeated names the last counts), or Internal.
+absl::StatusOr<Json> CapabilitiesObject(const v1::GetCapabilitiesResponse& response) {
+  absl::StatusOr<Json> all = ParseOrderedJson(response.json());
+  if (!all.ok() || !all->is_object()) {
+    return absl::InternalError(
+        troupe::StrCat("troupd sent capabilities that are not a JSON object: ", response.json()));
   }
-  return absl::NotFoundError(name);
+  return all;
 }
 
 // One line per capability, sorted by name: `name = value`, the daemon's own
 // marked `(read-only)`.
 int PrintCapabilities(Context& ctx, const v1::GetCapabilitiesResponse& response) {
-  absl::StatusOr<JsonValue> all = JsonValue::Parse(response.json());
-  if (!all.ok() || !all->is_object()) {
-    return ctx.Fail(absl::InternalError(
-        troupe::StrCat("troupd sent capabilities that are not a JSON object: ", response.json())));
-  }
-  std::map<std::string, std::string> lines;  // sorted; of repeated names the last
+  absl::StatusOr<Json> all = CapabilitiesObject(response);
+  if (!all.ok()) return ctx.Fail(all.status());
+  std::map<std::string, std::string> lines;  // sorted by name
   size_t width = 0;
-  for (const JsonValue::Member& member : all->object()) {
-    lines[member.first] = member.second.ToJson();
-    width = std::max(width, member.first.size());
+  for (const auto& [name, value] : all->items()) {
+    lines[name] = JsonText(value);
+    width = std::max(width, name.size());
   }
   if (lines.empty()) ctx.out() << "no capabilities\n";
   const std::set<std::string> read_only(response.read_only().begin(), response.read_only().end());
@@ -89,7 +64,7 @@ int CapabilitiesCommand(Context& ctx, const CapabilityOptions& options) {
     return ctx.Fail(absl::InvalidArgumentError("--unset takes a NAME and no VALUE_JSON"),
                     kExitUsage);
   }
-  if (!options.value.empty() && !json::IsValid(options.value)) {
+  if (!options.value.empty() && !ParseJson(options.value).ok()) {
     return ctx.Fail(absl::InvalidArgumentError(troupe::StrCat(
         "capability value '", options.value,
         "' is not JSON (quote strings: '\"eu-west\"'; numbers, true, false, objects, arrays "
@@ -119,20 +94,15 @@ int CapabilitiesCommand(Context& ctx, const CapabilityOptions& options) {
     if (ctx.json()) return PrintProtoJson(ctx, response);
     return PrintCapabilities(ctx, response);
   }
-  google::protobuf::Struct all;
-  if (!google::protobuf::util::JsonStringToMessage(response.json(), &all).ok()) {
-    return ctx.Fail(absl::InternalError(
-        troupe::StrCat("troupd sent capabilities that are not a JSON object: ", response.json())));
-  }
-  absl::StatusOr<std::string> value = StructFieldJson(all, options.name);
-  if (!value.ok()) {
+  absl::StatusOr<Json> all = CapabilitiesObject(response);
+  if (!all.ok()) return ctx.Fail(all.status());
+  const auto value = all->find(options.name);
+  if (value == all->end()) {
     return ctx.Fail(absl::NotFoundError(troupe::StrCat("troupd has no capability '", options.name,
                                                        "' (all: `director capabilities`)")));
   }
-  if (ctx.json()) {
-    return ctx.PrintJson(JsonObject().Add("name", options.name).AddRaw("value", *value));
-  }
-  ctx.out() << *value << "\n";
+  if (ctx.json()) return ctx.PrintJson(Json{{"name", options.name}, {"value", *value}});
+  ctx.out() << JsonText(*value) << "\n";
   return kExitOk;
 }
 

@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "daemon/common/json.h"
 #include "daemon/config/config.h"
 
 namespace CLI {
@@ -51,27 +52,9 @@ struct GlobalOptions {
   bool json = false;
 };
 
-// A JSON object built field by field; values are quoted with troupe/json.h.
-class JsonObject {
- public:
-  JsonObject& Add(std::string_view key, std::string_view value);
-  JsonObject& Add(std::string_view key, const char* value) {
-    return Add(key, std::string_view(value));
-  }
-  JsonObject& Add(std::string_view key, uint64_t value);
-  JsonObject& Add(std::string_view key, int value) { return Add(key, uint64_t(value)); }
-  JsonObject& Add(std::string_view key, bool value);
-  // `json` must already be JSON text (an object or array).
-  JsonObject& AddRaw(std::string_view key, std::string_view json);
-  std::string str() const { return "{" + body_ + "}"; }
-
- private:
-  void Key(std::string_view key);
-  std::string body_;
-};
-std::string JsonArray(const std::vector<std::string>& json_values);
-// `json` without whitespace outside strings (one line).
-std::string CompactJson(std::string_view json);
+// JSON output is built as nlohmann::ordered_json (members print in the order
+// added) and printed with troupe::JsonText (daemon/common/json.h).
+using Json = nlohmann::ordered_json;
 
 // Everything a running command needs. Output goes through here so that
 // --json and the error format are handled once.
@@ -89,8 +72,8 @@ class Context {
   // Prints `status` ("director: <message>" on stderr; with --json also an
   // error object on stdout) and returns its exit code (or `code` when given).
   int Fail(const absl::Status& status, int code = -1);
-  // Prints `object` plus "ok": true as one line (for --json).
-  int PrintJson(JsonObject object);
+  // Prints "ok": true and then the members of `object` as one line (for --json).
+  int PrintJson(const Json& object);
 
  private:
   GlobalOptions options_;

@@ -14,7 +14,6 @@
 
 #include "daemon/common/strings.h"
 #include "director/commands/commands.h"
-#include "troupe/json.h"
 
 namespace troupe::director {
 
@@ -60,67 +59,6 @@ std::string ExitCodeHelp() {
          "loaded/ and run/ (troupd's socket and, with `director start`, its log).";
 }
 
-void JsonObject::Key(std::string_view key) {
-  if (!body_.empty()) body_ += ",";
-  body_ += json::Quote(key);
-  body_ += ":";
-}
-
-JsonObject& JsonObject::Add(std::string_view key, std::string_view value) {
-  Key(key);
-  body_ += json::Quote(value);
-  return *this;
-}
-
-JsonObject& JsonObject::Add(std::string_view key, uint64_t value) {
-  Key(key);
-  body_ += std::to_string(value);
-  return *this;
-}
-
-JsonObject& JsonObject::Add(std::string_view key, bool value) {
-  Key(key);
-  body_ += value ? "true" : "false";
-  return *this;
-}
-
-JsonObject& JsonObject::AddRaw(std::string_view key, std::string_view json) {
-  Key(key);
-  body_ += json;
-  return *this;
-}
-
-std::string CompactJson(std::string_view json) {
-  std::string out;
-  bool in_string = false;
-  for (size_t i = 0; i < json.size(); ++i) {
-    const char c = json[i];
-    if (in_string) {
-      out += c;
-      if (c == '\\' && i + 1 < json.size()) {
-        out += json[++i];
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-      out += c;
-    } else if (c != ' ' && c != '\n' && c != '\r' && c != '\t') {
-      out += c;
-    }
-  }
-  return out;
-}
-
-std::string JsonArray(const std::vector<std::string>& json_values) {
-  std::string out = "[";
-  for (size_t i = 0; i < json_values.size(); ++i) {
-    if (i > 0) out += ",";
-    out += json_values[i];
-  }
-  return out + "]";
-}
-
 const config::Config& Context::config() {
   if (config_ == nullptr) {
     config_ = std::make_unique<config::Config>(config::Config::Load(options_.dir));
@@ -133,19 +71,20 @@ int Context::Fail(const absl::Status& status, int code) {
   if (code == kExitOk) code = kExitInternal;  // a failure never exits 0
   err_ << "director: " << status.message() << "\n";
   if (options_.json) {
-    out_ << JsonObject()
-                .Add("ok", false)
-                .Add("exit_code", code)
-                .Add("error", std::string_view(status.message().data(), status.message().size()))
-                .str()
+    out_ << JsonText(Json{{"ok", false},
+                          {"exit_code", code},
+                          {"error", std::string(status.message().data(), status.message().size())}})
          << "\n";
   }
   return code;
 }
 
-int Context::PrintJson(JsonObject object) {
-  const std::string body = object.str();  // "{...}"
-  out_ << "{\"ok\":true" << (body.size() > 2 ? "," : "") << body.substr(1) << "\n";
+int Context::PrintJson(const Json& object) {
+  Json out = {{"ok", true}};
+  if (object.is_object()) {
+    for (const auto& [name, value] : object.items()) out[name] = value;
+  }
+  out_ << JsonText(out) << "\n";
   return kExitOk;
 }
 

@@ -30,14 +30,13 @@ int ShowConfig(Context& ctx) {
     rows.push_back({value.name, value.value, value.source, value.problem});
   }
   if (ctx.json()) {
-    std::vector<std::string> items;
+    Json items = Json::array();
     for (const Row& row : rows) {
-      JsonObject item;
-      item.Add("name", row.name).Add("value", row.value).Add("source", row.source);
-      if (!row.problem.empty()) item.Add("problem", row.problem);
-      items.push_back(item.str());
+      Json item = {{"name", row.name}, {"value", row.value}, {"source", row.source}};
+      if (!row.problem.empty()) item["problem"] = row.problem;
+      items.push_back(std::move(item));
     }
-    return ctx.PrintJson(JsonObject().AddRaw("settings", JsonArray(items)));
+    return ctx.PrintJson(Json{{"settings", items}});
   }
   size_t width = 0;
   for (const Row& row : rows) width = std::max(width, row.name.size());
@@ -60,17 +59,13 @@ int CheckConfig(Context& ctx) {
       bundle::TrustStore(config.trusted_keys_dir()).List();
   if (!keys.ok()) problems.push_back(std::string(keys.status().message()));
   if (ctx.json()) {
-    std::vector<std::string> quoted;
-    for (const std::string& problem : problems) {
-      quoted.push_back(JsonObject().Add("problem", problem).str());
-    }
-    const std::string body = JsonObject()
-                                 .Add("ok", problems.empty())
-                                 .Add("exit_code", problems.empty() ? 0 : int{kExitInvalidConfig})
-                                 .Add("dir", config.dir())
-                                 .AddRaw("problems", JsonArray(quoted))
-                                 .str();
-    ctx.out() << body << "\n";
+    Json listed = Json::array();
+    for (const std::string& problem : problems) listed.push_back(Json{{"problem", problem}});
+    ctx.out() << JsonText(Json{{"ok", problems.empty()},
+                               {"exit_code", problems.empty() ? 0 : int{kExitInvalidConfig}},
+                               {"dir", config.dir()},
+                               {"problems", listed}})
+              << "\n";
   } else if (problems.empty()) {
     ctx.out() << "configuration in " << config.dir() << " is valid\n";
   } else {

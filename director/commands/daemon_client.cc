@@ -17,6 +17,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
+#include "proto/grpc_status.h"
 
 namespace troupe::director {
 namespace {
@@ -189,10 +190,7 @@ absl::Status DaemonError(const absl::Status& status, std::string_view what, std:
 
 absl::Status DaemonClient::Error(const grpc::Status& status, std::string_view what,
                                  absl::Duration deadline) const {
-  // The codes share numbers (the daemon's ToGrpcStatus maps them 1:1).
-  return DaemonError(
-      absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message()),
-      what, socket_, deadline);
+  return DaemonError(FromGrpcStatus(status), what, socket_, deadline);
 }
 
 absl::StatusOr<std::string> ProtoToJson(const google::protobuf::Message& message) {
@@ -208,16 +206,23 @@ absl::StatusOr<std::string> ProtoToJson(const google::protobuf::Message& message
   return json;
 }
 
-int PrintProtoJson(Context& ctx, const google::protobuf::Message& message,
-                   const JsonObject& extra) {
+absl::StatusOr<Json> ParseProtoJson(const google::protobuf::Message& message) {
   absl::StatusOr<std::string> printed = ProtoToJson(message);
-  if (!printed.ok()) return ctx.Fail(printed.status());
-  const std::string& json = *printed;
-  const std::string extra_json = extra.str();  // "{...}"
-  ctx.out() << "{\"ok\":true";
-  if (extra_json.size() > 2) ctx.out() << "," << extra_json.substr(1, extra_json.size() - 2);
-  ctx.out() << (json.size() > 2 ? "," : "") << json.substr(1) << "\n";
-  return kExitOk;
+  if (!printed.ok()) return printed.status();
+  absl::StatusOr<Json> parsed = ParseOrderedJson(*printed);
+  if (!parsed.ok()) {
+    return absl::InternalError(
+        troupe::StrCat("cannot read the daemon's answer as JSON: ", parsed.status().message()));
+  }
+  return parsed;
+}
+
+int PrintProtoJson(Context& ctx, const google::protobuf::Message& message, const Json& extra) {
+  absl::StatusOr<Json> fields = ParseProtoJson(message);
+  if (!fields.ok()) return ctx.Fail(fields.status());
+  Json out = extra.is_object() ? extra : Json::object();
+  for (const auto& [name, value] : fields->items()) out[name] = value;
+  return ctx.PrintJson(out);
 }
 
 absl::StatusOr<std::vector<std::string>> LoadedHashesIfRunning(Context& ctx,

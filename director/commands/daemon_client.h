@@ -177,10 +177,13 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& socket, bool fast_
 // as PrintProtoJson prints it.
 absl::StatusOr<std::string> ProtoToJson(const google::protobuf::Message& message);
 
-// Prints `message` as JSON (field names as in the .proto, every field) with
-// "ok": true and the fields of `extra` added, as one line.
+// `message` as ProtoToJson prints it, parsed (members in the .proto's order).
+absl::StatusOr<Json> ParseProtoJson(const google::protobuf::Message& message);
+
+// Prints "ok": true, the members of `extra`, then `message` as JSON (field
+// names as in the .proto, every field), as one line.
 int PrintProtoJson(Context& ctx, const google::protobuf::Message& message,
-                   const JsonObject& extra = JsonObject());
+                   const Json& extra = Json::object());
 
 // The source hashes of the bundles loaded in the troupd that answers on the
 // configured socket; empty when none answers (or the setting is invalid). An

@@ -56,10 +56,8 @@ int ConventionKeygen(Context& ctx, const KeygenOptions& options) {
   }
   if (!key.ok()) return ctx.Fail(key.status());
   if (ctx.json()) {
-    return ctx.PrintJson(JsonObject()
-                             .Add("convention_key", path)
-                             .Add("fingerprint", key->Fingerprint())
-                             .Add("replaced", replaced));
+    return ctx.PrintJson(Json{
+        {"convention_key", path}, {"fingerprint", key->Fingerprint()}, {"replaced", replaced}});
   }
   ctx.out() << (replaced ? "replaced " : "wrote ") << path
             << " (convention key, mode 0600, fingerprint " << key->Fingerprint() << ")\n"
@@ -85,10 +83,8 @@ int Keygen(Context& ctx, const KeygenOptions& options) {
   const std::string secret_path = troupe::StrCat(dir, "/", options.name, ".key");
   const std::string public_path = troupe::StrCat(dir, "/", options.name, ".pub");
   if (ctx.json()) {
-    return ctx.PrintJson(JsonObject()
-                             .Add("key_id", key_id)
-                             .Add("secret_key", secret_path)
-                             .Add("public_key", public_path));
+    return ctx.PrintJson(
+        Json{{"key_id", key_id}, {"secret_key", secret_path}, {"public_key", public_path}});
   }
   ctx.out() << "wrote " << secret_path << " (secret, mode 0600) and " << public_path << "\n"
             << "key id " << key_id << "\n"
@@ -103,7 +99,7 @@ int Trust(Context& ctx, const std::string& public_key_path) {
   absl::StatusOr<std::string> key_id = store.Trust(public_key_path);
   if (!key_id.ok()) return ctx.Fail(key_id.status());
   if (ctx.json()) {
-    return ctx.PrintJson(JsonObject().Add("key_id", *key_id).Add("store", store.dir()));
+    return ctx.PrintJson(Json{{"key_id", *key_id}, {"store", store.dir()}});
   }
   ctx.out() << "trusted key " << *key_id << " (in " << store.dir() << ")\n";
   return kExitOk;
@@ -119,7 +115,7 @@ int Untrust(Context& ctx, const std::string& key_id) {
   const bundle::TrustStore store(ctx.config().trusted_keys_dir());
   if (absl::Status s = store.Untrust(key_id); !s.ok()) return ctx.Fail(s);
   if (ctx.json()) {
-    return ctx.PrintJson(JsonObject().Add("key_id", key_id).Add("store", store.dir()));
+    return ctx.PrintJson(Json{{"key_id", key_id}, {"store", store.dir()}});
   }
   ctx.out() << "untrusted key " << key_id << " (removed from " << store.dir() << ")\n";
   return kExitOk;

@@ -105,7 +105,7 @@ int ShutdownCommand(Context& ctx, const ShutdownOptions& options) {
   }
   if (ctx.json()) {
     return ctx.PrintJson(
-        JsonObject().Add("socket", c.client->socket()).Add("pid", static_cast<uint64_t>(pid)));
+        Json{{"socket", c.client->socket()}, {"pid", static_cast<uint64_t>(pid)}});
   }
   ctx.out() << "troupd stopped";
   if (pid > 0) ctx.out() << " (pid " << pid << ")";
@@ -217,10 +217,8 @@ absl::Status WaitForDaemon(pid_t pid, const std::string& socket, absl::Duration 
 
 int AlreadyRunning(Context& ctx, const std::string& socket, pid_t pid) {
   if (ctx.json()) {
-    return ctx.PrintJson(JsonObject()
-                             .Add("already_running", true)
-                             .Add("pid", static_cast<uint64_t>(pid))
-                             .Add("socket", socket));
+    return ctx.PrintJson(Json{
+        {"already_running", true}, {"pid", static_cast<uint64_t>(pid)}, {"socket", socket}});
   }
   ctx.out() << "troupd is already running on " << socket;
   if (pid > 0) ctx.out() << " (pid " << pid << ")";
@@ -302,12 +300,10 @@ int StartCommand(Context& ctx, const StartOptions& options) {
               << "; the end of " << log << ":\n"
               << LogTail(log, log_start, 20);
     if (ctx.json()) {
-      ctx.out() << JsonObject()
-                       .Add("ok", false)
-                       .Add("exit_code", int{kExitInternal})
-                       .Add("error", StatusText(up))
-                       .Add("log", log)
-                       .str()
+      ctx.out() << JsonText(Json{{"ok", false},
+                                 {"exit_code", int{kExitInternal}},
+                                 {"error", StatusText(up)},
+                                 {"log", log}})
                 << "\n";
     }
     return kExitInternal;
@@ -318,11 +314,10 @@ int StartCommand(Context& ctx, const StartOptions& options) {
                        "; stop it with `director shutdown` or kill ", pid, ")")));
   }
   if (ctx.json()) {
-    return ctx.PrintJson(JsonObject()
-                             .Add("already_running", false)
-                             .Add("pid", static_cast<uint64_t>(pid))
-                             .Add("socket", *socket)
-                             .Add("log", log));
+    return ctx.PrintJson(Json{{"already_running", false},
+                              {"pid", static_cast<uint64_t>(pid)},
+                              {"socket", *socket},
+                              {"log", log}});
   }
   ctx.out() << "troupd started (pid " << pid << "), socket " << *socket << ", log " << log << "\n";
   return kExitOk;

@@ -156,7 +156,7 @@ int LoadCommand(Context& ctx, const LoadOptions& options) {
   absl::StatusOr<v1::LoadResponse> response =
       SendLoad(*c.client, *path, options.by_path, LoadDeadline(ctx));
   if (!response.ok()) return ctx.Fail(response.status());
-  if (ctx.json()) return PrintProtoJson(ctx, *response, JsonObject().Add("file", *path));
+  if (ctx.json()) return PrintProtoJson(ctx, *response, Json{{"file", *path}});
   const v1::BundleInfo& b = response->bundle();
   if (response->already_loaded()) {
     ctx.out() << "already loaded: " << Describe(b) << ", "
@@ -221,7 +221,7 @@ int RefreshCommand(Context& ctx, const RefreshOptions& options) {
 
   const absl::Duration load_deadline = LoadDeadline(ctx);
   int code = kExitOk;
-  std::vector<std::string> json_groups;
+  Json json_groups = Json::array();
   std::set<std::string> seen;
   for (const bundle::BundleFile& newest : *files) {
     if (!seen.insert(newest.group).second) continue;  // the first of a group is its newest
@@ -255,12 +255,10 @@ int RefreshCommand(Context& ctx, const RefreshOptions& options) {
         if (response.status().code() == absl::StatusCode::kUnavailable) {
           return code;  // the daemon went away; the other groups would fail too
         }
-        json_groups.push_back(JsonObject()
-                                  .Add("group", group)
-                                  .Add("action", action)
-                                  .Add("version", newest.version)
-                                  .Add("error", StatusText(response.status()))
-                                  .str());
+        json_groups.push_back(Json{{"group", group},
+                                   {"action", action},
+                                   {"version", newest.version},
+                                   {"error", StatusText(response.status())}});
         continue;
       }
       action = response->already_loaded() ? "none" : "loaded";
@@ -270,25 +268,22 @@ int RefreshCommand(Context& ctx, const RefreshOptions& options) {
                                   was == active.end() ? "not loaded" : was->second, ")");
     }
     if (ctx.json()) {
-      JsonObject item;
-      item.Add("group", group).Add("action", action).Add("version", newest.version);
-      item.Add("was", was == active.end() ? "" : was->second).Add("message", line);
-      json_groups.push_back(item.str());
+      json_groups.push_back(Json{{"group", group},
+                                 {"action", action},
+                                 {"version", newest.version},
+                                 {"was", was == active.end() ? "" : was->second},
+                                 {"message", line}});
     } else {
       ctx.out() << line << "\n";
     }
   }
   if (ctx.json()) {
     if (code != kExitOk) {
-      ctx.out() << JsonObject()
-                       .Add("ok", false)
-                       .Add("exit_code", code)
-                       .AddRaw("groups", JsonArray(json_groups))
-                       .str()
+      ctx.out() << JsonText(Json{{"ok", false}, {"exit_code", code}, {"groups", json_groups}})
                 << "\n";
       return code;
     }
-    return ctx.PrintJson(JsonObject().Add("dir", dir).AddRaw("groups", JsonArray(json_groups)));
+    return ctx.PrintJson(Json{{"dir", dir}, {"groups", json_groups}});
   }
   if (seen.empty()) ctx.out() << "no bundles in " << dir << "; nothing to do\n";
   return code;

@@ -19,7 +19,6 @@
 #include "director/commands/daemon_client.h"
 #include "troupe/abi.h"
 #include "troupe/client.h"
-#include "troupe/json.h"
 #include "troupe/wire.h"
 
 namespace troupe::director {
@@ -146,10 +145,9 @@ int TellCommand(Context& ctx, const MessageOptions& options) {
     return ctx.Fail(DaemonError(sent, troupe::StrCat("tell ", options.to), c.socket));
   }
   if (ctx.json()) {
-    return ctx.PrintJson(JsonObject()
-                             .Add("to", options.to)
-                             .Add("type", options.type)
-                             .Add("size", static_cast<uint64_t>(payload->size())));
+    return ctx.PrintJson(Json{{"to", options.to},
+                              {"type", options.type},
+                              {"size", static_cast<uint64_t>(payload->size())}});
   }
   ctx.out() << "sent " << options.type << " (" << payload->size() << " bytes) to " << options.to
             << "\n";
@@ -191,15 +189,15 @@ int AskCommand(Context& ctx, const MessageOptions& options) {
     return kExitOk;
   }
   if (ctx.json()) {
-    JsonObject object;
-    object.Add("type", reply->type).Add("from", reply->from);
-    object.Add("size", static_cast<uint64_t>(reply->payload.size()));
+    Json object = {{"type", reply->type},
+                   {"from", reply->from},
+                   {"size", static_cast<uint64_t>(reply->payload.size())}};
     if (text) {
-      object.Add("payload", reply->payload);
+      object["payload"] = reply->payload;
     } else {
-      object.Add("payload_base64", absl::Base64Escape(reply->payload));
+      object["payload_base64"] = absl::Base64Escape(reply->payload);
     }
-    return ctx.PrintJson(std::move(object));
+    return ctx.PrintJson(object);
   }
   ctx.out() << "reply from " << reply->from << " (type " << reply->type << ", "
             << reply->payload.size() << " bytes"
@@ -224,9 +222,10 @@ struct CreateOptions {
 constexpr absl::Duration kCreateDeadline = absl::Seconds(90);
 
 int CreateCommand(Context& ctx, const CreateOptions& options) {
-  // The daemon checks the requirements in full; text that is not JSON at all
-  // is refused here, before anything is called.
-  if (!options.requirements.empty() && !json::IsValid(options.requirements)) {
+  // Text that is not JSON at all is refused here; the client library turns
+  // the array into the manifest's Requirement messages (INVALID_ARGUMENT for
+  // JSON of another shape, also before any call) and the daemon checks them.
+  if (!options.requirements.empty() && !ParseJson(options.requirements).ok()) {
     return ctx.Fail(absl::InvalidArgumentError(troupe::StrCat(
         "--requirements is not JSON: ", options.requirements,
         " (expected an array as in a manifest, e.g. '[{\"capability\": \"gpu\", \"equals\": "
@@ -242,12 +241,10 @@ int CreateCommand(Context& ctx, const CreateOptions& options) {
                                 c.socket, kCreateDeadline));
   }
   if (ctx.json()) {
-    JsonObject object;
-    object.Add("address", *address)
-        .Add("group", options.group)
-        .Add("class_name", options.class_name);
-    if (!options.name.empty()) object.Add("global_name", options.name);
-    return ctx.PrintJson(std::move(object));
+    Json object = {
+        {"address", *address}, {"group", options.group}, {"class_name", options.class_name}};
+    if (!options.name.empty()) object["global_name"] = options.name;
+    return ctx.PrintJson(object);
   }
   ctx.out() << "created " << options.class_name << " at " << *address << "\n";
   return kExitOk;

@@ -173,12 +173,9 @@ int New(Context& ctx, const NewOptions& options) {
     written.push_back(path.string());
   }
   if (ctx.json()) {
-    std::vector<std::string> quoted;
-    for (const std::string& w : written) quoted.push_back(JsonObject().Add("path", w).str());
-    return ctx.PrintJson(JsonObject()
-                             .Add("dir", dir.string())
-                             .Add("group", options.name)
-                             .AddRaw("files", JsonArray(quoted)));
+    Json files = Json::array();
+    for (const std::string& w : written) files.push_back(Json{{"path", w}});
+    return ctx.PrintJson(Json{{"dir", dir.string()}, {"group", options.name}, {"files", files}});
   }
   ctx.out() << "created bundle project " << options.name << " in " << dir.string() << ":\n";
   for (const std::string& w : written) ctx.out() << "  " << w << "\n";

@@ -80,15 +80,15 @@ int StatusCommand(Context& ctx, const StatusOptions& options) {
     }
   }
   if (ctx.json()) {
-    JsonObject extra;
+    Json extra = Json::object();
     if (options.actor.empty()) {
-      absl::StatusOr<std::string> json = convention_problem.ok()
-                                             ? ProtoToJson(convention)
-                                             : absl::StatusOr<std::string>(convention_problem);
+      absl::StatusOr<Json> json = convention_problem.ok()
+                                      ? ParseProtoJson(convention)
+                                      : absl::StatusOr<Json>(convention_problem);
       if (json.ok()) {
-        extra.AddRaw("convention", *json);
+        extra["convention"] = *std::move(json);
       } else {
-        extra.Add("convention_error", StatusText(json.status()));
+        extra["convention_error"] = StatusText(json.status());
       }
     }
     return PrintProtoJson(ctx, response, extra);

@@ -11,9 +11,12 @@
 #include <thread>
 #include <utility>
 
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+
 #include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
-#include "sdk/client/grpc_status.h"
+#include "proto/grpc_status.h"
 #include "sdk/client/message_stream.h"
 #include "sdk/client/target.h"
 #include "troupe/v1/admin.grpc.pb.h"
@@ -21,7 +24,6 @@
 
 namespace troupe {
 
-using client_internal::FromGrpcStatus;
 using client_internal::MessageStream;
 using client_internal::Target;
 
@@ -30,6 +32,41 @@ namespace {
 constexpr absl::Duration kLongest = absl::Hours(24 * 365);
 
 std::string AsString(std::string_view text) { return std::string(text.data(), text.size()); }
+
+// The first line of a protobuf parser message, without a final period.
+std::string FirstLine(std::string_view message) {
+  std::string why = AsString(message.substr(0, message.find_first_of("\r\n")));
+  while (!why.empty() && (why.back() == ' ' || why.back() == '.')) why.pop_back();
+  return why;
+}
+
+// `json`, a JSON array of requirements as in a manifest, into `out` (the
+// wire form). Empty text (or only white space): none. InvalidArgument for
+// anything else, naming the problem; the daemon checks the rest (a
+// requirement without capability or condition).
+absl::Status ParseRequirements(std::string_view json,
+                               google::protobuf::RepeatedPtrField<v1::Requirement>* out) {
+  if (json.find_first_not_of(" \t\r\n") == std::string_view::npos) return absl::OkStatus();
+  google::protobuf::ListValue array;  // its JSON form is exactly a JSON array
+  if (!google::protobuf::util::JsonStringToMessage(AsString(json), &array).ok()) {
+    return absl::InvalidArgumentError(
+        "requirements: not a JSON array of requirements as in a manifest (e.g. "
+        "[{\"capability\": \"gpu\", \"equals\": true}])");
+  }
+  // An array, so the wrapper holds exactly it.
+  v1::ActorSpec spec;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  const auto parsed = google::protobuf::util::JsonStringToMessage(
+      absl::StrCat("{\"requirements\": ", AsString(json), "}"), &spec, options);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "requirements: not requirements as in a manifest: ",
+        FirstLine({parsed.message().data(), parsed.message().size()})));
+  }
+  out->Swap(spec.mutable_requirements());
+  return absl::OkStatus();
+}
 
 std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
   return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
@@ -195,11 +232,14 @@ void Client::AskAsync(std::string_view to, const Message& message, absl::Duratio
 absl::StatusOr<std::string> Client::CreateActor(std::string_view group, std::string_view class_name,
                                                 std::string_view requirements_json,
                                                 std::string_view global_name) {
-  if (absl::Status health = impl_->stream->health(); !health.ok()) return health;
   v1::CreateActorRequest request;
+  if (absl::Status parsed = ParseRequirements(requirements_json, request.mutable_requirements());
+      !parsed.ok()) {
+    return parsed;
+  }
+  if (absl::Status health = impl_->stream->health(); !health.ok()) return health;
   request.set_group(AsString(group));
   request.set_class_name(AsString(class_name));
-  request.set_requirements_json(AsString(requirements_json));
   request.set_global_name(AsString(global_name));
   v1::CreateActorResponse response;
   grpc::ClientContext context;

@@ -8,7 +8,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
-#include "sdk/client/grpc_status.h"
+#include "proto/grpc_status.h"
 
 namespace troupe::client_internal {
 namespace {

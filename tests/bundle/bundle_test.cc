@@ -403,6 +403,29 @@ TEST_F(BundleTest, VerifyBundleFileReadsAndNamesTheFile) {
   EXPECT_CONTAINS(std::string(untrusted.status().message()), path + ": signed by key ");
 }
 
+TEST_F(BundleTest, VerifyBundleFileRefusesAFifoAndAFileOverTheLimitBeforeReading) {
+  // Read through ReadSmallFile: a FIFO without a writer is refused at once
+  // (never waited on), a file over max_file_bytes by its size.
+  const std::string fifo = dir_.path() + "/fifo.troupe";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  absl::StatusOr<VerifiedBundle> from_fifo = VerifyBundleFile(fifo, *trust_);
+  EXPECT_EQ(from_fifo.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(from_fifo.status().message(), fifo + " is not a regular file (a fifo)");
+
+  ASSERT_OK_AND_ASSIGN(std::string bytes, BuildBundle(ValidEntries(), key_));
+  const std::string path = dir_.path() + "/hello-1.0.troupe";
+  std::ofstream(path, std::ios::binary) << bytes;
+  Limits limits;
+  limits.max_file_bytes = bytes.size() - 1;
+  absl::StatusOr<VerifiedBundle> large = VerifyBundleFile(path, *trust_, limits);
+  EXPECT_EQ(large.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(large.status().message(), path + " is " + std::to_string(bytes.size()) +
+                                          " bytes, more than the limit of " +
+                                          std::to_string(bytes.size() - 1));
+  limits.max_file_bytes = bytes.size();
+  EXPECT_OK(VerifyBundleFile(path, *trust_, limits));
+}
+
 TEST_F(BundleTest, CraftedValidBundleVerifies) {
   // The test helpers write what the verifier accepts, so the rejection tests
   // below each change one thing.

@@ -139,6 +139,19 @@ TEST(ManifestTest, DeeplyNestedArraysAreRefusedBeforeProtobufParses) {
   EXPECT_CONTAINS(StatusText(result.status()), "nested more than 64 deep");
 }
 
+TEST(ManifestTest, MalformedJsonIsRefusedNamingLineAndColumn) {
+  absl::StatusOr<troupe::v1::Manifest> result =
+      ParseManifest("{\n  \"group\": \"hello\",\n  \"version\" \"1.0\"\n}", "manifest.json");
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(StatusText(result.status()),
+            "manifest.json: invalid JSON: at line 3, column 13: expected ':' after a member name");
+  // Text that is not UTF-8 never reaches protobuf.
+  result = ParseManifest(Manifest("\"description\": \"caf\xe9\""), "manifest.json");
+  ASSERT_FALSE(result.ok());
+  EXPECT_CONTAINS(StatusText(result.status()), "manifest.json: invalid JSON: at line 2, column ");
+  EXPECT_CONTAINS(StatusText(result.status()), "UTF-8");
+}
+
 TEST(ManifestTest, AManifestOverOneMebibyteIsRefusedBeforeParsing) {
   const std::string big = Manifest(R"("description": ")" + std::string(2 << 20, 'x') + "\"");
   absl::StatusOr<troupe::v1::Manifest> result = ParseManifest(big, "manifest.json");
@@ -170,6 +183,17 @@ TEST(ManifestTest, DuplicateKeysAreRefusedAtAnyDepthAndInEitherSpelling) {
       Manifest(R"("actors": [{"class_name": "a.B", "className": "evil.C"}])"), "m");
   ASSERT_FALSE(spelled.ok());
   EXPECT_CONTAINS(StatusText(spelled.status()), "\"className\" is given twice in actors[0]");
+  // Names compare unescaped: "\u0067roup" is "group".
+  absl::StatusOr<troupe::v1::Manifest> escaped =
+      ParseManifest(Manifest(R"("\u0067roup": "evil")"), "m");
+  ASSERT_FALSE(escaped.ok());
+  EXPECT_CONTAINS(StatusText(escaped.status()),
+                  "\"group\" is given twice in the manifest's top-level object");
+  // Objects whose paths print alike are still different objects.
+  EXPECT_OK(ParseManifest(
+      Manifest(R"("actors": [{"class_name": "a.B", "requirements": [{"capability": "x",
+               "equals": {"a.b": {"c": 1}, "a": {"b": {"c": 2}}}}]}])"),
+      "m").status());
 }
 
 TEST(ManifestTest, MissingVersionIsRefused) {

@@ -499,12 +499,46 @@ TEST_F(ClientTest, LookupCreateActorAndRoleAskTheDaemon) {
 
   ASSERT_OK_AND_ASSIGN(std::string created,
                        client->CreateActor("examples", "Counter", "[]", "counter"));
-  EXPECT_EQ(created, "troupe://fake/examples/Counter/counter/[]");
+  EXPECT_EQ(created, "troupe://fake/examples/Counter/counter/0");
 
   ASSERT_OK_AND_ASSIGN(std::vector<std::string> workers, client->Role("worker", "g"));
   EXPECT_EQ(workers, (std::vector<std::string>{"troupe://fake/10g", "troupe://fake/11g"}));
   ASSERT_OK_AND_ASSIGN(std::vector<std::string> nobody, client->Role("nobody"));
   EXPECT_TRUE(nobody.empty());
+}
+
+TEST_F(ClientTest, CreateActorSendsRequirementsAsTheManifestsMessages) {
+  std::unique_ptr<Client> client = Connect();
+  ASSERT_NE(client, nullptr);
+  ASSERT_OK_AND_ASSIGN(
+      std::string created,
+      client->CreateActor("g", "C",
+                          R"([{"capability": "gpu", "equals": true},
+                              {"capability": "zone", "one_of": ["eu", "us"]}])"));
+  EXPECT_EQ(created, "troupe://fake/g/C//2:gpu:zone");
+  ASSERT_OK_AND_ASSIGN(created, client->CreateActor("g", "C", " \n "));
+  EXPECT_EQ(created, "troupe://fake/g/C//0") << "white space: none";
+}
+
+TEST_F(ClientTest, CreateActorRefusesRequirementsOfAnotherShapeBeforeAnyCall) {
+  std::unique_ptr<Client> client = Connect();
+  ASSERT_NE(client, nullptr);
+  struct Case {
+    const char* json;
+    const char* message;
+  };
+  for (const Case& c : {
+           Case{"[{\"capability\": \"gpu\"", "requirements: not a JSON array of requirements"},
+           Case{R"({"gpu": {"equals": true}})", "requirements: not a JSON array of requirements"},
+           Case{R"([], "class_name": "x")", "requirements: not a JSON array of requirements"},
+           Case{R"([{"capability": "gpu", "equal": true}])",
+                "requirements: not requirements as in a manifest: "},
+           Case{R"(["gpu"])", "requirements: not requirements as in a manifest: "},
+       }) {
+    absl::StatusOr<std::string> created = client->CreateActor("g", "C", c.json);
+    EXPECT_EQ(created.status().code(), absl::StatusCode::kInvalidArgument) << c.json;
+    EXPECT_CONTAINS(created.status().message(), c.message) << c.json;
+  }
 }
 
 TEST_F(ClientTest, NoTokenIsSentOnAUnixSocket) {

@@ -134,8 +134,11 @@ class FakeDaemon {
           std::this_thread::sleep_for(std::chrono::milliseconds(5));
         }
       }
+      // The requirements as their count and capabilities: "2:gpu:zone".
+      std::string requirements = std::to_string(request->requirements_size());
+      for (const v1::Requirement& r : request->requirements()) requirements += ":" + r.capability();
       response->set_address("troupe://fake/" + request->group() + "/" + request->class_name() +
-                            "/" + request->global_name() + "/" + request->requirements_json());
+                            "/" + request->global_name() + "/" + requirements);
       return grpc::Status::OK;
     }
 

@@ -1,8 +1,9 @@
 // internals_test.cc - the pieces of troupe_client below the API: status
-// conversion (grpc_status.h) and target parsing (target.h).
+// conversion (proto/grpc_status.h, shared with troupd) and target parsing
+// (target.h).
 #include <gtest/gtest.h>
 
-#include "sdk/client/grpc_status.h"
+#include "proto/grpc_status.h"
 #include "sdk/client/target.h"
 #include "tests/common/status_matchers.h"
 
@@ -16,6 +17,17 @@ TEST(GrpcStatusTest, EveryCanonicalCodeKeepsItsNumberAndMessage) {
     EXPECT_EQ(status.message(), "why");
   }
   EXPECT_OK(FromGrpcStatus(grpc::Status::OK));
+}
+
+TEST(GrpcStatusTest, EveryAbslCodeBecomesTheGrpcCodeOfTheSameNumber) {
+  for (int code = 1; code <= 16; ++code) {
+    grpc::Status status = ToGrpcStatus(absl::Status(static_cast<absl::StatusCode>(code), "why"));
+    EXPECT_EQ(static_cast<int>(status.error_code()), code);
+    EXPECT_EQ(status.error_message(), "why");
+    EXPECT_EQ(FromGrpcStatus(status), absl::Status(static_cast<absl::StatusCode>(code), "why"));
+  }
+  EXPECT_TRUE(ToGrpcStatus(absl::OkStatus()).ok());
+  EXPECT_EQ(ToGrpcStatus(absl::OkStatus()).error_message(), "");
 }
 
 TEST(GrpcStatusTest, FrameCodesOutsideTheCanonicalRangeBecomeUnknown) {

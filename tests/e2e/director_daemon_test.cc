@@ -625,7 +625,7 @@ TEST_F(DirectorDaemonTest, CreateMakesAnActorThatAnswersAndSaysWhyWhenItCannot) 
   EXPECT_CONTAINS(no_class.err, "has no actor class 'examples.Nope'");
 
   // Requirements that are not JSON are refused before any call (5); JSON of
-  // the wrong shape by the daemon (5).
+  // the wrong shape by the client library, also before any call (5).
   CommandResult not_json =
       Director({"create", "examples", "examples.Echo", "--requirements", "[{gpu"});
   EXPECT_EQ(not_json.code, 5) << not_json;
@@ -634,6 +634,7 @@ TEST_F(DirectorDaemonTest, CreateMakesAnActorThatAnswersAndSaysWhyWhenItCannot) 
       Director({"create", "examples", "examples.Echo", "--requirements", R"({"gpu": true})"});
   EXPECT_EQ(object.code, 5) << object;
   EXPECT_CONTAINS(object.err, "director: create examples examples.Echo: ");
+  EXPECT_CONTAINS(object.err, "not a JSON array of requirements as in a manifest");
 
   CommandResult usage = Director({"create", "examples"});
   EXPECT_EQ(usage.code, 2) << usage;

@@ -6,6 +6,7 @@
 
 #include "absl/time/clock.h"
 #include "daemon/common/clock.h"
+#include "daemon/common/strings.h"
 #include "daemon/peerauth/convention_key.h"
 #include "daemon/peerauth/peer_signer.h"
 #include "daemon/peerauth/peer_verifier.h"
@@ -34,7 +35,7 @@ std::shared_ptr<grpc::Channel> Dial(const TestServer& server) {
 }
 
 std::string KeyHex(const ConventionKey& key) {
-  return internal::Hex(key.bytes().data(), key.bytes().size());
+  return troupe::Hex(key.bytes().data(), key.bytes().size());
 }
 
 // The troupe-peer-auth value SignCall makes, without a call.

@@ -1,10 +1,11 @@
-// Tests of capabilities in the runtime (capabilities.cc, requirement_check.cc,
+// Tests of capabilities in the runtime (capabilities.cc, requirements.cc,
 // convention_events.cc): changes and their observer, read-only names, the
 // re-check of live actors (CapabilitiesChanged, exit_when_unfit), convention
 // update subscriptions; then the same through the C ABI with the plugin
 // libraries troupe_compat_caps (minor 2) and troupe_compat_minor1.
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -12,13 +13,22 @@
 
 #include "daemon/common/strings.h"
 #include "daemon/loader/plugin_library.h"
-#include "daemon/runtime/requirement_check.h"
+#include "daemon/runtime/requirements.h"
 #include "tests/runtime/runtime_test_util.h"
 
 namespace troupe::runtime::testing {
 namespace {
 
 constexpr std::string_view kNeedsGpu = R"({"gpu":{"equals":true}})";
+
+// The requirements of an object-form text the runtime understands in full.
+Requirements Needs(std::string_view object_json) {
+  absl::StatusOr<ActorRequirements> parsed = ParseRequirementsObject(object_json);
+  EXPECT_TRUE(parsed.ok()) << parsed.status();
+  if (!parsed.ok()) return {};
+  EXPECT_EQ(parsed->opaque, "") << object_json;
+  return parsed->conditions;
+}
 
 // A C++ class whose actors record every message in `inbox` (after `hook`,
 // when set), with an optional capability check and exit_when_unfit.
@@ -67,7 +77,7 @@ class CapabilitiesTest : public RuntimeTest {
   }
   ActorRef CreateWith(std::string_view class_name, std::string_view requirements) {
     CreateOptions options;
-    options.requirements_json = std::string(requirements);
+    options.requirements = Needs(requirements);
     return Create(class_name, options);
   }
   bool Update(std::string_view name, std::string_view value) {
@@ -152,15 +162,13 @@ TEST_F(CapabilitiesTest, ACreateIsRefusedWhereItsRequirementsDoNotHold) {
   MakeDeterministic();
   RegisterCaps({.name = "gpu.user"});
   absl::StatusOr<ActorRef> refused =
-      sys().CreateActor("gpu.user", {.requirements_json = std::string(kNeedsGpu)});
+      sys().CreateActor("gpu.user", {.requirements = Needs(kNeedsGpu)});
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_CONTAINS(refused.status().message(),
                   "actor class 'gpu.user' cannot run on this node: requirement 'gpu equals true' "
                   "does not hold (this node's capabilities: {})");
-  // Requirements the runtime does not understand are the class check's.
-  EXPECT_OK(sys().CreateActor("gpu.user", {.requirements_json = R"({"gpu": true})"}));
   EXPECT_TRUE(Update("gpu", "true"));
-  EXPECT_OK(sys().CreateActor("gpu.user", {.requirements_json = std::string(kNeedsGpu)}));
+  EXPECT_OK(sys().CreateActor("gpu.user", {.requirements = Needs(kNeedsGpu)}));
 }
 
 TEST_F(CapabilitiesTest, OnlyActorsWhoseRequirementsNoLongerHoldAreToldAndWhy) {
@@ -224,7 +232,7 @@ TEST_F(CapabilitiesTest, AnExitWhenUnfitClassExitsAfterTheNoticeAndOthersKeepRun
   auto [parent_ref, parent_inbox] = SpawnInbox("parent");
   Inbox* leaver_inbox = RegisterCaps({.name = "leaver", .exit_when_unfit = true});
   Inbox* stayer_inbox = RegisterCaps({.name = "stayer"});
-  CreateOptions options{.requirements_json = std::string(kNeedsGpu), .parent = parent_ref};
+  CreateOptions options{.requirements = Needs(kNeedsGpu), .parent = parent_ref};
   ActorRef leaver = Create("leaver", options);
   ActorRef stayer = Create("stayer", options);
   sys().RunUntilIdle();
@@ -534,7 +542,7 @@ TEST_F(CapabilitiesPluginTest, NotifyOnConventionChangesWorksThroughTheHostTable
 TEST_F(CapabilitiesPluginTest, AMinorOneLibraryLoadsIsToldAndNeverReadsExitWhenUnfit) {
   ASSERT_EQ(libraries_[1]->abi_minor(), 1u);
   EXPECT_TRUE(Update("gpu", "true"));
-  CreateOptions options{.requirements_json = std::string(kNeedsGpu),
+  CreateOptions options{.requirements = Needs(kNeedsGpu),
                         .library = &libraries_[1]->plugin()};
   ActorRef echo = Create("compat.Echo", options);
   EXPECT_FALSE(echo->actor_class()->exit_when_unfit());
@@ -545,16 +553,40 @@ TEST_F(CapabilitiesPluginTest, AMinorOneLibraryLoadsIsToldAndNeverReadsExitWhenU
   EXPECT_EQ(reply.payload(), "old");
 }
 
-// The runtime's own requirement check, on its own.
-TEST(RequirementCheckTest, ConditionsTheRuntimeDoesNotUnderstandAreLeftToTheClass) {
-  EXPECT_OK(CheckRequirementsObject("", "{}"));
-  EXPECT_OK(CheckRequirementsObject(R"(["gpu"])", "{}"));
-  EXPECT_OK(CheckRequirementsObject(R"({"gpu": true, "x": {"near": 1}})", "{}"));
-  EXPECT_OK(CheckRequirementsObject(R"({"x": {"at_least": "4", "one_of": 3, "present": 1}})",
-                                    "{}"));
-  EXPECT_EQ(CheckRequirementsObject("{", "{}").code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(CheckRequirementsObject(R"({"x":{"present":true}})", "[]").code(),
-            absl::StatusCode::kInvalidArgument);
+// A plugin's create_actor text: parsed once at the C ABI edge; the runtime
+// checks what it understands and the class's own check gets the text as
+// written, at creation and after changes.
+TEST_F(CapabilitiesTest, APluginsTextReachesTheClassCheckAsWritten) {
+  MakeDeterministic();
+  EXPECT_TRUE(Update("gpu", "true"));
+  std::vector<std::string> seen;
+  Inbox* inbox =
+      RegisterCaps({.name = "gpu.user", .check = [&](std::string_view, std::string_view requirements) {
+                      seen.emplace_back(requirements);
+                      return true;
+                    }});
+  const std::string text = R"({"gpu": {"equals": true, "near": 1}, "zone": "eu"})";
+  std::optional<absl::StatusOr<ActorRef>> child;
+  ActorRef parent = sys().SpawnNative([&](Cell* self, Message& m) {
+    if (m.type() != "spawn") return;  // e.g. the exit request at shutdown
+    absl::StatusOr<ActorRequirements> requirements = ParseRequirementsObject(text);
+    ASSERT_TRUE(requirements.ok()) << requirements.status();
+    child = self->system()->CreateChild(self, "gpu.user", *requirements, "");
+  });
+  ASSERT_OK(sys().Tell(parent, Msg("spawn")));
+  sys().RunUntilIdle();
+  ASSERT_TRUE(child.has_value());
+  ASSERT_OK(*child);
+  EXPECT_EQ(seen, (std::vector<std::string>{text}));
+  EXPECT_TRUE(Update("gpu", "false"));  // the runtime refuses first: the class is not asked
+  sys().RunUntilIdle();
+  std::vector<Received> told = inbox->OfType(TROUPE_MSG_CAPABILITIES_CHANGED);
+  ASSERT_EQ(told.size(), 1u);
+  EXPECT_EQ(Fields(told[0].payload)[1], "requirement 'gpu equals true' does not hold");
+  EXPECT_TRUE(Update("gpu", "true"));
+  sys().RunUntilIdle();
+  EXPECT_EQ(seen, (std::vector<std::string>{text, text}));
+  EXPECT_EQ(StateOf(**child), "running");
 }
 
 }  // namespace

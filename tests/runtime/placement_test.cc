@@ -41,7 +41,8 @@ class PlacementTest : public RuntimeTest {
             parent_inbox_->Add(m);
             return;
           }
-          child_ = self->system()->CreateChild(self, "picky", kNeedsGpu, "");
+          child_ = self->system()->CreateChild(self, "picky", *ParseRequirementsObject(kNeedsGpu),
+                                               "");
           if (!child_->ok()) return;
           Send(self, (*child_)->get(), "m", "a");
           Send(self, (*child_)->get(), "m", "b");
@@ -74,7 +75,10 @@ TEST_F(PlacementTest, ACreateThatDoesNotFitReturnsAtOnceAndItsMailWaitsUntilPlac
   ASSERT_EQ(requests_.size(), 1u);
   EXPECT_EQ(requests_[0].parent, Addr(parent_));
   EXPECT_EQ(requests_[0].actor_class->name(), "picky");
-  EXPECT_EQ(requests_[0].requirements_json, kNeedsGpu);
+  EXPECT_EQ(requests_[0].requirements.text, kNeedsGpu) << "the plugin's text, for its class check";
+  ASSERT_EQ(requests_[0].requirements.conditions.size(), 1u);
+  EXPECT_EQ(Describe(requests_[0].requirements.conditions[0]), "gpu equals true");
+  EXPECT_EQ(requests_[0].requirements.opaque, "");
   EXPECT_EQ(requests_[0].local_problem.code(), absl::StatusCode::kFailedPrecondition);
   const std::string early = Addr(child);
   EXPECT_EQ(early.rfind("troupe://local/", 0), 0u) << early << ": printed as this node's until placed";

@@ -111,7 +111,7 @@ TEST_F(RobustnessTest, TheCapabilityCheckRunsEvenWithoutRequirements) {
 TEST_F(RobustnessTest, ANamedActorThatIsExitingNoLongerHoldsItsName) {
   ActorSystem& system = MakeDeterministic();
   Register({.name = "holder", .receive = [](TestInstance&, Cell* self, Message& m) {
-              if (m.type() == "spawn") (void)self->system()->CreateChild(self, "holder", "", "");
+              if (m.type() == "spawn") (void)self->system()->CreateChild(self, "holder", {}, "");
               return absl::OkStatus();
             }});
   ActorRef first = Create("holder", {.global_name = "singleton"});
@@ -171,7 +171,7 @@ TEST_F(RobustnessTest, ChildActorExitedArrivesExactlyOncePerChildUnderConcurrent
   Register({.name = "parent", .receive = [&](TestInstance&, Cell* self, Message& m) {
               if (m.type() == "spawn") {
                 for (int i = 0; i < kChildren; ++i) {
-                  absl::StatusOr<ActorRef> c = self->system()->CreateChild(self, "child", "", "");
+                  absl::StatusOr<ActorRef> c = self->system()->CreateChild(self, "child", {}, "");
                   troupe::MutexLock lock(&mu);
                   children.push_back(*c);
                   cv.SignalAll();

@@ -99,7 +99,10 @@ class Client {
                 std::function<void(absl::StatusOr<Message>)> done);
 
   // Creates an actor of `class_name` from the active version of `group`.
-  // `requirements_json`: a JSON array of manifest requirements, or empty.
+  // `requirements_json`: a JSON array of requirements as in a manifest
+  // ([{"capability": "gpu", "equals": true}]), or empty for none; the client
+  // sends them as the manifest's Requirement messages. INVALID_ARGUMENT,
+  // before any call, for text that is not such an array.
   absl::StatusOr<std::string> CreateActor(std::string_view group, std::string_view class_name,
                                           std::string_view requirements_json = {},
                                           std::string_view global_name = {});

@@ -11,8 +11,9 @@
 // reports with a gRPC or Abseil frame in either stack are suppressed. Races
 // between the client's own threads and callers, whose stacks do not pass
 // through gRPC, are still reported. Linked into every test binary that uses
-// gRPC (target troupe_grpc_tsan_suppressions) and, in TSan builds only, into
-// troupd, which the end-to-end tests run; harmless without TSan. gRPC's TLS
+// gRPC (target troupe_grpc_tsan_suppressions, proto/CMakeLists.txt) and, in
+// TSan builds only, into troupd, director and the client examples, which the
+// end-to-end tests run; harmless without TSan. gRPC's TLS
 // runs on Debian's OpenSSL (libssl, libcrypto), which is not instrumented
 // either, and its stacks often show no gRPC frame: ignored the same way.
 extern "C" const char* __tsan_default_suppressions() {
