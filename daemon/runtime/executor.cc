@@ -1,8 +1,8 @@
 #include "daemon/runtime/executor.h"
 
 #include <algorithm>
-
 #include <atomic>
+#include <chrono>
 
 namespace troupe::runtime {
 namespace {
@@ -41,6 +41,16 @@ constexpr int kInjectionCheckInterval = 61;
 // about 1.3x to about 1.0x of raw gRPC, with in-process rates unchanged.
 constexpr int kSpinRounds = 128;
 
+// Spinning pays only while the core is the worker's for the asking. A yield
+// that comes back after more than kBusyYield means another thread (typically
+// another process on a busy host) had the core, and a worker that keeps
+// yielding to such threads stays runnable but not running: the next message
+// then waits for their time slice, where a sleeping worker would be woken,
+// and run, at once. After such a yield the worker sleeps without spinning for
+// kSpinBackoff. (Measured with tests/bench/daemon_bench --contended.)
+constexpr std::chrono::microseconds kBusyYield(200);
+constexpr std::chrono::milliseconds kSpinBackoff(100);
+
 }  // namespace
 
 struct ThreadedExecutor::Worker {
@@ -49,6 +59,7 @@ struct ThreadedExecutor::Worker {
   std::deque<Cell*> fifo;  // guarded by lock
   int slot_streak = 0;     // owner only
   int ticks = 0;           // owner only: picks since the injection queue was checked
+  std::chrono::steady_clock::time_point spin_again_at;  // owner only: see kBusyYield
   std::thread thread;
 };
 
@@ -172,6 +183,14 @@ Cell* ThreadedExecutor::FindWork(Worker* self) {
   return nullptr;
 }
 
+bool ThreadedExecutor::OthersWaiting(Worker* self) {
+  if (injection_size_.load(std::memory_order_relaxed) != 0) return true;
+  self->lock.lock();
+  const bool waiting = self->next != nullptr || !self->fifo.empty();
+  self->lock.unlock();
+  return waiting;
+}
+
 void ThreadedExecutor::Run(Worker* self) {
   current_executor = this;
   current_worker = self;
@@ -181,13 +200,19 @@ void ThreadedExecutor::Run(Worker* self) {
     // and a futex sleep plus wake costs far more than that.
     // At most half the workers spin at once, so spinning never takes every
     // core from the threads (and other processes) that produce the work.
-    if (cell == nullptr && spinners_.fetch_add(1, std::memory_order_relaxed) < max_spinners_) {
-      for (int round = 0; cell == nullptr && round < kSpinRounds; ++round) {
-        std::this_thread::yield();
-        cell = FindWork(self);
+    if (cell == nullptr && std::chrono::steady_clock::now() >= self->spin_again_at) {
+      if (spinners_.fetch_add(1, std::memory_order_relaxed) < max_spinners_) {
+        for (int round = 0; cell == nullptr && round < kSpinRounds; ++round) {
+          const auto before = std::chrono::steady_clock::now();
+          std::this_thread::yield();
+          const auto after = std::chrono::steady_clock::now();
+          cell = FindWork(self);
+          if (after - before > kBusyYield) {
+            self->spin_again_at = after + kSpinBackoff;
+            break;
+          }
+        }
       }
-      spinners_.fetch_sub(1, std::memory_order_relaxed);
-    } else if (cell == nullptr) {
       spinners_.fetch_sub(1, std::memory_order_relaxed);
     }
     if (cell == nullptr) {
@@ -204,7 +229,14 @@ void ThreadedExecutor::Run(Worker* self) {
       sleepers_.fetch_sub(1, std::memory_order_relaxed);
       if (cell == nullptr) continue;
     }
-    if (turn_(cell)) {
+    bool more = turn_(cell);
+    // Quota used up with nothing else waiting for this worker or in the shared
+    // queue: run the cell again at once. Re-queueing it would only hand it to
+    // a sleeping worker, a wake-up per quota for no one's benefit.
+    while (more && !OthersWaiting(self) && !stopping_.load(std::memory_order_relaxed)) {
+      more = turn_(cell);
+    }
+    if (more) {
       // Quota used up: go to the back of the shared injection queue, behind
       // the cells already waiting there (our own FIFO is looked at before
       // that queue, so re-queueing locally would let a flooded actor keep

@@ -51,6 +51,8 @@ class ThreadedExecutor final : public Executor {
   struct Worker;
   void Run(Worker* self);
   Cell* FindWork(Worker* self);
+  // True when a cell waits in `self`'s queues or the shared injection queue.
+  bool OthersWaiting(Worker* self);
   // The oldest cell of the shared injection queue, or nullptr.
   Cell* PopInjected();
   void WakeOne();
