@@ -41,15 +41,6 @@ constexpr int kInjectionCheckInterval = 61;
 // about 1.3x to about 1.0x of raw gRPC, with in-process rates unchanged.
 constexpr int kSpinRounds = 128;
 
-// Spinning pays only while the core is the worker's for the asking. A yield
-// that comes back after more than kBusyYield means another thread (typically
-// another process on a busy host) had the core, and a worker that keeps
-// yielding to such threads stays runnable but not running: the next message
-// then waits for their time slice, where a sleeping worker would be woken,
-// and run, at once. After such a yield the worker sleeps without spinning for
-// kSpinBackoff. (Measured with tests/bench/daemon_bench --contended.)
-constexpr std::chrono::microseconds kBusyYield(200);
-constexpr std::chrono::milliseconds kSpinBackoff(100);
 
 }  // namespace
 
@@ -59,7 +50,6 @@ struct ThreadedExecutor::Worker {
   std::deque<Cell*> fifo;  // guarded by lock
   int slot_streak = 0;     // owner only
   int ticks = 0;           // owner only: picks since the injection queue was checked
-  std::chrono::steady_clock::time_point spin_again_at;  // owner only: see kBusyYield
   std::thread thread;
 };
 
@@ -200,18 +190,11 @@ void ThreadedExecutor::Run(Worker* self) {
     // and a futex sleep plus wake costs far more than that.
     // At most half the workers spin at once, so spinning never takes every
     // core from the threads (and other processes) that produce the work.
-    if (cell == nullptr && std::chrono::steady_clock::now() >= self->spin_again_at) {
+    // (PoliteSpin: not on a busy host, where yielding costs a time slice.)
+    if (cell == nullptr) {
       if (spinners_.fetch_add(1, std::memory_order_relaxed) < max_spinners_) {
-        for (int round = 0; cell == nullptr && round < kSpinRounds; ++round) {
-          const auto before = std::chrono::steady_clock::now();
-          std::this_thread::yield();
-          const auto after = std::chrono::steady_clock::now();
-          cell = FindWork(self);
-          if (after - before > kBusyYield) {
-            self->spin_again_at = after + kSpinBackoff;
-            break;
-          }
-        }
+        spin_.Spin(kSpinRounds, std::chrono::milliseconds(1),
+                   [&] { return (cell = FindWork(self)) != nullptr; });
       }
       spinners_.fetch_sub(1, std::memory_order_relaxed);
     }

@@ -14,6 +14,8 @@
 #include <thread>
 #include <vector>
 
+#include "daemon/common/polite_spin.h"
+
 namespace troupe::runtime {
 
 class Cell;
@@ -66,6 +68,7 @@ class ThreadedExecutor final : public Executor {
   std::condition_variable sleep_cv_;
   std::atomic<int> sleepers_{0};
   std::atomic<int> spinners_{0};
+  troupe::PoliteSpin spin_;
   int max_spinners_ = 1;
   std::atomic<uint64_t> wake_epoch_{0};
   std::atomic<bool> stopping_{false};

@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
+#include "daemon/common/polite_spin.h"
 #include "sdk/client/grpc_status.h"
 #include "sdk/client/message_stream.h"
 #include "sdk/client/target.h"
@@ -84,6 +85,7 @@ struct Client::Impl {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<v1::Messaging::Stub> messaging;
   std::unique_ptr<v1::Admin::Stub> admin;
+  troupe::PoliteSpin spin;                // Ask's wait for the reply
   std::unique_ptr<MessageStream> stream;  // last: closed first
 
   // Sets the deadline and the token of a unary call.
@@ -158,6 +160,7 @@ absl::Status Client::Tell(std::string_view to, Message message) {
 
 namespace {
 constexpr std::chrono::microseconds kAskSpin(200);
+constexpr int kAskSpinRounds = 1000;
 }  // namespace
 
 absl::StatusOr<Client::Message> Client::Ask(std::string_view to, Message message,
@@ -168,13 +171,11 @@ absl::StatusOr<Client::Message> Client::Ask(std::string_view to, Message message
   }
   std::future<absl::StatusOr<Message>> reply = AskAsync(to, std::move(message), timeout);
   // A reply on a local daemon often comes within tens of microseconds: look
-  // for it a while (yielding the core to anyone who needs it) before sleeping,
-  // which saves the wake-up of this thread on the reply's arrival.
-  const auto spin_until = std::chrono::steady_clock::now() + kAskSpin;
-  while (reply.wait_for(std::chrono::seconds(0)) != std::future_status::ready &&
-         std::chrono::steady_clock::now() < spin_until) {
-    std::this_thread::yield();
-  }
+  // for it a while before sleeping, which saves this thread's wake-up, unless
+  // the host is busy (daemon/common/polite_spin.h).
+  impl_->spin.Spin(kAskSpinRounds, kAskSpin, [&reply] {
+    return reply.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+  });
   return reply.get();
 }
 
