@@ -6,6 +6,7 @@
 #include "daemon/runtime/actor_system.h"
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -194,14 +195,15 @@ absl::StatusOr<ActorRef> ActorSystem::CreatePoolMember(Cell* manager,
   return ref;
 }
 
+const ActorClass* ActorSystem::NativeClassNamed(std::string_view class_name) {
+  troupe::MutexLock lock(&classes_->mu);
+  auto& native = classes_->natives[std::string(class_name)];
+  if (native == nullptr) native = std::make_unique<NativeClass>(std::string(class_name));
+  return native.get();
+}
+
 ActorRef ActorSystem::SpawnNative(NativeHandler handler, std::string_view class_name) {
-  const ActorClass* actor_class;
-  {
-    troupe::MutexLock lock(&classes_->mu);
-    auto& native = classes_->natives[std::string(class_name)];
-    if (native == nullptr) native = std::make_unique<NativeClass>(std::string(class_name));
-    actor_class = native.get();
-  }
+  const ActorClass* actor_class = NativeClassNamed(class_name);
   auto* cell = new Cell(this, NextId(), actor_class, nullptr);
   live_actors_.fetch_add(1, std::memory_order_relaxed);
   cell->instance_ = new NativeHandler(std::move(handler));
@@ -301,6 +303,8 @@ void ActorSystem::Deliver(Cell* target, Message message) {
       // Any other closed mailbox is an actor that has exited.
       if (target->state() == CellState::kRemote) {
         ForwardToNode(target, Message::Adopt(e));
+      } else if (target->is_reply_slot()) {
+        AnswerReplySlot(target, Message::Adopt(e));
       } else {
         DeadLetter(target, Message::Adopt(e));
       }
@@ -369,49 +373,42 @@ absl::StatusOr<Message> ActorSystem::Ask(const ActorRef& target, Message message
   struct Pending {
     troupe::Mutex mu;
     troupe::CondVar cv;
-    bool done ABSL_GUARDED_BY(mu) = false;
-    Message reply ABSL_GUARDED_BY(mu);
+    std::optional<absl::StatusOr<Message>> reply ABSL_GUARDED_BY(mu);
   };
   auto pending = std::make_shared<Pending>();
-  ActorRef reply_to = SpawnNative(
-      [pending](Cell*, Message& m) {
+  ActorRef reply_to = OpenReplySlot(
+      [pending](absl::StatusOr<Message> reply) {
         troupe::MutexLock lock(&pending->mu);
-        if (!pending->done) {
-          pending->done = true;
-          pending->reply = std::move(m);
-          pending->cv.Signal();
-        }
+        pending->reply = std::move(reply);
+        pending->cv.Signal();
       },
-      "ask");
+      timeout);
   message.SetSender(reply_to.get());
   Deliver(target.get(), std::move(message));
 
-  bool done = false;
   if (deterministic_ != nullptr) {
     for (;;) {
       {
         troupe::MutexLock lock(&pending->mu);
-        if (pending->done) break;
+        if (pending->reply.has_value()) break;
       }
       if (!RunOne()) break;
     }
-    troupe::MutexLock lock(&pending->mu);
-    done = pending->done;
   } else {
-    absl::Time deadline = absl::Now() + timeout;
+    // The slot's deadline runs on the system's clock; a manual one may not
+    // move, so the wall clock bounds the wait as well.
+    const absl::Time deadline = absl::Now() + timeout;
     troupe::MutexLock lock(&pending->mu);
-    while (!pending->done && !pending->cv.WaitWithDeadline(&pending->mu, deadline)) {
+    while (!pending->reply.has_value() && !pending->cv.WaitWithDeadline(&pending->mu, deadline)) {
     }
-    done = pending->done;
   }
-  (void)RequestExit(reply_to);
-  if (deterministic_ != nullptr) RunUntilIdle();
-  if (!done) {
+  (void)CloseReplySlot(reply_to.get());  // a deterministic system ran out of turns
+  troupe::MutexLock lock(&pending->mu);
+  if (!pending->reply.has_value() || absl::IsDeadlineExceeded(pending->reply->status())) {
     return absl::DeadlineExceededError(troupe::StrCat("no reply from ", FormatAddress(target.get()),
                                                       " within ", absl::FormatDuration(timeout)));
   }
-  troupe::MutexLock lock(&pending->mu);
-  return std::move(pending->reply);
+  return *std::move(pending->reply);
 }
 
 // ---------------------------------------------------------------------------
@@ -423,9 +420,11 @@ void ActorSystem::AddWakeup(Cell* cell, absl::Duration delay, std::string_view p
   wire::AppendU64(&body, static_cast<uint64_t>(absl::ToInt64Nanoseconds(delay)));
   body.append(payload);
   cell->pending_wakeups_.fetch_add(1, std::memory_order_relaxed);
-  bool earliest =
-      timers_.Add(clock_->Now() + delay, cell, Message::Make(TROUPE_MSG_WAKEUP, body, cell));
-  if (earliest && deterministic_ == nullptr) {
+  AddTimer(clock_->Now() + delay, cell, Message::Make(TROUPE_MSG_WAKEUP, body, cell));
+}
+
+void ActorSystem::AddTimer(absl::Time at, Cell* cell, Message message) {
+  if (timers_.Add(at, cell, std::move(message)) && deterministic_ == nullptr) {
     troupe::MutexLock lock(&timer_mu_);
     timer_cv_.Signal();
   }
@@ -433,7 +432,9 @@ void ActorSystem::AddWakeup(Cell* cell, absl::Duration delay, std::string_view p
 
 void ActorSystem::FireDueTimers() {
   timers_.FireDue(clock_->Now(), [this](Cell* cell, Message m) {
-    if (cell->state() != CellState::kExited) {
+    if (cell->is_reply_slot()) {
+      EndReplySlot(cell, absl::DeadlineExceededError("no reply in time"));
+    } else if (cell->state() != CellState::kExited) {
       cell->pending_wakeups_.fetch_sub(1, std::memory_order_relaxed);
       Deliver(cell, std::move(m));  // an actor exiting meanwhile just drops it
     }

@@ -167,6 +167,19 @@ class ActorSystem {
   // Delivers `message` to `target` (dead letter if it has exited).
   // `sender` may be null. InvalidArgument for a null target.
   absl::Status Tell(const ActorRef& target, Message message, const ActorRef& sender = {});
+  // A one-shot reply address for asks from outside the actors (the services'
+  // asks, Ask below): the first message sent to it, from any thread or from
+  // another daemon, is handed to `on_reply` at once on the sender's thread (no
+  // turn is scheduled), and the slot closes; later messages are dead letters.
+  // With no reply by `timeout` on the system's clock, `on_reply` gets
+  // DeadlineExceeded from the timer thread (a runtime wakeup, no thread of its
+  // own); Shutdown ends it with Cancelled. The slot is not an actor: it is
+  // not counted as live and Shutdown does not wait for it. Reply slots print
+  // as addresses and have the class "ask".
+  ActorRef OpenReplySlot(ReplyHandler on_reply, absl::Duration timeout);
+  // Closes `slot` without calling its handler: true when this call closed
+  // it, false when it was closed already (its handler ran or is running).
+  bool CloseReplySlot(Cell* slot);
   // Sends `message` and waits for the first reply (any message sent back to
   // the temporary reply address, including a PoisonMessage). DeadlineExceeded
   // after `timeout`. In a deterministic system, steps the system while waiting.
@@ -425,6 +438,15 @@ class ActorSystem {
   // Convention subscriptions (convention_events.cc): ends `cell`'s as it exits.
   void ForgetConventionSubscriber(Cell* cell);
   void TimerLoop();
+  // The class of native actors named `class_name` (made on first use).
+  const ActorClass* NativeClassNamed(std::string_view class_name);
+  // Queues a timer entry and wakes the timer thread when it is the earliest.
+  void AddTimer(absl::Time at, Cell* cell, Message message);
+  // Reply slots (reply_slots.cc): the slot's handler gets `result` unless the
+  // slot was closed; AnswerReplySlot hands a closed slot's mail to DeadLetter.
+  void AnswerReplySlot(Cell* slot, Message message);
+  void EndReplySlot(Cell* slot, absl::StatusOr<Message> result);
+  void FinishReplySlot(Cell* slot);
   uint64_t NextId() { return next_id_.fetch_add(1, std::memory_order_relaxed); }
 
   SystemOptions options_;

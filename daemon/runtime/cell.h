@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
 #include "daemon/common/mutex.h"
 #include "daemon/runtime/envelope.h"
 #include "daemon/runtime/mailbox.h"
@@ -75,6 +77,18 @@ struct RemoteIdentity {
   mutable Cell* adopted_by = nullptr;
 };
 
+// Called once for a reply slot (ActorSystem::OpenReplySlot): with the first
+// message sent to it, or DeadlineExceeded, or Cancelled when the system asked
+// it to exit (shutdown). Runs on the sender's thread: it must not block.
+using ReplyHandler = absl::AnyInvocable<void(absl::StatusOr<Message>)>;
+
+// A one-shot reply address (reply_slots.cc). Whoever sets `closed` owns
+// `handler`: it runs it (a reply, the deadline) or drops it (CloseReplySlot).
+struct ReplySlot {
+  std::atomic<bool> closed{false};
+  ReplyHandler handler;
+};
+
 class Cell final : public troupe_address_s, public troupe_actor_ctx_s {
  public:
   Cell(ActorSystem* system, uint64_t id, const ActorClass* actor_class, Cell* parent);
@@ -112,6 +126,8 @@ class Cell final : public troupe_address_s, public troupe_actor_ctx_s {
   const std::string* global_name() const { return global_name_.get(); }
   // Non-null for a remote cell (state kRemote).
   const RemoteIdentity* remote() const { return remote_.get(); }
+  // True for a reply slot (ActorSystem::OpenReplySlot), open or closed.
+  bool is_reply_slot() const { return reply_slot_ != nullptr; }
 
   Mailbox& mailbox() { return mailbox_; }
   const Mailbox& mailbox() const { return mailbox_; }
@@ -157,6 +173,7 @@ class Cell final : public troupe_address_s, public troupe_actor_ctx_s {
   std::atomic<bool> has_bound_names_{false};  // BindGlobalName named it (under names_mu_)
   std::string error_;                         // turn-only: report_error text
   std::unique_ptr<RemoteIdentity> remote_;    // set before the cell is shared
+  std::unique_ptr<ReplySlot> reply_slot_;     // set before the cell is shared
   // Capabilities (capabilities.cc): the requirements it was created with, when
   // any (set before the cell is shared), re-checked after capability changes.
   std::unique_ptr<ActorRequirements> requirements_;

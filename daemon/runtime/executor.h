@@ -14,6 +14,8 @@
 #include <thread>
 #include <vector>
 
+#include "daemon/common/polite_spin.h"
+
 namespace troupe::runtime {
 
 class Cell;
@@ -51,6 +53,8 @@ class ThreadedExecutor final : public Executor {
   struct Worker;
   void Run(Worker* self);
   Cell* FindWork(Worker* self);
+  // True when a cell waits in `self`'s queues or the shared injection queue.
+  bool OthersWaiting(Worker* self);
   // The oldest cell of the shared injection queue, or nullptr.
   Cell* PopInjected();
   void WakeOne();
@@ -64,6 +68,7 @@ class ThreadedExecutor final : public Executor {
   std::condition_variable sleep_cv_;
   std::atomic<int> sleepers_{0};
   std::atomic<int> spinners_{0};
+  troupe::PoliteSpin spin_;
   int max_spinners_ = 1;
   std::atomic<uint64_t> wake_epoch_{0};
   std::atomic<bool> stopping_{false};

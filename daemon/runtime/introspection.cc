@@ -52,12 +52,14 @@ std::vector<ActorStatus> ActorSystem::ListActors() const {
   std::vector<ActorRef> live;
   for (const Shard& shard : shards_) {
     troupe::MutexLock lock(&shard.mu);
-    for (const auto& [id, cell] : shard.cells) live.push_back(ActorRef::Share(cell));
+    for (const auto& [id, cell] : shard.cells) {
+      if (!cell->is_reply_slot()) live.push_back(ActorRef::Share(cell));  // not actors
+    }
   }
   std::vector<ActorStatus> out;
   for (const ActorRef& ref : live) {
     absl::StatusOr<ActorStatus> s = GetActorStatus(ref);
-    if (s.ok() && s->class_name != "ask") out.push_back(*std::move(s));
+    if (s.ok()) out.push_back(*std::move(s));
   }
   std::sort(out.begin(), out.end(),
             [](const ActorStatus& a, const ActorStatus& b) { return a.address < b.address; });

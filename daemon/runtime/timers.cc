@@ -16,10 +16,33 @@ Timers::~Timers() {
 
 bool Timers::Add(absl::Time deadline, Cell* target, Message message) {
   target->Retain();
-  troupe::MutexLock lock(&mu_);
-  bool earliest = heap_.empty() || deadline < heap_.top().deadline;
-  heap_.push(Entry{deadline, next_seq_++, target, message.Release()});
+  std::vector<Entry> dropped;
+  bool earliest;
+  {
+    troupe::MutexLock lock(&mu_);
+    const uint64_t stale = stale_.load(std::memory_order_relaxed);
+    if (stale >= kCompactAtStale && 2 * stale >= heap_.size()) dropped = DropExitedLocked();
+    earliest = heap_.empty() || deadline < heap_.top().deadline;
+    heap_.push(Entry{deadline, next_seq_++, target, message.Release()});
+  }
+  ReleaseAll(dropped);
   return earliest;
+}
+
+std::vector<Timers::Entry> Timers::DropExitedLocked() {
+  // Counted before the scan: a target exiting during it is counted again and
+  // found by a later compaction.
+  stale_.store(0, std::memory_order_relaxed);
+  std::vector<Entry> kept;
+  std::vector<Entry> dropped;
+  kept.reserve(heap_.size());
+  while (!heap_.empty()) {
+    const Entry& e = heap_.top();
+    (e.target->state() == CellState::kExited ? dropped : kept).push_back(e);
+    heap_.pop();
+  }
+  heap_ = decltype(heap_)(std::greater<Entry>(), std::move(kept));
+  return dropped;
 }
 
 void Timers::FireDue(absl::Time now, const std::function<void(Cell*, Message)>& deliver) {
@@ -46,8 +69,11 @@ void Timers::RemoveFor(const Cell* target) {
     }
     for (Entry& e : kept) heap_.push(e);
   }
-  // Outside the lock: releasing may free the cell.
-  for (Entry& e : dropped) {
+  ReleaseAll(dropped);  // outside the lock: releasing may free the cell
+}
+
+void Timers::ReleaseAll(std::vector<Entry>& entries) {
+  for (Entry& e : entries) {
     Message::Adopt(e.message).Reset();
     e.target->Release();
   }

@@ -3,6 +3,7 @@
 // keeps its target cell alive and owns the wakeup message. Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <queue>
@@ -28,6 +29,11 @@ class Timers {
   void FireDue(absl::Time now, const std::function<void(Cell*, Message)>& deliver);
   // Drops every entry for `target` (its actor exited).
   void RemoveFor(const Cell* target);
+  // An entry's target exited without RemoveFor (a reply slot that was
+  // answered before its deadline). Once such entries are many and at least
+  // half the queue, the next Add drops every entry whose target has exited,
+  // so early answers do not keep their cells until the deadline.
+  void NoteStale() { stale_.fetch_add(1, std::memory_order_relaxed); }
   // The earliest deadline, or InfiniteFuture.
   absl::Time NextDeadline() const;
   size_t size() const;
@@ -42,6 +48,12 @@ class Timers {
       return deadline != o.deadline ? deadline > o.deadline : seq > o.seq;
     }
   };
+  // Drops entries whose target exited; returns them for release outside mu_.
+  std::vector<Entry> DropExitedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Frees what the entries hold (never under mu_: a release may free a cell).
+  static void ReleaseAll(std::vector<Entry>& entries);
+  static constexpr uint64_t kCompactAtStale = 4096;
+  std::atomic<uint64_t> stale_{0};
   mutable troupe::Mutex mu_;
   std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> heap_ ABSL_GUARDED_BY(mu_);
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;

@@ -185,9 +185,9 @@ grpc::Status AdminService::Status(grpc::ServerContext* context, const v1::Status
     *response->add_bundles() = ToProto(bundle);
   }
   for (const runtime::ActorStatus& actor : system_->ListActors()) {
-    // The daemon's own plumbing (client streams, ask reply addresses) is not
-    // the user's business.
-    if (actor.class_name == "client" || actor.class_name == "ask" ||
+    // The daemon's own plumbing (client streams) is not the user's business;
+    // ask reply slots are not listed by the runtime at all.
+    if (actor.class_name == "client" ||
         actor.class_name.rfind("troupe.", 0) == 0) {
       continue;
     }

@@ -1,50 +1,93 @@
-// ask_router.cc - reply actors and the deadline heap.
+// ask_router.cc - asks on runtime reply slots, and the set of asks in flight
+// (for FailAsksTo and Stop).
 #include "daemon/service/ask_router.h"
 
-#include <algorithm>
 #include <atomic>
 #include <utility>
+#include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "daemon/common/mutex.h"
 #include "daemon/common/strings.h"
 #include "daemon/service/message_checks.h"
 
 namespace troupe::service {
 
 struct PendingAsk {
-  using Done = AskRouter::Done;
   std::atomic<bool> done{false};
-  Done callback;
-  std::string target;  // for the timeout message
+  AskRouter::Done callback;
+  std::string target;  // the resolved address or the name: for error texts
   absl::Duration timeout;
   troupe::Mutex mu;
-  runtime::ActorRef reply_to ABSL_GUARDED_BY(mu);  // cleared when the ask ends
+  runtime::ActorRef slot ABSL_GUARDED_BY(mu);  // cleared when the ask ends
 
   // True for the one caller that may complete the ask.
   bool Claim() { return !done.exchange(true, std::memory_order_acq_rel); }
-  runtime::ActorRef TakeReplyTo() {
+  runtime::ActorRef TakeSlot() {
     troupe::MutexLock lock(&mu);
-    return std::exchange(reply_to, runtime::ActorRef());
+    return std::exchange(slot, runtime::ActorRef());
   }
 };
 
-namespace {
-bool Later(const absl::Time& a, const absl::Time& b) { return a > b; }
-}  // namespace
+struct AskRouter::InFlight {
+  runtime::ActorSystem* system;
+  std::atomic<uint64_t> pending{0};
+  troupe::Mutex mu;
+  bool stopped ABSL_GUARDED_BY(mu) = false;
+  absl::flat_hash_map<const PendingAsk*, std::shared_ptr<PendingAsk>> asks ABSL_GUARDED_BY(mu);
 
-namespace {
-constexpr std::string_view kReplyClass = "ask";
-}  // namespace
+  // Ends `ask` with `result` unless it has ended: its slot closes unless the
+  // slot itself is what answered.
+  void End(const std::shared_ptr<PendingAsk>& ask, absl::StatusOr<AskReply> result,
+           bool close_slot) {
+    if (!ask->Claim()) return;
+    pending.fetch_sub(1, std::memory_order_relaxed);
+    {
+      troupe::MutexLock lock(&mu);
+      asks.erase(ask.get());
+    }
+    runtime::ActorRef slot = ask->TakeSlot();
+    if (close_slot) (void)system->CloseReplySlot(slot.get());
+    ask->callback(std::move(result));
+  }
 
-AskRouter::AskRouter(runtime::ActorSystem* system) : system_(system) {
-  timer_ = std::thread([this] { TimerLoop(); });
-  // A message a reply actor sent (an ask) that another daemon could not
+  // What the slot's handler does with what reached it.
+  void Answer(const std::shared_ptr<PendingAsk>& ask, absl::StatusOr<runtime::Message> reply) {
+    if (ask->done.load(std::memory_order_acquire)) return;
+    if (!reply.ok()) {
+      if (absl::IsDeadlineExceeded(reply.status())) {
+        reply = absl::DeadlineExceededError(troupe::StrCat(
+            "no reply from ", ask->target, " within ", absl::FormatDuration(ask->timeout),
+            "; the actor may be busy, stuck or not answering this message type"));
+      }
+      End(ask, reply.status(), false);
+    } else if (reply->type() == kAskUndeliverableType) {
+      End(ask, absl::NotFoundError(std::string(reply->payload())), false);
+    } else {
+      std::string from = system->FormatAddress(reply->sender());
+      End(ask, AskReply{*std::move(reply), std::move(from)}, false);
+    }
+  }
+
+  // The asks whose target text starts with `prefix` (all for "").
+  std::vector<std::shared_ptr<PendingAsk>> Matching(std::string_view prefix) {
+    std::vector<std::shared_ptr<PendingAsk>> found;
+    troupe::MutexLock lock(&mu);
+    for (const auto& [key, ask] : asks) {
+      if (ask->target.compare(0, prefix.size(), prefix) == 0) found.push_back(ask);
+    }
+    return found;
+  }
+};
+
+AskRouter::AskRouter(runtime::ActorSystem* system)
+    : system_(system), in_flight_(std::make_shared<InFlight>()) {
+  in_flight_->system = system;
+  // A message a reply slot sent (an ask) that another daemon could not
   // deliver: the ask ends now instead of at its deadline.
   system_->SetUndeliverableObserver(
       [system](runtime::Cell* sender, std::string_view target, std::string_view reason) {
-        if (sender == nullptr || sender->actor_class() == nullptr ||
-            sender->actor_class()->name() != kReplyClass) {
-          return;
-        }
+        if (sender == nullptr || !sender->is_reply_slot()) return;
         system->Deliver(sender, runtime::Message::Make(
                                     kAskUndeliverableType,
                                     troupe::StrCat("cannot deliver to ", target, ": ", reason)));
@@ -57,44 +100,22 @@ AskRouter::~AskRouter() {
 }
 
 void AskRouter::FailAsksTo(std::string_view node, std::string_view reason) {
-  const std::string prefix = troupe::StrCat("troupe://", node, "/");
-  std::vector<std::shared_ptr<PendingAsk>> lost;
-  {
-    troupe::MutexLock lock(&mu_);
-    for (const Deadline& d : heap_) {
-      std::shared_ptr<PendingAsk> ask = d.ask.lock();
-      if (ask != nullptr && ask->target.compare(0, prefix.size(), prefix) == 0) {
-        lost.push_back(std::move(ask));
-      }
-    }
-  }
-  for (const auto& ask : lost) {
-    if (!ask->Claim()) continue;
-    pending_.fetch_sub(1, std::memory_order_relaxed);
-    runtime::ActorRef reply_to = ask->TakeReplyTo();
-    if (reply_to) (void)system_->RequestExit(reply_to);
-    ask->callback(absl::UnavailableError(
-        troupe::StrCat("no reply can come from ", ask->target, ": ", reason)));
+  for (const auto& ask : in_flight_->Matching(troupe::StrCat("troupe://", node, "/"))) {
+    in_flight_->End(ask,
+                    absl::UnavailableError(
+                        troupe::StrCat("no reply can come from ", ask->target, ": ", reason)),
+                    true);
   }
 }
 
 void AskRouter::Stop() {
-  std::vector<Deadline> left;
   {
-    troupe::MutexLock lock(&mu_);
-    if (stop_) return;
-    stop_ = true;
-    cv_.SignalAll();
-    left.swap(heap_);
+    troupe::MutexLock lock(&in_flight_->mu);
+    if (in_flight_->stopped) return;
+    in_flight_->stopped = true;
   }
-  timer_.join();
-  for (Deadline& d : left) {
-    std::shared_ptr<PendingAsk> ask = d.ask.lock();
-    if (ask == nullptr || !ask->Claim()) continue;
-    pending_.fetch_sub(1, std::memory_order_relaxed);
-    runtime::ActorRef reply_to = ask->TakeReplyTo();
-    if (reply_to) (void)system_->RequestExit(reply_to);
-    ask->callback(absl::CancelledError("the daemon is stopping"));
+  for (const auto& ask : in_flight_->Matching("")) {
+    in_flight_->End(ask, absl::CancelledError("the daemon is stopping"), true);
   }
 }
 
@@ -127,63 +148,31 @@ AskRouter::Handle AskRouter::Ask(std::string_view to, runtime::Message message,
   ask->callback = std::move(done);
   ask->timeout = timeout;
   ask->target = resolved.empty() ? std::string(to) : resolved;
-  runtime::ActorSystem* system = system_;
-  std::atomic<uint64_t>* pending = &pending_;
-  // The reply actor holds the ask until it exits; the ask holds the actor
-  // until it ends. Either end breaks the cycle: a reply makes the actor exit,
-  // a timeout asks it to exit.
-  runtime::ActorRef reply_to = system_->SpawnNative(
-      [ask, system, pending](runtime::Cell* self, runtime::Message& m) {
-        self->RequestExitAfterTurn();
-        if (!ask->Claim()) return;
-        pending->fetch_sub(1, std::memory_order_relaxed);
-        (void)ask->TakeReplyTo();
-        if (m.type() == kAskUndeliverableType) {
-          ask->callback(absl::NotFoundError(std::string(m.payload())));
-          return;
-        }
-        std::string from = system->FormatAddress(m.sender());
-        ask->callback(AskReply{std::move(m), std::move(from)});
-      },
-      kReplyClass);
+  bool stopped;
   {
-    troupe::MutexLock lock(&ask->mu);
-    ask->reply_to = reply_to;
-  }
-  pending_.fetch_add(1, std::memory_order_relaxed);
-  bool stopped = false;
-  {
-    troupe::MutexLock lock(&mu_);
-    if (stop_) {
-      stopped = true;
-    } else {
-      heap_.push_back(Deadline{absl::Now() + timeout, ask});
-      std::push_heap(heap_.begin(), heap_.end(),
-                     [](const Deadline& a, const Deadline& b) { return Later(a.at, b.at); });
-      // Wake the timer thread only when it would sleep past this deadline: a
-      // stream of asks must not cost a wake-up each.
-      if (heap_.front().ask.lock() == ask && heap_.front().at < timer_wakes_at_) cv_.Signal();
-      const uint64_t live = pending_.load(std::memory_order_relaxed);
-      if (heap_.size() > 1024 && heap_.size() > 4 * live) CompactLocked();
-    }
+    troupe::MutexLock lock(&in_flight_->mu);
+    stopped = in_flight_->stopped;
+    if (!stopped) in_flight_->asks.emplace(ask.get(), ask);
   }
   if (stopped) {
-    // Never sent: the reply actor goes, the caller hears why.
-    (void)ask->Claim();
-    pending_.fetch_sub(1, std::memory_order_relaxed);
-    runtime::ActorRef r = ask->TakeReplyTo();
-    if (r) (void)system_->RequestExit(r);
     ask->callback(absl::UnavailableError("the daemon is stopping"));
     return {};
   }
-  absl::Status sent = by_address ? system_->Tell(by_address, std::move(message), reply_to)
-                                 : SendTo(*system_, to, std::move(message), reply_to, names);
-  if (!sent.ok() && ask->Claim()) {
-    pending_.fetch_sub(1, std::memory_order_relaxed);
-    runtime::ActorRef r = ask->TakeReplyTo();
-    if (r) (void)system_->RequestExit(r);
-    ask->callback(sent);
+  in_flight_->pending.fetch_add(1, std::memory_order_relaxed);
+  // The slot's handler holds the ask until it runs or the slot closes; the
+  // ask holds the slot until it ends. Either end breaks the cycle.
+  runtime::ActorRef slot = system_->OpenReplySlot(
+      [in_flight = in_flight_, ask](absl::StatusOr<runtime::Message> reply) {
+        in_flight->Answer(ask, std::move(reply));
+      },
+      timeout);
+  {
+    troupe::MutexLock lock(&ask->mu);
+    ask->slot = slot;
   }
+  absl::Status sent = by_address ? system_->Tell(by_address, std::move(message), slot)
+                                 : SendTo(*system_, to, std::move(message), slot, names);
+  if (!sent.ok()) in_flight_->End(ask, sent, true);
   Handle handle;
   handle.ask_ = ask;
   return handle;
@@ -191,52 +180,9 @@ AskRouter::Handle AskRouter::Ask(std::string_view to, runtime::Message message,
 
 void AskRouter::Cancel(const Handle& handle) {
   std::shared_ptr<PendingAsk> ask = handle.ask_.lock();
-  if (ask == nullptr || !ask->Claim()) return;
-  pending_.fetch_sub(1, std::memory_order_relaxed);
-  runtime::ActorRef reply_to = ask->TakeReplyTo();
-  if (reply_to) (void)system_->RequestExit(reply_to);
-  ask->callback(absl::CancelledError("the asker went away"));
+  if (ask != nullptr) in_flight_->End(ask, absl::CancelledError("the asker went away"), true);
 }
 
-uint64_t AskRouter::pending() const { return pending_.load(std::memory_order_relaxed); }
-
-void AskRouter::CompactLocked() {
-  heap_.erase(std::remove_if(heap_.begin(), heap_.end(),
-                             [](const Deadline& d) {
-                               std::shared_ptr<PendingAsk> ask = d.ask.lock();
-                               return ask == nullptr || ask->done.load(std::memory_order_acquire);
-                             }),
-              heap_.end());
-  std::make_heap(heap_.begin(), heap_.end(),
-                 [](const Deadline& a, const Deadline& b) { return Later(a.at, b.at); });
-}
-
-void AskRouter::TimerLoop() {
-  const auto later = [](const Deadline& a, const Deadline& b) { return Later(a.at, b.at); };
-  troupe::MutexLock lock(&mu_);
-  while (!stop_) {
-    // With nothing due soon, look again after kIdleTick anyway, so that asks
-    // with later deadlines need not wake this thread (see Ask).
-    const absl::Time now = absl::Now();
-    if (heap_.empty() || heap_.front().at > now) {
-      timer_wakes_at_ =
-          heap_.empty() ? now + kIdleTick : std::min(now + kIdleTick, heap_.front().at);
-      cv_.WaitWithDeadline(&mu_, timer_wakes_at_);
-      continue;
-    }
-    std::pop_heap(heap_.begin(), heap_.end(), later);
-    std::shared_ptr<PendingAsk> ask = heap_.back().ask.lock();
-    heap_.pop_back();
-    if (ask == nullptr || !ask->Claim()) continue;
-    pending_.fetch_sub(1, std::memory_order_relaxed);
-    mu_.Unlock();
-    runtime::ActorRef reply_to = ask->TakeReplyTo();
-    if (reply_to) (void)system_->RequestExit(reply_to);
-    ask->callback(absl::DeadlineExceededError(troupe::StrCat(
-        "no reply from ", ask->target, " within ", absl::FormatDuration(ask->timeout),
-        "; the actor may be busy, stuck or not answering this message type")));
-    mu_.Lock();
-  }
-}
+uint64_t AskRouter::pending() const { return in_flight_->pending.load(std::memory_order_relaxed); }
 
 }  // namespace troupe::service

@@ -2,21 +2,19 @@
 // send a message with a fresh reply address and call back once with the first
 // message sent to that address, or with DeadlineExceeded.
 //
-// Each ask gets its own native reply actor, so many asks from one client can
-// be in flight and each reply finds its ask. Deadlines are kept by one timer
-// thread for all asks. Thread-safe.
+// Each ask's reply address is a runtime reply slot (ActorSystem::
+// OpenReplySlot): the reply is handed on by the thread that sends it, with no
+// turn of a reply actor in between, and the deadline is a runtime timer entry
+// (no thread of the router's own). Thread-safe.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
-#include <thread>
-#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "daemon/common/mutex.h"
 #include "daemon/runtime/actor_system.h"
 
 namespace troupe::service {
@@ -30,7 +28,7 @@ struct AskReply {
   std::string from;
 };
 
-// The message type the router's reply actors get when the message they asked
+// The message type an ask's reply slot gets when the message it was asked
 // with could not be delivered on another daemon (ActorSystem::Undeliverable);
 // payload: the reason. Internal: only the daemon sends it.
 inline constexpr std::string_view kAskUndeliverableType = "troupe.internal.AskUndeliverable";
@@ -60,9 +58,9 @@ class AskRouter {
 
   // Sends `message` to `to` (an address or a global name, see SendTo in
   // message_checks.h) and calls `done` exactly once: with the first
-  // message sent back (on an actor worker thread), or DeadlineExceeded after
-  // `timeout` (on the router's timer thread), or Cancelled when the router
-  // stops. `done` must not block.
+  // message sent back (on the sender's thread: an actor worker, a link's
+  // reader), or DeadlineExceeded after `timeout` (on the runtime's timer
+  // thread), or Cancelled when the router stops. `done` must not block.
   // An address or name that cannot be sent to ends the ask at once with the
   // error. A global name no actor of this daemon has is looked up through
   // `names` (message_checks.h), which may wait for the convention's leader:
@@ -71,7 +69,7 @@ class AskRouter {
              const ConventionNames* names = nullptr);
 
   // Ends the ask with Cancelled (its caller went away) unless it has ended
-  // already; its reply actor exits. Thread-safe; any number of times.
+  // already; its reply slot closes. Thread-safe; any number of times.
   void Cancel(const Handle& handle);
 
   // Fails every pending ask to an actor of `node` (another daemon that left
@@ -86,25 +84,12 @@ class AskRouter {
   uint64_t pending() const;
 
  private:
-  struct Deadline {
-    absl::Time at;
-    std::weak_ptr<PendingAsk> ask;
-  };
-
-  void TimerLoop();
-  // Drops heap entries of asks already answered (amortized by the caller).
-  void CompactLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The asks in flight; shared with their reply slots' handlers, which may
+  // still run while the router is destroyed.
+  struct InFlight;
 
   runtime::ActorSystem* const system_;
-  std::atomic<uint64_t> pending_{0};
-  mutable troupe::Mutex mu_;
-  troupe::CondVar cv_;
-  std::vector<Deadline> heap_ ABSL_GUARDED_BY(mu_);  // min-heap on `at`
-  bool stop_ ABSL_GUARDED_BY(mu_) = false;
-  // When the timer thread wakes by itself next (at most kIdleTick ahead).
-  absl::Time timer_wakes_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  static constexpr absl::Duration kIdleTick = absl::Milliseconds(100);
-  std::thread timer_;
+  const std::shared_ptr<InFlight> in_flight_;
 };
 
 }  // namespace troupe::service

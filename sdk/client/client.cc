@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
+#include "daemon/common/polite_spin.h"
 #include "proto/grpc_status.h"
 #include "sdk/client/message_stream.h"
 #include "sdk/client/target.h"
@@ -121,6 +122,7 @@ struct Client::Impl {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<v1::Messaging::Stub> messaging;
   std::unique_ptr<v1::Admin::Stub> admin;
+  troupe::PoliteSpin spin;                // Ask's wait for the reply
   std::unique_ptr<MessageStream> stream;  // last: closed first
 
   // Sets the deadline and the token of a unary call.
@@ -189,44 +191,43 @@ Client::~Client() = default;
 
 const std::string& Client::address() const { return impl_->stream->address(); }
 
-absl::Status Client::Tell(std::string_view to, const Message& message) {
-  return impl_->stream->Tell(to, message);
+absl::Status Client::Tell(std::string_view to, Message message) {
+  return impl_->stream->Tell(to, std::move(message));
 }
 
 namespace {
 constexpr std::chrono::microseconds kAskSpin(200);
+constexpr int kAskSpinRounds = 1000;
 }  // namespace
 
-absl::StatusOr<Client::Message> Client::Ask(std::string_view to, const Message& message,
+absl::StatusOr<Client::Message> Client::Ask(std::string_view to, Message message,
                                             absl::Duration timeout) {
   if (impl_->stream->OnClientThread()) {
     return absl::FailedPreconditionError(
         "Client::Ask called from a client callback would wait for itself; use AskAsync there");
   }
-  std::future<absl::StatusOr<Message>> reply = AskAsync(to, message, timeout);
+  std::future<absl::StatusOr<Message>> reply = AskAsync(to, std::move(message), timeout);
   // A reply on a local daemon often comes within tens of microseconds: look
-  // for it a while (yielding the core to anyone who needs it) before sleeping,
-  // which saves the wake-up of this thread on the reply's arrival.
-  const auto spin_until = std::chrono::steady_clock::now() + kAskSpin;
-  while (reply.wait_for(std::chrono::seconds(0)) != std::future_status::ready &&
-         std::chrono::steady_clock::now() < spin_until) {
-    std::this_thread::yield();
-  }
+  // for it a while before sleeping, which saves this thread's wake-up, unless
+  // the host is busy (daemon/common/polite_spin.h).
+  impl_->spin.Spin(kAskSpinRounds, kAskSpin, [&reply] {
+    return reply.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+  });
   return reply.get();
 }
 
 std::future<absl::StatusOr<Client::Message>> Client::AskAsync(std::string_view to,
-                                                              const Message& message,
+                                                              Message message,
                                                               absl::Duration timeout) {
   MessageStream::Promise promise;
   std::future<absl::StatusOr<Message>> future = promise.get_future();
-  impl_->stream->Ask(to, message, timeout, std::move(promise));
+  impl_->stream->Ask(to, std::move(message), timeout, std::move(promise));
   return future;
 }
 
-void Client::AskAsync(std::string_view to, const Message& message, absl::Duration timeout,
+void Client::AskAsync(std::string_view to, Message message, absl::Duration timeout,
                       std::function<void(absl::StatusOr<Message>)> done) {
-  impl_->stream->Ask(to, message, timeout, MessageStream::Callback(std::move(done)));
+  impl_->stream->Ask(to, std::move(message), timeout, MessageStream::Callback(std::move(done)));
 }
 
 absl::StatusOr<std::string> Client::CreateActor(std::string_view group, std::string_view class_name,

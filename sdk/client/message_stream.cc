@@ -1,4 +1,4 @@
-// message_stream.cc - MessageStream: the outbox, the reader and the timer.
+// message_stream.cc - MessageStream: the outbox, the reader and the ask deadlines.
 #include "sdk/client/message_stream.h"
 
 #include <algorithm>
@@ -46,7 +46,6 @@ absl::StatusOr<std::unique_ptr<MessageStream>> MessageStream::Open(
   if (!token.empty()) raw->context_.AddMetadata("authorization", "Bearer " + token);
   raw->stream_ = raw->stub_->PrepareAsyncConnect(&raw->context_, &raw->cq_);
   raw->completion_thread_ = std::thread([raw] { raw->CompletionLoop(); });
-  raw->timer_thread_ = std::thread([raw] { raw->TimerLoop(); });
   raw->stream_->StartCall(ToTag(Tag::kStart));
 
   bool hello = false;
@@ -83,11 +82,12 @@ MessageStream::~MessageStream() {
   }
   (void)Close(kCloseGrace);
   {
+    // The queue may shut down only with no alarm set: a set one is
+    // cancelled, and OnAlarm does not set it again.
     std::lock_guard<std::mutex> lock(mu_);
-    timer_stop_ = true;
+    alarm_stop_ = true;
+    if (alarm_set_) alarm_.Cancel();
   }
-  timer_cv_.notify_all();
-  if (timer_thread_.joinable()) timer_thread_.join();
   cq_.Shutdown();
   if (completion_thread_.joinable()) completion_thread_.join();
 }
@@ -153,11 +153,11 @@ absl::Status MessageStream::Close(absl::Duration grace) {
   return result;
 }
 
-absl::Status MessageStream::Tell(std::string_view to, const Message& message) {
-  return Enqueue(/*ask_id=*/0, to, message, /*timeout_ms=*/0);
+absl::Status MessageStream::Tell(std::string_view to, Message message) {
+  return Enqueue(/*ask_id=*/0, to, std::move(message), /*timeout_ms=*/0);
 }
 
-void MessageStream::Ask(std::string_view to, const Message& message, absl::Duration timeout,
+void MessageStream::Ask(std::string_view to, Message message, absl::Duration timeout,
                         Completion done) {
   if (timeout <= absl::ZeroDuration()) {
     Complete(done, absl::InvalidArgumentError(absl::StrCat("ask to '", std::string(to),
@@ -185,10 +185,8 @@ void MessageStream::Ask(std::string_view to, const Message& message, absl::Durat
       PendingAsk ask{std::string(to), timeout, {}, finite, std::move(done)};
       if (finite) {
         ask.deadline = DeadlineAfter(timeout);
-        auto [it, inserted] = deadlines_.emplace(ask.deadline, id);
-        // Wake the timer thread only when it would otherwise sleep past this
-        // deadline: asks one after another must not cost a wake-up each.
-        if (it == deadlines_.begin() && ask.deadline < timer_wakes_at_) timer_cv_.notify_one();
+        deadlines_.emplace(ask.deadline, id);
+        ArmAlarmLocked(ask.deadline);
       }
       pending_.emplace(id, std::move(ask));
     }
@@ -197,7 +195,7 @@ void MessageStream::Ask(std::string_view to, const Message& message, absl::Durat
     Complete(done, std::move(refused));
     return;
   }
-  absl::Status queued = Enqueue(id, to, message, timeout_ms);
+  absl::Status queued = Enqueue(id, to, std::move(message), timeout_ms);
   if (queued.ok()) return;
   std::optional<PendingAsk> ask;
   {
@@ -221,9 +219,7 @@ absl::Status MessageStream::health() const {
 }
 
 bool MessageStream::OnClientThread() const {
-  const std::thread::id self = std::this_thread::get_id();
-  return self == completion_thread_id_.load(std::memory_order_relaxed) ||
-         self == timer_thread_id_.load(std::memory_order_relaxed);
+  return std::this_thread::get_id() == completion_thread_id_.load(std::memory_order_relaxed);
 }
 
 void MessageStream::Complete(Completion& done, absl::StatusOr<Message> result) {
@@ -236,7 +232,7 @@ void MessageStream::Complete(Completion& done, absl::StatusOr<Message> result) {
 
 // ---- The outbox ----
 
-absl::Status MessageStream::Enqueue(uint64_t ask_id, std::string_view to, const Message& message,
+absl::Status MessageStream::Enqueue(uint64_t ask_id, std::string_view to, Message message,
                                     uint32_t timeout_ms) {
   const size_t bytes = to.size() + message.type.size() + message.payload.size() + kFrameOverhead;
   Action action;
@@ -260,13 +256,14 @@ absl::Status MessageStream::Enqueue(uint64_t ask_id, std::string_view to, const 
       queue_.push_back(QueuedBatch{std::move(batch), 0});
     }
     QueuedBatch& back = queue_.back();
-    // A cleared frame from an earlier batch is reused, strings and all: no
-    // allocation once the batches have grown to their working size.
+    // A cleared frame from an earlier batch is reused: the short strings are
+    // copied into its buffers (no allocation once the batches have grown to
+    // their working size); the payload is moved in, never copied.
     v1::ClientFrame* frame = back.batch->add_frames();
     frame->set_id(ask_id != 0 ? ask_id : (kTellIdBit | ++next_tell_seq_));
     frame->mutable_to()->assign(to.data(), to.size());
     frame->mutable_type()->assign(message.type);
-    frame->mutable_payload()->assign(message.payload);
+    *frame->mutable_payload() = std::move(message.payload);
     frame->set_ask(ask_id != 0);
     frame->set_timeout_ms(timeout_ms);
     back.bytes += bytes;
@@ -345,6 +342,9 @@ void MessageStream::CompletionLoop() {
         break;
       case Tag::kFinish:
         OnFinish();
+        break;
+      case Tag::kAlarm:
+        OnAlarm();
         break;
     }
   }
@@ -488,23 +488,33 @@ std::shared_ptr<const MessageStream::Handlers> MessageStream::handlers() const {
   return handlers_;
 }
 
-// ---- The timer ----
+// ---- Ask deadlines (the alarm) ----
 
-void MessageStream::TimerLoop() {
-  timer_thread_id_.store(std::this_thread::get_id(), std::memory_order_relaxed);
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!timer_stop_) {
-    // With nothing due soon, look again after kTimerIdleTick anyway: asks
-    // with later deadlines then need not wake this thread (see Ask).
+void MessageStream::ArmAlarmLocked(Clock::time_point at) {
+  if (alarm_stop_) return;
+  if (!alarm_set_) {
+    alarm_set_ = true;
+    alarm_at_ = at;
+    // gRPC takes a monotonic gpr_timespec; steady_clock is monotonic too.
+    const int64_t wait_us = std::max<int64_t>(
+        0, std::chrono::duration_cast<std::chrono::microseconds>(at - Clock::now()).count());
+    alarm_.Set(&cq_,
+               gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                            gpr_time_from_micros(wait_us, GPR_TIMESPAN)),
+               ToTag(Tag::kAlarm));
+  } else if (at < alarm_at_) {
+    // OnAlarm runs at once and sets it again for the earliest deadline.
+    alarm_at_ = at;
+    alarm_.Cancel();
+  }
+}
+
+void MessageStream::OnAlarm() {
+  std::vector<PendingAsk> expired;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    alarm_set_ = false;
     const Clock::time_point now = Clock::now();
-    const Clock::time_point idle_until = now + kTimerIdleTick;
-    if (deadlines_.empty() || deadlines_.begin()->first > now) {
-      timer_wakes_at_ =
-          deadlines_.empty() ? idle_until : std::min(idle_until, deadlines_.begin()->first);
-      timer_cv_.wait_until(lock, timer_wakes_at_);
-      continue;
-    }
-    std::vector<PendingAsk> expired;
     while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
       const uint64_t id = deadlines_.begin()->second;
       deadlines_.erase(deadlines_.begin());
@@ -513,13 +523,12 @@ void MessageStream::TimerLoop() {
       expired.push_back(std::move(it->second));
       pending_.erase(it);
     }
-    lock.unlock();
-    for (PendingAsk& ask : expired) {
-      Complete(ask.done, absl::DeadlineExceededError(
-                             absl::StrCat("ask to '", ask.to, "' got no reply within ",
-                                          absl::FormatDuration(ask.timeout))));
-    }
-    lock.lock();
+    if (!deadlines_.empty()) ArmAlarmLocked(deadlines_.begin()->first);
+  }
+  for (PendingAsk& ask : expired) {
+    Complete(ask.done, absl::DeadlineExceededError(absl::StrCat(
+                           "ask to '", ask.to, "' got no reply within ",
+                           absl::FormatDuration(ask.timeout))));
   }
 }
 

@@ -4,9 +4,10 @@
 // asks by id.
 //
 // Threads. One completion-queue thread ("the reader") drives the async stream:
-// it reads ServerBatches, completes asks, runs the handlers, and starts the
-// next write when one finishes. One timer thread fails asks whose deadline
-// passed. Callers never wait for the wire: a call appends its frame to the
+// it reads ServerBatches, completes asks, runs the handlers, starts the next
+// write when one finishes, and fails asks whose deadline passed (one
+// grpc::Alarm on the same queue, set to the earliest deadline: no thread of
+// its own). Callers never wait for the wire: a call appends its frame to the
 // outbox, and when no write is in flight it starts one with everything queued
 // (flat combining); while a write is in flight, frames just accumulate and the
 // reader thread writes them as one batch when the write completes. Callers
@@ -37,6 +38,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "grpcpp/alarm.h"
 #include "grpcpp/grpcpp.h"
 #include "troupe/client.h"
 #include "troupe/v1/messaging.grpc.pb.h"
@@ -81,12 +83,12 @@ class MessageStream {
   const std::string& address() const { return address_; }
 
   // Queues a tell. UNAVAILABLE once the stream is lost.
-  absl::Status Tell(std::string_view to, const Message& message);
+  absl::Status Tell(std::string_view to, Message message);
 
   // Queues an ask; `done` is completed exactly once: with the reply, the
   // daemon's error, DEADLINE_EXCEEDED after `timeout` (infinite: no client
   // deadline), UNAVAILABLE when the stream is lost, CANCELLED when closing.
-  void Ask(std::string_view to, const Message& message, absl::Duration timeout, Completion done);
+  void Ask(std::string_view to, Message message, absl::Duration timeout, Completion done);
 
   void Subscribe(std::function<void(Message)> on_message,
                  std::function<void(absl::Status)> on_error);
@@ -102,12 +104,11 @@ class MessageStream {
   // OK while the stream is up; else the error later calls should return.
   absl::Status health() const;
 
-  // True on the reader or the timer thread, where blocking on an ask would
-  // deadlock.
+  // True on the reader thread, where blocking on an ask would deadlock.
   bool OnClientThread() const;
 
  private:
-  enum class Tag : uintptr_t { kStart = 1, kRead, kWrite, kWritesDone, kFinish };
+  enum class Tag : uintptr_t { kStart = 1, kRead, kWrite, kWritesDone, kFinish, kAlarm };
   struct PendingAsk {
     std::string to;
     absl::Duration timeout;
@@ -136,15 +137,18 @@ class MessageStream {
   static void Complete(Completion& done, absl::StatusOr<Message> result);
 
   // Appends a frame; starts a write when none is in flight.
-  absl::Status Enqueue(uint64_t ask_id, std::string_view to, const Message& message,
-                       uint32_t timeout_ms);
+  absl::Status Enqueue(uint64_t ask_id, std::string_view to, Message message, uint32_t timeout_ms);
   Action NextActionLocked();  // requires out_mu_
   void Perform(Action action);
   // Marks the stream dead (no more writes, queue dropped); requires out_mu_.
   void MarkDeadLocked();
 
   void CompletionLoop();
-  void TimerLoop();
+  // The alarm went off or was cancelled: fails the asks that are due and sets
+  // it again for the earliest deadline left.
+  void OnAlarm();
+  // Sets the alarm for `at` unless it is set for earlier; requires mu_.
+  void ArmAlarmLocked(Clock::time_point at);
   void OnStart(bool ok);
   void OnRead(bool ok);
   void OnWriteDone(bool ok);
@@ -163,29 +167,29 @@ class MessageStream {
   v1::ServerBatch in_;          // owned by the read in flight
   grpc::Status finish_status_;  // written by Finish; read after finished_
   std::thread completion_thread_;
-  std::thread timer_thread_;
   std::atomic<std::thread::id> completion_thread_id_{};
-  std::atomic<std::thread::id> timer_thread_id_{};
   std::atomic<uint64_t> tell_errors_{0};
   std::string address_;  // set once, before Open returns
 
   // Asks, handlers and the stream's life.
   mutable std::mutex mu_;
   std::condition_variable state_cv_;  // hello_, finished_
-  std::condition_variable timer_cv_;  // deadlines_, timer_stop_
   bool hello_ = false;
   bool finished_ = false;
   bool closing_ = false;
-  bool timer_stop_ = false;
   absl::Status lost_;                         // OK until the stream ended
   std::optional<absl::Status> close_result_;  // set by the first Close
   uint64_t next_ask_id_ = 0;
   absl::flat_hash_map<uint64_t, PendingAsk> pending_;
   std::set<std::pair<Clock::time_point, uint64_t>> deadlines_;
-  // When the timer thread wakes by itself next (it sleeps at most
-  // kTimerIdleTick); an ask due earlier wakes it.
-  Clock::time_point timer_wakes_at_ = Clock::time_point::min();
-  static constexpr std::chrono::milliseconds kTimerIdleTick{100};
+  // The alarm: Set and Cancel only under mu_ (grpc::Alarm is not
+  // thread-safe). While `alarm_set_`, it goes off at `alarm_at_` or earlier
+  // (cancelled for an earlier deadline); `alarm_stop_` keeps it from being
+  // set again once the stream is being destroyed.
+  grpc::Alarm alarm_;
+  bool alarm_set_ = false;
+  bool alarm_stop_ = false;
+  Clock::time_point alarm_at_;
   std::shared_ptr<const Handlers> handlers_;
 
   // The outbox: frames waiting for the wire, and what the stream may do next.

@@ -2,7 +2,9 @@
 # Runs the Troupe benchmark driver and the same workloads on the peer systems
 # (CAF 0.17 and Erlang/OTP), then prints Troupe/peer ratios.
 #
-# Usage: tests/bench/run_peers.sh [--quick]
+# Usage: tests/bench/run_peers.sh [--quick] [--contended]
+#   --contended  one busy-looping process per core runs beside every program;
+#                every summary name gets the suffix _contended
 #
 # Environment:
 #   BUILD_DIR      build directory (default: build); peers are built into
@@ -22,14 +24,16 @@
 set -euo pipefail
 
 usage() {
-  echo "usage: $0 [--quick]" >&2
+  echo "usage: $0 [--quick] [--contended]" >&2
   exit 2
 }
 
 QUICK=()
+CONTENDED=0
 for arg in "$@"; do
   case "$arg" in
     --quick) QUICK=(--quick) ;;
+    --contended) CONTENDED=1 ;;
     -h | --help) usage ;;
     *)
       echo "run_peers.sh: unknown argument '$arg'" >&2
@@ -61,7 +65,12 @@ die() {
 
 mkdir -p "$OUT"
 RESULTS="$(mktemp "${TMPDIR:-/tmp}/troupe-peers.XXXXXX")"
-trap 'rm -f "$RESULTS" "$RESULTS".run' EXIT
+BUSY_PIDS=()
+stop_busy() {
+  if ((${#BUSY_PIDS[@]} > 0)); then kill "${BUSY_PIDS[@]}" 2> /dev/null || true; fi
+  BUSY_PIDS=()
+}
+trap 'stop_busy; rm -f "$RESULTS" "$RESULTS".run' EXIT
 
 # -- build ---------------------------------------------------------------------
 
@@ -81,6 +90,16 @@ log "compiling $OUT/erlang_bench.beam"
 erlc -o "$OUT" "$PEERS_SRC/erlang_bench.erl" || die "compiling the Erlang peer failed"
 
 # -- run -----------------------------------------------------------------------
+
+# --contended: one busy-looping process per core beside every run (a host that
+# is busy with something else); the summary's names get the suffix _contended.
+if ((CONTENDED)); then
+  for ((i = 0; i < $(nproc); i++)); do
+    bash -c 'while :; do :; done' &
+    BUSY_PIDS+=($!)
+  done
+  log "contended: ${#BUSY_PIDS[@]} busy loops running (pids ${BUSY_PIDS[*]})"
+fi
 
 # run_prog LABEL CMD... : runs CMD BENCH_REPEAT times, echoes its RESULT lines
 # to stderr and collects them in $RESULTS.
@@ -121,11 +140,15 @@ run_prog caf "$CAF_BIN" "${QUICK[@]}" || FAILED+=(caf)
 run_prog erlang erl +S 2:2 +P 2000000 -noshell -pa "$OUT" \
   -run erlang_bench main -extra "${QUICK[@]}" || FAILED+=(erlang)
 
+stop_busy
+
 # -- summary -------------------------------------------------------------------
 
 echo
-echo "# best of $REPEAT run(s)${QUICK:+, quick (1/100 of the counts)}"
-awk '
+echo "# best of $REPEAT run(s)${QUICK:+, quick (1/100 of the counts)}$( ((CONTENDED)) && echo ", contended")"
+SUFFIX=""
+((CONTENDED)) && SUFFIX="_contended"
+awk -v suffix="$SUFFIX" '
   function lower_is_better(name) { return name ~ /_memory$/ }
   $1 == "RESULT" && NF >= 4 {
     name = $2; v = $3 + 0
@@ -133,7 +156,7 @@ awk '
     else if (lower_is_better(name) ? v < best[name] : v > best[name]) best[name] = v
   }
   END {
-    for (i = 1; i <= n; i++) printf "RESULT %s %.1f %s\n", order[i], best[order[i]], unit[order[i]]
+    for (i = 1; i <= n; i++) printf "RESULT %s%s %.1f %s\n", order[i], suffix, best[order[i]], unit[order[i]]
     split("pingpong_rate fanin_rate spawn_rate spawn_memory", keys, " ")
     split("caf erlang", peers, " ")
     for (p = 1; p <= 2; p++) {
@@ -141,7 +164,7 @@ awk '
         t = keys[k]; o = peers[p] "_" t
         if (!(t in best) || !(o in best) || best[o] <= 0) continue
         w = t; sub(/_rate$/, "", w)
-        printf "RESULT ratio_%s_vs_%s %.3f %s\n", w, peers[p], best[t] / best[o],
+        printf "RESULT ratio_%s_vs_%s%s %.3f %s\n", w, peers[p], suffix, best[t] / best[o],
           lower_is_better(t) ? "x_lower_is_better" : "x"
       }
     }

@@ -80,22 +80,24 @@ class Client {
   // name, malformed message) go to the error handler of Subscribe, and are
   // counted in tell_errors(). The message's sender is this client's address.
   // Waits only while more than 16 MiB of frames wait for the wire.
-  absl::Status Tell(std::string_view to, const Message& message);
+  // `message` is taken by value: pass it with std::move and its payload goes
+  // onto the wire without a copy.
+  absl::Status Tell(std::string_view to, Message message);
 
   // Sends `message` and waits for the first message sent back to it.
-  absl::StatusOr<Message> Ask(std::string_view to, const Message& message, absl::Duration timeout);
+  absl::StatusOr<Message> Ask(std::string_view to, Message message, absl::Duration timeout);
   // The same without blocking: the future becomes ready with the reply or error.
-  std::future<absl::StatusOr<Message>> AskAsync(std::string_view to, const Message& message,
+  std::future<absl::StatusOr<Message>> AskAsync(std::string_view to, Message message,
                                                 absl::Duration timeout);
   // The same with a callback, run on the client's reader thread (keep it short;
   // it may call Tell and AskAsync but must not block on another ask: Ask there
-  // returns FAILED_PRECONDITION). A timeout runs it on the client's timer
-  // thread, closing the client on the closing thread.
+  // returns FAILED_PRECONDITION). A timeout runs it on the reader thread too,
+  // closing the client on the closing thread.
   //
   // `timeout` must be positive; it also travels with the ask so the daemon
   // gives up too. absl::InfiniteDuration() means no client-side deadline.
   // A reply arriving after the timeout is dropped.
-  void AskAsync(std::string_view to, const Message& message, absl::Duration timeout,
+  void AskAsync(std::string_view to, Message message, absl::Duration timeout,
                 std::function<void(absl::StatusOr<Message>)> done);
 
   // Creates an actor of `class_name` from the active version of `group`.
