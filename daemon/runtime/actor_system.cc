@@ -537,11 +537,21 @@ void ActorSystem::Shutdown(absl::Duration drain) {
   }
   executor_->Stop();
   // Whatever did not drain in time is destroyed without handling more mail.
+  // Reply slots opened while draining are closed, not finalized: they are no
+  // actors, and another thread may answer one meanwhile (hence the references).
   std::vector<Cell*> rest;
+  std::vector<ActorRef> open_slots;
   for (Shard& shard : shards_) {
     troupe::MutexLock lock(&shard.mu);
-    for (const auto& [id, cell] : shard.cells) rest.push_back(cell);
+    for (const auto& [id, cell] : shard.cells) {
+      if (cell->is_reply_slot()) {
+        open_slots.push_back(ActorRef::Share(cell));
+      } else {
+        rest.push_back(cell);
+      }
+    }
   }
+  for (const ActorRef& slot : open_slots) (void)CloseReplySlot(slot.get());
   if (!rest.empty())
     LogWarning(rest.size(), " actors did not exit before shutdown; destroying them");
   for (Cell* cell : rest) {
