@@ -75,6 +75,11 @@ class ConventionService final : public v1::Convention::WithCallbackMethod_Link<v
                      v1::PlaceResponse* response) override {
     absl::StatusOr<std::string> peer = s_->options.guard->Verify(context, Method("Place"));
     if (!peer.ok()) return ToGrpcStatus(peer.status());
+    if (!request->requirements_json().empty()) {  // an older member: refused, not ignored
+      return ToGrpcStatus(absl::InvalidArgumentError(
+          "requirements_json is no longer read: this daemon needs `requirements`; upgrade " +
+          *peer));
+    }
     if (!request->bundle_hash().empty()) {
       if (absl::Status present = EnsureBundle(*request, *peer); !present.ok()) {
         LogWarning("convention: refused to place ", request->group(), "/",

@@ -433,7 +433,8 @@ void ActorSystem::AddTimer(absl::Time at, Cell* cell, Message message) {
 void ActorSystem::FireDueTimers() {
   timers_.FireDue(clock_->Now(), [this](Cell* cell, Message m) {
     if (cell->is_reply_slot()) {
-      EndReplySlot(cell, absl::DeadlineExceededError("no reply in time"));
+      EndReplySlot(cell, absl::DeadlineExceededError("no reply in time"),
+                   /*deadline_queued=*/false);
     } else if (cell->state() != CellState::kExited) {
       cell->pending_wakeups_.fetch_sub(1, std::memory_order_relaxed);
       Deliver(cell, std::move(m));  // an actor exiting meanwhile just drops it
@@ -537,8 +538,9 @@ void ActorSystem::Shutdown(absl::Duration drain) {
   }
   executor_->Stop();
   // Whatever did not drain in time is destroyed without handling more mail.
-  // Reply slots opened while draining are closed, not finalized: they are no
-  // actors, and another thread may answer one meanwhile (hence the references).
+  // Reply slots opened while draining end with Cancelled, not finalized: they
+  // are no actors, and another thread may answer one meanwhile (hence the
+  // references).
   std::vector<Cell*> rest;
   std::vector<ActorRef> open_slots;
   for (Shard& shard : shards_) {
@@ -551,7 +553,10 @@ void ActorSystem::Shutdown(absl::Duration drain) {
       }
     }
   }
-  for (const ActorRef& slot : open_slots) (void)CloseReplySlot(slot.get());
+  for (const ActorRef& slot : open_slots) {
+    EndReplySlot(slot.get(), absl::CancelledError("the actor system is shutting down"),
+                 /*deadline_queued=*/true);
+  }
   if (!rest.empty())
     LogWarning(rest.size(), " actors did not exit before shutdown; destroying them");
   for (Cell* cell : rest) {

@@ -173,7 +173,8 @@ class ActorSystem {
   // turn is scheduled), and the slot closes; later messages are dead letters.
   // With no reply by `timeout` on the system's clock, `on_reply` gets
   // DeadlineExceeded from the timer thread (a runtime wakeup, no thread of its
-  // own); Shutdown ends it with Cancelled. The slot is not an actor: it is
+  // own); Shutdown ends it with Cancelled, and a slot opened once Shutdown
+  // has begun ends at once with Cancelled. The slot is not an actor: it is
   // not counted as live and Shutdown does not wait for it. Reply slots print
   // as addresses and have the class "ask".
   ActorRef OpenReplySlot(ReplyHandler on_reply, absl::Duration timeout);
@@ -445,8 +446,9 @@ class ActorSystem {
   // Reply slots (reply_slots.cc): the slot's handler gets `result` unless the
   // slot was closed; AnswerReplySlot hands a closed slot's mail to DeadLetter.
   void AnswerReplySlot(Cell* slot, Message message);
-  void EndReplySlot(Cell* slot, absl::StatusOr<Message> result);
-  void FinishReplySlot(Cell* slot);
+  // `deadline_queued`: the slot's timer entry has not fired yet.
+  void EndReplySlot(Cell* slot, absl::StatusOr<Message> result, bool deadline_queued);
+  void FinishReplySlot(Cell* slot, bool deadline_queued);
   uint64_t NextId() { return next_id_.fetch_add(1, std::memory_order_relaxed); }
 
   SystemOptions options_;

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "daemon/common/json.h"
 #include "daemon/common/logging.h"
 #include "daemon/common/strings.h"
 #include "daemon/runtime/actor_system.h"
@@ -61,10 +62,12 @@ std::string Unfit(const ActorClass* actor_class, const ActorRequirements& requir
   return "";
 }
 
-// `text` (a JSON value) parsed, keeping the order of object members.
-// Discarded when it is not JSON.
+// `text` (a JSON value) parsed, keeping the order of object members, with
+// json.h's depth limit (a deeply nested value must not overflow the stack of
+// whoever prints or compares it). Discarded when it is not such JSON.
 nlohmann::ordered_json ParseValue(std::string_view text) {
-  return nlohmann::ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
+  absl::StatusOr<nlohmann::ordered_json> parsed = troupe::ParseOrderedJson(text);
+  return parsed.ok() ? *std::move(parsed) : nlohmann::ordered_json(nlohmann::ordered_json::value_t::discarded);
 }
 
 }  // namespace
@@ -99,12 +102,13 @@ absl::StatusOr<bool> ActorSystem::ChangeCapability(std::string_view name,
   if (name.empty()) return absl::InvalidArgumentError("capability name must not be empty");
   std::string value;  // compact; empty: remove
   if (!value_json.empty()) {
-    nlohmann::ordered_json parsed = ParseValue(value_json);
-    if (parsed.is_discarded()) {
-      return absl::InvalidArgumentError(
-          troupe::StrCat("value of capability '", name, "' is not valid JSON: ", value_json));
+    absl::StatusOr<nlohmann::ordered_json> parsed = troupe::ParseOrderedJson(value_json);
+    if (!parsed.ok()) {
+      return absl::InvalidArgumentError(troupe::StrCat("value of capability '", name,
+                                                       "' is not valid JSON (",
+                                                       parsed.status().message(), ")"));
     }
-    value = Compact(parsed);
+    value = Compact(*parsed);
   }
   // Held until the observer and the re-check are done: changes and their
   // consequences go out in order.
@@ -181,8 +185,8 @@ void ActorSystem::NoteRequirements(Cell* cell, const ActorRequirements& requirem
 }
 
 void ActorSystem::RecheckActors(const std::string& capabilities_json) {
-  const nlohmann::json capabilities =
-      nlohmann::json::parse(capabilities_json, nullptr, /*allow_exceptions=*/false);
+  absl::StatusOr<nlohmann::json> parsed = troupe::ParseJson(capabilities_json);
+  const nlohmann::json capabilities = parsed.ok() ? *std::move(parsed) : nlohmann::json();
   if (!capabilities.is_object()) {  // made by ObjectJson from parsed values: cannot happen
     LogError("capabilities are not a JSON object: ", capabilities_json);
     return;

@@ -26,6 +26,13 @@ ActorRef ActorSystem::OpenReplySlot(ReplyHandler on_reply, absl::Duration timeou
   cell->state_.store(CellState::kRunning, std::memory_order_release);
   Register(cell);
   ActorRef ref = ActorRef::Share(cell);
+  if (shut_down_.load(std::memory_order_acquire)) {
+    // No deadline would fire (the timer thread may be gone), and Shutdown's
+    // scans may have passed: the ask ends here.
+    EndReplySlot(cell, absl::CancelledError("the actor system is shutting down"),
+                 /*deadline_queued=*/false);
+    return ref;
+  }
   AddTimer(clock_->Now() + timeout, cell, Message::Make(TROUPE_MSG_WAKEUP, "", cell));
   return ref;
 }
@@ -36,13 +43,17 @@ void ActorSystem::AnswerReplySlot(Cell* slot, Message message) {
     return;
   }
   if (message.kind() == MessageKind::kExitRequest) {
-    EndReplySlot(slot, absl::CancelledError("the actor system is shutting down"));
+    EndReplySlot(slot,
+                 absl::CancelledError(shut_down_.load(std::memory_order_acquire)
+                                          ? "the actor system is shutting down"
+                                          : "the reply address was asked to exit"),
+                 /*deadline_queued=*/true);
     return;
   }
-  EndReplySlot(slot, std::move(message));
+  EndReplySlot(slot, std::move(message), /*deadline_queued=*/true);
 }
 
-void ActorSystem::EndReplySlot(Cell* slot, absl::StatusOr<Message> result) {
+void ActorSystem::EndReplySlot(Cell* slot, absl::StatusOr<Message> result, bool deadline_queued) {
   ReplySlot& reply = *slot->reply_slot_;
   if (reply.closed.exchange(true, std::memory_order_acq_rel)) {
     if (result.ok()) DeadLetter(slot, *std::move(result));  // a second reply
@@ -50,7 +61,7 @@ void ActorSystem::EndReplySlot(Cell* slot, absl::StatusOr<Message> result) {
   }
   ReplyHandler handler = std::move(reply.handler);
   ActorRef keep = ActorRef::Share(slot);  // the self reference goes below
-  FinishReplySlot(slot);
+  FinishReplySlot(slot, deadline_queued);
   handler(std::move(result));
 }
 
@@ -59,15 +70,15 @@ bool ActorSystem::CloseReplySlot(Cell* slot) {
   if (slot->reply_slot_->closed.exchange(true, std::memory_order_acq_rel)) return false;
   ReplyHandler handler = std::move(slot->reply_slot_->handler);
   ActorRef keep = ActorRef::Share(slot);
-  FinishReplySlot(slot);
+  FinishReplySlot(slot, /*deadline_queued=*/true);
   return true;  // `handler` (and what it holds) goes here, unrun
 }
 
-void ActorSystem::FinishReplySlot(Cell* slot) {
+void ActorSystem::FinishReplySlot(Cell* slot, bool deadline_queued) {
   slot->state_.store(CellState::kExited, std::memory_order_release);
   Unregister(slot);
-  timers_.NoteStale();  // its deadline entry, when it is still queued
-  slot->Release();      // the self reference
+  if (deadline_queued) timers_.NoteStale();  // its entry now waits for nothing
+  slot->Release();                           // the self reference
 }
 
 }  // namespace troupe::runtime

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "daemon/common/json.h"
 #include "daemon/common/strings.h"
 
 namespace troupe::runtime {
@@ -113,8 +114,9 @@ absl::Status CheckRequirementsOnText(const Requirements& requirements,
                                      std::string_view capabilities_json) {
   if (requirements.empty()) return absl::OkStatus();
   const std::string_view text = capabilities_json.empty() ? "{}" : capabilities_json;
-  Json capabilities = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (capabilities.is_discarded() || !capabilities.is_object()) {
+  absl::StatusOr<Json> parsed = troupe::ParseJson(text);
+  const Json capabilities = parsed.ok() ? *std::move(parsed) : Json();
+  if (!capabilities.is_object()) {
     return absl::InvalidArgumentError(
         troupe::StrCat("capabilities are not a JSON object: ", text));
   }
@@ -141,11 +143,14 @@ absl::StatusOr<ActorRequirements> ParseRequirementsObject(std::string_view text)
   ActorRequirements out;
   if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) return out;
   // Ordered: the first requirement that fails is the first one written.
-  nlohmann::ordered_json parsed =
-      nlohmann::ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded()) {
-    return absl::InvalidArgumentError("requirements are not valid JSON");
+  // json.h's depth limit: a plugin's text must not overflow the stack of
+  // whoever prints or compares it.
+  absl::StatusOr<nlohmann::ordered_json> parsed_or = troupe::ParseOrderedJson(text);
+  if (!parsed_or.ok()) {
+    return absl::InvalidArgumentError(
+        troupe::StrCat("requirements are not valid JSON (", parsed_or.status().message(), ")"));
   }
+  nlohmann::ordered_json parsed = *std::move(parsed_or);
   out.text = std::string(text);
   auto leave = [&](std::string why) {
     if (out.opaque.empty()) out.opaque = std::move(why);

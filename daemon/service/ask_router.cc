@@ -148,19 +148,11 @@ AskRouter::Handle AskRouter::Ask(std::string_view to, runtime::Message message,
   ask->callback = std::move(done);
   ask->timeout = timeout;
   ask->target = resolved.empty() ? std::string(to) : resolved;
-  bool stopped;
-  {
-    troupe::MutexLock lock(&in_flight_->mu);
-    stopped = in_flight_->stopped;
-    if (!stopped) in_flight_->asks.emplace(ask.get(), ask);
-  }
-  if (stopped) {
-    ask->callback(absl::UnavailableError("the daemon is stopping"));
-    return {};
-  }
-  in_flight_->pending.fetch_add(1, std::memory_order_relaxed);
   // The slot's handler holds the ask until it runs or the slot closes; the
-  // ask holds the slot until it ends. Either end breaks the cycle.
+  // ask holds the slot until it ends. Either end breaks the cycle. The slot
+  // is stored before the ask is in flight, so whoever ends it (Stop,
+  // FailAsksTo, Cancel) finds the slot to close.
+  in_flight_->pending.fetch_add(1, std::memory_order_relaxed);
   runtime::ActorRef slot = system_->OpenReplySlot(
       [in_flight = in_flight_, ask](absl::StatusOr<runtime::Message> reply) {
         in_flight->Answer(ask, std::move(reply));
@@ -170,6 +162,19 @@ AskRouter::Handle AskRouter::Ask(std::string_view to, runtime::Message message,
     troupe::MutexLock lock(&ask->mu);
     ask->slot = slot;
   }
+  bool stopped;
+  {
+    troupe::MutexLock lock(&in_flight_->mu);
+    stopped = in_flight_->stopped;
+    if (!stopped && !ask->done.load(std::memory_order_acquire)) {
+      in_flight_->asks.emplace(ask.get(), ask);
+    }
+  }
+  if (stopped) {
+    in_flight_->End(ask, absl::UnavailableError("the daemon is stopping"), true);
+    return {};
+  }
+  if (ask->done.load(std::memory_order_acquire)) return {};  // the slot ended it already
   absl::Status sent = by_address ? system_->Tell(by_address, std::move(message), slot)
                                  : SendTo(*system_, to, std::move(message), slot, names);
   if (!sent.ok()) in_flight_->End(ask, sent, true);

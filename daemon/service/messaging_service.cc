@@ -252,6 +252,12 @@ grpc::ServerUnaryReactor* MessagingService::CreateActor(grpc::CallbackServerCont
   v1::CreateActorRequest request;
   absl::Status parsed = ParseRequest(*request_bytes, &request, kMaxSmallRequestBytes);
   if (!parsed.ok()) return Done(context, parsed);
+  if (!request.requirements_json().empty()) {  // an older client: refused, not ignored
+    return Done(context, absl::InvalidArgumentError(
+                             "requirements_json is no longer read: send the requirements as "
+                             "`requirements` (repeated troupe.v1.Requirement); a newer "
+                             "troupe_client does"));
+  }
   return CreateParsed(context, std::move(request), response_bytes);
 }
 

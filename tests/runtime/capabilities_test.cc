@@ -138,6 +138,16 @@ TEST_F(CapabilitiesTest, BadNamesAndValuesAreRefused) {
   EXPECT_EQ(sys().CapabilitiesJson(), "{}");
 }
 
+TEST_F(CapabilitiesTest, ADeeplyNestedValueIsRefusedNotRecursedInto) {
+  MakeDeterministic();
+  // Printing or comparing a million nested arrays would overflow the stack.
+  const std::string deep = std::string(1'000'000, '[') + std::string(1'000'000, ']');
+  absl::StatusOr<bool> bad = sys().UpdateCapability("zone", deep);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_CONTAINS(bad.status().message(), "nested more than 64 deep");
+  EXPECT_EQ(sys().CapabilitiesJson(), "{}");
+}
+
 TEST_F(CapabilitiesTest, ReadOnlyNamesRefuseUpdatesButTheDaemonMayChangeThem) {
   MakeDeterministic();
   ASSERT_OK(sys().SetReadOnlyCapability("troupe.cores", "8"));

@@ -122,6 +122,26 @@ TEST_F(ReplySlotTest, ShutdownEndsAnOpenSlotWithCancelledAndDoesNotWaitForIt) {
   EXPECT_EQ(out.result->status().code(), absl::StatusCode::kCancelled);
 }
 
+TEST_F(ReplySlotTest, ASlotOpenedOnceShutdownBeganEndsAtOnceWithCancelled) {
+  ActorSystem& system = MakeThreaded(2);
+  system.Shutdown(absl::Seconds(5));
+  Outcome out;
+  ActorRef slot = system.OpenReplySlot(Record(&out), absl::Hours(1));
+  ASSERT_EQ(out.calls, 1) << "no timer thread is left to end it later";
+  EXPECT_EQ(out.result->status().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(slot->state(), CellState::kExited);
+}
+
+TEST_F(ReplySlotTest, AnExitRequestToASlotEndsItWithCancelledNamingWhy) {
+  ActorSystem& system = MakeDeterministic();
+  Outcome out;
+  ActorRef slot = system.OpenReplySlot(Record(&out), absl::Seconds(5));
+  ASSERT_OK(system.RequestExit(slot));
+  ASSERT_EQ(out.calls, 1);
+  EXPECT_EQ(out.result->status().code(), absl::StatusCode::kCancelled);
+  EXPECT_CONTAINS(out.result->status().message(), "asked to exit");
+}
+
 TEST_F(ReplySlotTest, DeadlinesOfSlotsAnsweredEarlyDoNotPileUpInTheTimers) {
   ActorSystem& system = MakeDeterministic();
   int answered = 0;

@@ -178,5 +178,13 @@ TEST(RequirementsTest, WhatTheRuntimeDoesNotUnderstandIsLeftToTheClassAndNamed) 
   EXPECT_EQ(ParseRequirementsObject("{} x").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(RequirementsTest, APluginsDeeplyNestedTextIsRefusedNotRecursedInto) {
+  const std::string deep =
+      R"({"zone": {"equals": )" + std::string(1'000'000, '[') + std::string(1'000'000, ']') + "}}";
+  absl::StatusOr<ActorRequirements> parsed = ParseRequirementsObject(deep);
+  EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_CONTAINS(parsed.status().message(), "nested more than 64 deep");
+}
+
 }  // namespace
 }  // namespace troupe::runtime

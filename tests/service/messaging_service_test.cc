@@ -284,6 +284,18 @@ TEST_F(MessagingServiceTest, ATellWhoseTargetIsNotUtf8IsInvalidArgumentNamingThe
   EXPECT_TRUE(status.ok()) << status.error_message();
 }
 
+TEST_F(MessagingServiceTest, ACreateWithTheOldRequirementsTextIsRefusedNotCreatedWithoutThem) {
+  v1::CreateActorRequest request;
+  request.set_group("any");
+  request.set_class_name("any.Class");
+  request.set_requirements_json(R"([{"capability": "gpu", "equals": true}])");
+  v1::CreateActorResponse response;
+  grpc::Status status = stub_->CreateActor(Context().get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_CONTAINS(status.error_message(), "requirements_json is no longer read");
+  EXPECT_TRUE(response.address().empty());
+}
+
 TEST_F(MessagingServiceTest, EveryUnaryCallNamesItsStringFieldThatIsNotUtf8) {
   LogCounter log;
   grpc::Status status = RawCall(socket_, "Ask", Field(1, "echo") + Field(2, "\xc0\xaf"));
