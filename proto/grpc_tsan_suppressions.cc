@@ -16,6 +16,9 @@
 // end-to-end tests run; harmless without TSan. gRPC's TLS
 // runs on Debian's OpenSSL (libssl, libcrypto), which is not instrumented
 // either, and its stacks often show no gRPC frame: ignored the same way.
+// So is upb (libupb), which gRPC's core uses to copy and parse message bytes
+// on its own threads (a batch serialized by StartWrite on a worker is copied
+// by libupb on a gRPC thread; the writer's stack is often lost).
 extern "C" const char* __tsan_default_suppressions() {
   return "called_from_lib:libgrpc.so\n"
          "called_from_lib:libgrpc++.so\n"
@@ -24,6 +27,8 @@ extern "C" const char* __tsan_default_suppressions() {
          "race:libgrpc++.so\n"
          "race:libgpr.so\n"
          "race:libaddress_sorting.so\n"
+         "called_from_lib:libupb.so\n"
+         "race:libupb.so\n"
          "race:libabsl_\n"
          "called_from_lib:libssl.so\n"
          "called_from_lib:libcrypto.so\n"
