@@ -406,20 +406,31 @@ class LinkReactor final : public grpc::ServerBidiReactor<v1::EnvelopeBatch, v1::
     StartRead(&batch_);
   }
 
+  // Delivers the batch without holding `mu_`: a delivery may run a reply
+  // handler inline (an ask answered from this peer), which is not this
+  // reactor's code and must not run under its lock.
   void OnReadDone(bool ok) override {
-    troupe::MutexLock lock(&mu_);
-    if (!ok) {
-      Finish(grpc::Status::OK);
-      return;
+    v1::EnvelopeBatch batch;
+    {
+      troupe::MutexLock lock(&mu_);
+      if (!ok) {
+        Finish(grpc::Status::OK);
+        return;
+      }
+      batch.Swap(&batch_);
     }
-    report_.Clear();
-    for (v1::Envelope& e : *batch_.mutable_envelopes()) {
+    v1::LinkReport report;
+    for (v1::Envelope& e : *batch.mutable_envelopes()) {
       absl::Status delivered = system_->DeliverFromRemote(e.to(), e.from(), e.type(), e.payload());
       if (!delivered.ok()) {
-        if (report_.reason().empty()) report_.set_reason(std::string(delivered.message()));
-        *report_.add_undeliverable() = std::move(e);
+        if (report.reason().empty()) report.set_reason(std::string(delivered.message()));
+        *report.add_undeliverable() = std::move(e);
       }
     }
+    troupe::MutexLock lock(&mu_);
+    batch.Clear();
+    batch_.Swap(&batch);  // keeps the envelopes' allocations for the next read
+    report_.Swap(&report);
     if (report_.undeliverable_size() > 0) {
       StartWrite(&report_);  // then the next read
     } else {

@@ -44,9 +44,13 @@ troupe_result_t FromStatus(const absl::Status& s) {
 }
 
 // Runs `fn` and turns any exception (in practice std::bad_alloc) into
-// `on_error`: nothing may unwind into plugin code.
+// `on_error`: nothing may unwind into plugin code. `fn` is daemon code, not
+// the calling bundle's: the thread's bundle-code mark is cleared meanwhile,
+// so that a fault in what a send runs inline (a reply handler, a link's
+// push) is not charged to the bundle that sent.
 template <typename R, typename F>
 R NoThrow(R on_error, F&& fn) noexcept {
+  BundleCodeScope daemon_code(nullptr);
   try {
     return fn();
   } catch (...) {

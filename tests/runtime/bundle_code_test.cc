@@ -25,15 +25,23 @@ void Note(const char* what) {
 }
 
 int probe_instance = 0;
+const troupe_host_v1_t* probe_host = nullptr;
 
-troupe_result_t ProbeCreate(troupe_actor_ctx_t*, const troupe_host_v1_t*, void** out) {
+troupe_result_t ProbeCreate(troupe_actor_ctx_t*, const troupe_host_v1_t* host, void** out) {
   Note("create");
+  probe_host = host;
   *out = &probe_instance;
   return TROUPE_OK;
 }
 void ProbeDestroy(void*) { Note("destroy"); }
-troupe_result_t ProbeReceive(void*, troupe_actor_ctx_t*, const troupe_message_t* message) {
-  if (std::string(message->type.data, message->type.size) == "probe") Note("receive");
+troupe_result_t ProbeReceive(void*, troupe_actor_ctx_t* ctx, const troupe_message_t* message) {
+  const std::string type(message->type.data, message->type.size);
+  if (type == "probe") Note("receive");
+  if (type == "answer") {  // answers the sender, then notes the mark it has
+    const troupe_bytes_t answer{"answer", 6};
+    probe_host->send(ctx, message->sender, answer, troupe_bytes_t{nullptr, 0});
+    Note("after_send");
+  }
   return TROUPE_OK;
 }
 int ProbeCapabilityCheck(troupe_bytes_t, troupe_bytes_t) {
@@ -99,6 +107,28 @@ TEST_F(BundleCodeTest, ALibraryWithoutABundleHashMarksNothing) {
   Drive("bundle_code.Plain");
   EXPECT_EQ(Seen(), (std::vector<std::string>{"capability_check none", "create none",
                                               "receive none", "destroy none"}));
+}
+
+// A reply slot's handler runs inline on the thread of the actor that
+// answers: daemon code, not the bundle's, so the mark is off meanwhile and
+// back afterwards.
+TEST_F(BundleCodeTest, AReplyHandlerRunInlineByABundlesSendIsNotMarkedAsTheBundle) {
+  ASSERT_OK(sys().RegisterLibrary(&kBundledTable, kHash));
+  ASSERT_OK_AND_ASSIGN(ActorRef actor, sys().CreateActor("bundle_code.Bundled"));
+  bool answered = false;
+  ActorRef slot = sys().OpenReplySlot(
+      [&](absl::StatusOr<Message> reply) {
+        answered = reply.ok();
+        Note("reply_handler");
+      },
+      absl::Seconds(30));
+  ASSERT_OK(sys().Tell(actor, Msg("answer"), slot));
+  sys().RunUntilIdle();
+  EXPECT_TRUE(answered);
+  EXPECT_EQ(Seen(), (std::vector<std::string>{"capability_check " + kHash, "create " + kHash,
+                                              "reply_handler none", "after_send " + kHash}));
+  ASSERT_OK(sys().RequestExit(actor));
+  sys().RunUntilIdle();
 }
 
 TEST(BundleCodeScopeTest, NestedScopesPutBackTheMarkTheyFound) {
