@@ -67,16 +67,18 @@ absl::Status AddFileEntry(const std::string& path, std::string name, bool execut
     return absl::InvalidArgumentError(troupe::StrCat("two inputs would both become bundle entry ",
                                                      name, " (the second is ", path, ")"));
   }
-  absl::StatusOr<std::string> content = ReadFile(path);
+  absl::StatusOr<std::string> content = ReadFile(path, kMaxInputFileBytes);
   if (!content.ok()) return content.status();
   entries->push_back({std::move(name), *std::move(content), executable});
   return absl::OkStatus();
 }
 
+constexpr uint64_t kMaxDepsFileBytes = 1 << 20;
+
 // The paths listed in a --deps file: one per line, '#' starts a comment,
 // relative paths are relative to the deps file's directory.
 absl::StatusOr<std::vector<std::string>> ReadDepsFile(const std::string& deps_path) {
-  absl::StatusOr<std::string> text = ReadFile(deps_path);
+  absl::StatusOr<std::string> text = ReadFile(deps_path, kMaxDepsFileBytes);
   if (!text.ok()) return text.status();
   const fs::path base = fs::path(deps_path).parent_path();
   std::vector<std::string> paths;
@@ -184,7 +186,8 @@ int Gensrc(Context& ctx, const GensrcOptions& options) {
   if (!configured_keep.ok()) return ctx.Fail(configured_keep.status(), kExitInvalidConfig);
 
   // The manifest, its version set from --version when given.
-  absl::StatusOr<std::string> manifest_text = ReadFile(options.manifest);
+  absl::StatusOr<std::string> manifest_text =
+      ReadFile(options.manifest, limits->max_manifest_bytes);
   if (!manifest_text.ok()) return ctx.Fail(manifest_text.status());
   absl::StatusOr<troupe::v1::Manifest> parsed =
       bundle::ParseManifestJson(*manifest_text, options.manifest);
@@ -280,7 +283,7 @@ int Gensrc(Context& ctx, const GensrcOptions& options) {
   bool unchanged = false;
   if (absl::Status s = WriteFileAtomically(path, *bytes, 0644, /*overwrite=*/false); !s.ok()) {
     absl::StatusOr<std::string> existing =
-        s.code() == absl::StatusCode::kAlreadyExists ? ReadFile(path) : s;
+        s.code() == absl::StatusCode::kAlreadyExists ? ReadFile(path, kMaxInputFileBytes) : s;
     if (!existing.ok() || *existing != *bytes) {
       if (s.code() != absl::StatusCode::kAlreadyExists) return ctx.Fail(s);
       return ctx.Fail(absl::AlreadyExistsError(

@@ -95,7 +95,16 @@ void AddDaemonCommands(CLI::App& app, Runner* run);
 void AddMessageCommands(CLI::App& app, Runner* run);
 
 // File helpers shared by the commands.
-absl::StatusOr<std::string> ReadFile(const std::string& path);
+// Every file director reads is read whole but bounded: a FIFO or a
+// character device (e.g. --data @/dev/stdin) is read to its end, and more
+// than `max_bytes` is refused ("<path> is more than N bytes, the limit for
+// it") instead of filling the memory. kMaxInputFileBytes is the largest
+// input director handles (a bundle file, Limits::max_file_bytes).
+inline constexpr uint64_t kMaxInputFileBytes = uint64_t{1} << 30;
+absl::StatusOr<std::string> ReadFile(const std::string& path, uint64_t max_bytes);
+// The same for a stream already open; `what` names it in errors.
+absl::StatusOr<std::string> ReadStream(std::istream& in, const std::string& what,
+                                       uint64_t max_bytes);
 // Writes `content` to `path` through a temporary file in the same directory,
 // with `mode`, so no reader sees a partial file. With `overwrite` false,
 // AlreadyExists when `path` exists (checked atomically with link(2)).

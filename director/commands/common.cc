@@ -88,21 +88,36 @@ int Context::PrintJson(const Json& object) {
   return kExitOk;
 }
 
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
+absl::StatusOr<std::string> ReadStream(std::istream& in, const std::string& what,
+                                       uint64_t max_bytes) {
+  std::string content;
+  char buffer[64 * 1024];
+  while (in) {
+    in.read(buffer, sizeof buffer);
+    const std::streamsize got = in.gcount();
+    if (got <= 0) break;
+    if (content.size() + static_cast<uint64_t>(got) > max_bytes) {
+      return absl::FailedPreconditionError(
+          troupe::StrCat(what, " is more than ", max_bytes, " bytes, the limit for it"));
+    }
+    content.append(buffer, static_cast<size_t>(got));
+  }
+  if (in.bad()) return absl::UnknownError(troupe::StrCat(what, ": read error"));
+  return content;
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path, uint64_t max_bytes) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    return absl::InvalidArgumentError(troupe::StrCat(path, ": is a directory"));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     const int error = errno;
     if (error == ENOENT) return absl::NotFoundError(troupe::StrCat(path, ": no such file"));
     return absl::UnknownError(troupe::StrCat(path, ": ", std::strerror(error)));
   }
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) {
-    return absl::InvalidArgumentError(troupe::StrCat(path, ": is a directory"));
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return absl::UnknownError(troupe::StrCat(path, ": read error"));
-  return text.str();
+  return ReadStream(in, path, max_bytes);
 }
 
 absl::Status WriteFileAtomically(const std::string& path, std::string_view content, unsigned mode,

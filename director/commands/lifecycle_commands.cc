@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -166,11 +167,20 @@ absl::StatusOr<std::string> FindTroupd(const std::string& flag) {
                                             absl::StrJoin(looked, ", "), "); give --troupd PATH"));
 }
 
-// The last `max_lines` lines of `path` from byte `from` on.
+// The last `max_lines` lines of `path` from byte `from` on, looked for in
+// its last kLogTailBytes.
 std::string LogTail(const std::string& path, uint64_t from, size_t max_lines) {
-  absl::StatusOr<std::string> text = ReadFile(path);
-  if (!text.ok() || text->size() <= from) return "";
-  std::string tail = text->substr(from);
+  constexpr uint64_t kLogTailBytes = 1 << 20;
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return "";
+  const std::streamoff size = in.tellg();
+  if (size < 0 || static_cast<uint64_t>(size) <= from) return "";
+  const uint64_t start = std::max<uint64_t>(
+      from, static_cast<uint64_t>(size) - std::min<uint64_t>(size, kLogTailBytes));
+  std::string tail(static_cast<uint64_t>(size) - start, '\0');
+  in.seekg(static_cast<std::streamoff>(start));
+  in.read(tail.data(), static_cast<std::streamsize>(tail.size()));
+  tail.resize(static_cast<size_t>(std::max<std::streamsize>(in.gcount(), 0)));
   if (!tail.empty() && tail.back() == '\n') tail.pop_back();
   size_t at = tail.size();
   for (size_t lines = 0; lines < max_lines && at != std::string::npos && at > 0; ++lines) {

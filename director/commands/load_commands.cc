@@ -108,7 +108,7 @@ absl::StatusOr<v1::LoadResponse> SendLoad(DaemonClient& client, const std::strin
   } else {
     // The bytes, not the path: the daemon may not be able to read the
     // caller's files. In chunks: one gRPC message stays small.
-    absl::StatusOr<std::string> bytes = ReadFile(path);
+    absl::StatusOr<std::string> bytes = ReadFile(path, kMaxInputFileBytes);
     if (!bytes.ok()) return bytes.status();
     std::unique_ptr<grpc::ClientContext> context = DaemonClient::NewContext(deadline);
     std::unique_ptr<grpc::ClientWriter<v1::LoadChunk>> upload =

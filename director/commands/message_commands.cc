@@ -40,11 +40,9 @@ struct MessageOptions {
 absl::StatusOr<std::string> Payload(const std::string& data) {
   if (data.empty() || data[0] != '@') return data;
   if (data == "@-") {
-    std::string in((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
-    if (std::cin.bad()) return absl::UnknownError("cannot read the payload from stdin");
-    return in;
+    return ReadStream(std::cin, "the payload on stdin", kMaxInputFileBytes);
   }
-  return ReadFile(data.substr(1));
+  return ReadFile(data.substr(1), kMaxInputFileBytes);
 }
 
 // True for UTF-8 text without control characters other than tab and newlines.

@@ -199,6 +199,18 @@ TEST_F(DirectorTest, GensrcRefusesAManifestWithAnUnknownField) {
   EXPECT_NE(r.err.find("versoin"), std::string::npos) << r;
 }
 
+// Every file director reads is bounded: a manifest past the bundle limit for
+// manifests (1 MiB by default) is refused before it is parsed.
+TEST_F(DirectorTest, GensrcRefusesAManifestLargerThanTheManifestLimit) {
+  MakeTrustedSigningKey();
+  WriteFileForTest(manifest_, R"({"group": "demo")" + std::string((1 << 20) + 1, ' ') + "}");
+  Result r = Gensrc({"--version", "1"});
+  EXPECT_NE(r.code, 0) << r;
+  EXPECT_NE(r.err.find(manifest_ + " is more than 1048576 bytes, the limit for it"),
+            std::string::npos)
+      << r;
+}
+
 TEST_F(DirectorTest, GensrcWithoutAVersionIsRefused) {
   MakeTrustedSigningKey();
   Result r = Gensrc({});

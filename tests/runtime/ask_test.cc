@@ -6,13 +6,6 @@ namespace {
 
 using AskTest = RuntimeTest;
 
-NativeHandler Echo() {
-  return [](Cell* self, Message& m) {
-    if (m.sender() != nullptr && m.kind() == MessageKind::kUser)
-      Send(self, m.sender(), "re:" + std::string(m.type()), m.payload());
-  };
-}
-
 TEST_F(AskTest, AskReturnsTheReplyInADeterministicSystem) {
   ActorSystem& system = MakeDeterministic();
   ActorRef echo = system.SpawnNative(Echo());

@@ -26,13 +26,6 @@ ReplyHandler Record(Outcome* out) {
   };
 }
 
-NativeHandler Echo() {
-  return [](Cell* self, Message& m) {
-    if (m.sender() != nullptr && m.kind() == MessageKind::kUser)
-      Send(self, m.sender(), "re:" + std::string(m.type()), m.payload());
-  };
-}
-
 TEST_F(ReplySlotTest, TheReplyReachesTheHandlerInTheRepliersTurnWithNoTurnOfItsOwn) {
   ActorSystem& system = MakeDeterministic();
   ActorRef echo = system.SpawnNative(Echo());

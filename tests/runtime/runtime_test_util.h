@@ -58,6 +58,15 @@ inline void Send(Cell* self, Cell* target, std::string_view type, std::string_vi
   self->system()->Deliver(target, Message::Make(type, payload, self));
 }
 
+// An actor that answers each user message's sender with "re:<type>" and the
+// same payload.
+inline NativeHandler Echo() {
+  return [](Cell* self, Message& m) {
+    if (m.sender() != nullptr && m.kind() == MessageKind::kUser)
+      Send(self, m.sender(), "re:" + std::string(m.type()), m.payload());
+  };
+}
+
 struct Received {
   std::string type;
   std::string payload;
