@@ -8,6 +8,7 @@
 #include <string>
 
 #include "daemon/common/strings.h"
+#include "daemon/runtime/actor_system.h"
 #include "daemon/runtime/cell.h"
 
 namespace troupe::runtime {
@@ -125,6 +126,7 @@ absl::StatusOr<void*> PluginActorClass::Create(Cell* cell) const {
     CodeMark mark(code_);
     result = desc_->create(cell->context(), HostTable(), &instance);
   }
+  cell->EndCodeCall();
   if (result != TROUPE_OK) return ToStatus(result, "create", cell->error());
   if (instance == nullptr) {
     return absl::InternalError(
@@ -143,6 +145,7 @@ absl::Status PluginActorClass::Receive(void* instance, Cell* cell, Message& mess
     CodeMark mark(code_);
     result = desc_->receive(instance, cell->context(), &view);
   }
+  cell->EndCodeCall();
   if (result == TROUPE_OK) return absl::OkStatus();
   return ToStatus(result, "receive", cell->error());
 }

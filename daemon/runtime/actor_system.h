@@ -345,6 +345,17 @@ class ActorSystem {
   // ---- Used by the host table and by pools; not for daemon code. ----
   // Sends from inside an actor turn (counts, dead-letters, unblocks).
   void Deliver(Cell* target, Message message);
+  // A send made by `self`'s plugin code (send_batch.cc). Consecutive sends to
+  // the same local actor within one call into the library reach its mailbox
+  // in batches of up to kSendBatch messages, one push each (two senders
+  // filling one mailbox no longer contend for it per message); the batch
+  // leaves when it is full, when the code sends elsewhere, and when the call
+  // ends (Cell::EndCodeCall). The first send to a target, and every send to
+  // a remote actor or a reply slot, is delivered at once as Deliver does.
+  // Order per sender and target is kept.
+  static constexpr uint32_t kSendBatch = 128;
+  inline void SendFromCode(Cell* self, Cell* target, Message message);
+  void FlushSendBatch(Cell* self);
   // `requirements` as the host table parsed a plugin's text
   // (ParseRequirementsObject).
   absl::StatusOr<ActorRef> CreateChild(Cell* parent, std::string_view class_name,
@@ -516,11 +527,27 @@ class ActorSystem {
   std::atomic<Cluster*> cluster_{nullptr};
   mutable std::atomic<uint64_t> cluster_calls_{0};
   std::atomic<uint64_t> parked_actors_{0};  // waiting for an outbox to drain
+  // SendFromCode past its first send to a target (send_batch.cc).
+  void BatchSend(Cell* self, Cell* target, Message message);
 
   troupe::Mutex timer_mu_;
   troupe::CondVar timer_cv_;
   bool timer_stop_ ABSL_GUARDED_BY(timer_mu_) = false;
   std::thread timer_thread_;
 };
+
+inline void ActorSystem::SendFromCode(Cell* self, Cell* target, Message message) {
+  if (self->batch_count_ == 0 && self->last_send_target_ != target) [[likely]] {
+    self->last_send_target_ = target;
+    Deliver(target, std::move(message));
+    return;
+  }
+  BatchSend(self, target, std::move(message));
+}
+
+inline void Cell::EndCodeCall() {
+  last_send_target_ = nullptr;
+  if (batch_count_ != 0) system_->FlushSendBatch(this);
+}
 
 }  // namespace troupe::runtime

@@ -141,6 +141,9 @@ class Cell final : public troupe_address_s, public troupe_actor_ctx_s {
   void ClearError() { error_.clear(); }
   void SetError(std::string_view text) { error_.assign(text); }
   void NoteSent() { sent_.fetch_add(1, std::memory_order_relaxed); }
+  // Turn-only: a call into the actor's plugin code ended; sends it batched
+  // leave now (ActorSystem::SendFromCode, send_batch.cc).
+  inline void EndCodeCall();
   void RequestExitAfterTurn() { exit_after_turn_ = true; }
   void KeepChildrenOnExit() { exit_recursive_ = false; }
   const std::string& error() const { return error_; }
@@ -172,6 +175,15 @@ class Cell final : public troupe_address_s, public troupe_actor_ctx_s {
   std::unique_ptr<std::string> global_name_;  // set before the cell is shared
   std::atomic<bool> has_bound_names_{false};  // BindGlobalName named it (under names_mu_)
   std::string error_;                         // turn-only: report_error text
+  // Turn-only, within one call into plugin code (send_batch.cc): the target
+  // of the last send (compared, never dereferenced), and the batch of sends
+  // to `batch_target_` (retained while the batch is not empty), a chain from
+  // the newest message to the oldest.
+  Cell* last_send_target_ = nullptr;
+  Cell* batch_target_ = nullptr;
+  Envelope* batch_newest_ = nullptr;
+  Envelope* batch_oldest_ = nullptr;
+  uint32_t batch_count_ = 0;
   std::unique_ptr<RemoteIdentity> remote_;    // set before the cell is shared
   std::unique_ptr<ReplySlot> reply_slot_;     // set before the cell is shared
   // Capabilities (capabilities.cc): the requirements it was created with, when

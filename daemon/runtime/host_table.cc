@@ -66,8 +66,8 @@ troupe_result_t HostSend(troupe_actor_ctx_t* ctx, troupe_address_t target, troup
       return TROUPE_ERROR_INVALID_ARGUMENT;
     }
     self->NoteSent();
-    self->system()->Deliver(Cell::FromAddress(target),
-                            Message::Make(View(type), View(payload), self));
+    self->system()->SendFromCode(self, Cell::FromAddress(target),
+                                 Message::Make(View(type), View(payload), self));
     return TROUPE_OK;
   });
 }

@@ -41,6 +41,22 @@ class Mailbox {
     }
   }
 
+  // Any thread. Pushes `count` messages at once: `newest` links through
+  // `next` to `oldest` (newest first, as the stack holds them), so they are
+  // taken in order oldest to newest. On kClosed the caller keeps the chain.
+  PushResult PushChain(Envelope* newest, Envelope* oldest, uint64_t count) {
+    Envelope* head = head_.load(std::memory_order_relaxed);
+    for (;;) {
+      if (head == Closed()) return PushResult::kClosed;
+      oldest->next = head == Blocked() ? nullptr : head;
+      if (head_.compare_exchange_weak(head, newest, std::memory_order_acq_rel,
+                                      std::memory_order_relaxed)) {
+        pushed_.fetch_add(count, std::memory_order_relaxed);
+        return head == Blocked() ? PushResult::kQueuedAndUnblocked : PushResult::kQueued;
+      }
+    }
+  }
+
   // Consumer only. Returns the oldest message, or nullptr when none is queued.
   Envelope* Pop() {
     if (cache_ == nullptr) {
