@@ -140,7 +140,8 @@ class Cell final : public troupe_address_s, public troupe_actor_ctx_s {
   // Turn-only: the text a plugin attached to its current failure.
   void ClearError() { error_.clear(); }
   void SetError(std::string_view text) { error_.assign(text); }
-  void NoteSent() { sent_.fetch_add(1, std::memory_order_relaxed); }
+  // Turn-only (the turn is the only writer, so no read-modify-write).
+  void NoteSent() { sent_.store(sent_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
   // Turn-only: a call into the actor's plugin code ended; sends it batched
   // leave now (ActorSystem::SendFromCode, send_batch.cc).
   inline void EndCodeCall();
