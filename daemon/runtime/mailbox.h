@@ -28,18 +28,7 @@ class Mailbox {
   ~Mailbox();  // frees messages still queued
 
   // Any thread. On kClosed the caller keeps ownership of `e`.
-  PushResult Push(Envelope* e) {
-    Envelope* head = head_.load(std::memory_order_relaxed);
-    for (;;) {
-      if (head == Closed()) return PushResult::kClosed;
-      e->next = head == Blocked() ? nullptr : head;
-      if (head_.compare_exchange_weak(head, e, std::memory_order_acq_rel,
-                                      std::memory_order_relaxed)) {
-        pushed_.fetch_add(1, std::memory_order_relaxed);
-        return head == Blocked() ? PushResult::kQueuedAndUnblocked : PushResult::kQueued;
-      }
-    }
-  }
+  PushResult Push(Envelope* e) { return PushChain(e, e, 1); }
 
   // Any thread. Pushes `count` messages at once: `newest` links through
   // `next` to `oldest` (newest first, as the stack holds them), so they are
@@ -93,8 +82,8 @@ class Mailbox {
   }
   uint64_t pushed() const { return pushed_.load(std::memory_order_relaxed); }
 
- private:
-  // Reverses a LIFO stack of envelopes into FIFO order.
+  // Reverses a LIFO stack of envelopes (linked through `next`, ending in
+  // nullptr) into FIFO order.
   static Envelope* Reverse(Envelope* stack) {
     Envelope* fifo = nullptr;
     while (stack != nullptr) {
@@ -105,6 +94,7 @@ class Mailbox {
     }
     return fifo;
   }
+ private:
   static Envelope* Blocked() { return reinterpret_cast<Envelope*>(uintptr_t{1}); }
   static Envelope* Closed() { return reinterpret_cast<Envelope*>(uintptr_t{2}); }
 

@@ -53,13 +53,7 @@ void ActorSystem::FlushSendBatch(Cell* self) {
       // The target exited meanwhile: each message, oldest first, takes the
       // path of a single send to a closed mailbox (a dead letter).
       oldest->next = nullptr;  // a failed attempt may have linked it
-      Envelope* oldest_first = nullptr;
-      while (newest != nullptr) {
-        Envelope* next = newest->next;
-        newest->next = oldest_first;
-        oldest_first = newest;
-        newest = next;
-      }
+      Envelope* oldest_first = Mailbox::Reverse(newest);
       while (oldest_first != nullptr) {
         Envelope* next = oldest_first->next;
         oldest_first->next = nullptr;

@@ -29,6 +29,27 @@ std::vector<std::string> Drain(Envelope* list) {
   return out;
 }
 
+// A chain pushed at once lands after what was there, in its own order; a
+// closed mailbox refuses it whole and leaves it to the caller.
+TEST(MailboxTest, AChainIsTakenInOrderAfterEarlierPushesAndRefusedWhenClosed) {
+  Mailbox box;
+  ASSERT_EQ(box.Push(Make("a")), Mailbox::PushResult::kQueued);
+  Envelope* d = Make("d");
+  Envelope* c = Make("c");
+  Envelope* b = Make("b");
+  d->next = c;  // newest first
+  c->next = b;
+  ASSERT_EQ(box.PushChain(d, b, 3), Mailbox::PushResult::kQueued);
+  EXPECT_EQ(box.depth(), 4u);
+  EXPECT_EQ(Drain(box.Close()), (std::vector<std::string>{"a", "b", "c", "d"}));
+  Envelope* f = Make("f");
+  Envelope* e = Make("e");
+  f->next = e;
+  ASSERT_EQ(box.PushChain(f, e, 2), Mailbox::PushResult::kClosed);
+  e->next = nullptr;
+  EXPECT_EQ(Drain(Mailbox::Reverse(f)), (std::vector<std::string>{"e", "f"}));
+}
+
 TEST(MailboxTest, PopReturnsMessagesInPushOrder) {
   Mailbox box;
   for (std::string p : {"a", "b", "c"}) ASSERT_EQ(box.Push(Make(p)), Mailbox::PushResult::kQueued);
