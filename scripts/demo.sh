@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # demo.sh - the README's first command: installs the dependencies, builds
-# what the demo needs (build/release: troupd, director, the hello actor
-# library and the SDK's ask example; `cmake --build build/release` or
+# what the demo and the README's director walkthrough need (build/release:
+# troupd, director, the hello and examples actor libraries and the SDK's
+# ask example; `cmake --build build/release` or
 # scripts/test.sh builds the rest), then runs the main job: starts troupd in a local
 # directory (build/demo-troupe), creates a signing key, builds and signs the
 # hello bundle, loads it, asks its actor and prints the answer. The daemon is
@@ -11,7 +12,7 @@ cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
 cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
-cmake --build build/release --target troupd director hello troupe_example_ask
+cmake --build build/release --target troupd director hello troupe_examples troupe_example_ask
 
 director="$PWD/build/release/director/director"
 export TROUPE_DIR="$PWD/build/demo-troupe"
