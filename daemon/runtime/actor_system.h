@@ -349,8 +349,9 @@ class ActorSystem {
   // the same local actor within one call into the library reach its mailbox
   // in batches of up to kSendBatch messages, one push each (two senders
   // filling one mailbox no longer contend for it per message); the batch
-  // leaves when it is full, when the code sends elsewhere, and when the call
-  // ends (Cell::EndCodeCall). The first send to a target, and every send to
+  // leaves when it is full, when the code sends elsewhere or makes another
+  // host call that may deliver for it, and when the call ends
+  // (Cell::EndCodeCall; `destroy` included). The first send to a target, and every send to
   // a remote actor or a reply slot, is delivered at once as Deliver does.
   // Order per sender and target is kept.
   static constexpr uint32_t kSendBatch = 128;
@@ -545,9 +546,13 @@ inline void ActorSystem::SendFromCode(Cell* self, Cell* target, Message message)
   BatchSend(self, target, std::move(message));
 }
 
+inline void Cell::FlushBatchedSends() {
+  if (batch_count_ != 0) system_->FlushSendBatch(this);
+}
+
 inline void Cell::EndCodeCall() {
   last_send_target_ = nullptr;
-  if (batch_count_ != 0) system_->FlushSendBatch(this);
+  FlushBatchedSends();
 }
 
 }  // namespace troupe::runtime

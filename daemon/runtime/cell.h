@@ -145,6 +145,9 @@ class Cell final : public troupe_address_s, public troupe_actor_ctx_s {
   // Turn-only: a call into the actor's plugin code ended; sends it batched
   // leave now (ActorSystem::SendFromCode, send_batch.cc).
   inline void EndCodeCall();
+  // Turn-only: the sends batched so far leave now (a host call that may
+  // deliver on the actor's behalf comes first).
+  inline void FlushBatchedSends();
   void RequestExitAfterTurn() { exit_after_turn_ = true; }
   void KeepChildrenOnExit() { exit_recursive_ = false; }
   const std::string& error() const { return error_; }

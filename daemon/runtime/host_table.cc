@@ -44,18 +44,24 @@ troupe_result_t FromStatus(const absl::Status& s) {
 }
 
 // Runs `fn` and turns any exception (in practice std::bad_alloc) into
-// `on_error`: nothing may unwind into plugin code. `fn` is daemon code, not
-// the calling bundle's: the thread's bundle-code mark is cleared meanwhile,
-// so that a fault in what a send runs inline (a reply handler, a link's
-// push) is not charged to the bundle that sent.
+// `on_error`: nothing may unwind into plugin code.
 template <typename R, typename F>
 R NoThrow(R on_error, F&& fn) noexcept {
-  BundleCodeScope daemon_code(nullptr);
   try {
     return fn();
   } catch (...) {
     return on_error;
   }
+}
+
+// The actor behind `ctx`, its batched sends gone out first: a host call
+// other than send may deliver to an actor on the caller's behalf (a wakeup
+// to itself, an exit request after a capability change, a child's first
+// messages), and must not overtake what the code sent before it.
+Cell* FlushedSelf(troupe_actor_ctx_t* ctx) {
+  Cell* self = Cell::FromContext(ctx);
+  self->FlushBatchedSends();
+  return self;
 }
 
 troupe_result_t HostSend(troupe_actor_ctx_t* ctx, troupe_address_t target, troupe_bytes_t type,
@@ -77,7 +83,7 @@ troupe_result_t HostCreateActor(troupe_actor_ctx_t* ctx, troupe_bytes_t class_na
                                 troupe_address_t* out) {
   return NoThrow(TROUPE_ERROR_RESOURCE_EXHAUSTED, [&] {
     if (out == nullptr) return TROUPE_ERROR_INVALID_ARGUMENT;
-    Cell* self = Cell::FromContext(ctx);
+    Cell* self = FlushedSelf(ctx);
     // The plugin's object-form text, parsed here once; the class's own check
     // still receives the text.
     absl::StatusOr<ActorRequirements> requirements =
@@ -96,12 +102,12 @@ troupe_result_t HostCreateActor(troupe_actor_ctx_t* ctx, troupe_bytes_t class_na
   });
 }
 
-void HostExitSelf(troupe_actor_ctx_t* ctx) { Cell::FromContext(ctx)->RequestExitAfterTurn(); }
+void HostExitSelf(troupe_actor_ctx_t* ctx) { FlushedSelf(ctx)->RequestExitAfterTurn(); }
 
 troupe_result_t HostWakeupAfter(troupe_actor_ctx_t* ctx, uint64_t delay_ns,
                                 troupe_bytes_t payload) {
   return NoThrow(TROUPE_ERROR_RESOURCE_EXHAUSTED, [&] {
-    Cell* self = Cell::FromContext(ctx);
+    Cell* self = FlushedSelf(ctx);
     if (delay_ns > static_cast<uint64_t>(INT64_MAX)) return TROUPE_ERROR_INVALID_ARGUMENT;
     self->system()->AddWakeup(self, absl::Nanoseconds(static_cast<int64_t>(delay_ns)),
                               View(payload));
@@ -134,7 +140,7 @@ void HostLog(troupe_actor_ctx_t* ctx, troupe_log_level_t level, troupe_bytes_t t
 troupe_result_t HostUpdateCapability(troupe_actor_ctx_t* ctx, troupe_bytes_t name,
                                      troupe_bytes_t value_json) {
   return NoThrow(TROUPE_ERROR_RESOURCE_EXHAUSTED, [&] {
-    Cell* self = Cell::FromContext(ctx);
+    Cell* self = FlushedSelf(ctx);
     absl::StatusOr<bool> changed = self->system()->UpdateCapability(View(name), View(value_json));
     if (!changed.ok()) {
       LogWarning(self->system()->FormatAddress(self), ": ", changed.status().message());
@@ -144,7 +150,7 @@ troupe_result_t HostUpdateCapability(troupe_actor_ctx_t* ctx, troupe_bytes_t nam
 }
 
 void HostHandleDeadLetters(troupe_actor_ctx_t* ctx, int enable) {
-  Cell* self = Cell::FromContext(ctx);
+  Cell* self = FlushedSelf(ctx);
   self->system()->SetDeadLetterHandlerFromActor(self, enable != 0);
 }
 
@@ -209,7 +215,7 @@ troupe_result_t HostAddressParse(troupe_bytes_t text, troupe_address_t* out) {
 
 void HostNotifyOnConventionChanges(troupe_actor_ctx_t* ctx, int enable) {
   NoThrow(0, [&] {
-    Cell* self = Cell::FromContext(ctx);
+    Cell* self = FlushedSelf(ctx);
     absl::Status s =
         self->system()->SubscribeConventionUpdates(ActorRef::Share(self), enable != 0);
     if (!s.ok()) LogWarning(self->system()->FormatAddress(self), ": ", s.message());

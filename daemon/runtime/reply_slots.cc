@@ -7,6 +7,7 @@
 // reply actor. Its deadline is a timer entry like a wakeup. Exactly one of
 // the reply, the deadline, a shutdown's exit request and CloseReplySlot wins
 // `closed`; the winner unregisters the slot and drops its self reference.
+#include "daemon/runtime/actor_class.h"
 #include "daemon/runtime/actor_system.h"
 #include "daemon/runtime/system_internal.h"
 
@@ -62,6 +63,8 @@ void ActorSystem::EndReplySlot(Cell* slot, absl::StatusOr<Message> result, bool 
   ReplyHandler handler = std::move(reply.handler);
   ActorRef keep = ActorRef::Share(slot);  // the self reference goes below
   FinishReplySlot(slot, deadline_queued);
+  // The handler is daemon code even when a bundle's send runs it inline.
+  BundleCodeScope daemon_code(nullptr);
   handler(std::move(result));
 }
 

@@ -156,6 +156,7 @@ class Turn {
 
   bool Restart() {
     cell_->class_->Destroy(cell_->instance_);
+    cell_->EndCodeCall();  // a destructor may send
     cell_->instance_ = nullptr;
     absl::StatusOr<void*> instance = cell_->class_->Create(cell_);
     if (!instance.ok()) {
@@ -299,6 +300,7 @@ void ActorSystem::Finalize(Cell* cell, std::string_view reason) {
   }
   if (cell->instance_ != nullptr) {
     cell->class_->Destroy(cell->instance_);
+    cell->EndCodeCall();  // a destructor may send
     cell->instance_ = nullptr;
   }
   ReleaseLibrary(cell->class_->library());  // no more calls into its code

@@ -181,6 +181,11 @@ std::string LogTail(const std::string& path, uint64_t from, size_t max_lines) {
   in.seekg(static_cast<std::streamoff>(start));
   in.read(tail.data(), static_cast<std::streamsize>(tail.size()));
   tail.resize(static_cast<size_t>(std::max<std::streamsize>(in.gcount(), 0)));
+  if (start > from) {  // the window began inside a line: drop its rest
+    const size_t first_line_end = tail.find('\n');
+    tail.erase(0, first_line_end == std::string::npos ? tail.size() : first_line_end + 1);
+  }
+  if (tail.empty()) return "";
   if (!tail.empty() && tail.back() == '\n') tail.pop_back();
   size_t at = tail.size();
   for (size_t lines = 0; lines < max_lines && at != std::string::npos && at > 0; ++lines) {

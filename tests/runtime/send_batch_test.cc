@@ -12,6 +12,9 @@ namespace {
 
 const troupe_host_v1_t* burst_host = nullptr;
 int burst_instance = 0;
+// Set by "remember": the context and the address destroy says goodbye to.
+troupe_actor_ctx_t* remembered_ctx = nullptr;
+troupe_address_t remembered_sender = nullptr;
 
 troupe_bytes_t Bytes(const std::string& s) { return {s.data(), s.size()}; }
 
@@ -20,7 +23,14 @@ troupe_result_t BurstCreate(troupe_actor_ctx_t*, const troupe_host_v1_t* host, v
   *out = &burst_instance;
   return TROUPE_OK;
 }
-void BurstDestroy(void*) {}
+// A destructor may send (the context is valid until destroy returns).
+void BurstDestroy(void*) {
+  if (remembered_sender == nullptr) return;
+  burst_host->send(remembered_ctx, remembered_sender, Bytes("bye"), Bytes("1"));
+  burst_host->send(remembered_ctx, remembered_sender, Bytes("bye"), Bytes("2"));
+  burst_host->address_release(remembered_sender);
+  remembered_sender = nullptr;
+}
 
 // "burst" with payload "N": sends "n0".."n<N-1>" to the sender, and after
 // every 50th one a "note" to itself (another target, which ends a batch).
@@ -35,6 +45,9 @@ troupe_result_t BurstReceive(void*, troupe_actor_ctx_t* ctx, const troupe_messag
       burst_host->send(ctx, message->sender, Bytes("n"), Bytes(payload));
       if (i % 50 == 49) burst_host->send(ctx, self, Bytes("note"), Bytes(payload));
     }
+  } else if (type == "remember") {
+    remembered_ctx = ctx;
+    remembered_sender = burst_host->address_retain(message->sender);
   } else if (type == "twice") {
     burst_host->send(ctx, message->sender, Bytes("first"), Bytes(""));
     burst_host->send(ctx, message->sender, Bytes("second"), Bytes(""));
@@ -105,6 +118,19 @@ TEST_F(SendBatchTest, ABatchToAnActorThatIsGoneBecomesDeadLetters) {
   sys().RunUntilIdle();
   EXPECT_EQ(inbox_.OfType("n").size(), 0u);
   EXPECT_EQ(sys().GetStatus().dead_letters - before, static_cast<uint64_t>(kCount));
+}
+
+// Sends from the destructor leave too: the batch ends with the destroy call.
+TEST_F(SendBatchTest, SendsFromTheDestructorArrive) {
+  ActorRef recorder = sys().SpawnNative(inbox_.Handler());
+  ASSERT_OK(sys().Tell(burst_, Msg("remember"), recorder));
+  sys().RunUntilIdle();
+  ASSERT_OK(sys().RequestExit(burst_));
+  sys().RunUntilIdle();
+  std::vector<Received> got = inbox_.OfType("bye");
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].payload, "1");
+  EXPECT_EQ(got[1].payload, "2");
 }
 
 // A reply slot takes the first answer; the second send to it is not batched
