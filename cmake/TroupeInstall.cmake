@@ -6,8 +6,9 @@
 #   lib/cmake/Troupe/TroupeConfig.cmake (+ ConfigVersion, Targets)
 #                                               Troupe::sdk, Troupe::client (Troupe::grpc, Troupe::proto)
 #   lib/cmake/Troupe/Troupe{ActorLibrary,Bundle}.cmake
-#   bin/director, bin/troupd                    when the tree has them (side by side:
-#                                               `director start` and `bootstart` expect that)
+#   bin/director, bin/troupd, bin/troupe-http   when the tree has them (side by side:
+#                                               `director start`, `bootstart` and troupd's
+#                                               HTTP API expect that)
 # Included at the end of the top-level CMakeLists.txt.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
@@ -44,4 +45,8 @@ if(TARGET director)
 endif()
 if(TARGET troupd)
   install(TARGETS troupd RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}")
+endif()
+# troupd starts troupe-http (the HTTP API) from its own directory.
+if(TARGET troupe-http)
+  install(TARGETS troupe-http RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}")
 endif()

@@ -211,6 +211,26 @@ const std::vector<SettingSpec>& Settings() {
          "how long a deactivated version or a stopping daemon waits for actors to finish "
          "their mail",
          &ValidatePositive},
+        {"actor_log_lines", "1000",
+         "lines of its own log kept per actor for Admin.ActorLogs and the HTTP API; 0: none",
+         &ValidateUint32},
+        {"listen_http", "",
+         "host:port of the HTTP/JSON API (troupd runs troupe-http there, which needs the "
+         "token in keys/client.token); empty: no HTTP",
+         &ValidateHostPort},
+        {"http_max_connections", "64",
+         "HTTP connections served at once; as many more wait, the rest get 503",
+         &ValidatePositive},
+        {"http_read_timeout_seconds", "10",
+         "how long the HTTP API waits for a client's next bytes before it closes the "
+         "connection",
+         &ValidatePositive},
+        {"execution_ttl_seconds", "3600",
+         "how long the HTTP API keeps an execution's result after it ends (then 410)",
+         &ValidatePositive},
+        {"executions_kept", "10000",
+         "most executions the HTTP API keeps at once (the oldest finished go first)",
+         &ValidatePositive},
     };
   }();
   return *kSettings;
@@ -425,6 +445,15 @@ absl::StatusOr<DaemonSettings> Config::Daemon() const {
   d.restart_window = absl::Seconds(static_cast<int64_t>(window));
   TROUPE_ASSIGN_OR_RETURN(uint64_t drain, Number("drain_timeout_seconds"));
   d.drain_timeout = absl::Seconds(static_cast<int64_t>(drain));
+  TROUPE_ASSIGN_OR_RETURN(uint64_t log_lines, Number("actor_log_lines"));
+  d.actor_log_lines = static_cast<size_t>(log_lines);
+  TROUPE_ASSIGN_OR_RETURN(d.listen_http, Valid("listen_http"));
+  TROUPE_ASSIGN_OR_RETURN(d.http_max_connections, Number("http_max_connections"));
+  TROUPE_ASSIGN_OR_RETURN(uint64_t http_read, Number("http_read_timeout_seconds"));
+  d.http_read_timeout = absl::Seconds(static_cast<int64_t>(http_read));
+  TROUPE_ASSIGN_OR_RETURN(uint64_t ttl, Number("execution_ttl_seconds"));
+  d.execution_ttl = absl::Seconds(static_cast<int64_t>(ttl));
+  TROUPE_ASSIGN_OR_RETURN(d.executions_kept, Number("executions_kept"));
   TROUPE_ASSIGN_OR_RETURN(d.convention_leader, Valid("convleader"));
   TROUPE_ASSIGN_OR_RETURN(d.allow_remote_actor_sources, Valid("allow_remote_actor_sources"));
   TROUPE_ASSIGN_OR_RETURN(uint64_t checkin_ms, Number("checkin_interval_ms"));

@@ -42,6 +42,14 @@ struct DaemonSettings {
   std::string tls_cert_path;        // all three set, or none
   std::string tls_key_path;
   std::string tls_ca_path;
+  size_t actor_log_lines = 1000;  // per actor (runtime/actor_logs.h)
+  // The HTTP/JSON API (daemon/http/README.md): served by troupe-http, which
+  // troupd starts and supervises when listen_http is set.
+  std::string listen_http;  // "" or host:port
+  uint64_t http_max_connections = 64;
+  absl::Duration http_read_timeout;
+  absl::Duration execution_ttl;
+  uint64_t executions_kept = 0;
 };
 
 // One known setting.

@@ -21,6 +21,7 @@ namespace troupe::runtime {
 ActorSystem::ActorSystem(SystemOptions options)
     : options_(std::move(options)),
       clock_(options_.clock != nullptr ? options_.clock : RealClock::Get()),
+      actor_logs_(options_.actor_log_lines),
       classes_(std::make_unique<ClassTable>()) {
   if (options_.throughput_quota < 1) options_.throughput_quota = 1;
   cluster_.store(options_.cluster, std::memory_order_release);

@@ -25,6 +25,7 @@
 #include "daemon/common/clock.h"
 #include "daemon/common/mutex.h"
 #include "daemon/runtime/actor_class.h"
+#include "daemon/runtime/actor_logs.h"
 #include "daemon/runtime/actor_ref.h"
 #include "daemon/runtime/envelope.h"
 #include "daemon/runtime/executor.h"
@@ -54,6 +55,8 @@ struct SystemOptions {
   // Not owned. A daemon whose convention needs the system first attaches it
   // later with SetCluster.
   Cluster* cluster = nullptr;
+  // Lines kept per actor of what it logged (actor_logs.h); 0 keeps none.
+  size_t actor_log_lines = 1000;
 };
 
 struct CreateOptions {
@@ -289,6 +292,9 @@ class ActorSystem {
   void FireDueTimers();
 
   Clock* clock() const { return clock_; }
+  // What each actor logged (actor_logs.h).
+  ActorLogs& actor_logs() { return actor_logs_; }
+  const ActorLogs& actor_logs() const { return actor_logs_; }
   const SystemOptions& options() const { return options_; }
 
   // ---- Cross-daemon messaging (remote.cc; docs/runtime.md "Remote addresses") ----
@@ -468,6 +474,7 @@ class ActorSystem {
   std::unique_ptr<Executor> executor_;
   DeterministicExecutor* deterministic_ = nullptr;  // == executor_ when deterministic
   Timers timers_;
+  ActorLogs actor_logs_;
   std::atomic<uint64_t> next_id_{1};
   std::atomic<bool> shutting_down_{false};
   std::atomic<bool> shut_down_{false};

@@ -152,6 +152,9 @@ class Cell final : public troupe_address_s, public troupe_actor_ctx_s {
   void KeepChildrenOnExit() { exit_recursive_ = false; }
   const std::string& error() const { return error_; }
 
+  // The actor wrote a log line (actor_logs.h).
+  void MarkLogged() { logged_.store(true, std::memory_order_relaxed); }
+
  private:
   friend class ActorSystem;
   friend class Turn;
@@ -196,6 +199,9 @@ class Cell final : public troupe_address_s, public troupe_actor_ctx_s {
   // In ActorSystem's convention subscribers (convention_events.cc); set under
   // children_mu_ while live, so Finalize sees it (as has_bound_names_).
   std::atomic<bool> convention_subscribed_{false};
+  // Set by its first log line (MarkLogged): Finalize then keeps the actor's
+  // log ring among the exited ones.
+  std::atomic<bool> logged_{false};
 };
 
 }  // namespace troupe::runtime

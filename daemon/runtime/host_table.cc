@@ -131,8 +131,10 @@ void HostLog(troupe_actor_ctx_t* ctx, troupe_log_level_t level, troupe_bytes_t t
                  : level <= TROUPE_LOG_WARNING ? LogLevel::kWarning
                  : level <= TROUPE_LOG_INFO    ? LogLevel::kInfo
                                                : LogLevel::kDebug;
-    Log(l, troupe::StrCat(self->system()->FormatAddress(self), " (", self->actor_class()->name(),
-                          "): ", View(text)));
+    const std::string address = self->system()->FormatAddress(self);
+    Log(l, troupe::StrCat(address, " (", self->actor_class()->name(), "): ", View(text)));
+    self->system()->actor_logs().Append(address, static_cast<int>(l), View(text), absl::Now());
+    self->MarkLogged();
     return 0;
   });
 }

@@ -290,6 +290,7 @@ void ActorSystem::Finalize(Cell* cell, std::string_view reason) {
     cell->children_.clear();
   }
   for (Cell* child : children) child->Release();
+  if (cell->logged_.load(std::memory_order_relaxed)) actor_logs_.Exited(FormatAddress(cell));
   Unregister(cell);
   if (cell->convention_subscribed_.load(std::memory_order_relaxed)) {
     ForgetConventionSubscriber(cell);  // set under children_mu_: see convention_events.cc

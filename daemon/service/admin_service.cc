@@ -34,6 +34,14 @@ std::string Uptime(absl::Duration d) {
   return troupe::StrCat(s / 86400, "d");
 }
 
+// A syslog priority (daemon/common/logging.h) as a word.
+std::string LogLevelName(int level) {
+  if (level <= 3) return "error";
+  if (level <= 4) return "warning";
+  if (level <= 6) return "info";
+  return "debug";
+}
+
 }  // namespace
 
 AdminService::AdminService(runtime::ActorSystem* system, hosting::BundleHost* host,
@@ -180,6 +188,11 @@ grpc::Status AdminService::Status(grpc::ServerContext* context, const v1::Status
   info->set_worker_threads(static_cast<uint32_t>(facts_->worker_threads));
   info->set_clients(facts_->open_streams ? facts_->open_streams() : 0);
   for (const std::string& listener : facts_->listeners) info->add_listeners(listener);
+  if (facts_->http_listener) {
+    const std::string http = facts_->http_listener();
+    info->add_listeners(http.empty() ? "http: not serving (restarting)"
+                                     : troupe::StrCat("http://", http, " (token)"));
+  }
   for (const std::string& name : system.global_names) info->add_global_names(name);
   for (const hosting::BundleInfo& bundle : host_->List()) {
     *response->add_bundles() = ToProto(bundle);
@@ -194,6 +207,37 @@ grpc::Status AdminService::Status(grpc::ServerContext* context, const v1::Status
     *response->add_actors() = DescribeActor(actor);
   }
   response->set_text(FormatSystemStatus(*response));
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::ActorLogs(grpc::ServerContext* context,
+                                     const v1::ActorLogsRequest* request,
+                                     v1::ActorLogsResponse* response) {
+  if (grpc::Status allowed = auth_->Check(*context); !allowed.ok()) return allowed;
+  // Local actors only (no convention lookup): a name resolves while its
+  // actor lives; an exited actor's lines are found by its address.
+  std::string address = request->actor();
+  if (absl::StatusOr<runtime::ActorRef> actor = ResolveTarget(*system_, request->actor());
+      actor.ok()) {
+    address = system_->FormatAddress(actor->get());
+  } else if (request->actor().rfind("troupe://", 0) != 0) {
+    return ToGrpcStatus(actor.status());
+  }
+  runtime::ActorLogTail tail;
+  if (!system_->actor_logs().Tail(address, request->max_lines(), &tail)) {
+    return ToGrpcStatus(absl::NotFoundError(troupe::StrCat(
+        "no log lines kept for ", troupe::Quoted(request->actor()),
+        ": it never logged, it is not an actor of this daemon, or it exited long ago")));
+  }
+  response->set_address(address);
+  response->set_dropped(tail.dropped);
+  response->set_exited(tail.exited);
+  for (const runtime::ActorLogLine& line : tail.lines) {
+    v1::ActorLogLine* out = response->add_lines();
+    out->set_unix_ms(absl::ToUnixMillis(line.time));
+    out->set_level(LogLevelName(line.level));
+    out->set_text(line.text);
+  }
   return grpc::Status::OK;
 }
 

@@ -28,6 +28,8 @@ struct DaemonFacts {
   int worker_threads = 0;
   std::vector<std::string> listeners;
   std::function<uint32_t()> open_streams;
+  // HOST:PORT of the HTTP API while it serves, else "" (unset: no HTTP API).
+  std::function<std::string()> http_listener;
   // The convention, when this daemon takes part in one (else unset: the
   // ConventionStatus answer says "alone" and InviteMember fails).
   // `convention_status` answers from what this daemon knows; `invite_member`
@@ -72,6 +74,8 @@ class AdminService final : public v1::Admin::WithCallbackMethod_InviteMember<v1:
   grpc::ServerUnaryReactor* InviteMember(grpc::CallbackServerContext* context,
                                          const v1::InviteMemberRequest* request,
                                          v1::InviteMemberResponse* response) override;
+  grpc::Status ActorLogs(grpc::ServerContext* context, const v1::ActorLogsRequest* request,
+                         v1::ActorLogsResponse* response) override;
 
  private:
   v1::ActorInfo DescribeActor(const runtime::ActorStatus& status) const;

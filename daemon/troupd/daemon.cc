@@ -30,6 +30,7 @@
 #include "daemon/service/call_gate.h"
 #include "daemon/service/client_auth.h"
 #include "daemon/service/messaging_service.h"
+#include "daemon/troupd/http_supervisor.h"
 #include "daemon/troupd/node_capabilities.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
@@ -127,6 +128,7 @@ struct Daemon::Parts {
   std::unique_ptr<convention::Convention> convention;
   std::unique_ptr<service::CallGate> gate;  // the TCP listener's; outlives the server
   std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<HttpSupervisor> http;  // when listen_http is set
   std::vector<std::string> restore_problems;
   int tcp_port = 0;
 
@@ -152,6 +154,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& conf
   config::DaemonSettings& settings = parts->settings;
   if (!options.socket_path.empty()) settings.socket_path = options.socket_path;
   if (!options.listen_tcp.empty()) settings.listen_tcp = options.listen_tcp;
+  if (!options.listen_http.empty()) settings.listen_http = options.listen_http;
   parts->on_phase = std::move(options.on_phase);
 
   {
@@ -163,8 +166,9 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& conf
   }
   TROUPE_ASSIGN_OR_RETURN(parts->socket_lock_fd, LockSocketPath(settings.socket_path));
   TROUPE_RETURN_IF_ERROR(ClaimSocket(settings.socket_path));
-  if (!settings.listen_tcp.empty()) {
-    // keys/ holds the client token: created 0700 (whatever the umask).
+  if (!settings.listen_tcp.empty() || !settings.listen_http.empty()) {
+    // keys/ holds the client token (TCP and HTTP clients send it): created
+    // 0700 (whatever the umask).
     TROUPE_RETURN_IF_ERROR(
         config::EnsurePrivateDirectory("keys directory", config.keys_dir(), ::geteuid()));
     TROUPE_ASSIGN_OR_RETURN(parts->auth,
@@ -173,6 +177,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& conf
 
   runtime::SystemOptions system_options;
   system_options.worker_threads = settings.worker_threads;
+  system_options.actor_log_lines = settings.actor_log_lines;
   // Addresses name the node by its TCP listener when it has a fixed one
   // (remote peers reach it there), else by host name. A port chosen by the
   // kernel (":0") is not known yet: the host name it is.
@@ -356,8 +361,21 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& conf
                                          : troupe::StrCat(" (convention member of ",
                                                           settings.convention_leader, ")");
   }
+  if (!settings.listen_http.empty()) {
+    // Started last: its readiness (GET /readyz) means "restored and serving".
+    parts->http = std::make_unique<HttpSupervisor>(
+        HttpProgramBesideSelf(),
+        std::vector<std::string>{"--dir", config.dir(), "--socket", settings.socket_path,
+                                 "--listen", settings.listen_http});
+    parts->http->Start();
+    HttpSupervisor* http = parts->http.get();
+    parts->facts.http_listener = [http] { return http->address(); };
+  }
   parts->Phase(troupe::StrCat("serving ", parts->host->List().size(), " bundles on ",
-                              absl::StrJoin(parts->facts.listeners, ", ")));
+                              absl::StrJoin(parts->facts.listeners, ", "),
+                              settings.listen_http.empty()
+                                  ? ""
+                                  : troupe::StrCat(", HTTP on ", settings.listen_http)));
   return std::unique_ptr<Daemon>(new Daemon(std::move(parts)));
 }
 
@@ -385,6 +403,8 @@ void Daemon::Stop() {
     parts_->cv.SignalAll();
   }
   parts_->Phase("stopping: no new calls, draining actors");
+  // The HTTP API first: its requests are calls on the socket.
+  if (parts_->http != nullptr) parts_->http->Stop();
   if (grpc::HealthCheckServiceInterface* health = parts_->server->GetHealthCheckService()) {
     health->SetServingStatus(false);
   }
@@ -421,6 +441,9 @@ void Daemon::Stop() {
 
 const std::string& Daemon::socket_path() const { return parts_->settings.socket_path; }
 int Daemon::tcp_port() const { return parts_->tcp_port; }
+std::string Daemon::http_address() const {
+  return parts_->http != nullptr ? parts_->http->address() : "";
+}
 const std::vector<std::string>& Daemon::restore_problems() const {
   return parts_->restore_problems;
 }

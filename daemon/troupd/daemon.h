@@ -23,6 +23,7 @@ namespace troupe::troupd {
 struct DaemonOptions {
   std::string socket_path;  // overrides the config setting `socket` when set
   std::string listen_tcp;   // overrides `listen_tcp` when set
+  std::string listen_http;  // overrides `listen_http` when set (port 0: any free port)
   // Called with each phase for STATUS= ("restoring 2 bundles", ...).
   std::function<void(std::string_view)> on_phase;
   // Called before each loaded bundle is restored, with its name (to extend
@@ -51,6 +52,9 @@ class Daemon {
   const std::string& socket_path() const;
   // The TCP port actually bound (when listen_tcp asked for port 0), or 0.
   int tcp_port() const;
+  // HOST:PORT where troupe-http serves the HTTP API (http_supervisor.h), ""
+  // when listen_http is not set or it does not serve right now.
+  std::string http_address() const;
   // Problems met while restoring the loaded bundles (each also logged).
   const std::vector<std::string>& restore_problems() const;
 

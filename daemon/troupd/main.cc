@@ -1,7 +1,8 @@
 // main.cc - troupd: the Troupe daemon. Signals, sd_notify and flags around
 // Daemon (daemon.h). Logs go to stderr with systemd priority prefixes.
 //
-//   troupd [--dir DIR] [--socket PATH] [--listen HOST:PORT] [--die-with-parent]
+//   troupd [--dir DIR] [--socket PATH] [--listen HOST:PORT] [--listen-http HOST:PORT]
+//          [--die-with-parent]
 //
 // Exit codes: 0 after a clean stop (SIGTERM, SIGINT or the Shutdown call),
 // 1 when it cannot start (the reason is logged), 2 for a wrong flag.
@@ -35,6 +36,10 @@ int main(int argc, char** argv) {
   app.add_option("--socket", socket_path, "the unix socket (default: the `socket` setting)");
   app.add_option("--listen", listen_tcp,
                  "also serve TCP clients at HOST:PORT (default: the `listen_tcp` setting)");
+  std::string listen_http;
+  app.add_option("--listen-http", listen_http,
+                 "run the HTTP API (troupe-http) at HOST:PORT, port 0 for any free port "
+                 "(default: the `listen_http` setting)");
   bool die_with_parent = false;
   app.add_flag("--die-with-parent", die_with_parent,
                "end at once (SIGKILL) when the process that started troupd ends: for test "
@@ -72,6 +77,7 @@ int main(int argc, char** argv) {
   troupe::troupd::DaemonOptions options;
   options.socket_path = socket_path;
   options.listen_tcp = listen_tcp;
+  options.listen_http = listen_http;
   options.on_phase = [](std::string_view phase) { (void)troupe::SdNotifyStatus(phase); };
   // Restoring one bundle may take load_timeout (BundleHost's default) and,
   // when it fails, drain_timeout: systemd waits that long (and 10 s) more.

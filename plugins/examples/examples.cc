@@ -33,8 +33,8 @@ class Echo : public Actor {
   }
 };
 
-// examples.Counter: "increment" [N] adds N (default 1); "get" replies
-// "count" with the total as decimal text.
+// examples.Counter: "increment" [N] adds N (default 1) and logs the new
+// total; "get" replies "count" with the total as decimal text.
 class Counter : public Actor {
  public:
   Counter() {
@@ -45,6 +45,7 @@ class Counter : public Actor {
  private:
   void Increment(const Message& message) {
     count_ += message.payload().empty() ? 1 : ParseCount(message.payload(), "increment");
+    Log(TROUPE_LOG_INFO, "count is now " + std::to_string(count_));
   }
   void Get(const Message& message) { Reply(message, "count", std::to_string(count_)); }
 

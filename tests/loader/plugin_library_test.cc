@@ -101,10 +101,14 @@ TEST(PluginLibraryTest, ListsTheExampleClasses) {
   EXPECT_EQ(pooled->pool_idle_count, 1u);
 }
 
-// A minimal host: records sends and errors; enough for Counter and
-// BrokenConstructor, which use nothing else.
+// A minimal host: records sends, errors and log lines; enough for Counter
+// and BrokenConstructor, which use nothing else.
 std::vector<std::string> sent;
 std::vector<std::string> errors;
+std::vector<std::string> logged;
+void RecordLog(troupe_actor_ctx_t*, troupe_log_level_t, troupe_bytes_t text) {
+  logged.push_back(std::string(text.data, text.size));
+}
 troupe_result_t RecordSend(troupe_actor_ctx_t*, troupe_address_t, troupe_bytes_t type,
                            troupe_bytes_t payload) {
   sent.push_back(std::string(type.data, type.size) + "=" + std::string(payload.data, payload.size));
@@ -123,8 +127,10 @@ TEST(PluginLibraryTest, ExampleClassesRunAcrossTheBoundary) {
   host.abi_minor = TROUPE_ABI_MINOR;
   host.send = &RecordSend;
   host.report_error = &RecordError;
+  host.log = &RecordLog;
   sent.clear();
   errors.clear();
+  logged.clear();
 
   const troupe_actor_class_v1_t* broken = library->FindClass("examples.BrokenConstructor");
   ASSERT_NE(broken, nullptr);
@@ -147,6 +153,7 @@ TEST(PluginLibraryTest, ExampleClassesRunAcrossTheBoundary) {
   EXPECT_EQ(counter->receive(instance, nullptr, &get), TROUPE_OK);
   counter->destroy(instance);
   EXPECT_EQ(sent, std::vector<std::string>{"count=10"});
+  EXPECT_EQ(logged, (std::vector<std::string>{"count is now 5", "count is now 10"}));
   ASSERT_EQ(errors.size(), 2u);
   EXPECT_THAT(errors[1], HasSubstr("'five'"));
 }
@@ -159,6 +166,7 @@ TEST(PluginLibraryTest, ClosingTheLastHandleUnloadsTheLibrary) {
     host.struct_size = sizeof(host);
     host.send = &RecordSend;
     host.report_error = &RecordError;
+    host.log = &RecordLog;
     // Run code that uses std::function, std::string and the SDK's
     // thread-local binding: none of it may pin the library.
     const troupe_actor_class_v1_t* counter = library->FindClass("examples.Counter");
