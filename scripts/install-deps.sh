@@ -13,6 +13,8 @@ packages=(
   libsodium-dev libzip-dev zipcmp zipmerge ziptool libcli11-dev
   # JSON for the daemon and director (header-only; plugins use sdk/include/troupe/json.h)
   nlohmann-json3-dev
+  # the Python client (sdk/python/) and its tests, on Debian's /usr/bin/python3
+  python3 python3-grpcio python3-protobuf python3-pytest
   # tests and benchmarks (systemd: systemd-analyze verify in tests/systemd/;
   # openssl: test certificates in tests/peerauth/)
   libgtest-dev libgmock-dev libbenchmark-dev systemd openssl
