@@ -209,11 +209,9 @@ def test_daemon_gone_mid_session_is_unavailable(make_daemon):
 
 
 def test_tcp_needs_the_client_token(make_daemon):
-    d = make_daemon()
-    d.set_config("listen_tcp", "127.0.0.1:0")
-    d.start()
+    d = make_daemon().start_on_free_port()
     d.director("load", env_path("TROUPE_HELLO_BUNDLE"))
-    tcp = _tcp_listener(d)
+    tcp = d.tcp
     with troupe.Client(tcp, token=d.token() + "\n") as client:
         assert client.ask("hello", "text", "over tcp", timeout=10).text == "over tcp"
     with pytest.raises(troupe.Unauthenticated) as refused:
@@ -251,9 +249,8 @@ def test_load_list_and_unload_bundles(client):
 def test_garbage_and_tampered_bundles_are_refused(client, tmp_path):
     garbage = tmp_path / "garbage.troupe"
     garbage.write_bytes(b"this is not a bundle\n" * 100)
-    with pytest.raises(troupe.FailedPrecondition) as refused:
+    with pytest.raises(troupe.InvalidArgument, match="not a bundle"):
         client.load_bundle(str(garbage))
-    assert refused.value.details  # the daemon says why
 
     with open(env_path("TROUPE_EXAMPLES_BUNDLE"), "rb") as f:
         data = bytearray(f.read())
@@ -310,15 +307,6 @@ def test_convention_updates_end_unavailable_when_the_daemon_stops(make_daemon):
         d.stop()
         with pytest.raises(troupe.Unavailable, match="stopping"):
             next(updates)
-
-
-def _tcp_listener(d):
-    """host:port of d's TCP listener (listen_tcp 127.0.0.1:0), from status."""
-    with troupe.Client(d.socket) as client:
-        for listener in client.status().system.listeners:
-            if not listener.startswith("unix:"):
-                return listener.split(" ")[0]
-    pytest.fail("the daemon lists no TCP listener")
 
 
 def _closed_port():

@@ -299,9 +299,10 @@ class Client:
         """Uploads the bundle file at ``path`` (1 MiB chunks), which the
         daemon verifies, stores, loads and activates. Returns the
         ``troupe.v1.LoadResponse`` (``bundle``, ``already_loaded``,
-        ``changes``). FailedPrecondition when the daemon refuses the bundle
-        (not a bundle, tampered, unknown signer, failed on_load action);
-        OSError when the file cannot be read here."""
+        ``changes``). InvalidArgument for a file that is not a bundle;
+        FailedPrecondition when the daemon refuses the bundle (tampered,
+        unknown signer, a failed on_load action); OSError when the file
+        cannot be read here."""
         bundle = open(path, "rb")  # OSError naming the path, before any call
 
         def chunks():
