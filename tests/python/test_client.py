@@ -8,6 +8,8 @@ the examples fixture loads plugins/examples' bundle through the client
 import asyncio
 import concurrent.futures
 import os
+import socket
+import subprocess
 
 import grpc
 import pytest
@@ -224,6 +226,33 @@ def test_tcp_needs_the_client_token(make_daemon):
         troupe.Client(tcp, token="bad token")
 
 
+def test_tcp_with_tls_needs_the_certificate_authority(make_daemon, tmp_path):
+    pki = tmp_path / "pki"
+    pki.mkdir()
+    _make_certificates(pki)
+    d = make_daemon()
+    d.set_config("convention_tls_cert", str(pki / "server.pem"))
+    d.set_config("convention_tls_key", str(pki / "server.key"))
+    d.set_config("convention_tls_ca", str(pki / "ca.pem"))
+    d.start_on_free_port()
+    d.director("load", env_path("TROUPE_HELLO_BUNDLE"))
+    ca = (pki / "ca.pem").read_text()
+    with troupe.Client(d.tcp, token=d.token(), tls_root=ca) as client:
+        assert client.ask("hello", "text", "tcp+tls", timeout=10).text == "tcp+tls"
+    with troupe.Client(d.tcp, token=d.token(), tls_root=ca.encode()) as client:
+        assert client.lookup("hello").startswith("troupe://")
+    # A plain connection never gets through the TLS handshake.
+    with pytest.raises(troupe.Unavailable, match="nothing answered"):
+        troupe.Client(d.tcp, token=d.token(), connect_timeout=1.0)
+    # Nor does one that trusts another authority.
+    other = tmp_path / "other"
+    other.mkdir()
+    _make_certificates(other)
+    with pytest.raises(troupe.Unavailable):
+        troupe.Client(d.tcp, token=d.token(), tls_root=(other / "ca.pem").read_text(),
+                      connect_timeout=1.0)
+
+
 # ---- bundles ----
 
 def test_load_list_and_unload_bundles(client):
@@ -311,7 +340,26 @@ def test_convention_updates_end_unavailable_when_the_daemon_stops(make_daemon):
 
 def _closed_port():
     # Bound and closed at once: nothing listens there.
-    import socket
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _make_certificates(directory):
+    """ca.pem (a fresh authority) and server.pem/server.key (for IP 127.0.0.1,
+    signed by it), made with the openssl tool."""
+    def openssl(*args):
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True,
+                       timeout=60)
+
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    openssl("req", "-x509", "-new", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+            "-subj", "/CN=troupe-test-ca")
+    (directory / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\n"
+                                       "extendedKeyUsage=serverAuth,clientAuth\n"
+                                       "basicConstraints=CA:FALSE\n")
+    openssl("req", "-new", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj",
+            "/CN=troupd")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-set_serial", "2", "-days", "2", "-extfile", "ext.cnf", "-out", "server.pem")
+    os.chmod(directory / "server.key", 0o600)

@@ -33,6 +33,8 @@ _ASK_GRACE_SECONDS = 2.0
 # The daemon's limit for one ask (docs/daemon.md).
 _MAX_ASK_SECONDS = 600.0
 _START_HINT = "is troupd running? start it with `director start`"
+# Client._call's default deadline: the Client's call_timeout.
+_CALL_TIMEOUT = object()
 
 
 class Message(NamedTuple):
@@ -371,8 +373,8 @@ class Client:
 
     # ---- helpers ----
 
-    def _call(self, method, request, timeout=-1):
-        if timeout == -1:
+    def _call(self, method, request, timeout=_CALL_TIMEOUT):
+        if timeout is _CALL_TIMEOUT:
             timeout = self._call_timeout
         try:
             return method(request, timeout=timeout, metadata=self._metadata)
