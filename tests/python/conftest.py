@@ -11,9 +11,11 @@ answers, the process exited) against a deadline.
 """
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -140,20 +142,26 @@ class Daemon:
 
 
 @pytest.fixture
-def make_daemon(tmp_path):
-    """A factory of Daemons (not started) in subdirectories of tmp_path;
-    every one still running at the end is stopped (and must exit cleanly)."""
+def make_daemon():
+    """A factory of Daemons (not started), each in a directory of its own
+    under a short temporary root (a unix socket path has at most 107 bytes);
+    every one still running at the end is stopped (and must exit cleanly),
+    then the root is removed."""
+    root = tempfile.mkdtemp(prefix="troupe-py-")
     daemons = []
 
     def make(name="d"):
-        daemon = Daemon(tmp_path / name)
+        daemon = Daemon(os.path.join(root, name))
         daemons.append(daemon)
         return daemon
 
-    yield make
-    # Members before the first daemon (a convention's leader).
-    for daemon in reversed(daemons):
-        daemon.stop()
+    try:
+        yield make
+    finally:
+        # Members before the first daemon (a convention's leader).
+        for daemon in reversed(daemons):
+            daemon.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
