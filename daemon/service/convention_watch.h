@@ -6,8 +6,9 @@
 // queues one refresh on BlockingCalls; the refresh computes the status once,
 // outside every convention lock, and starts a write on each idle stream. A
 // stream still writing when a change comes catches up in its OnWriteDone (on
-// a gRPC thread), so a slow reader gets the latest state, never a backlog.
-// Thread-safe.
+// a gRPC thread), so a slow reader gets the latest state, never a backlog
+// (an update may repeat the one before when a change came while that one was
+// made). Thread-safe.
 #pragma once
 
 #include <cstdint>
