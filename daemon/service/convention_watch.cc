@@ -86,8 +86,7 @@ void ConventionWatch::Changed() {
     if (stopped_ || refresh_queued_ || streams_.empty()) return;
     refresh_queued_ = true;
   }
-  absl::Status queued =
-      blocking_->Run([this](const absl::Status& admitted) { Refresh(admitted); });
+  absl::Status queued = blocking_->Run([this](const absl::Status& admitted) { Refresh(admitted); });
   if (!queued.ok()) {
     troupe::MutexLock lock(&mu_);
     refresh_queued_ = false;

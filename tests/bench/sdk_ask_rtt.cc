@@ -53,7 +53,8 @@ int main(int argc, char** argv) {
       std::cerr << reply.status() << "\n";
       return 1;
     }
-    if (i >= warmup) rtt_us.push_back(std::chrono::duration<double, std::micro>(end - start).count());
+    if (i >= warmup)
+      rtt_us.push_back(std::chrono::duration<double, std::micro>(end - start).count());
   }
   std::printf("RESULT sdk_ask_rtt_p50 %.1f us\n", Percentile(rtt_us, 0.5));
   std::printf("RESULT sdk_ask_rtt_p99 %.1f us\n", Percentile(rtt_us, 0.99));
