@@ -39,9 +39,8 @@ struct DaemonFacts {
 };
 
 // Thread-safe. Every pointer must outlive the gRPC server.
-class AdminService final
-    : public v1::Admin::WithCallbackMethod_WatchConvention<
-          v1::Admin::WithCallbackMethod_InviteMember<v1::Admin::Service>> {
+class AdminService final : public v1::Admin::WithCallbackMethod_WatchConvention<
+                               v1::Admin::WithCallbackMethod_InviteMember<v1::Admin::Service>> {
  public:
   // `request_shutdown` is called (once per Shutdown call, from a gRPC thread)
   // after the reply is queued; it must not block on the server.
