@@ -91,6 +91,7 @@ v1::MemberInfo ConventionState::SelfInfo() const {
 }
 
 void ConventionState::OnEvent(const RosterEvent& event) {
+  if (options.on_change) options.on_change();
   const std::string& node = event.member.address();
   if (node == options.self) return;
   // Subscribed actors hear of members and capabilities; bundle lists are
@@ -130,7 +131,10 @@ void ConventionState::StartMember(const std::string& leader_address) {
   member_options.guard = options.guard;
   member_options.self_info = [this] { return SelfInfo(); };
   member_options.on_event = [this](const RosterEvent& event) { OnEvent(event); };
-  member_options.on_welcome = [this] { names->Rejoined(); };
+  member_options.on_welcome = [this] {
+    names->Rejoined();
+    if (options.on_change) options.on_change();  // joined, even if no member changed
+  };
   member = std::make_unique<Member>(std::move(member_options), &directory);
   member->Start();
 }
@@ -313,6 +317,7 @@ absl::StatusOr<std::string> Convention::Invite(const std::string& address) {
     }
     s->invited.insert(address);
   }
+  if (s->options.on_change) s->options.on_change();
   absl::Status sent = s->SendInvite(address);
   if (!sent.ok()) {
     return troupe::StrCat("pre-registered ", address, "; the invitation did not reach it (",

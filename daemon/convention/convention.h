@@ -41,6 +41,12 @@ struct ConventionOptions {
   // A member left or expired (after the runtime and the links heard of it):
   // e.g. to fail the asks waiting on its actors.
   std::function<void(const std::string& node, const std::string& reason)> on_node_lost;
+  // The roster or this daemon's place in it changed (a member joined, left,
+  // expired, changed capabilities or bundles; a welcome; an invitation), so
+  // Status() may answer differently: e.g. to update Admin.WatchConvention
+  // streams. Called from the convention's threads, maybe with its locks
+  // held: must not block nor call back into the convention.
+  std::function<void()> on_change;
 };
 
 class Convention {

@@ -54,7 +54,8 @@ AdminService::AdminService(runtime::ActorSystem* system, hosting::BundleHost* ho
       facts_(facts),
       blocking_(blocking),
       request_shutdown_(std::move(request_shutdown)),
-      max_upload_bytes_(max_upload_bytes) {}
+      max_upload_bytes_(max_upload_bytes),
+      watch_(blocking, [this] { return ConventionNow(); }) {}
 
 grpc::Status AdminService::Load(grpc::ServerContext* context, const v1::LoadRequest* request,
                                 v1::LoadResponse* response) {
@@ -288,13 +289,35 @@ grpc::Status AdminService::ConventionStatus(grpc::ServerContext* context,
                                             const v1::ConventionStatusRequest*,
                                             v1::ConventionStatusResponse* response) {
   if (grpc::Status allowed = auth_->Check(*context); !allowed.ok()) return allowed;
-  if (facts_->convention_status) {
-    *response = facts_->convention_status();
-  } else {
-    response->set_role("alone");
-    response->set_self(facts_->node);
-  }
+  *response = ConventionNow();
   return grpc::Status::OK;
+}
+
+v1::ConventionStatusResponse AdminService::ConventionNow() const {
+  if (facts_->convention_status) return facts_->convention_status();
+  v1::ConventionStatusResponse alone;
+  alone.set_role("alone");
+  alone.set_self(facts_->node);
+  return alone;
+}
+
+namespace {
+
+// A WatchConvention call refused before it started (no client token).
+class RefusedWatch final : public grpc::ServerWriteReactor<v1::ConventionStatusResponse> {
+ public:
+  explicit RefusedWatch(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
+grpc::ServerWriteReactor<v1::ConventionStatusResponse>* AdminService::WatchConvention(
+    grpc::CallbackServerContext* context, const v1::WatchConventionRequest*) {
+  if (grpc::Status allowed = auth_->Check(*context); !allowed.ok()) {
+    return new RefusedWatch(allowed);
+  }
+  return watch_.Watch(context);
 }
 
 grpc::ServerUnaryReactor* AdminService::InviteMember(grpc::CallbackServerContext* context,

@@ -2,7 +2,8 @@
 // status, roles, capabilities, shutdown, the convention. Synchronous gRPC
 // handlers: each call is short, except Load, which waits for the new
 // version's on_load actions; InviteMember, which calls another daemon, is on
-// the callback API and made on a BlockingCalls thread.
+// the callback API and made on a BlockingCalls thread; WatchConvention, a
+// stream that lasts, is on the callback API (convention_watch.h).
 #pragma once
 
 #include <functional>
@@ -15,6 +16,7 @@
 #include "daemon/service/blocking_calls.h"
 #include "daemon/service/client_auth.h"
 #include "daemon/service/convention_text.h"
+#include "daemon/service/convention_watch.h"
 #include "troupe/v1/admin.grpc.pb.h"
 
 namespace troupe::service {
@@ -39,7 +41,8 @@ struct DaemonFacts {
 };
 
 // Thread-safe. Every pointer must outlive the gRPC server.
-class AdminService final : public v1::Admin::WithCallbackMethod_InviteMember<v1::Admin::Service> {
+class AdminService final : public v1::Admin::WithCallbackMethod_WatchConvention<
+                               v1::Admin::WithCallbackMethod_InviteMember<v1::Admin::Service>> {
  public:
   // `request_shutdown` is called (once per Shutdown call, from a gRPC thread)
   // after the reply is queued; it must not block on the server.
@@ -76,8 +79,17 @@ class AdminService final : public v1::Admin::WithCallbackMethod_InviteMember<v1:
                                          v1::InviteMemberResponse* response) override;
   grpc::Status ActorLogs(grpc::ServerContext* context, const v1::ActorLogsRequest* request,
                          v1::ActorLogsResponse* response) override;
+  grpc::ServerWriteReactor<v1::ConventionStatusResponse>* WatchConvention(
+      grpc::CallbackServerContext* context, const v1::WatchConventionRequest* request) override;
+
+  // The WatchConvention streams: the convention calls Changed() on each
+  // roster change; the daemon calls Stop() before the server's shutdown and
+  // WaitForCallsToEnd() after it.
+  ConventionWatch& convention_watch() { return watch_; }
 
  private:
+  // The ConventionStatus answer (facts_->convention_status, or "alone").
+  v1::ConventionStatusResponse ConventionNow() const;
   v1::ActorInfo DescribeActor(const runtime::ActorStatus& status) const;
   grpc::Status Answer(absl::StatusOr<hosting::LoadOutcome> outcome, v1::LoadResponse* response);
 
@@ -88,6 +100,7 @@ class AdminService final : public v1::Admin::WithCallbackMethod_InviteMember<v1:
   BlockingCalls* const blocking_;
   std::function<void()> request_shutdown_;
   const uint64_t max_upload_bytes_;
+  ConventionWatch watch_;
 };
 
 // The human-readable forms of status, also used by director for --json-less output.

@@ -260,6 +260,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& conf
       convention_options.on_node_lost = [asks](const std::string& node, const std::string& reason) {
         asks->FailAsksTo(node, reason);
       };
+      service::ConventionWatch* watch = &parts->admin->convention_watch();
+      convention_options.on_change = [watch] { watch->Changed(); };
       parts->convention = std::make_unique<convention::Convention>(
           std::move(convention_options), parts->system.get(), parts->host.get());
       convention::Convention* conv = parts->convention.get();
@@ -408,6 +410,9 @@ void Daemon::Stop() {
   if (grpc::HealthCheckServiceInterface* health = parts_->server->GetHealthCheckService()) {
     health->SetServingStatus(false);
   }
+  // Convention watchers end now (UNAVAILABLE) so that no stream holds the
+  // server open.
+  parts_->admin->convention_watch().Stop();
   // Members hear of the leave at once; links close.
   if (parts_->convention != nullptr) parts_->convention->Stop(/*graceful=*/true);
   // Pending asks end now (Cancelled) so that no call holds the server open.
@@ -421,7 +426,8 @@ void Daemon::Stop() {
   parts_->server->Wait();
   // gRPC may still run the reactors' last reactions: nothing below may go
   // before they are done with the services and the actor system.
-  if (!parts_->messaging->WaitForCallsToEnd(absl::Now() + absl::Seconds(10))) {
+  if (!parts_->messaging->WaitForCallsToEnd(absl::Now() + absl::Seconds(10)) ||
+      !parts_->admin->convention_watch().WaitForCallsToEnd(absl::Now() + absl::Seconds(10))) {
     LogWarning("client calls still running 10 s after the server stopped; stopping anyway");
   }
   if (parts_->convention != nullptr &&
