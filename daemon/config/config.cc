@@ -126,6 +126,11 @@ absl::Status ValidateCheckinInterval(std::string_view value) {
 
 absl::Status ValidateMissedCheckins(std::string_view value) { return ValidateRange(value, 2, 100); }
 
+// One thread each: a bound on threads, not a tuning knob.
+absl::Status ValidateHttpConnections(std::string_view value) {
+  return ValidateRange(value, 1, 1024);
+}
+
 absl::Status ValidateOptionalAbsolutePath(std::string_view value) {
   if (value.empty() || value.front() == '/') return absl::OkStatus();
   return absl::InvalidArgumentError(troupe::StrCat("'", value, "' is not an absolute path"));
@@ -219,8 +224,8 @@ const std::vector<SettingSpec>& Settings() {
          "token in keys/client.token); empty: no HTTP",
          &ValidateHostPort},
         {"http_max_connections", "64",
-         "HTTP connections served at once; as many more wait, the rest get 503",
-         &ValidatePositive},
+         "HTTP connections served at once (1-1024); as many more wait, the rest get 503",
+         &ValidateHttpConnections},
         {"http_read_timeout_seconds", "10",
          "how long the HTTP API waits for a client's next bytes before it closes the "
          "connection",

@@ -46,12 +46,11 @@ void Gateway::Impl::AddActorRoutes() {
   server->Get("/v1/actors/(.+)/logs", [this](const httplib::Request& req, httplib::Response& res) {
     v1::ActorLogsRequest request;
     request.set_actor(ActorInPath(req));
-    if (req.has_param("lines")) {
+    if (std::string text; QueryParam(req, "lines", &text)) {
       uint32_t lines = 0;
-      if (!absl::SimpleAtoi(req.get_param_value("lines"), &lines)) {
+      if (!absl::SimpleAtoi(text, &lines)) {
         return SetError(res, absl::InvalidArgumentError(troupe::StrCat(
-                                 "?lines=", troupe::Quoted(req.get_param_value("lines")),
-                                 " is not a number of lines")));
+                                 "?lines=", troupe::Quoted(text), " is not a number of lines")));
       }
       request.set_max_lines(lines);
     }
@@ -85,7 +84,7 @@ void Gateway::Impl::AddActorRoutes() {
                  if (!payload.ok()) return SetBodyError(res, payload.status());
                  v1::TellRequest request;
                  request.set_to(ActorInPath(req));
-                 request.set_type(req.has_param("type") ? req.get_param_value("type") : "text");
+                 request.set_type(QueryParamOr(req, "type", "text"));
                  request.set_payload(*std::move(payload));
                  grpc::ClientContext context;
                  SetDeadline(&context, kTellTimeout);

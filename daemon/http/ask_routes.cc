@@ -20,8 +20,8 @@ constexpr absl::Duration kMaxAskTimeout = absl::Minutes(10);
 
 // ?timeout=: "500ms", "2s", "1m", or a number of seconds; at most 10 minutes.
 absl::StatusOr<absl::Duration> AskTimeout(const httplib::Request& req) {
-  if (!req.has_param("timeout")) return kDefaultAskTimeout;
-  const std::string text = req.get_param_value("timeout");
+  std::string text;
+  if (!QueryParam(req, "timeout", &text)) return kDefaultAskTimeout;
   absl::Duration timeout;
   double seconds = 0;
   if (absl::SimpleAtod(text, &seconds)) {
@@ -42,7 +42,7 @@ absl::StatusOr<Client::Message> AskMessage(const httplib::Request& req) {
   absl::StatusOr<std::string> payload =
       PayloadFromBody(req.get_header_value("Content-Type"), req.body);
   if (!payload.ok()) return payload.status();
-  return Client::Message{req.has_param("type") ? req.get_param_value("type") : "text",
+  return Client::Message{QueryParamOr(req, "type", "text"),
                          *std::move(payload), ""};
 }
 
@@ -78,10 +78,7 @@ void Gateway::Impl::AddExecutionRoutes() {
     const std::string to = ActorInPath(req);
     const std::string type = message->type;
     absl::StatusOr<Client::Message> reply = (*client)->Ask(to, *std::move(message), *timeout);
-    if (!reply.ok()) {
-      if (absl::IsUnavailable(reply.status())) DropAskClient(*client);
-      return SetError(res, reply.status());
-    }
+    if (!reply.ok()) return SetError(res, reply.status());
     if (IsFailure(*reply)) {
       return SetError(res, 422, absl::AbortedError(FailureText(to, type, *reply)));
     }

@@ -74,7 +74,7 @@ void Gateway::Impl::AddBundleRoutes() {
     grpc::ClientContext context;
     SetDeadline(&context, absl::Seconds(10));
     v1::ListRequest request;
-    request.set_group(req.get_param_value("group"));
+    request.set_group(QueryParamOr(req, "group", ""));
     v1::ListResponse response;
     grpc::Status status = admin->List(&context, request, &response);
     if (!status.ok()) return SetError(res, FromCall(status));

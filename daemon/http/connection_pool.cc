@@ -3,13 +3,13 @@
 
 namespace troupe::http {
 namespace {
-// Set on the refusal thread only (troupe-http is a program, not a bundle).
+// Set on the refusal threads only (troupe-http is a program, not a bundle).
 thread_local bool refusing = false;
 }  // namespace
 
-ConnectionPool::ConnectionPool(size_t serving) : max_waiting_(serving < 1 ? 1 : serving) {
-  for (size_t i = 0; i < max_waiting_; ++i) threads_.emplace_back([this] { Serve(); });
-  threads_.emplace_back([this] { Refuse(); });
+ConnectionPool::ConnectionPool(size_t serving) : serving_(serving < 1 ? 1 : serving) {
+  for (size_t i = 0; i < serving_; ++i) threads_.emplace_back([this] { Serve(); });
+  for (size_t i = 0; i < kRefusalThreads; ++i) threads_.emplace_back([this] { Refuse(); });
 }
 
 ConnectionPool::~ConnectionPool() { shutdown(); }
@@ -18,9 +18,11 @@ bool ConnectionPool::Refusing() { return refusing; }
 
 void ConnectionPool::enqueue(std::function<void()> connection) {
   troupe::MutexLock lock(&mu_);
-  if (waiting_.size() < max_waiting_) {
+  // Served, or waiting to be: at most twice the serving threads.
+  if (busy_ + waiting_.size() < 2 * serving_) {
     waiting_.push_back(std::move(connection));
   } else {
+    while (refused_.size() >= kMaxRefusing && !stopping_) cv_.Wait(&mu_);
     refused_.push_back(std::move(connection));
   }
   cv_.SignalAll();
@@ -45,8 +47,11 @@ void ConnectionPool::Serve() {
       if (waiting_.empty()) return;  // stopping, nothing left
       connection = std::move(waiting_.front());
       waiting_.pop_front();
+      ++busy_;
     }
     connection();
+    troupe::MutexLock lock(&mu_);
+    --busy_;
   }
 }
 
@@ -60,6 +65,7 @@ void ConnectionPool::Refuse() {
       if (refused_.empty()) return;
       connection = std::move(refused_.front());
       refused_.pop_front();
+      cv_.SignalAll();  // room for a waiting enqueue
     }
     connection();
   }

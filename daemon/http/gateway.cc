@@ -55,21 +55,19 @@ void Gateway::Impl::SetDeadline(grpc::ClientContext* context, absl::Duration tim
 }
 
 absl::StatusOr<std::shared_ptr<Client>> Gateway::Impl::AskClient() {
+  std::shared_ptr<Client> lost;  // closed outside the lock, after it
   troupe::MutexLock lock(&mu);
   if (stopping) return absl::UnavailableError("troupe-http is stopping");
-  if (ask_client == nullptr) {
-    // Connecting waits for the daemon's hello (at most connect_timeout):
-    // rare, and the requests that need it wait for it anyway.
-    absl::StatusOr<std::unique_ptr<Client>> connected = Client::Connect(options.socket_path);
-    if (!connected.ok()) return connected.status();
-    ask_client = *std::move(connected);
-  }
+  if (ask_client != nullptr && !ask_client_lost->load()) return ask_client;
+  lost = std::move(ask_client);
+  // Connecting waits for the daemon's hello (at most connect_timeout):
+  // rare, and the requests that need it wait for it anyway.
+  absl::StatusOr<std::unique_ptr<Client>> connected = Client::Connect(options.socket_path);
+  if (!connected.ok()) return connected.status();
+  ask_client = *std::move(connected);
+  ask_client_lost = std::make_shared<std::atomic<bool>>(false);
+  ask_client->Subscribe(nullptr, [flag = ask_client_lost](absl::Status) { flag->store(true); });
   return ask_client;
-}
-
-void Gateway::Impl::DropAskClient(const std::shared_ptr<Client>& lost) {
-  troupe::MutexLock lock(&mu);
-  if (ask_client == lost) ask_client.reset();
 }
 
 void SetJson(httplib::Response& res, const google::protobuf::Message& message, int http_status) {
@@ -95,9 +93,98 @@ absl::Status ParseJsonBody(const httplib::Request& req, google::protobuf::Messag
   return absl::OkStatus();
 }
 
+bool QueryParam(const httplib::Request& req, const std::string& name, std::string* value) {
+  const size_t question = req.target.find('?');
+  if (question == std::string::npos) return false;
+  httplib::Params query;
+  httplib::detail::parse_query_text(req.target.substr(question + 1), query);
+  auto it = query.find(name);
+  if (it == query.end()) return false;
+  *value = it->second;
+  return true;
+}
+
+std::string QueryParamOr(const httplib::Request& req, const std::string& name,
+                         const std::string& fallback) {
+  std::string value;
+  return QueryParam(req, name, &value) ? value : fallback;
+}
+
 std::string ActorInPath(const httplib::Request& req) { return req.matches[1].str(); }
 
 absl::Status FromCall(const grpc::Status& status) { return FromGrpcStatus(status); }
+
+namespace {
+
+// Makes httplib close the connection once `res` is written: its body comes
+// from a provider that reports failure after writing it. For refusals made
+// before the request's body was read (that body would be taken for the next
+// request), and on the refusal thread (which must not wait for a next one).
+void CloseAfterAnswer(httplib::Response& res) {
+  auto body = std::make_shared<std::string>(std::move(res.body));
+  res.body.clear();
+  res.set_header("Connection", "close");
+  res.set_content_provider(body->size(), "application/json",
+                           [body](size_t, size_t, httplib::DataSink& sink) {
+                             sink.write(body->data(), body->size());
+                             return false;
+                           });
+}
+
+bool HasBody(const httplib::Request& req) {
+  return req.has_header("Transfer-Encoding") ||
+         (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0");
+}
+
+}  // namespace
+
+bool Gateway::Impl::Refused(const httplib::Request& req, httplib::Response& res) const {
+  if (ConnectionPool::Refusing()) {
+    SetError(res, 503,
+             absl::UnavailableError(troupe::StrCat(
+                 "the HTTP API is serving http_max_connections (", options.max_connections,
+                 ") connections and as many wait; try again later")));
+    CloseAfterAnswer(res);
+    return true;
+  }
+  if (IsHealthRoute(req.path)) return false;
+  if (!HasToken(req, options.token)) {
+    SetError(res, absl::UnauthenticatedError("send the daemon's client token (keys/client.token) "
+                                             "as 'Authorization: Bearer <token>'"));
+    if (HasBody(req)) CloseAfterAnswer(res);
+    return true;
+  }
+  const bool bundle = req.path == "/v1/bundles";
+  if (req.method != "POST") {
+    if (!HasBody(req)) return false;
+    SetError(res, 400, absl::InvalidArgumentError(troupe::StrCat(
+                           req.method, " ", troupe::Quoted(req.path), " takes no body")));
+    CloseAfterAnswer(res);
+    return true;
+  }
+  // The body must say its size (bundles may stream, chunked) and fit, before
+  // it is read.
+  uint64_t length = 0;
+  const bool has_length = req.has_header("Content-Length") &&
+                          absl::SimpleAtoi(req.get_header_value("Content-Length"), &length);
+  if (!bundle && (!has_length || req.has_header("Transfer-Encoding"))) {
+    SetError(res, 411, absl::InvalidArgumentError(
+                           "send the body with a Content-Length (and no Transfer-Encoding)"));
+    CloseAfterAnswer(res);
+    return true;
+  }
+  const uint64_t limit = bundle ? options.max_bundle_bytes : options.max_message_bytes;
+  if (has_length && length > limit) {
+    SetError(res, 413,
+             absl::ResourceExhaustedError(troupe::StrCat(
+                 "the body has ", length, " bytes; the limit is ",
+                 bundle ? "the bundle file limit, max_total_bytes" : "max_message_bytes", " (",
+                 limit, ")")));
+    CloseAfterAnswer(res);
+    return true;
+  }
+  return false;
+}
 
 void Gateway::Impl::AddServiceRoutes() {
   server->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
@@ -154,8 +241,11 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewayOptions options)
   // httplib listens with a backlog of 5: a burst of new connections on a
   // busy host overflows it (SYN cookies, dropped connections). Bind raises
   // it on the socket recorded here.
+  // Only SO_REUSEADDR (httplib's default adds SO_REUSEPORT, which would let
+  // a second process bind the same port and take half the connections).
   server.set_socket_options([&g](socket_t sock) {
-    httplib::default_socket_options(sock);
+    const int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
     g.listen_fd = sock;
   });
   const int64_t read_ms = absl::ToInt64Milliseconds(g.options.read_timeout);
@@ -169,56 +259,14 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewayOptions options)
   server.set_payload_max_length(std::max(g.options.max_bundle_bytes, g.options.max_message_bytes));
 
   server.set_pre_routing_handler([&g](const httplib::Request& req, httplib::Response& res) {
-    // A refusal before the body is read closes the connection after the
-    // answer (the unread body would be taken for the next request; the
-    // refusal thread must not wait for it): the body comes from a provider
-    // that reports failure once it has written, which makes httplib close.
-    auto close_after_answer = [&res] {
-      auto body = std::make_shared<std::string>(res.body);
-      res.body.clear();
-      res.set_header("Connection", "close");
-      res.set_content_provider(body->size(), "application/json",
-                               [body](size_t, size_t, httplib::DataSink& sink) {
-                                 sink.write(body->data(), body->size());
-                                 return false;
-                               });
-    };
-    using R = httplib::Server::HandlerResponse;
-    if (ConnectionPool::Refusing()) {
-      SetError(res, 503,
-               absl::UnavailableError(troupe::StrCat(
-                   "the HTTP API is serving http_max_connections (", g.options.max_connections,
-                   ") connections and as many wait; try again later")));
-      close_after_answer();
-      return R::Handled;
-    }
-    if (IsHealthRoute(req.path)) return R::Unhandled;
-    if (!HasToken(req, g.options.token)) {
-      SetError(res, absl::UnauthenticatedError(
-                        "send the daemon's client token (keys/client.token) as "
-                        "'Authorization: Bearer <token>'"));
-      return R::Handled;
-    }
-    // Message routes: the body must say its size, and fit, before it is read.
-    if (req.method == "POST" && req.path != "/v1/bundles") {
-      uint64_t length = 0;
-      if (!req.has_header("Content-Length") ||
-          !absl::SimpleAtoi(req.get_header_value("Content-Length"), &length)) {
-        SetError(res, 411, absl::InvalidArgumentError("send the body with a Content-Length"));
-        close_after_answer();
-        return R::Handled;
-      }
-      if (length > g.options.max_message_bytes) {
-        SetError(res, 413,
-                 absl::ResourceExhaustedError(troupe::StrCat(
-                     "the body has ", length, " bytes; the limit is max_message_bytes (",
-                     g.options.max_message_bytes, ")")));
-        close_after_answer();
-        return R::Handled;
-      }
-    }
-    return R::Unhandled;
+    return g.Refused(req, res) ? httplib::Server::HandlerResponse::Handled
+                               : httplib::Server::HandlerResponse::Unhandled;
   });
+  // "Expect: 100-continue": the same checks before the client sends its body.
+  server.set_expect_100_continue_handler(
+      [&g](const httplib::Request& req, httplib::Response& res) {
+        return g.Refused(req, res) ? res.status : 100;
+      });
   // Errors httplib answers itself (no route, a body over the limit, a
   // malformed request) get a JSON body too.
   server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
@@ -264,7 +312,15 @@ absl::StatusOr<int> Gateway::Bind(const std::string& host, int port) {
                                                std::strerror(errno)));
 }
 
-void Gateway::Serve() { impl_->server->listen_after_bind(); }
+void Gateway::Serve() {
+  {
+    troupe::MutexLock lock(&impl_->mu);
+    if (impl_->stopping) return;
+  }
+  // A Stop between the check and httplib's start shuts the listening socket
+  // down, which ends the accept loop at once.
+  impl_->server->listen_after_bind();
+}
 
 void Gateway::Stop() {
   {
@@ -273,6 +329,7 @@ void Gateway::Stop() {
     impl_->stopping = true;
   }
   impl_->server->stop();
+  if (impl_->listen_fd >= 0) ::shutdown(impl_->listen_fd, SHUT_RDWR);
   // The asks in flight end now (CANCELLED: their executions are recorded as
   // failed); outside the lock, as their callbacks may run on this thread.
   std::shared_ptr<Client> client;

@@ -2,6 +2,7 @@
 // Not for use outside daemon/http/.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -33,13 +34,18 @@ struct Gateway::Impl {
   void StartExecution(const std::string& to, Client::Message message, absl::Duration timeout,
                       httplib::Response& res);
 
+  // The checks every request passes before its route and before its body
+  // is read (the refusal thread's 503, the token, body sizes): true when
+  // `res` is the refusal to send.
+  bool Refused(const httplib::Request& req, httplib::Response& res) const;
+
   // A client context for a call to the daemon that ends by `timeout`.
   static void SetDeadline(grpc::ClientContext* context, absl::Duration timeout);
   // The daemon's message stream (troupe::Client) that carries the asks of
-  // every request thread: connected on first use, and again after it was
-  // lost (DropAskClient). UNAVAILABLE while stopping.
+  // every request thread: connected on first use, and again once the stream
+  // was lost (its error handler says so: this client sends no tells, so any
+  // error it reports is the stream's end). UNAVAILABLE while stopping.
   absl::StatusOr<std::shared_ptr<Client>> AskClient() ABSL_LOCKS_EXCLUDED(mu);
-  void DropAskClient(const std::shared_ptr<Client>& lost) ABSL_LOCKS_EXCLUDED(mu);
 
   const GatewayOptions options;
   std::shared_ptr<grpc::Channel> channel;
@@ -51,6 +57,7 @@ struct Gateway::Impl {
 
   troupe::Mutex mu;
   std::shared_ptr<Client> ask_client ABSL_GUARDED_BY(mu);
+  std::shared_ptr<std::atomic<bool>> ask_client_lost ABSL_GUARDED_BY(mu);
   bool stopping ABSL_GUARDED_BY(mu) = false;
 };
 
@@ -60,6 +67,12 @@ void SetJson(httplib::Response& res, const google::protobuf::Message& message,
 // Parses the request's JSON body into `out`: InvalidArgument naming the
 // problem (bad JSON, unknown field, wrong type) otherwise.
 absl::Status ParseJsonBody(const httplib::Request& req, google::protobuf::Message* out);
+// The query parameter `name` of the request's URL (never a form field of
+// its body, which httplib mixes into req.params); false when absent.
+bool QueryParam(const httplib::Request& req, const std::string& name, std::string* value);
+// The same, or `fallback` when absent.
+std::string QueryParamOr(const httplib::Request& req, const std::string& name,
+                         const std::string& fallback);
 // The actor named in the path (the first regex group), URL-decoded.
 std::string ActorInPath(const httplib::Request& req);
 // A message body that PayloadFromBody refused: 415 for an unsupported

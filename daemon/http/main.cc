@@ -3,7 +3,7 @@
 // dies (daemon/troupd/http_supervisor.h); it can also run by hand.
 //
 //   troupe-http [--dir DIR] [--socket PATH] [--listen HOST:PORT]
-//               [--report-fd N] [--die-with-parent]
+//               [--report-fd N] [--parent-pid PID]
 //
 // Settings come from TROUPE_DIR as troupd's do; --socket and --listen
 // override `socket` and `listen_http`. Once listening, it writes
@@ -147,23 +147,22 @@ int main(int argc, char** argv) {
       "troupe-http"};
   std::string dir, socket, listen;
   int report_fd = -1;
-  bool die_with_parent = false;
+  pid_t parent_pid = 0;
   app.add_option("--dir", dir, "the Troupe directory (default: $TROUPE_DIR, /var/lib/troupe)");
   app.add_option("--socket", socket, "troupd's unix socket (default: the `socket` setting)");
   app.add_option("--listen", listen, "HOST:PORT to serve (default: the `listen_http` setting)");
   app.add_option("--report-fd", report_fd,
                  "write HOST:PORT (the port bound) to this file descriptor once listening");
-  app.add_flag("--die-with-parent", die_with_parent,
-               "exit when the parent process (troupd) dies");
+  app.add_option("--parent-pid", parent_pid,
+                 "the parent process (troupd): exit when it ends, or at once if it has");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
-  if (die_with_parent) {
-    const pid_t parent = ::getppid();
+  if (parent_pid > 0) {
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (::getppid() != parent) return 0;  // it died before the prctl
+    if (::getppid() != parent_pid) return 0;  // it ended before the prctl
   }
   // Block the stop signals in every thread; the stopper waits for them.
   sigset_t stop_signals;

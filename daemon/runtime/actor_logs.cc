@@ -3,12 +3,15 @@
 
 #include <algorithm>
 
+#include "daemon/common/utf8.h"
+
 namespace troupe::runtime {
 
 void ActorLogs::Append(std::string_view address, int level, std::string_view text,
                        absl::Time now) {
   if (lines_per_actor_ == 0) return;
-  ActorLogLine line{now, level, std::string(text.substr(0, kMaxLineBytes))};
+  // Cut, then made valid: a character split by the cut becomes U+FFFD.
+  ActorLogLine line{now, level, ToValidUtf8(text.substr(0, kMaxLineBytes))};
   troupe::MutexLock lock(&mu_);
   Ring& ring = rings_[std::string(address)];
   ring.bytes += line.text.size();

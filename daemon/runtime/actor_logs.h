@@ -1,10 +1,12 @@
 // actor_logs.h - the lines each actor logged (the host table's `log`), kept
 // in a bounded ring per actor so that an operator can read what one actor
 // said (Admin.ActorLogs, `GET /v1/actors/{actor}/logs`), as Abaco shows an
-// execution's logs. The daemon's log (stderr, journald) still gets every line.
+// execution's logs. The daemon's log (stderr, journald) still gets each line
+// at or above its level; the ring keeps debug lines too.
 //
 // Bounds: at most `lines_per_actor` lines and 256 KiB per actor (the oldest
-// go first; each dropped line is counted), each line cut at 4 KiB. The rings
+// go first; each dropped line is counted), each line cut at 4 KiB and made
+// valid UTF-8 (invalid bytes become U+FFFD). The rings
 // of the last 256 actors that exited are kept, so the logs of an actor that
 // ran and ended can still be read; older ones are forgotten. A limit of 0
 // keeps nothing. Thread-safe: one mutex, held only to copy a line in or out.

@@ -71,6 +71,10 @@ void HttpSupervisor::Start() {
   if (started_) return;
   started_ = true;
   stop_event_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (stop_event_ < 0) {
+    LogError("cannot start the HTTP API: eventfd: ", std::strerror(errno));
+    return;
+  }
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -107,7 +111,7 @@ bool HttpSupervisor::WaitUntilServing(absl::Duration timeout) const {
 pid_t HttpSupervisor::Spawn(int report_fd) {
   std::vector<std::string> argv = {program_};
   argv.insert(argv.end(), args_.begin(), args_.end());
-  argv.insert(argv.end(), {"--report-fd", "3", "--die-with-parent"});
+  argv.insert(argv.end(), {"--report-fd", "3", "--parent-pid", std::to_string(::getpid())});
   std::vector<char*> c_argv;
   for (std::string& a : argv) c_argv.push_back(a.data());
   c_argv.push_back(nullptr);
@@ -115,6 +119,8 @@ pid_t HttpSupervisor::Spawn(int report_fd) {
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, report_fd, 3);
+  // Nothing else: descriptors a bundle opened without close-on-exec stay here.
+  posix_spawn_file_actions_addclosefrom_np(&actions, 4);
   // The child starts with no signal blocked (troupd blocks SIGTERM/SIGINT
   // for its sigwait thread).
   posix_spawnattr_t attr;
@@ -122,7 +128,9 @@ pid_t HttpSupervisor::Spawn(int report_fd) {
   sigset_t none;
   sigemptyset(&none);
   posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+  // Its own process group: a terminal's Ctrl-C reaches troupd, which stops it.
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
   pid_t pid = -1;
   const int rc = ::posix_spawn(&pid, program_.c_str(), &actions, &attr, c_argv.data(), environ);
   posix_spawnattr_destroy(&attr);

@@ -4,8 +4,9 @@
 // space; the child talks to troupd over its unix socket like any client.
 //
 // The child is started with posix_spawn (never fork of the multi-threaded
-// daemon) from the directory troupd runs from, with --die-with-parent (it
-// gets SIGTERM if troupd dies). It reports the address it bound on a pipe;
+// daemon) from the directory troupd runs from, in its own process group,
+// with no descriptor of troupd's but the report pipe, and with --parent-pid
+// (it gets SIGTERM if troupd dies). It reports the address it bound on a pipe;
 // address() is that once reported, else "". When the child exits, the exit
 // is logged (code or signal) and it is started again after 1 s, doubling up
 // to 30 s while it keeps dying within a minute of starting. Stop sends it
@@ -28,7 +29,7 @@ namespace troupe::troupd {
 class HttpSupervisor {
  public:
   // `program`: the troupe-http binary; `args`: its arguments after the name
-  // (--report-fd and --die-with-parent are added).
+  // (--report-fd and --parent-pid are added).
   HttpSupervisor(std::string program, std::vector<std::string> args);
   ~HttpSupervisor();  // Stop()
   HttpSupervisor(const HttpSupervisor&) = delete;

@@ -54,6 +54,17 @@ TEST(ActorLogsTest, TheRingsOfTheLastExitedActorsStayReadable) {
   EXPECT_EQ(tail.lines[0].level, 4);
 }
 
+TEST(ActorLogsTest, LinesAreKeptAsValidUtf8) {
+  ActorLogs logs(10);
+  logs.Append("a", 6, "bad \xff byte", kNow);
+  // A cut through a two-byte character (\xc3\xa9, e-acute) at the limit.
+  logs.Append("a", 6, std::string(ActorLogs::kMaxLineBytes - 1, 'x') + "\xc3\xa9", kNow);
+  ActorLogTail tail;
+  ASSERT_TRUE(logs.Tail("a", 0, &tail));
+  EXPECT_EQ(tail.lines[0].text, "bad \xef\xbf\xbd byte");
+  EXPECT_EQ(tail.lines[1].text.substr(ActorLogs::kMaxLineBytes - 1), "\xef\xbf\xbd");
+}
+
 TEST(ActorLogsTest, ALimitOfZeroKeepsNothing) {
   ActorLogs logs(0);
   logs.Append("a", 6, "ignored", kNow);
