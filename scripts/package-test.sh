@@ -54,8 +54,8 @@ root=$(mktemp -d "$PWD/$cache/root.XXXX")
 # The mounts below live in the namespace of the chroot's process only, so
 # this removes plain files.
 trap 'rm -rf "$root"' EXIT
-chmod 755 "$root"
 tar -C "$root" -xf "$base"
+chmod 755 "$root"  # after tar, which restores the mode of the archive's "." (mktemp's 0700)
 mkdir -p "$root/pkgtest"
 cp "${debs[@]}" tests/packaging/install_checks.sh "$root/pkgtest/"
 cp -r tests/out_of_tree "$root/pkgtest/"

@@ -124,7 +124,7 @@ uid=$(awk '/^Uid:/ {print $2}' "/proc/$troupd_pid/status")
 ok "troupd runs as troupe; director status (as root) answers: $(head -1 /tmp/status.out)"
 as_troupe director status >/dev/null || fail "director status as troupe"
 director load "$bundle" >/tmp/load.out 2>&1 || { cat /tmp/load.out >&2; fail "director load"; }
-reply=$(director ask greeter --data world --raw) || fail "director ask greeter"
+reply=$(director ask greeter --type greet --data world --raw) || fail "director ask greeter"
 [[ $reply == "hello, world" ]] || fail "greeter answered '$reply'"
 ok "loaded the out-of-tree bundle into the packaged troupd; greeter answered '$reply'"
 as_troupe director shutdown >/tmp/shutdown.out 2>&1 || { cat /tmp/shutdown.out >&2; fail "shutdown"; }
