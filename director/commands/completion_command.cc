@@ -18,9 +18,7 @@ void AddCompletionCommand(CLI::App& app, Runner* run) {
       "completion",
       "Print a completion script for SHELL (only bash): commands and options at every level. "
       "Load it with `source <(director completion bash)`; the Debian package installs it");
-  cmd->add_option("shell", *shell, "The shell: bash")
-      ->required()
-      ->check(CLI::IsMember({"bash"}));
+  cmd->add_option("shell", *shell, "The shell: bash")->required()->check(CLI::IsMember({"bash"}));
   // The whole tree is complete once parsing starts, so the root is walked
   // when the command runs.
   const CLI::App* root = &app;
