@@ -52,8 +52,15 @@ fi
 
 root=$(mktemp -d "$PWD/$cache/root.XXXX")
 # The mounts below live in the namespace of the chroot's process only, so
-# this removes plain files.
-trap 'rm -rf "$root"' EXIT
+# this removes plain files; it refuses to if one is still visible here.
+remove_root() {
+  if grep -q " $root/" /proc/self/mountinfo; then
+    echo "package-test: mounts remain under $root; not deleting it" >&2
+    return 1
+  fi
+  rm -rf "$root"
+}
+trap remove_root EXIT
 tar -C "$root" -xf "$base"
 chmod 755 "$root"  # after tar, which restores the mode of the archive's "." (mktemp's 0700)
 mkdir -p "$root/pkgtest"
@@ -65,8 +72,16 @@ if [[ -f /etc/apt/sources.list.d/debian.sources ]]; then  # this machine's mirro
   rm -f "$root/etc/apt/sources.list"
 fi
 
-echo "=== package-test: install and check in $root"
-unshare --mount --propagation private --fork bash -c '
+# A private mount namespace, so nothing mounted for the root shows outside.
+# Inside a chroot (CI may run in one) "/" is no mount point and its
+# propagation cannot be changed; there the namespace around is private
+# already (fresh-machine's unshare made it so) and is kept as it is.
+propagation=private
+if ! unshare --mount --propagation private true 2>/dev/null; then
+  propagation=unchanged
+fi
+echo "=== package-test: install and check in $root (mount propagation: $propagation)"
+unshare --mount --propagation "$propagation" --fork bash -c '
   r=$1
   mount --rbind /dev "$r/dev"
   mount -t proc proc "$r/proc"
