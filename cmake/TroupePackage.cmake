@@ -28,6 +28,16 @@ function(_troupe_render_packaged_unit out)
   set(READ_WRITE_PATHS
       "# ReadWritePaths= not needed: TROUPE_DIR is in /var/lib/troupe (StateDirectory=)")
   set(SERVICE_USER "User=troupe\nGroup=troupe")
+  # configure_file would quietly empty a placeholder set nowhere above.
+  file(READ "${PROJECT_SOURCE_DIR}/systemd/troupd.service.in" template)
+  string(REGEX MATCHALL "@[A-Z_]+@" placeholders "${template}")
+  foreach(placeholder IN LISTS placeholders)
+    string(REPLACE "@" "" name "${placeholder}")
+    if(NOT DEFINED ${name})
+      message(FATAL_ERROR "systemd/troupd.service.in has ${placeholder}, which "
+                          "cmake/TroupePackage.cmake does not fill for the packaged unit")
+    endif()
+  endforeach()
   configure_file("${PROJECT_SOURCE_DIR}/systemd/troupd.service.in" "${out}" @ONLY)
 endfunction()
 _troupe_render_packaged_unit("${_troupe_pkg_out}/troupd.service")
