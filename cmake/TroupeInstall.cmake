@@ -9,22 +9,27 @@
 #   bin/director, bin/troupd, bin/troupe-http   when the tree has them (side by side:
 #                                               `director start`, `bootstart` and troupd's
 #                                               HTTP API expect that)
+# Two install components, one per Debian package (cmake/TroupePackage.cmake):
+# `dev` (libtroupe-dev) the SDK, the client and the CMake files; `troupe` the
+# programs. A plain `cmake --install` installs both.
 # Included at the end of the top-level CMakeLists.txt.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
 set(TROUPE_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/Troupe")
 
-install(TARGETS troupe_sdk EXPORT TroupeTargets)
+install(TARGETS troupe_sdk EXPORT TroupeTargets COMPONENT dev)
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/sdk/include/troupe"
-        DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}" FILES_MATCHING PATTERN "*.h")
+        DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}" COMPONENT dev FILES_MATCHING PATTERN "*.h")
 # The client SDK (sdk/client/) and the generated code it links.
-install(TARGETS troupe_client troupe_grpc troupe_proto EXPORT TroupeTargets)
+install(TARGETS troupe_client troupe_grpc troupe_proto EXPORT TroupeTargets COMPONENT dev)
 install(FILES "${PROJECT_SOURCE_DIR}/sdk/client/include/troupe/client.h"
-        DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}/troupe")
+        DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}/troupe" COMPONENT dev)
 install(DIRECTORY "${PROJECT_BINARY_DIR}/proto/troupe/v1"
-        DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}/troupe" FILES_MATCHING PATTERN "*.pb.h")
-install(EXPORT TroupeTargets NAMESPACE Troupe:: DESTINATION "${TROUPE_INSTALL_CMAKEDIR}")
+        DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}/troupe" COMPONENT dev
+        FILES_MATCHING PATTERN "*.pb.h")
+install(EXPORT TroupeTargets NAMESPACE Troupe:: DESTINATION "${TROUPE_INSTALL_CMAKEDIR}"
+        COMPONENT dev)
 
 configure_package_config_file(
   "${PROJECT_SOURCE_DIR}/cmake/TroupeConfig.cmake.in"
@@ -38,15 +43,15 @@ install(FILES "${PROJECT_BINARY_DIR}/cmake/TroupeConfig.cmake"
               "${PROJECT_BINARY_DIR}/cmake/TroupeConfigVersion.cmake"
               "${PROJECT_SOURCE_DIR}/cmake/TroupeActorLibrary.cmake"
               "${PROJECT_SOURCE_DIR}/cmake/TroupeBundle.cmake"
-        DESTINATION "${TROUPE_INSTALL_CMAKEDIR}")
+        DESTINATION "${TROUPE_INSTALL_CMAKEDIR}" COMPONENT dev)
 
 if(TARGET director)
-  install(TARGETS director RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}")
+  install(TARGETS director RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}" COMPONENT troupe)
 endif()
 if(TARGET troupd)
-  install(TARGETS troupd RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}")
+  install(TARGETS troupd RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}" COMPONENT troupe)
 endif()
 # troupd starts troupe-http (the HTTP API) from its own directory.
 if(TARGET troupe-http)
-  install(TARGETS troupe-http RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}")
+  install(TARGETS troupe-http RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}" COMPONENT troupe)
 endif()

@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   troupe::director::AddBootstartCommand(app, &run);
   troupe::director::AddDaemonCommands(app, &run);
   troupe::director::AddMessageCommands(app, &run);
+  troupe::director::AddCompletionCommand(app, &run);
 
   try {
     app.parse(argc, argv);

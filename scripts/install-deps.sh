@@ -22,6 +22,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev systemd openssl
   # peer actor systems for tests/bench/run_peers.sh
   libcaf-dev erlang-base
+  # Debian packages (scripts/package.sh: cpack's dpkg-shlibdeps, lintian) and
+  # the clean Debian 12 root they are tested in (scripts/package-test.sh)
+  dpkg-dev lintian debootstrap
 )
 
 sudo_cmd=()

@@ -6,8 +6,9 @@
 # benchmarks as a short smoke test
 # (Troupe next to CAF and Erlang, 1/100 of the full counts), builds
 # tests/out_of_tree/hello_project and client_project against `cmake --install`
-# output, and
-# finally runs each libFuzzer target for 20 seconds (clang build, build/fuzz).
+# output, runs each libFuzzer target for 20 seconds (clang build, build/fuzz),
+# and finally builds the Debian packages, checks them with lintian and installs
+# them in a clean Debian 12 root (scripts/package-test.sh, build/pkg).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -72,6 +73,10 @@ CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWit
 cmake --build build/fuzz -j "$jobs" --target fuzzers
 BUILD_DIR=build/fuzz tests/fuzz/run.sh 20
 summary+=("fuzz: manifest_fuzzer, bundle_fuzzer 20 s each, no finding")
+
+echo "=== Debian packages: build, lintian, install and check in a clean Debian 12 root"
+JOBS=$jobs bash scripts/package-test.sh
+summary+=("debian packages: troupe and libtroupe-dev without lintian errors; in a clean Debian 12 root troupd ran as troupe, an out-of-tree bundle answered, purge removed /var/lib/troupe")
 
 echo "=== summary"
 printf '%s\n' "${summary[@]}"

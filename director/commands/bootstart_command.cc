@@ -152,6 +152,9 @@ absl::StatusOr<std::string> RenderTroupdUnit(const std::string& bindir,
   Fill(&unit, "BINDIR", bindir);
   Fill(&unit, "TROUPE_DIR", troupe_dir);
   Fill(&unit, "TIMEOUT_STOP_SEC", troupe::StrCat(drain_seconds + kStopMarginSeconds, "s"));
+  // The Debian package's rendering runs the service as the `troupe` user
+  // (packaging/); bootstart keeps the files' owner, root.
+  Fill(&unit, "SERVICE_USER", "# User= not set: the service runs as root (director bootstart)");
   // ProtectSystem=strict leaves only StateDirectory= and RuntimeDirectory=
   // writable: a TROUPE_DIR elsewhere needs ReadWritePaths=.
   const bool in_state_dir = troupe_dir == kStateDirectory ||

@@ -93,6 +93,8 @@ void AddNewCommand(CLI::App& app, Runner* run);
 void AddBootstartCommand(CLI::App& app, Runner* run);
 void AddDaemonCommands(CLI::App& app, Runner* run);
 void AddMessageCommands(CLI::App& app, Runner* run);
+// `completion bash`; walks `app` (the root, complete by then) when it runs.
+void AddCompletionCommand(CLI::App& app, Runner* run);
 
 // File helpers shared by the commands.
 // Every file director reads is read whole but bounded: a FIFO or a

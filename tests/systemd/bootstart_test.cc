@@ -184,10 +184,13 @@ TEST_F(BootstartTest, WithUnitDirAndNoStartItRendersTheUnitAndRunsNoSystemctl) {
            // TROUPE_DIR is outside StateDirectory=, so it must be writable.
            "ReadWritePaths=" + dir_,
            "WantedBy=multi-user.target",
+           // Only the Debian package's rendering names a user (packaging/).
+           "# User= not set: the service runs as root (director bootstart)",
        }) {
     EXPECT_TRUE(HasLine(unit, line)) << "no line '" << line << "' in\n" << unit;
   }
   for (const std::string& line : Lines(unit)) {
+    EXPECT_NE(line.rfind("User=", 0), 0u) << line;
     EXPECT_NE(line.rfind("MemoryDenyWriteExecute=", 0), 0u) << "see systemd/README.md";
     EXPECT_EQ(line.find('@'), std::string::npos) << "placeholder left: " << line;
   }
