@@ -2,6 +2,8 @@
 // the bad inputs each refuses, against a real troupd and its troupe-http.
 #include <chrono>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -80,6 +82,29 @@ TEST_F(HttpApiTest, EveryOtherRouteNeedsTheClientToken) {
   EXPECT_EQ(right->status, 200);
 }
 
+TEST_F(HttpApiTest, NoRouteButHealthAnswersWithoutTheToken) {
+  httplib::Client anonymous("127.0.0.1", http_.port());
+  const std::vector<std::pair<std::string, std::string>> routes = {
+      {"GET", "/v1/bundles"},         {"POST", "/v1/bundles"},
+      {"DELETE", "/v1/bundles/x"},    {"POST", "/v1/actors"},
+      {"GET", "/v1/actors/x"},        {"GET", "/v1/actors/x/logs"},
+      {"POST", "/v1/actors/x/messages"}, {"POST", "/v1/actors/x/ask"},
+      {"POST", "/v1/actors/x/executions"}, {"GET", "/v1/executions/x"},
+      {"GET", "/v1/convention"},      {"GET", "/v2/unknown"}};
+  for (const auto& [method, path] : routes) {
+    httplib::Result result = method == "GET"      ? anonymous.Get(path)
+                             : method == "DELETE" ? anonymous.Delete(path)
+                                                  : anonymous.Post(path, "x", "text/plain");
+    ASSERT_TRUE(result) << method << " " << path;
+    EXPECT_EQ(result->status, 401) << method << " " << path << ": " << result->body;
+  }
+}
+
+TEST_F(HttpApiTest, ABodyWhereNoneBelongsIsRefused) {
+  ExpectError(http_.client().Delete("/v1/bundles/x", "body", "text/plain"), 400,
+              "INVALID_ARGUMENT", "takes no body");
+}
+
 TEST_F(HttpApiTest, UnknownRoutesGetAJsonNotFound) {
   ExpectError(http_.client().Get("/v2/nothing"), 404, "NOT_FOUND", "no route GET");
 }
@@ -109,6 +134,16 @@ TEST_F(HttpApiTest, ABundlePostedIsLoadedListedAndUnloaded) {
   ASSERT_TRUE(unloaded);
   EXPECT_EQ(unloaded->status, 200) << unloaded->body;
   ExpectError(http_.client().Delete("/v1/bundles/examples-1.0"), 404, "NOT_FOUND", "examples");
+  // By group and by hash too.
+  ASSERT_EQ(http_.client().Post("/v1/bundles", bundle, "application/zip")->status, 201);
+  auto by_group = http_.client().Delete("/v1/bundles/examples");
+  ASSERT_TRUE(by_group);
+  EXPECT_EQ(by_group->status, 200) << by_group->body;
+  auto again_loaded = http_.client().Post("/v1/bundles", bundle, "application/zip");
+  ASSERT_EQ(again_loaded->status, 201);
+  auto by_hash = http_.client().Delete("/v1/bundles/" + Json(again_loaded).value("hash", ""));
+  ASSERT_TRUE(by_hash);
+  EXPECT_EQ(by_hash->status, 200) << by_hash->body;
 }
 
 TEST_F(HttpApiTest, ATamperedOrEmptyBundleIsRefusedAndNothingIsLoaded) {
@@ -200,6 +235,10 @@ TEST_F(HttpApiTest, EachContentTypeBecomesThePayloadAndBadBodiesAreRefused) {
   auto as_form = ask("message=hi+there&other=1", "application/x-www-form-urlencoded", "");
   ASSERT_TRUE(as_form);
   EXPECT_EQ(as_form->body, "hi there");
+  // A form field named type is payload business, not the message type.
+  auto form_type = ask("message=x&type=other", "application/x-www-form-urlencoded", "");
+  ASSERT_TRUE(form_type);
+  EXPECT_EQ(form_type->get_header_value("Troupe-Message-Type"), "text");
 
   ExpectError(ask("{nope", "application/json", ""), 400, "INVALID_ARGUMENT", "not valid JSON");
   ExpectError(ask("\xff\xfe", "text/plain", ""), 400, "INVALID_ARGUMENT", "UTF-8");
@@ -245,6 +284,18 @@ TEST_F(HttpApiTest, AnExecutionRunsAsynchronouslyAndKeepsItsResult) {
   EXPECT_FALSE(record.value("finished", "").empty());
 
   ExpectError(http_.client().Get("/v1/executions/nosuch-1"), 404, "NOT_FOUND", "unknown execution");
+
+  // To an actor nobody has: the execution fails, saying so.
+  auto lost = http_.client().Post("/v1/actors/nobody/executions", "x", "text/plain");
+  ASSERT_TRUE(lost && lost->status == 202);
+  const std::string lost_id = Json(lost).value("id", "");
+  const auto lost_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  do {
+    record = Json(http_.client().Get("/v1/executions/" + lost_id));
+  } while (record.value("status", "") == "pending" &&
+           std::chrono::steady_clock::now() < lost_deadline);
+  EXPECT_EQ(record.value("status", ""), "failed") << record.dump();
+  EXPECT_NE(record.value("error", "").find("NOT_FOUND"), std::string::npos) << record.dump();
 }
 
 TEST_F(HttpApiTest, FailedAndTimedOutExecutionsSayWhy) {
@@ -299,7 +350,9 @@ TEST_F(HttpApiTest, TheConventionRouteDescribesThisDaemon) {
   auto convention = http_.client().Get("/v1/convention");
   ASSERT_TRUE(convention);
   EXPECT_EQ(convention->status, 200) << convention->body;
-  EXPECT_TRUE(Json(convention).is_object()) << convention->body;
+  json body = Json(convention);
+  ASSERT_TRUE(body.is_object()) << convention->body;
+  EXPECT_TRUE(body.contains("role")) << convention->body;
 }
 
 }  // namespace

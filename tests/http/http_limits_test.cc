@@ -57,6 +57,42 @@ TEST(HttpLimitsTest, ABodyOverTheMessageLimitIs413AndOneWithoutALengthIs411) {
   EXPECT_EQ(health->status, 200);
 }
 
+TEST(HttpLimitsTest, ChunkedMessagesAndBundlesOverTheFileLimitAreRefusedBeforeTheirBody) {
+  HttpHarness http(HttpSettings{{"max_total_bytes", "4096"}});
+  ASSERT_TRUE(http.Start());
+  // Content-Length and chunked at once: refused (the chunks would not be counted).
+  int fd = http.Connect();
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(SendAll(fd, "POST /v1/actors/x/messages HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " +
+                              http.token() +
+                              "\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"));
+  std::string answer = ReadResponse(fd, std::chrono::seconds(30));
+  ::close(fd);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 411", 0), 0u) << answer;
+  // A bundle over the file limit, announced: 413 before a byte of it is sent.
+  fd = http.Connect();
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(SendAll(fd, "POST /v1/bundles HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " +
+                              http.token() +
+                              "\r\nContent-Length: 100000\r\nExpect: 100-continue\r\n\r\n"));
+  answer = ReadResponse(fd, std::chrono::seconds(30));
+  ::close(fd);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 413", 0), 0u) << answer;
+  EXPECT_NE(answer.find("max_total_bytes (4096)"), std::string::npos) << answer;
+}
+
+TEST(HttpLimitsTest, AWrongTokenIsRefusedBeforeTheBodyIsSent) {
+  HttpHarness http;
+  ASSERT_TRUE(http.Start());
+  const int fd = http.Connect();
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(SendAll(fd, "POST /v1/bundles HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer nope"
+                          "\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n"));
+  const std::string answer = ReadResponse(fd, std::chrono::seconds(30));
+  ::close(fd);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 401", 0), 0u) << answer;  // not "100 Continue"
+}
+
 TEST(HttpLimitsTest, ASlowClientIsDisconnectedAndOthersAreServedMeanwhile) {
   HttpHarness http(HttpSettings{{"http_read_timeout_seconds", "1"}});
   ASSERT_TRUE(http.Start());
