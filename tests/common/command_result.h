@@ -3,10 +3,16 @@
 // whole-file read/write helpers.
 #pragma once
 
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <fstream>
+#include <functional>
 #include <ostream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace troupe::testing {
 
@@ -31,6 +37,50 @@ inline std::string ReadFileForTest(const std::string& path) {
 
 inline void WriteFileForTest(const std::string& path, const std::string& content) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
+}
+
+// Runs the program argv[0] (a path) with `argv` and the environment `env`,
+// in `work_dir`, its stdout and stderr written to files in `output_dir`, and
+// waits for it. `in_child`, when set, runs in the child just before exec
+// (a test's single-threaded process: e.g. dropping privileges).
+inline CommandResult RunCommandForTest(std::vector<std::string> argv,
+                                       std::vector<std::string> env,
+                                       const std::string& work_dir,
+                                       const std::string& output_dir,
+                                       const std::function<void()>& in_child = nullptr) {
+  std::vector<char*> c_argv, c_env;
+  for (std::string& a : argv) c_argv.push_back(a.data());
+  c_argv.push_back(nullptr);
+  for (std::string& e : env) c_env.push_back(e.data());
+  c_env.push_back(nullptr);
+  const std::string out_path = output_dir + "/.stdout", err_path = output_dir + "/.stderr";
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    const int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    if (out < 0 || err < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0 ||
+        ::chdir(work_dir.c_str()) != 0) {
+      ::_exit(127);
+    }
+    if (in_child) in_child();
+    ::execve(c_argv[0], c_argv.data(), c_env.data());
+    ::_exit(127);
+  }
+  CommandResult result;
+  int status = 0;
+  if (pid > 0 && ::waitpid(pid, &status, 0) == pid && WIFEXITED(status)) {
+    result.code = WEXITSTATUS(status);
+  }
+  result.out = ReadFileForTest(out_path);
+  result.err = ReadFileForTest(err_path);
+  return result;
+}
+
+// This process's environment, as RunCommandForTest takes it.
+inline std::vector<std::string> CurrentEnvironmentForTest() {
+  std::vector<std::string> env;
+  for (char** e = ::environ; *e != nullptr; ++e) env.push_back(*e);
+  return env;
 }
 
 }  // namespace troupe::testing

@@ -1,8 +1,6 @@
 // completion_test.cc - `director completion bash` (director/commands/
 // bash_completion.cc): the script parses, and bash, given the words of a
 // command line as COMP_WORDS, completes them from director's command tree.
-#include <fcntl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sstream>
@@ -24,29 +22,9 @@ class CompletionTest : public ::testing::Test {
  protected:
   // Runs `argv` (argv[0] a path) with its output in files under temp_.
   Result Run(std::vector<std::string> argv) {
-    std::vector<char*> c_argv;
-    for (std::string& a : argv) c_argv.push_back(a.data());
-    c_argv.push_back(nullptr);
-    const std::string out_path = temp_.path() + "/.stdout", err_path = temp_.path() + "/.stderr";
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      const int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      const int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (out < 0 || err < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0 ||
-          ::chdir(temp_.path().c_str()) != 0) {
-        ::_exit(127);
-      }
-      ::execv(c_argv[0], c_argv.data());
-      ::_exit(127);
-    }
-    Result result;
-    int status = 0;
-    if (pid > 0 && ::waitpid(pid, &status, 0) == pid && WIFEXITED(status)) {
-      result.code = WEXITSTATUS(status);
-    }
-    result.out = ReadFileForTest(out_path);
-    result.err = ReadFileForTest(err_path);
-    return result;
+    return troupe::testing::RunCommandForTest(std::move(argv),
+                                              troupe::testing::CurrentEnvironmentForTest(),
+                                              temp_.path(), temp_.path());
   }
 
   // The script, written to a file in temp_; "" (and a failure) when

@@ -61,32 +61,7 @@ class DirectorTest : public ::testing::Test {
       if (std::string(*e).rfind("TROUPE_DIR=", 0) != 0) env.push_back(*e);
     }
     if (!troupe_dir_env.empty()) env.push_back("TROUPE_DIR=" + troupe_dir_env);
-    std::vector<char*> c_argv, c_env;
-    for (std::string& a : argv) c_argv.push_back(a.data());
-    c_argv.push_back(nullptr);
-    for (std::string& e : env) c_env.push_back(e.data());
-    c_env.push_back(nullptr);
-    const std::string out_path = root_ + "/.stdout", err_path = root_ + "/.stderr";
-    const std::string work = cwd.empty() ? root_ : cwd;
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      const int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      const int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (out < 0 || err < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0 ||
-          ::chdir(work.c_str()) != 0) {
-        ::_exit(127);
-      }
-      ::execve(c_argv[0], c_argv.data(), c_env.data());
-      ::_exit(127);
-    }
-    Result result;
-    int status = 0;
-    if (pid > 0 && ::waitpid(pid, &status, 0) == pid && WIFEXITED(status)) {
-      result.code = WEXITSTATUS(status);
-    }
-    result.out = ReadFileForTest(out_path);
-    result.err = ReadFileForTest(err_path);
-    return result;
+    return troupe::testing::RunCommandForTest(argv, env, cwd.empty() ? root_ : cwd, root_);
   }
 
   // keygen + trust of <dir>/keys/signing.key; returns the key id.

@@ -96,44 +96,22 @@ class BootstartTest : public ::testing::Test {
     std::vector<std::string> env = {"PATH=" + fakebin_, "SYSTEMCTL_LOG=" + log_, "HOME=" + root_,
                                     "LANG=C"};
     env.insert(env.end(), extra_env.begin(), extra_env.end());
-    std::vector<char*> c_argv, c_env;
-    for (std::string& a : argv) c_argv.push_back(a.data());
-    c_argv.push_back(nullptr);
-    for (std::string& e : env) c_env.push_back(e.data());
-    c_env.push_back(nullptr);
-    const std::string out_path = root_ + "/.stdout", err_path = root_ + "/.stderr";
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      const int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0666);
-      const int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0666);
-      if (out < 0 || err < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0 ||
-          ::chdir(root_.c_str()) != 0) {
-        ::_exit(127);
-      }
-      if (unprivileged && ::geteuid() == 0) {
-        // Root without the file-permission capabilities (dropped from the
-        // bounding set, so execve does not give them back): mode bits bind it
-        // like any user, and it still reaches the build tree. Where this
-        // process may not drop them (a container without CAP_SETPCAP), run as
-        // user nobody instead.
-        const bool dropped = ::prctl(PR_CAPBSET_DROP, CAP_DAC_OVERRIDE, 0, 0, 0) == 0 &&
-                             ::prctl(PR_CAPBSET_DROP, CAP_DAC_READ_SEARCH, 0, 0, 0) == 0;
-        if (!dropped &&
-            (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0)) {
-          ::_exit(126);
-        }
-      }
-      ::execve(c_argv[0], c_argv.data(), c_env.data());
-      ::_exit(127);
-    }
-    Result result;
-    int status = 0;
-    if (pid > 0 && ::waitpid(pid, &status, 0) == pid && WIFEXITED(status)) {
-      result.code = WEXITSTATUS(status);
-    }
-    result.out = ReadFileForTest(out_path);
-    result.err = ReadFileForTest(err_path);
-    return result;
+    return troupe::testing::RunCommandForTest(
+        argv, env, root_, root_, [unprivileged] {
+          if (unprivileged && ::geteuid() == 0) {
+            // Root without the file-permission capabilities (dropped from the
+            // bounding set, so execve does not give them back): mode bits bind it
+            // like any user, and it still reaches the build tree. Where this
+            // process may not drop them (a container without CAP_SETPCAP), run as
+            // user nobody instead.
+            const bool dropped = ::prctl(PR_CAPBSET_DROP, CAP_DAC_OVERRIDE, 0, 0, 0) == 0 &&
+                                 ::prctl(PR_CAPBSET_DROP, CAP_DAC_READ_SEARCH, 0, 0, 0) == 0;
+            if (!dropped &&
+                (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0)) {
+              ::_exit(126);
+            }
+          }
+        });
   }
 
   // director --dir dir_ bootstart --bindir bin_ `args...`
