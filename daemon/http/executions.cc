@@ -17,23 +17,25 @@ v1::HttpExecution Executions::Start(std::string_view actor, std::string_view typ
                                     absl::Time now) {
   troupe::MutexLock lock(&mu_);
   DropExpired(now);
-  // Over the bound: the oldest finished record goes first, else the oldest.
+  // Over the bound: the oldest ended record goes first, else the oldest pending.
   while (records_.size() >= max_kept_) {
-    std::deque<std::string>& order = !ended_order_.empty() ? ended_order_ : started_order_;
-    records_.erase(order.front());
-    order.pop_front();
+    if (!ended_order_.empty()) {
+      records_.erase(ended_order_.front());
+      ended_order_.pop_front();
+    } else {
+      records_.erase(pending_.begin()->second);
+      pending_.erase(pending_.begin());
+    }
   }
-  while (!started_order_.empty() && !records_.contains(started_order_.front())) {
-    started_order_.pop_front();
-  }
+  const uint64_t seq = next_++;
   v1::HttpExecution record;
-  record.set_id(troupe::StrCat(prefix_, "-", next_++));
+  record.set_id(troupe::StrCat(prefix_, "-", seq));
   record.set_status("pending");
   record.set_actor(std::string(actor));
   record.set_type(std::string(type));
   record.set_submitted(Rfc3339(now));
-  records_[record.id()] = Entry{record};
-  started_order_.push_back(record.id());
+  records_[record.id()] = Entry{record, seq};
+  pending_[seq] = record.id();
   return record;
 }
 
@@ -50,6 +52,7 @@ void Executions::Finish(std::string_view id, std::string_view status, absl::Time
   record.set_result_bytes(reply_fields.result_bytes());
   record.set_error(reply_fields.error());
   it->second.ended = now;
+  pending_.erase(it->second.seq);
   ended_order_.emplace_back(id);
 }
 

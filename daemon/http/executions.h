@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -51,12 +52,14 @@ class Executions {
   uint64_t next_ ABSL_GUARDED_BY(mu_) = 1;
   struct Entry {
     v1::HttpExecution record;
+    uint64_t seq = 0;  // the number in its id
     absl::Time ended = absl::InfiniteFuture();
   };
   absl::flat_hash_map<std::string, Entry> records_ ABSL_GUARDED_BY(mu_);
-  // Ids in the order they ended (expiry order), and in the order they started.
+  // Ended records' ids in the order they ended (expiry order), and the
+  // pending ones by number (oldest first); each record is in one of them.
   std::deque<std::string> ended_order_ ABSL_GUARDED_BY(mu_);
-  std::deque<std::string> started_order_ ABSL_GUARDED_BY(mu_);
+  std::map<uint64_t, std::string> pending_ ABSL_GUARDED_BY(mu_);
 };
 
 // RFC 3339 with milliseconds, UTC.
