@@ -22,6 +22,7 @@ void AddDaemonCommands(CLI::App& app, Runner* run) {
   AddListCommand(app, run);
   AddRefreshCommand(app, run);
   AddRoleCommand(app, run);
+  AddLogsCommand(app, run);
   AddCapabilitiesCommand(app, run);
 }
 

@@ -37,6 +37,7 @@ void AddUnloadCommand(CLI::App& app, Runner* run);
 void AddListCommand(CLI::App& app, Runner* run);
 void AddRefreshCommand(CLI::App& app, Runner* run);
 void AddRoleCommand(CLI::App& app, Runner* run);
+void AddLogsCommand(CLI::App& app, Runner* run);
 void AddCapabilitiesCommand(CLI::App& app, Runner* run);
 
 }  // namespace troupe::director

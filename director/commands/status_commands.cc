@@ -1,7 +1,7 @@
 // status_commands.cc - what a running troupd says about itself: `status`
 // (listeners, counters, bundles, actors and the convention, or one actor),
-// `list` (the loaded bundles, their versions and actors) and `role` (the
-// actors playing a role).
+// `list` (the loaded bundles, their versions and actors), `role` (the
+// actors playing a role) and `logs` (what one actor logged).
 #include <algorithm>
 #include <memory>
 #include <ostream>
@@ -173,7 +173,47 @@ int RoleCommand(Context& ctx, const RoleOptions& options) {
   return kExitOk;
 }
 
+// -------------------------------------------------------------------- logs
+
+struct LogsOptions {
+  std::string socket;
+  std::string actor;
+  uint32_t lines = 0;
+};
+
+int LogsCommand(Context& ctx, const LogsOptions& options) {
+  v1::ActorLogsRequest request;
+  request.set_actor(options.actor);
+  request.set_max_lines(options.lines);
+  Answer<v1::ActorLogsResponse> logs = CallOrFail(ctx, options.socket, &Admin::ActorLogs, request,
+                                                  troupe::StrCat("logs of ", options.actor));
+  if (!logs.ok()) return logs.code;
+  if (ctx.json()) return PrintProtoJson(ctx, logs.response);
+  const v1::ActorLogsResponse& response = logs.response;
+  if (response.dropped() > 0) {
+    ctx.out() << "(" << response.dropped() << " older lines dropped)\n";
+  }
+  for (const v1::ActorLogLine& line : response.lines()) {
+    ctx.out() << FormatUnixMillis(line.unix_ms()) << "  " << line.level() << "  " << line.text()
+              << "\n";
+  }
+  if (response.exited()) ctx.out() << "(" << response.address() << " has exited)\n";
+  return kExitOk;
+}
+
 }  // namespace
+
+void AddLogsCommand(CLI::App& app, Runner* run) {
+  auto logs = std::make_shared<LogsOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "logs",
+      "Show the lines an actor logged, oldest first (the daemon keeps actor_log_lines per actor, "
+      "and those of recently exited actors)");
+  AddSocketOption(cmd, &logs->socket);
+  cmd->add_option("ACTOR", logs->actor, "An address or a global name")->required();
+  cmd->add_option("--lines", logs->lines, "Only the newest N lines");
+  cmd->callback([logs, run] { *run = [logs](Context& ctx) { return LogsCommand(ctx, *logs); }; });
+}
 
 void AddStatusCommand(CLI::App& app, Runner* run) {
   auto status = std::make_shared<StatusOptions>();

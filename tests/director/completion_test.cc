@@ -80,7 +80,8 @@ TEST_F(CompletionTest, ScriptParsesAndRegistersTheFunction) {
 }
 
 TEST_F(CompletionTest, CompletesCommandsByPrefix) {
-  EXPECT_EQ(Complete("director lo"), std::vector<std::string>{"load"});
+  EXPECT_EQ(Complete("director loa"), std::vector<std::string>{"load"});
+  EXPECT_EQ(Complete("director lo"), (std::vector<std::string>{"load", "logs"}));
   const std::vector<std::string> all = Complete("director ");
   for (const char* command : {"keygen", "gensrc", "config", "start", "status", "completion"}) {
     EXPECT_TRUE(Has(all, command)) << command;

@@ -577,6 +577,21 @@ TEST_F(DirectorDaemonTest, AskThatMakesTheActorFailExitsWithItsError) {
   CommandResult no_role = Director({"role", "nosuchrole"});
   EXPECT_EQ(no_role.code, 3) << no_role;
   EXPECT_CONTAINS(no_role.err, "director: role nosuchrole: ");
+
+  // What the counter logged: one line per increment that worked.
+  ASSERT_EQ(Director({"tell", counter, "--type", "increment", "--data", "3"}).code, 0);
+  EXPECT_CONTAINS(Ask(counter, "get", ""), "\n5\n");
+  CommandResult logs = Director({"logs", counter});
+  ASSERT_EQ(logs.code, 0) << logs;
+  EXPECT_TRUE(std::regex_search(
+      logs.out, std::regex("  info  count is now 2\n[^\n]*  info  count is now 5\n$")))
+      << logs;
+  CommandResult last = Director({"logs", counter, "--lines", "1"});
+  ASSERT_EQ(last.code, 0) << last;
+  EXPECT_EQ(std::count(last.out.begin(), last.out.end(), '\n'), 1) << last;
+  CommandResult none = Director({"logs", "nosuchname"});
+  EXPECT_EQ(none.code, 3) << none;
+  EXPECT_CONTAINS(none.err, "director: logs of nosuchname: ");
 }
 
 TEST_F(DirectorDaemonTest, CreateMakesAnActorThatAnswersAndSaysWhyWhenItCannot) {

@@ -83,9 +83,9 @@ as_troupe director config check >/tmp/check.out 2>&1 || {
 ok "director config check passes as troupe against /var/lib/troupe"
 # The completion script loads and completes.
 words=$(bash -c 'source /usr/share/bash-completion/completions/director &&
-  COMP_WORDS=(director lo) COMP_CWORD=1 && _director && echo "${COMPREPLY[*]}"')
-[[ $words == load ]] || fail "completing 'director lo' offered '$words', not load"
-ok "bash completion: 'director lo' -> load"
+  COMP_WORDS=(director loa) COMP_CWORD=1 && _director && echo "${COMPREPLY[*]}"')
+[[ $words == load ]] || fail "completing 'director loa' offered '$words', not load"
+ok "bash completion: 'director loa' -> load"
 
 echo "=== install libtroupe-dev; build tests/out_of_tree against /usr"
 apt_install ./libtroupe-dev_*.deb g++ cmake ninja-build
