@@ -2,6 +2,7 @@
 // to the C++ SDK, against the same daemon in the same run:
 //   RESULT sdk_ask_p50_us, http_ask_p50_us (and p99s): one client, one ask
 //     at a time to bench.Ponger; HTTP on one keep-alive connection
+//   RESULT http_healthz_p50_us: the HTTP round trip alone (no daemon call)
 //   RESULT ratio_http_ask_vs_sdk_p50   (goal <= 2.0)
 //   RESULT http_asks_per_s_16_connections: 16 keep-alive connections, each
 //     asking in a loop
@@ -96,6 +97,14 @@ int main(int argc, char** argv) {
     if (health && health->status == 200) break;
     if (Clock::now() > deadline) Fail("troupe-http did not answer within 30 s");
   }
+  // The HTTP round trip alone (no call to the daemon): GET /healthz.
+  std::vector<double> healthz_us;
+  for (int i = 0; i < asks; ++i) {
+    const auto start = Clock::now();
+    auto health = http->Get("/healthz");
+    if (!health || health->status != 200) Fail("GET /healthz failed");
+    healthz_us.push_back(Micros(Clock::now() - start));
+  }
   std::vector<double> http_us;
   phase = "one connection";
   for (int i = 0; i < asks + asks / 10; ++i) {
@@ -126,6 +135,7 @@ int main(int argc, char** argv) {
   Result("sdk_ask_p99_us", Percentile(sdk_us, 0.99), "us");
   Result("http_ask_p50_us", http_p50, "us");
   Result("http_ask_p99_us", Percentile(http_us, 0.99), "us");
+  Result("http_healthz_p50_us", Percentile(healthz_us, 0.5), "us");
   Result("ratio_http_ask_vs_sdk_p50", http_p50 / sdk_p50, "x");
   Result("http_asks_per_s_16_connections",
          static_cast<double>(kConnections) * throughput_asks / seconds, "asks/s");
