@@ -53,6 +53,21 @@ def test_every_tell_arrives(examples):
     assert examples.ask(counter, "get", timeout=10).text == str(sum(range(1, 51)))
 
 
+def test_actor_logs_are_the_lines_the_actor_logged(examples):
+    counter = examples.create_actor("examples", "examples.Counter", global_name="logged")
+    for n in ("2", "3"):
+        examples.tell(counter, "increment", n)
+    assert examples.ask(counter, "get", timeout=10).text == "5"
+    logs = examples.actor_logs("logged")
+    assert logs.address == counter
+    assert [line.text for line in logs.lines] == ["count is now 2", "count is now 5"]
+    assert all(line.level == "info" and line.unix_ms > 0 for line in logs.lines)
+    assert [line.text for line in examples.actor_logs(counter, lines=1).lines] == [
+        "count is now 5"]
+    with pytest.raises(troupe.NotFound):
+        examples.actor_logs("nobody-has-this-name")
+
+
 def test_ask_async_returns_a_concurrent_future(client):
     futures = [client.ask_async("hello", "text", f"n{i}", timeout=10) for i in range(50)]
     assert all(isinstance(f, concurrent.futures.Future) for f in futures)

@@ -335,6 +335,14 @@ class Client:
         global name: ``actors[0]``; NotFound when it is not alive)."""
         return self._call(self._admin.Status, admin_pb2.StatusRequest(actor=actor))
 
+    def actor_logs(self, actor, lines=0):
+        """The ``troupe.v1.ActorLogsResponse`` of one actor (an address or
+        global name): ``lines`` (``unix_ms``, ``level``, ``text``), oldest
+        first, the newest ``lines`` of them (all when 0), and ``dropped``,
+        ``exited``. NotFound when the daemon keeps no line of it."""
+        request = admin_pb2.ActorLogsRequest(actor=actor, max_lines=lines)
+        return self._call(self._admin.ActorLogs, request)
+
     def capabilities(self):
         """The daemon's capabilities, a dict of name -> JSON value."""
         response = self._call(self._admin.GetCapabilities, admin_pb2.GetCapabilitiesRequest())
