@@ -326,6 +326,15 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& conf
   builder.RegisterService(parts->messaging.get());
   if (parts->convention != nullptr) builder.RegisterService(parts->convention->service());
   const mode_t old_umask = ::umask(0177);  // the socket is born 0600
+  if (!settings.listen_http.empty()) {
+    // Made (not started) before the server runs: Status reads its address.
+    parts->http = std::make_unique<HttpSupervisor>(
+        HttpProgramBesideSelf(),
+        std::vector<std::string>{"--dir", config.dir(), "--socket", settings.socket_path,
+                                 "--listen", settings.listen_http});
+    HttpSupervisor* http = parts->http.get();
+    parts->facts.http_listener = [http] { return http->address(); };
+  }
   parts->server = builder.BuildAndStart();
   ::umask(old_umask);
   if (parts->server == nullptr) {
@@ -363,16 +372,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& conf
                                          : troupe::StrCat(" (convention member of ",
                                                           settings.convention_leader, ")");
   }
-  if (!settings.listen_http.empty()) {
-    // Started last: its readiness (GET /readyz) means "restored and serving".
-    parts->http = std::make_unique<HttpSupervisor>(
-        HttpProgramBesideSelf(),
-        std::vector<std::string>{"--dir", config.dir(), "--socket", settings.socket_path,
-                                 "--listen", settings.listen_http});
-    parts->http->Start();
-    HttpSupervisor* http = parts->http.get();
-    parts->facts.http_listener = [http] { return http->address(); };
-  }
+  // Started last: its readiness (GET /readyz) means "restored and serving".
+  if (parts->http != nullptr) parts->http->Start();
   parts->Phase(troupe::StrCat("serving ", parts->host->List().size(), " bundles on ",
                               absl::StrJoin(parts->facts.listeners, ", "),
                               settings.listen_http.empty()
