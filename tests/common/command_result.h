@@ -35,6 +35,22 @@ inline std::string ReadFileForTest(const std::string& path) {
   return text.str();
 }
 
+// `text` split at newlines (a last line without one included).
+inline std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::stringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// Whether `text` has `line` as one of its lines.
+inline bool HasLine(const std::string& text, const std::string& line) {
+  for (const std::string& l : Lines(text)) {
+    if (l == line) return true;
+  }
+  return false;
+}
+
 inline void WriteFileForTest(const std::string& path, const std::string& content) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
 }

@@ -36,19 +36,8 @@ using Result = troupe::testing::CommandResult;
 using troupe::testing::ReadFileForTest;
 using troupe::testing::WriteFileForTest;
 
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::stringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-bool HasLine(const std::string& text, const std::string& line) {
-  for (const std::string& l : Lines(text)) {
-    if (l == line) return true;
-  }
-  return false;
-}
+using troupe::testing::HasLine;
+using troupe::testing::Lines;
 
 // `program` found in the directories of this process's PATH (and the usual
 // system directories), or "".

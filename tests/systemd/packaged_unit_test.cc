@@ -14,19 +14,8 @@
 
 namespace {
 
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::stringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-bool HasLine(const std::string& text, const std::string& line) {
-  for (const std::string& l : Lines(text)) {
-    if (l == line) return true;
-  }
-  return false;
-}
+using troupe::testing::HasLine;
+using troupe::testing::Lines;
 
 TEST(PackagedUnitTest, RunsTroupdFromUsrAsTheTroupeUser) {
   const std::string unit = troupe::testing::ReadFileForTest(TROUPE_PACKAGED_UNIT_PATH);
