@@ -37,7 +37,7 @@ void Gateway::Impl::AddActorRoutes() {
     *request.mutable_requirements() = body.requirements();
     v1::CreateActorResponse response;
     grpc::Status status = messaging->CreateActor(&context, request, &response);
-    if (!status.ok()) return SetError(res, FromCall(status));
+    if (!status.ok()) return SetError(res, FromGrpcStatus(status));
     v1::HttpActorCreated created;
     created.set_address(response.address());
     SetJson(res, created, 201);
@@ -58,7 +58,7 @@ void Gateway::Impl::AddActorRoutes() {
     SetDeadline(&context, absl::Seconds(10));
     v1::ActorLogsResponse response;
     grpc::Status status = admin->ActorLogs(&context, request, &response);
-    if (!status.ok()) return SetError(res, FromCall(status));
+    if (!status.ok()) return SetError(res, FromGrpcStatus(status));
     SetJson(res, response);
   });
 
@@ -69,7 +69,7 @@ void Gateway::Impl::AddActorRoutes() {
     request.set_actor(ActorInPath(req));
     v1::StatusResponse response;
     grpc::Status status = admin->Status(&context, request, &response);
-    if (!status.ok()) return SetError(res, FromCall(status));
+    if (!status.ok()) return SetError(res, FromGrpcStatus(status));
     if (response.actors_size() != 1) {
       return SetError(res, absl::NotFoundError(troupe::StrCat(
                                "no actor ", troupe::Quoted(request.actor()))));
@@ -90,7 +90,7 @@ void Gateway::Impl::AddActorRoutes() {
                  SetDeadline(&context, kTellTimeout);
                  v1::TellResponse response;
                  grpc::Status status = messaging->Tell(&context, request, &response);
-                 if (!status.ok()) return SetError(res, FromCall(status));
+                 if (!status.ok()) return SetError(res, FromGrpcStatus(status));
                  v1::HttpAccepted accepted;
                  accepted.set_status("accepted");
                  SetJson(res, accepted, 202);

@@ -59,7 +59,7 @@ void Gateway::Impl::AddBundleRoutes() {
     if (written) flush();
     upload->WritesDone();
     grpc::Status status = upload->Finish();
-    if (!status.ok()) return SetError(res, FromCall(status));
+    if (!status.ok()) return SetError(res, FromGrpcStatus(status));
     v1::HttpBundleLoaded loaded;
     loaded.set_hash(response.bundle().hash());
     loaded.set_group(response.bundle().group());
@@ -77,7 +77,7 @@ void Gateway::Impl::AddBundleRoutes() {
     request.set_group(QueryParamOr(req, "group", ""));
     v1::ListResponse response;
     grpc::Status status = admin->List(&context, request, &response);
-    if (!status.ok()) return SetError(res, FromCall(status));
+    if (!status.ok()) return SetError(res, FromGrpcStatus(status));
     SetJson(res, response);
   });
 
@@ -88,7 +88,7 @@ void Gateway::Impl::AddBundleRoutes() {
     request.set_target(req.matches[1].str());
     v1::UnloadResponse response;
     grpc::Status status = admin->Unload(&context, request, &response);
-    if (!status.ok()) return SetError(res, FromCall(status));
+    if (!status.ok()) return SetError(res, FromGrpcStatus(status));
     SetJson(res, response);
   });
 }

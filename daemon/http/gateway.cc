@@ -112,8 +112,6 @@ std::string QueryParamOr(const httplib::Request& req, const std::string& name,
 
 std::string ActorInPath(const httplib::Request& req) { return req.matches[1].str(); }
 
-absl::Status FromCall(const grpc::Status& status) { return FromGrpcStatus(status); }
-
 namespace {
 
 // Makes httplib close the connection once `res` is written: its body comes
@@ -212,7 +210,7 @@ void Gateway::Impl::AddServiceRoutes() {
     SetDeadline(&context, absl::Seconds(10));
     v1::ConventionStatusResponse response;
     grpc::Status status = admin->ConventionStatus(&context, {}, &response);
-    if (!status.ok()) return SetError(res, FromCall(status));
+    if (!status.ok()) return SetError(res, FromGrpcStatus(status));
     SetJson(res, response);
   });
 }

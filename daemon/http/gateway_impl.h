@@ -14,6 +14,7 @@
 #include "google/protobuf/message.h"
 #include "grpcpp/grpcpp.h"
 #include "httplib.h"
+#include "proto/grpc_status.h"
 #include "troupe/client.h"
 #include "troupe/v1/admin.grpc.pb.h"
 #include "troupe/v1/messaging.grpc.pb.h"
