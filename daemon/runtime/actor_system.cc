@@ -25,6 +25,12 @@ ActorSystem::ActorSystem(SystemOptions options)
       classes_(std::make_unique<ClassTable>()) {
   if (options_.throughput_quota < 1) options_.throughput_quota = 1;
   cluster_.store(options_.cluster, std::memory_order_release);
+  local_members_.store(options_.local_members, std::memory_order_release);
+  if (options_.first_actor_id == 0) options_.first_actor_id = 1;
+  if (options_.actor_id_limit > kActorIdLimit || options_.actor_id_limit <= options_.first_actor_id) {
+    options_.actor_id_limit = kActorIdLimit;
+  }
+  next_id_.store(options_.first_actor_id, std::memory_order_relaxed);
   if (options_.deterministic) {
     auto executor = std::make_unique<DeterministicExecutor>([this](Cell* c) { return RunTurn(c); });
     deterministic_ = executor.get();

@@ -40,6 +40,9 @@ struct RemoteIdentity;     // cell.h
 class RemoteRegistry;      // remote.cc
 class RemoteSenderCache;   // remote.cc
 
+// Actor ids of every system stay below this (printed addresses refuse more).
+inline constexpr uint64_t kActorIdLimit = uint64_t{1} << 62;
+
 struct SystemOptions {
   // Worker threads; 0 means one per core. Ignored when deterministic.
   int worker_threads = 0;
@@ -57,6 +60,16 @@ struct SystemOptions {
   Cluster* cluster = nullptr;
   // Lines kept per actor of what it logged (actor_logs.h); 0 keeps none.
   size_t actor_log_lines = 1000;
+  // The ids this system hands out: [first_actor_id, actor_id_limit), within
+  // 1 .. kActorIdLimit. An address of this node with an id outside the range
+  // belongs to another system of the same node (an isolated host, or the
+  // daemon seen from one) and is reached through `local_members`.
+  uint64_t first_actor_id = 1;
+  uint64_t actor_id_limit = kActorIdLimit;
+  // The other systems of this node (cluster.h, same contract as `cluster`:
+  // Forward and ResumeWhenRoom with this node's name and an id outside the
+  // range); nullptr: none. Not owned; SetLocalMembers attaches one later.
+  Cluster* local_members = nullptr;
 };
 
 struct CreateOptions {
@@ -316,6 +329,15 @@ class ActorSystem {
   // type or a malformed sender.
   absl::Status DeliverFromRemote(uint64_t local_id, std::string_view from_address,
                                  std::string_view type, std::string_view payload);
+  // A message from a local member (an isolated host) to actor `id` of
+  // `node`: delivered as DeliverFromRemote does when it is an actor of this
+  // system, else sent on through the cluster or the local members, the
+  // sender being parsed from `from_address` as there. NotFound as
+  // DeliverFromRemote; FailedPrecondition when `node` is another node and
+  // this daemon is in no convention.
+  absl::Status RelayFromLocalMember(std::string_view node, uint64_t id,
+                                    std::string_view from_address, std::string_view type,
+                                    std::string_view payload);
   // The transport could not deliver `message` to actor `remote_id` of `node`:
   // counted and handed to the dead-letter handler as DeadLetter does (the
   // DeadEnvelope names troupe://node/remote_id), runtime bookkeeping excepted;
@@ -339,6 +361,17 @@ class ActorSystem {
   // local actor whose parent was an actor of `node` is asked to exit
   // (recursively): an orphan, as when a local parent exits.
   void NodeLost(std::string_view node, std::string_view reason);
+  // Attaches the other systems of this node (SystemOptions::local_members)
+  // in place of the ones before; nullptr detaches them. As SetCluster.
+  void SetLocalMembers(Cluster* local_members);
+  // True when this system hands out `id` (SystemOptions::first_actor_id ..
+  // actor_id_limit).
+  bool OwnsId(uint64_t id) const {
+    return id >= options_.first_actor_id && id < options_.actor_id_limit;
+  }
+  // The system of this node that served ids [first, limit) is gone: as
+  // NodeLost, for the actors of this node's name in that range.
+  void LocalMemberLost(uint64_t first, uint64_t limit, std::string_view reason);
   // After an OutboxPressureWatch became full(): runs `resume` once (from any
   // thread) when `node`'s outbox has drained below its low-water mark or its
   // link closed. False (`resume` dropped unrun) when there is room already,
@@ -381,9 +414,11 @@ class ActorSystem {
   // ClusterUses under way have ended. get() is nullptr without a cluster.
   class ClusterUse {
    public:
-    explicit ClusterUse(const ActorSystem* system) : system_(system) {
+    // `local`: the local members instead of the cluster.
+    explicit ClusterUse(const ActorSystem* system, bool local = false) : system_(system) {
       system_->cluster_calls_.fetch_add(1, std::memory_order_seq_cst);
-      cluster_ = system_->cluster_.load(std::memory_order_seq_cst);
+      cluster_ = (local ? system_->local_members_ : system_->cluster_)
+                     .load(std::memory_order_seq_cst);
     }
     ~ClusterUse() { system_->cluster_calls_.fetch_sub(1, std::memory_order_release); }
     ClusterUse(const ClusterUse&) = delete;
@@ -397,10 +432,23 @@ class ActorSystem {
   };
 
   absl::StatusOr<ActorRef> ParseAddressInternal(std::string_view text, bool from_outside);
-  // Remote addresses (remote.cc).
+  // A handle of this node's `id` that is not live: its messages are dead letters.
+  ActorRef DeadHandle(uint64_t id);
+  // Remote addresses (remote.cc); `node` may be this node's name for an id
+  // outside this system's range (then it needs local members).
   absl::StatusOr<ActorRef> ParseRemoteAddress(std::string_view text, std::string_view node,
                                               uint64_t id);
   ActorRef CanonicalRemoteCell(std::string_view node, uint64_t remote_id);
+  // SetCluster and SetLocalMembers.
+  void SwapCluster(std::atomic<Cluster*>& slot, Cluster* cluster);
+  // DeliverFromRemote for an id of this node outside this system's range:
+  // sent on to the local member that serves it.
+  absl::Status PassToLocalMember(uint64_t id, std::string_view from_address,
+                                 std::string_view type, std::string_view payload);
+  // Delivers a message that came from elsewhere to the remote cell `target`
+  // (which sends it on).
+  absl::Status SendOnFromRemote(const ActorRef& target, std::string_view from_address,
+                                std::string_view type, std::string_view payload);
   // A new remote cell standing for `identity` (one reference, the caller's),
   // with the registry's mutex held (it takes the next remote-cell id).
   Cell* NewRemoteCellLocked(std::unique_ptr<RemoteIdentity> identity);
@@ -468,6 +516,12 @@ class ActorSystem {
   void EndReplySlot(Cell* slot, absl::StatusOr<Message> result, bool deadline_queued);
   void FinishReplySlot(Cell* slot, bool deadline_queued);
   uint64_t NextId() { return next_id_.fetch_add(1, std::memory_order_relaxed); }
+  // True when messages to `node`'s remote cells go to the local members.
+  bool IsThisNode(std::string_view node) const { return node == options_.node_name; }
+  // NodeLost and LocalMemberLost: the remote cells of `node` whose id is in
+  // [first, limit).
+  void LoseRemoteCells(std::string_view node, uint64_t first, uint64_t limit,
+                       std::string_view reason);
 
   SystemOptions options_;
   Clock* clock_;
@@ -533,6 +587,7 @@ class ActorSystem {
   // The cluster, and the calls into it under way (ClusterUse; SetCluster
   // waits for them).
   std::atomic<Cluster*> cluster_{nullptr};
+  std::atomic<Cluster*> local_members_{nullptr};
   mutable std::atomic<uint64_t> cluster_calls_{0};
   std::atomic<uint64_t> parked_actors_{0};  // waiting for an outbox to drain
   // SendFromCode past its first send to a target (send_batch.cc).

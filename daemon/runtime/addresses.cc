@@ -75,6 +75,16 @@ absl::StatusOr<ActorRef> ActorSystem::ParseAddressInternal(std::string_view text
   const std::string_view node = parts->node;
   const uint64_t id = parts->id;
   if (node != options_.node_name) return ParseRemoteAddress(text, node, id);
+  if (!OwnsId(id)) {
+    if (local_members_.load(std::memory_order_acquire) != nullptr) {
+      return CanonicalRemoteCell(node, id);
+    }
+    if (from_outside) {
+      return absl::NotFoundError(
+          troupe::StrCat("no actor at ", text, ": no host of this node serves its id"));
+    }
+    return DeadHandle(id);
+  }
   if (from_outside && id >= next_id_.load(std::memory_order_relaxed)) {
     return absl::NotFoundError(
         troupe::StrCat("no actor at ", text, ": this node has not created it"));
@@ -93,6 +103,10 @@ absl::StatusOr<ActorRef> ActorSystem::ParseAddressInternal(std::string_view text
     }
   }
   if (ActorRef pending = PendingCellByAlias(id)) return pending;
+  return DeadHandle(id);
+}
+
+ActorRef ActorSystem::DeadHandle(uint64_t id) {
   auto* tombstone = new Cell(this, id, nullptr, nullptr);
   tombstone->state_.store(CellState::kTombstone, std::memory_order_release);
   tombstone->notify_parent_ = false;

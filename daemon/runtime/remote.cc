@@ -131,8 +131,14 @@ absl::StatusOr<ActorRef> ActorSystem::ParseRemoteAddress(std::string_view text,
   return CanonicalRemoteCell(node, id);
 }
 
-void ActorSystem::SetCluster(Cluster* cluster) {
-  Cluster* old = cluster_.exchange(cluster, std::memory_order_seq_cst);
+void ActorSystem::SetCluster(Cluster* cluster) { SwapCluster(cluster_, cluster); }
+
+void ActorSystem::SetLocalMembers(Cluster* local_members) {
+  SwapCluster(local_members_, local_members);
+}
+
+void ActorSystem::SwapCluster(std::atomic<Cluster*>& slot, Cluster* cluster) {
+  Cluster* old = slot.exchange(cluster, std::memory_order_seq_cst);
   if (old == nullptr || old == cluster) return;
   // A call that read the old pointer counted itself first (ClusterUse), so
   // it is seen here; wait for it to leave the old cluster.
@@ -147,7 +153,7 @@ void ActorSystem::ForwardToNode(Cell* target, Message message) {
   }
   bool sent = false;
   {
-    ClusterUse cluster(this);
+    ClusterUse cluster(this, IsThisNode(remote->node));
     if (cluster.get() != nullptr) {
       sent = true;
       if (!cluster->Forward(remote->node, remote->remote_id, std::move(message))) {
@@ -159,12 +165,12 @@ void ActorSystem::ForwardToNode(Cell* target, Message message) {
 }
 
 bool ActorSystem::ResumeWhenRoom(std::string_view node, std::function<void()> resume) {
-  ClusterUse cluster(this);
+  ClusterUse cluster(this, IsThisNode(node));
   return cluster.get() != nullptr && cluster->ResumeWhenRoom(node, std::move(resume));
 }
 
 bool ActorSystem::ParkUntilRoom(Cell* cell, const std::string& node) {
-  ClusterUse cluster(this);
+  ClusterUse cluster(this, IsThisNode(node));
   if (cluster.get() == nullptr) return false;
   parked_actors_.fetch_add(1, std::memory_order_relaxed);
   const bool parked = cluster->ResumeWhenRoom(node, [this, actor = ActorRef::Share(cell)] {
@@ -218,6 +224,7 @@ absl::Status ActorSystem::SetSenderFromRemote(Message& message, std::string_view
 absl::Status ActorSystem::DeliverFromRemote(uint64_t local_id, std::string_view from_address,
                                             std::string_view type, std::string_view payload) {
   if (type.empty()) return absl::InvalidArgumentError("message type must not be empty");
+  if (!OwnsId(local_id)) return PassToLocalMember(local_id, from_address, type, payload);
   ActorRef target;
   {
     const Shard& shard = ShardFor(local_id);
@@ -246,6 +253,36 @@ absl::Status ActorSystem::DeliverFromRemote(uint64_t local_id, std::string_view 
     }
     if (adopter != nullptr) adopter->Release();
   }
+  Deliver(target.get(), std::move(message));
+  return absl::OkStatus();
+}
+
+absl::Status ActorSystem::PassToLocalMember(uint64_t id, std::string_view from_address,
+                                            std::string_view type, std::string_view payload) {
+  if (local_members_.load(std::memory_order_acquire) == nullptr) {
+    return absl::NotFoundError(
+        troupe::StrCat("no live actor at troupe://", options_.node_name, "/", id));
+  }
+  return SendOnFromRemote(CanonicalRemoteCell(options_.node_name, id), from_address, type,
+                          payload);
+}
+
+absl::Status ActorSystem::RelayFromLocalMember(std::string_view node, uint64_t id,
+                                               std::string_view from_address,
+                                               std::string_view type, std::string_view payload) {
+  if (IsThisNode(node)) return DeliverFromRemote(id, from_address, type, payload);
+  if (type.empty()) return absl::InvalidArgumentError("message type must not be empty");
+  if (cluster_.load(std::memory_order_acquire) == nullptr) {
+    return absl::FailedPreconditionError(troupe::StrCat(
+        "troupe://", node, "/", id, " belongs to node ", Quoted(node), "; ", kNoConvention));
+  }
+  return SendOnFromRemote(CanonicalRemoteCell(node, id), from_address, type, payload);
+}
+
+absl::Status ActorSystem::SendOnFromRemote(const ActorRef& target, std::string_view from_address,
+                                           std::string_view type, std::string_view payload) {
+  Message message = Message::Make(type, payload);
+  if (!from_address.empty()) TROUPE_RETURN_IF_ERROR(SetSenderFromRemote(message, from_address));
   Deliver(target.get(), std::move(message));
   return absl::OkStatus();
 }
@@ -358,6 +395,18 @@ absl::Status ActorSystem::AdoptRemoteChild(const ActorRef& parent, const ActorRe
 }
 
 void ActorSystem::NodeLost(std::string_view node, std::string_view reason) {
+  LoseRemoteCells(node, 0, UINT64_MAX, reason);
+}
+
+void ActorSystem::LocalMemberLost(uint64_t first, uint64_t limit, std::string_view reason) {
+  LoseRemoteCells(options_.node_name, first, limit, reason);
+}
+
+void ActorSystem::LoseRemoteCells(std::string_view node, uint64_t first, uint64_t limit,
+                                  std::string_view reason) {
+  const auto in_range = [first, limit](const RemoteIdentity* remote) {
+    return remote->remote_id >= first && remote->remote_id < limit;
+  };
   RemoteRegistry& registry = *remote_registry_;
   std::vector<ActorRef> cells;
   {
@@ -365,7 +414,7 @@ void ActorSystem::NodeLost(std::string_view node, std::string_view reason) {
     auto node_it = registry.by_node.find(ToAbsl(node));
     if (node_it != registry.by_node.end()) {
       for (const auto& [id, cell] : node_it->second) {
-        if (cell->TryRetain()) cells.push_back(ActorRef::Adopt(cell));
+        if (id >= first && id < limit && cell->TryRetain()) cells.push_back(ActorRef::Adopt(cell));
       }
     }
   }
@@ -402,7 +451,7 @@ void ActorSystem::NodeLost(std::string_view node, std::string_view reason) {
     const RemoteIdentity* remote = slot.cell ? slot.cell->remote() : nullptr;
     const bool placed = remote != nullptr && (remote->pending == nullptr ||
                                               remote->pending->placed.load(std::memory_order_acquire));
-    if (placed && remote->node == node) {
+    if (placed && remote->node == node && in_range(remote)) {
       slot.text.clear();
       dropped.push_back(std::exchange(slot.cell, ActorRef()));
     }
@@ -415,7 +464,8 @@ void ActorSystem::NodeLost(std::string_view node, std::string_view reason) {
     for (const auto& [id, cell] : shard.cells) {
       const Cell* parent = cell->parent();
       if (parent != nullptr && parent->state() == CellState::kRemote &&
-          parent->remote()->node == node && IsLiveState(cell->state())) {
+          parent->remote()->node == node && in_range(parent->remote()) &&
+          IsLiveState(cell->state())) {
         orphans.push_back(ActorRef::Share(cell));
       }
     }

@@ -58,7 +58,7 @@ inline const char* StateName(CellState s) {
 // Actor ids of every daemon stay below this, so skipping ahead past a parsed
 // id cannot exhaust the id space; remote cells take their (local) ids from
 // here up (remote_registry.h).
-inline constexpr uint64_t kMaxActorId = uint64_t{1} << 62;
+inline constexpr uint64_t kMaxActorId = kActorIdLimit;
 
 // Starting or running: may still take work, children and names.
 inline bool IsLive(const Cell* cell) {
