@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "daemon/common/child_process.h"
 #include "daemon/common/logging.h"
 #include "daemon/common/strings.h"
 
@@ -26,31 +27,6 @@ constexpr absl::Duration kMaxBackoff = absl::Seconds(30);
 // A child that ran this long before dying starts the backoff over.
 constexpr absl::Duration kStableRun = absl::Minutes(1);
 constexpr absl::Duration kStopGrace = absl::Seconds(5);
-
-int PidfdOpen(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
-
-std::string ExitText(int wait_status) {
-  if (WIFEXITED(wait_status)) return troupe::StrCat("exited with code ", WEXITSTATUS(wait_status));
-  if (WIFSIGNALED(wait_status)) {
-    const int sig = WTERMSIG(wait_status);
-    const char* name = ::sigabbrev_np(sig);
-    return troupe::StrCat("was killed by signal ", sig, name != nullptr ? " (SIG" : "",
-                          name != nullptr ? name : "", name != nullptr ? ")" : "");
-  }
-  return troupe::StrCat("ended with wait status ", wait_status);
-}
-
-// Waits in poll(2) on `fds` for at most `timeout` (infinite: -1).
-int PollFor(pollfd* fds, nfds_t n, absl::Duration timeout) {
-  const int ms = timeout == absl::InfiniteDuration()
-                     ? -1
-                     : static_cast<int>(absl::ToInt64Milliseconds(timeout));
-  int rc;
-  do {
-    rc = ::poll(fds, n, ms);
-  } while (rc < 0 && errno == EINTR);
-  return rc;
-}
 
 }  // namespace
 
@@ -206,7 +182,7 @@ bool HttpSupervisor::Watch(pid_t pid, int pidfd, int report_fd) {
     if (fds[1].revents != 0) {
       int status = 0;
       if (::waitpid(pid, &status, 0) != pid) status = 0;
-      LogError("the HTTP API process (troupe-http, pid ", pid, ") ", ExitText(status));
+      LogError("the HTTP API process (troupe-http, pid ", pid, ") ", WaitStatusText(status));
       return true;
     }
   }

@@ -1,0 +1,138 @@
+// isolated_host.h - troupd's side of one isolated host process: spawns
+// troupe-host (posix_spawn, never fork) with its end of a socketpair and the
+// bundle's libraries as descriptors, sends HostStart, carries messages to
+// and from the host's actors (host_link.h), creates actors there, keeps the
+// last lines the host wrote to stderr, and notices its end — a crash, an
+// exit, a kill from outside, or garbage on the link (then the daemon kills
+// it) — exactly once, with the reason ("host process was killed by signal 11
+// (SIGSEGV)"). It does not restart anything: that is the owner's decision
+// (local_members.h, hosting). Thread-safe.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "daemon/common/mutex.h"
+#include "daemon/isolation/host_link.h"
+
+namespace troupe::runtime {
+class ActorSystem;
+}
+
+namespace troupe::isolation {
+
+struct HostLibraryFile {
+  std::string name;  // the path inside the bundle, for messages
+  int fd = -1;       // readable; the caller keeps (and closes) it
+  bool dependency = false;
+};
+
+struct IsolatedHostOptions {
+  std::string program;  // the troupe-host executable
+  std::string name;     // for logs and reasons, e.g. "bundle 'echo' version '1.0'"
+  uint64_t first_actor_id = 0;  // the host's part of the node's id space
+  uint64_t actor_id_limit = 0;
+  std::vector<HostLibraryFile> libraries;  // dependencies first, in load order
+  std::string bundle_hash;
+  std::string group;
+  std::string version;
+  uint32_t worker_threads = 1;
+  uint32_t throughput_quota = 64;
+  uint32_t actor_log_lines = 1000;
+  std::string capabilities_json;
+  size_t stderr_lines_kept = 20;
+};
+
+class IsolatedHost {
+ public:
+  // Called once when the host has ended (after the process was reaped and
+  // the link closed: messages still queued are undeliverable by then), from
+  // the host's watcher thread, with why ("host process was killed by signal
+  // 9 (SIGKILL)") and the last lines it wrote to stderr.
+  using EndedFn = std::function<void(IsolatedHost* host, const std::string& reason,
+                                     const std::vector<std::string>& last_stderr)>;
+  using CreatedFn = std::function<void(absl::StatusOr<std::string> address)>;
+
+  // Spawns the host and sends HostStart. Errors: the program cannot be
+  // started, or the options are unusable (no actor library, a bad range).
+  static absl::StatusOr<std::unique_ptr<IsolatedHost>> Spawn(runtime::ActorSystem* system,
+                                                             IsolatedHostOptions options,
+                                                             EndedFn ended);
+  ~IsolatedHost();  // Kill(), then waits for the end
+  IsolatedHost(const IsolatedHost&) = delete;
+  IsolatedHost& operator=(const IsolatedHost&) = delete;
+
+  // Creates an actor of `class_name` in the host with `parent` (an address,
+  // empty: none) as its parent; `created` runs once, from the link's reader
+  // thread (or at once when the host has ended), with the new actor's
+  // address or why not.
+  void Create(std::string_view class_name, std::string_view parent, CreatedFn created);
+  // A message for actor `id` of the host (Cluster::Forward's contract).
+  bool Forward(uint64_t id, runtime::Message message) {
+    return link_->Send({}, id, std::move(message));
+  }
+  bool ResumeWhenRoom(std::function<void()> resume) {
+    return link_->ResumeWhenRoom(std::move(resume));
+  }
+  // Asks the host to let its actors exit for up to `drain` and to exit; kills
+  // it when it has not exited `grace` later. Returns once it has ended.
+  void Stop(absl::Duration drain, absl::Duration grace = absl::Seconds(5));
+  // SIGKILL (the end is reported as usual).
+  void Kill();
+  // Waits until the host has ended or `timeout` passed; true when ended.
+  bool WaitEnded(absl::Duration timeout);
+
+  pid_t pid() const { return pid_; }
+  const IsolatedHostOptions& options() const { return options_; }
+  bool ended() const;
+  // Set once the host said HostReady: the classes it can create.
+  bool ready() const;
+  std::vector<std::string> classes() const;
+  std::vector<std::string> last_stderr() const;
+  // The host's resident set size in bytes from /proc, 0 when unknown.
+  uint64_t ResidentBytes() const;
+
+ private:
+  IsolatedHost(runtime::ActorSystem* system, IsolatedHostOptions options, EndedFn ended)
+      : system_(system), options_(std::move(options)), ended_fn_(std::move(ended)) {}
+  absl::Status Start();
+  absl::Status OnFrame(troupe::v1::HostFrame& frame);
+  void OnLinkClosed(const absl::Status& why);
+  void Watch();
+  void KeepStderr(std::string_view bytes);
+
+  runtime::ActorSystem* const system_;
+  const IsolatedHostOptions options_;
+  const EndedFn ended_fn_;
+  pid_t pid_ = -1;
+  int pidfd_ = -1;
+  int stderr_fd_ = -1;
+  int wake_fd_ = -1;  // eventfd: wakes the watcher when the link ended
+  std::unique_ptr<HostLink> link_;
+  std::thread watcher_;
+
+  mutable troupe::Mutex mu_;
+  troupe::CondVar cv_;
+  bool ready_ ABSL_GUARDED_BY(mu_) = false;
+  bool ended_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::string> classes_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_request_ ABSL_GUARDED_BY(mu_) = 1;
+  absl::flat_hash_map<uint64_t, CreatedFn> creates_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::string> stderr_lines_ ABSL_GUARDED_BY(mu_);
+  std::string stderr_partial_ ABSL_GUARDED_BY(mu_);
+  std::string link_problem_ ABSL_GUARDED_BY(mu_);  // why the link broke first, if it did
+  // The link ended cleanly: the host is exiting, or is killed after kExitGrace.
+  bool link_ended_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace troupe::isolation

@@ -1,0 +1,296 @@
+// Tests of an isolated host from the daemon's side: a daemon ActorSystem
+// whose local members (LocalMembers) route to IsolatedHosts running the real
+// troupe-host program with the examples library, or a scripted stand-in
+// that misbehaves. Each waits on futures and inboxes; none sleeps.
+#include "daemon/isolation/isolated_host.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <future>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "daemon/isolation/local_members.h"
+#include "daemon/runtime/addresses.h"
+#include "daemon/common/strings.h"
+#include "tests/runtime/runtime_test_util.h"
+
+namespace troupe::isolation {
+namespace {
+
+using runtime::ActorRef;
+using runtime::ActorSystem;
+using runtime::Message;
+using runtime::testing::Fields;
+using runtime::testing::Inbox;
+using runtime::testing::Msg;
+
+constexpr std::string_view kNode = "127.0.0.1:3001";
+constexpr absl::Duration kWait = absl::Seconds(60);
+
+struct Ended {
+  std::string reason;
+  std::vector<std::string> last_stderr;
+};
+
+class IsolatedHostTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    system_ = std::make_unique<ActorSystem>(SystemOptions());
+    members_ = std::make_unique<LocalMembers>(system_.get());
+    system_->SetLocalMembers(members_.get());
+    library_fd_ = ::open(TROUPE_EXAMPLES_PATH, O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(library_fd_, 0);
+  }
+  void TearDown() override {
+    for (auto& host : hosts_) host->Kill();
+    hosts_.clear();
+    system_->Shutdown();
+    system_->SetLocalMembers(nullptr);
+    ::close(library_fd_);
+  }
+  static runtime::SystemOptions SystemOptions() {
+    runtime::SystemOptions options;
+    options.worker_threads = 2;
+    options.node_name = std::string(kNode);
+    options.actor_id_limit = kDaemonIdLimit;
+    return options;
+  }
+
+  // Spawns `program` (troupe-host by default) running the examples library;
+  // its end is reported to the members and the system as troupd will.
+  IsolatedHost* Spawn(const std::string& program = TROUPE_HOST_PATH) {
+    IsolatedHostOptions options;
+    options.program = program;
+    options.name = "bundle 'examples' version '1.0'";
+    std::tie(options.first_actor_id, options.actor_id_limit) = members_->ReserveRange();
+    options.libraries.push_back({"lib/examples.so", library_fd_, false});
+    options.bundle_hash = "0123abcd";
+    options.group = "examples";
+    options.version = "1.0";
+    options.worker_threads = 2;
+    auto ended = std::make_shared<std::promise<Ended>>();
+    ended_.push_back(ended->get_future().share());
+    absl::StatusOr<std::unique_ptr<IsolatedHost>> host = IsolatedHost::Spawn(
+        system_.get(), std::move(options),
+        [this, ended](IsolatedHost* h, const std::string& reason,
+                      const std::vector<std::string>& lines) {
+          members_->Remove(h);
+          system_->LocalMemberLost(h->options().first_actor_id, h->options().actor_id_limit,
+                                   reason);
+          ended->set_value(Ended{reason, lines});
+        });
+    EXPECT_TRUE(host.ok()) << host.status();
+    if (!host.ok()) return nullptr;
+    members_->Add(host->get());
+    hosts_.push_back(*std::move(host));
+    return hosts_.back().get();
+  }
+  Ended WaitForEnd(size_t index = 0) {
+    EXPECT_EQ(ended_[index].wait_for(std::chrono::seconds(60)), std::future_status::ready);
+    return ended_[index].get();
+  }
+  absl::StatusOr<std::string> Create(IsolatedHost* host, std::string_view class_name,
+                                     const ActorRef& parent = {}) {
+    std::promise<absl::StatusOr<std::string>> created;
+    host->Create(class_name, parent ? system_->FormatAddress(parent.get()) : "",
+                 [&created](absl::StatusOr<std::string> address) {
+                   created.set_value(std::move(address));
+                 });
+    return created.get_future().get();
+  }
+  ActorRef Parse(const std::string& address) {
+    absl::StatusOr<ActorRef> ref = system_->ParseAddress(address);
+    EXPECT_TRUE(ref.ok()) << ref.status();
+    return ref.ok() ? *ref : ActorRef();
+  }
+  std::pair<ActorRef, Inbox*> SpawnInbox(std::string_view name = "inbox") {
+    inboxes_.push_back(std::make_unique<Inbox>());
+    Inbox* inbox = inboxes_.back().get();
+    return {system_->SpawnNative(inbox->Handler(), name), inbox};
+  }
+
+  std::deque<std::unique_ptr<Inbox>> inboxes_;
+  std::unique_ptr<ActorSystem> system_;
+  std::unique_ptr<LocalMembers> members_;
+  std::vector<std::unique_ptr<IsolatedHost>> hosts_;
+  std::vector<std::shared_future<Ended>> ended_;
+  int library_fd_ = -1;
+};
+
+TEST_F(IsolatedHostTest, AnActorInTheHostAnswersAnAskAndHasAnAddressOfThisNodeInItsRange) {
+  IsolatedHost* host = Spawn();
+  ASSERT_NE(host, nullptr);
+  ASSERT_OK_AND_ASSIGN(std::string address, Create(host, "examples.Echo"));
+  ASSERT_OK_AND_ASSIGN(runtime::AddressParts parts, runtime::SplitAddress(address));
+  EXPECT_EQ(parts.node, kNode);
+  EXPECT_GE(parts.id, host->options().first_actor_id);
+  EXPECT_LT(parts.id, host->options().actor_id_limit);
+  EXPECT_TRUE(host->ready());
+  EXPECT_NE(host->pid(), getpid());
+  std::vector<std::string> classes = host->classes();
+  EXPECT_NE(std::find(classes.begin(), classes.end(), "examples.Counter"), classes.end());
+  ASSERT_OK_AND_ASSIGN(Message reply, system_->Ask(Parse(address), Msg("hello", "42"), kWait));
+  EXPECT_EQ(reply.type(), "hello");
+  EXPECT_EQ(reply.payload(), "42");
+  EXPECT_GT(host->ResidentBytes(), 0u);
+}
+
+TEST_F(IsolatedHostTest, TellsFromOneSenderArriveInOrderAndRepliesComeBackToIt) {
+  IsolatedHost* host = Spawn();
+  ASSERT_OK_AND_ASSIGN(std::string address, Create(host, "examples.Counter"));
+  ActorRef counter = Parse(address);
+  auto [sender, inbox] = SpawnInbox();
+  for (int i = 0; i < 5000; ++i) ASSERT_OK(system_->Tell(counter, Msg("increment"), sender));
+  ASSERT_OK(system_->Tell(counter, Msg("get"), sender));
+  ASSERT_TRUE(inbox->WaitForSize(1, kWait));
+  EXPECT_EQ(inbox->items()[0].type, "count");
+  EXPECT_EQ(inbox->items()[0].payload, "5000");
+  EXPECT_EQ(inbox->items()[0].sender.get(), counter.get()) << "the canonical cell of the host actor";
+}
+
+TEST_F(IsolatedHostTest, AnUnknownClassIsNotFoundAndTheHostKeepsServing) {
+  IsolatedHost* host = Spawn();
+  absl::StatusOr<std::string> missing = Create(host, "examples.NoSuchClass");
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound) << missing.status();
+  ASSERT_OK_AND_ASSIGN(std::string address, Create(host, "examples.Echo"));
+  EXPECT_OK(system_->Ask(Parse(address), Msg("x"), kWait).status());
+}
+
+TEST_F(IsolatedHostTest, AKillFromOutsideEndsTheHostAndItsChildrenAreReportedToTheirParents) {
+  IsolatedHost* host = Spawn();
+  auto [parent, inbox] = SpawnInbox("supervisor");
+  ASSERT_OK_AND_ASSIGN(std::string address, Create(host, "examples.Echo", parent));
+  ActorRef child = Parse(address);
+  ASSERT_OK(system_->AdoptRemoteChild(parent, child));
+  ASSERT_EQ(::kill(host->pid(), SIGKILL), 0);
+  Ended ended = WaitForEnd();
+  EXPECT_EQ(ended.reason, "host process killed by signal 9 (SIGKILL)");
+  ASSERT_TRUE(inbox->WaitForSize(1, kWait));
+  EXPECT_EQ(inbox->items()[0].type, TROUPE_MSG_CHILD_EXITED);
+  EXPECT_EQ(Fields(inbox->items()[0].payload),
+            (std::vector<std::string>{address, "host process killed by signal 9 (SIGKILL)"}));
+  // Later messages are undeliverable at once, with the reason, and creates fail.
+  std::promise<std::string> undeliverable;
+  system_->SetUndeliverableObserver(
+      [&undeliverable](runtime::Cell*, std::string_view target, std::string_view reason) {
+        undeliverable.set_value(troupe::StrCat(target, ": ", reason));
+      });
+  ASSERT_OK(system_->Tell(child, Msg("late"), parent));
+  EXPECT_EQ(undeliverable.get_future().get(),
+            address + ": no running isolated host serves this address");
+  system_->SetUndeliverableObserver(nullptr);
+  EXPECT_EQ(Create(host, "examples.Echo").status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST_F(IsolatedHostTest, AnExitRequestFromTheDaemonReachesTheHostActorAndItsNoticeComesBack) {
+  IsolatedHost* host = Spawn();
+  auto [parent, inbox] = SpawnInbox("parent");
+  ASSERT_OK_AND_ASSIGN(std::string address, Create(host, "examples.Echo", parent));
+  ActorRef child = Parse(address);
+  ASSERT_OK(system_->AdoptRemoteChild(parent, child));
+  ASSERT_OK(system_->RequestExit(child));
+  ASSERT_TRUE(inbox->WaitForSize(1, kWait));
+  EXPECT_EQ(inbox->items()[0].type, TROUPE_MSG_CHILD_EXITED);
+  EXPECT_EQ(Fields(inbox->items()[0].payload), (std::vector<std::string>{address, ""}));
+  EXPECT_FALSE(host->ended());
+}
+
+TEST_F(IsolatedHostTest, StopLetsTheActorsExitAndTheirNoticesArriveBeforeTheHostEnds) {
+  IsolatedHost* host = Spawn();
+  auto [parent, inbox] = SpawnInbox("parent");
+  ASSERT_OK_AND_ASSIGN(std::string address, Create(host, "examples.Echo", parent));
+  ASSERT_OK(system_->AdoptRemoteChild(parent, Parse(address)));
+  host->Stop(absl::Seconds(10));
+  Ended ended = WaitForEnd();
+  EXPECT_EQ(ended.reason, "host process exited with code 0");
+  ASSERT_TRUE(inbox->WaitForSize(1, kWait));
+  EXPECT_EQ(Fields(inbox->items()[0].payload), (std::vector<std::string>{address, ""}))
+      << "the real notice, not the host's end";
+}
+
+TEST_F(IsolatedHostTest, AHostThatCannotOpenItsLibraryEndsWithItsErrorInTheLastStderrLines) {
+  const int not_a_library = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(not_a_library, 0);
+  const int library = std::exchange(library_fd_, not_a_library);
+  IsolatedHost* host = Spawn();
+  ASSERT_NE(host, nullptr);
+  std::promise<absl::Status> created;
+  host->Create("examples.Echo", "", [&created](absl::StatusOr<std::string> address) {
+    created.set_value(address.status());
+  });
+  Ended ended = WaitForEnd();
+  ::close(library);
+  EXPECT_EQ(ended.reason, "host process exited with code 1");
+  ASSERT_FALSE(ended.last_stderr.empty());
+  EXPECT_NE(ended.last_stderr.back().find("library 'lib/examples.so'"), std::string::npos)
+      << ended.last_stderr.back();
+  absl::Status status = created.get_future().get();
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(status.message().find("host process exited with code 1"), std::string::npos) << status;
+}
+
+TEST_F(IsolatedHostTest, AHostThatWritesGarbageIsKilledWithTheReason) {
+  ASSERT_EQ(::setenv("TROUPE_TEST_HOST_MODE", "garbage", 1), 0);
+  Spawn(TROUPE_SCRIPTED_HOST_PATH);
+  Ended ended = WaitForEnd();
+  ::unsetenv("TROUPE_TEST_HOST_MODE");
+  EXPECT_NE(ended.reason.find("host process broke its link"), std::string::npos) << ended.reason;
+  EXPECT_NE(ended.reason.find("bad frame length"), std::string::npos) << ended.reason;
+}
+
+TEST_F(IsolatedHostTest, AHostThatClosesItsLinkButDoesNotExitIsKilledAfterTheGrace) {
+  ASSERT_EQ(::setenv("TROUPE_TEST_HOST_MODE", "hangup", 1), 0);
+  Spawn(TROUPE_SCRIPTED_HOST_PATH);
+  Ended ended = WaitForEnd();
+  ::unsetenv("TROUPE_TEST_HOST_MODE");
+  EXPECT_NE(ended.reason.find("closed its link but did not exit within 2s"), std::string::npos)
+      << ended.reason;
+}
+
+TEST_F(IsolatedHostTest, AHostCannotSpeakForActorsOutsideItsRange) {
+  auto [target, inbox] = SpawnInbox("target");
+  ASSERT_EQ(::setenv("TROUPE_TEST_HOST_MODE", "forged", 1), 0);
+  ASSERT_EQ(::setenv("TROUPE_TEST_HOST_TARGET", std::to_string(target->id()).c_str(), 1), 0);
+  IsolatedHost* host = Spawn(TROUPE_SCRIPTED_HOST_PATH);
+  ::unsetenv("TROUPE_TEST_HOST_MODE");
+  ::unsetenv("TROUPE_TEST_HOST_TARGET");
+  ASSERT_TRUE(inbox->WaitForSize(1, kWait));
+  // Delivered in batch order: had the forged one passed, it would be first.
+  EXPECT_EQ(inbox->items()[0].type, "genuine");
+  EXPECT_EQ(system_->FormatAddress(inbox->items()[0].sender.get()),
+            troupe::StrCat("troupe://", kNode, "/", host->options().first_actor_id + 7));
+  host->Kill();
+  WaitForEnd();
+  EXPECT_EQ(inbox->size(), 1u);
+}
+
+TEST_F(IsolatedHostTest, SpawnRefusesUnusableOptionsAndAMissingProgram) {
+  IsolatedHostOptions options;
+  options.name = "bundle 'x' version '1'";
+  options.program = TROUPE_HOST_PATH;
+  options.first_actor_id = kDaemonIdLimit;
+  options.actor_id_limit = 2 * kDaemonIdLimit;
+  absl::StatusOr<std::unique_ptr<IsolatedHost>> none =
+      IsolatedHost::Spawn(system_.get(), options, nullptr);
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(none.status().message().find("no actor library"), std::string::npos);
+  options.libraries.push_back({"lib/examples.so", library_fd_, false});
+  options.program = "/nonexistent/troupe-host";
+  absl::StatusOr<std::unique_ptr<IsolatedHost>> missing =
+      IsolatedHost::Spawn(system_.get(), options, nullptr);
+  EXPECT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("/nonexistent/troupe-host"), std::string::npos)
+      << missing.status();
+  options.program = TROUPE_HOST_PATH;
+  options.actor_id_limit = options.first_actor_id;
+  EXPECT_EQ(IsolatedHost::Spawn(system_.get(), options, nullptr).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace troupe::isolation
