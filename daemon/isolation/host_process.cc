@@ -43,7 +43,13 @@ class Uplink final : public runtime::Cluster {
         "an isolated host does not place children on other daemons");
   }
   std::vector<std::pair<std::string, std::string>> Members() override { return {}; }
-  void NameReleased(std::string_view, std::string_view) override {}
+  // The daemon holds names of the host's actors too (BindGlobalName there).
+  void NameReleased(std::string_view name, std::string_view address) override {
+    HostFrame frame;
+    frame.mutable_name_released()->set_name(std::string(name));
+    frame.mutable_name_released()->set_address(std::string(address));
+    link_->SendFrame(std::move(frame));
+  }
   void CapabilitiesChanged(const std::string&) override {}
 
  private:
@@ -83,6 +89,7 @@ class Host {
     options.node_name = start.node_name();
     options.first_actor_id = start.first_actor_id();
     options.actor_id_limit = start.actor_id_limit();
+    options.assigned_ids_from = start.assigned_ids_from();
     options.actor_log_lines = start.actor_log_lines();
     options.cluster = &uplink_;
     options.local_members = &uplink_;
@@ -194,6 +201,8 @@ class Host {
     if (!create.parent().empty()) {
       TROUPE_ASSIGN_OR_RETURN(options.parent, system_->ParseAddress(create.parent()));
     }
+    options.id = create.id();
+    options.global_name = create.global_name();
     return system_->CreateActor(create.class_name(), options);
   }
 

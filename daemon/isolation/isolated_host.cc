@@ -170,6 +170,13 @@ absl::Status IsolatedHost::Start() {
   start->set_throughput_quota(options_.throughput_quota);
   start->set_actor_log_lines(options_.actor_log_lines);
   start->set_capabilities_json(options_.capabilities_json);
+  const uint64_t assigned_from =
+      options_.first_actor_id + (options_.actor_id_limit - options_.first_actor_id) / 2;
+  start->set_assigned_ids_from(assigned_from);
+  {
+    troupe::MutexLock lock(&mu_);
+    next_assigned_id_ = assigned_from;
+  }
 
   const std::string node = system_->options().node_name;
   link_ = std::make_unique<HostLink>(
@@ -228,7 +235,65 @@ void IsolatedHost::Create(std::string_view class_name, std::string_view parent,
   link_->SendFrame(std::move(frame));
 }
 
+absl::StatusOr<runtime::ActorRef> IsolatedHost::CreateNow(std::string_view class_name,
+                                                          const runtime::ActorRef& parent,
+                                                          std::string_view global_name) {
+  uint64_t id;
+  uint64_t request;
+  {
+    troupe::MutexLock lock(&mu_);
+    if (ended_) return absl::UnavailableError(troupe::StrCat(options_.name, " is not running"));
+    if (ready_ && std::find(classes_.begin(), classes_.end(), class_name) == classes_.end()) {
+      return absl::NotFoundError(troupe::StrCat(options_.name, " has no actor class ",
+                                                Quoted(class_name)));
+    }
+    if (next_assigned_id_ >= options_.actor_id_limit) {
+      return absl::ResourceExhaustedError(troupe::StrCat(options_.name, " has used all its ids"));
+    }
+    id = next_assigned_id_++;
+    request = next_request_++;
+  }
+  TROUPE_ASSIGN_OR_RETURN(
+      runtime::ActorRef actor,
+      system_->ParseAddress(troupe::StrCat("troupe://", system_->options().node_name, "/", id)));
+  if (parent) TROUPE_RETURN_IF_ERROR(system_->AdoptRemoteChild(parent, actor));
+  {
+    troupe::MutexLock lock(&mu_);
+    // If the host cannot make it, it is gone: its parent hears why.
+    creates_.emplace(request, [this, id](absl::StatusOr<std::string> address) {
+      if (!address.ok()) {
+        system_->LocalMemberLost(id, id + 1, troupe::StrCat("could not be created: ",
+                                                          address.status().message()));
+      }
+    });
+  }
+  troupe::v1::HostFrame frame;
+  troupe::v1::HostCreate* create = frame.mutable_create();
+  create->set_request(request);
+  create->set_class_name(std::string(class_name));
+  if (parent) create->set_parent(system_->FormatAddress(parent.get()));
+  create->set_global_name(std::string(global_name));
+  create->set_id(id);
+  link_->SendFrame(std::move(frame));
+  return actor;
+}
+
+bool IsolatedHost::IsOwnAddress(std::string_view address) const {
+  absl::StatusOr<runtime::AddressParts> parts = runtime::SplitAddress(address);
+  return parts.ok() && parts->node == system_->options().node_name &&
+         parts->id >= options_.first_actor_id && parts->id < options_.actor_id_limit;
+}
+
 absl::Status IsolatedHost::OnFrame(troupe::v1::HostFrame& frame) {
+  if (frame.has_name_released()) {
+    const troupe::v1::HostNameReleased& released = frame.name_released();
+    if (!IsOwnAddress(released.address())) {
+      return absl::InvalidArgumentError(troupe::StrCat(
+          "the host released a name of ", Quoted(released.address()), ", not an actor of its own"));
+    }
+    system_->LocalMemberNameReleased(released.name(), released.address());
+    return absl::OkStatus();
+  }
   if (frame.has_ready()) {
     troupe::MutexLock lock(&mu_);
     ready_ = true;
@@ -236,8 +301,13 @@ absl::Status IsolatedHost::OnFrame(troupe::v1::HostFrame& frame) {
     cv_.SignalAll();
     return absl::OkStatus();
   }
-  if (frame.has_created()) {
-    const troupe::v1::HostCreated& created = frame.created();
+  if (frame.has_created()) return OnCreated(frame.created());
+  return absl::InvalidArgumentError(troupe::StrCat(
+      "unexpected frame ", static_cast<int>(frame.frame_case()), " from the host"));
+}
+
+absl::Status IsolatedHost::OnCreated(const troupe::v1::HostCreated& created) {
+  {
     CreatedFn done;
     {
       troupe::MutexLock lock(&mu_);
@@ -257,9 +327,7 @@ absl::Status IsolatedHost::OnFrame(troupe::v1::HostFrame& frame) {
                         created.error()));
       return absl::OkStatus();
     }
-    absl::StatusOr<runtime::AddressParts> parts = runtime::SplitAddress(created.address());
-    if (!parts.ok() || parts->node != system_->options().node_name ||
-        parts->id < options_.first_actor_id || parts->id >= options_.actor_id_limit) {
+    if (!IsOwnAddress(created.address())) {
       done(absl::InternalError(troupe::StrCat(options_.name, " answered a create with ",
                                               Quoted(created.address()),
                                               ", not an address of its own")));
@@ -268,8 +336,6 @@ absl::Status IsolatedHost::OnFrame(troupe::v1::HostFrame& frame) {
     done(created.address());
     return absl::OkStatus();
   }
-  return absl::InvalidArgumentError(troupe::StrCat(
-      "unexpected frame ", static_cast<int>(frame.frame_case()), " from the host"));
 }
 
 void IsolatedHost::OnLinkClosed(const absl::Status& why) {

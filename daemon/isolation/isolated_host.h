@@ -24,6 +24,7 @@
 #include "absl/time/time.h"
 #include "daemon/common/mutex.h"
 #include "daemon/isolation/host_link.h"
+#include "daemon/runtime/actor_ref.h"
 
 namespace troupe::runtime {
 class ActorSystem;
@@ -41,7 +42,7 @@ struct IsolatedHostOptions {
   std::string program;  // the troupe-host executable
   std::string name;     // for logs and reasons, e.g. "bundle 'echo' version '1.0'"
   uint64_t first_actor_id = 0;  // the host's part of the node's id space
-  uint64_t actor_id_limit = 0;
+  uint64_t actor_id_limit = 0;  // (its upper half is for CreateNow's ids)
   std::vector<HostLibraryFile> libraries;  // dependencies first, in load order
   std::string bundle_hash;
   std::string group;
@@ -77,6 +78,18 @@ class IsolatedHost {
   // thread (or at once when the host has ended), with the new actor's
   // address or why not.
   void Create(std::string_view class_name, std::string_view parent, CreatedFn created);
+  // Creates an actor as the runtime's CreateActor does: the address at once
+  // (an id of the host's assigned range, chosen here), the actor made in the
+  // host after everything queued for it before. NotFound for a class the
+  // host said it does not have (HostReady), Unavailable once the host has
+  // ended. When the host then cannot make it, the actor is reported gone
+  // (LocalMemberLost for its id: its parent hears ChildActorExited with why,
+  // and mail to it becomes dead letters). `global_name` is the host's name
+  // of it, so that its exit releases the daemon's binding (bind it there with
+  // BindGlobalName).
+  absl::StatusOr<runtime::ActorRef> CreateNow(std::string_view class_name,
+                                              const runtime::ActorRef& parent,
+                                              std::string_view global_name = {});
   // A message for actor `id` of the host (Cluster::Forward's contract).
   bool Forward(uint64_t id, runtime::Message message) {
     return link_->Send({}, id, std::move(message));
@@ -107,6 +120,9 @@ class IsolatedHost {
       : system_(system), options_(std::move(options)), ended_fn_(std::move(ended)) {}
   absl::Status Start();
   absl::Status OnFrame(troupe::v1::HostFrame& frame);
+  absl::Status OnCreated(const troupe::v1::HostCreated& created);
+  // True when `address` is one of this host's actors (node and id range).
+  bool IsOwnAddress(std::string_view address) const;
   void OnLinkClosed(const absl::Status& why);
   void Watch();
   void KeepStderr(std::string_view bytes);
@@ -127,6 +143,7 @@ class IsolatedHost {
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::string> classes_ ABSL_GUARDED_BY(mu_);
   uint64_t next_request_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t next_assigned_id_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<uint64_t, CreatedFn> creates_ ABSL_GUARDED_BY(mu_);
   std::deque<std::string> stderr_lines_ ABSL_GUARDED_BY(mu_);
   std::string stderr_partial_ ABSL_GUARDED_BY(mu_);

@@ -12,6 +12,7 @@
 
 #include "daemon/common/logging.h"
 #include "daemon/common/strings.h"
+#include "daemon/common/status_macros.h"
 #include "daemon/runtime/cluster.h"
 #include "daemon/runtime/system_internal.h"
 #include "troupe/wire.h"
@@ -29,6 +30,11 @@ ActorSystem::ActorSystem(SystemOptions options)
   if (options_.first_actor_id == 0) options_.first_actor_id = 1;
   if (options_.actor_id_limit > kActorIdLimit || options_.actor_id_limit <= options_.first_actor_id) {
     options_.actor_id_limit = kActorIdLimit;
+  }
+  if (options_.assigned_ids_from != 0 &&
+      (options_.assigned_ids_from <= options_.first_actor_id ||
+       options_.assigned_ids_from >= options_.actor_id_limit)) {
+    options_.assigned_ids_from = 0;
   }
   next_id_.store(options_.first_actor_id, std::memory_order_relaxed);
   if (options_.deterministic) {
@@ -77,8 +83,23 @@ absl::StatusOr<ActorRef> ActorSystem::CreateActor(std::string_view class_name,
         troupe::StrCat("no actor class named '", class_name,
                        "' is registered (load the library that defines it)"));
   }
+  if (options.id != 0) TROUPE_RETURN_IF_ERROR(CheckAssignedId(options.id));
   return CreateInternal(actor_class, options.parent.get(), ForClassCheck(options.requirements),
-                        options.global_name);
+                        options.global_name, options.id);
+}
+
+absl::Status ActorSystem::CheckAssignedId(uint64_t id) const {
+  if (options_.assigned_ids_from == 0 || id < options_.assigned_ids_from ||
+      id >= options_.actor_id_limit) {
+    return absl::InvalidArgumentError(troupe::StrCat("actor id ", id,
+                                                     " is not in this system's assigned range"));
+  }
+  const Shard& shard = ShardFor(id);
+  troupe::MutexLock lock(&shard.mu);
+  if (shard.cells.contains(id)) {
+    return absl::AlreadyExistsError(troupe::StrCat("actor id ", id, " is taken"));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<ActorRef> ActorSystem::CreateChild(Cell* parent, std::string_view class_name,
@@ -104,7 +125,7 @@ absl::StatusOr<ActorRef> ActorSystem::CreateChild(Cell* parent, std::string_view
 
 absl::StatusOr<ActorRef> ActorSystem::CreateInternal(const ActorClass* actor_class, Cell* parent,
                                                      const ActorRequirements& requirements,
-                                                     std::string_view global_name) {
+                                                     std::string_view global_name, uint64_t id) {
   if (shutting_down_.load(std::memory_order_acquire)) {
     return absl::UnavailableError("the actor system is shutting down");
   }
@@ -127,7 +148,7 @@ absl::StatusOr<ActorRef> ActorSystem::CreateInternal(const ActorClass* actor_cla
   }
 
   auto make_cell = [&]() {
-    auto* cell = new Cell(this, NextId(), actor_class, parent);  // the self reference
+    auto* cell = new Cell(this, id != 0 ? id : NextId(), actor_class, parent);  // self reference
     NoteRequirements(cell, requirements);  // re-checked after capability changes
     live_actors_.fetch_add(1, std::memory_order_relaxed);
     return cell;
@@ -137,7 +158,7 @@ absl::StatusOr<ActorRef> ActorSystem::CreateInternal(const ActorClass* actor_cla
   if (!global_name.empty()) {
     troupe::MutexLock lock(&names_mu_);
     auto it = names_.find(ToAbsl(global_name));
-    if (it != names_.end() && IsLive(it->second)) {
+    if (it != names_.end() && CanHoldName(it->second)) {
       ReleaseLibrary(library);  // no cell made
       return ActorRef::Share(it->second);
     }

@@ -66,6 +66,10 @@ struct SystemOptions {
   // daemon seen from one) and is reached through `local_members`.
   uint64_t first_actor_id = 1;
   uint64_t actor_id_limit = kActorIdLimit;
+  // When not 0: the ids from here to actor_id_limit are chosen by whoever
+  // runs this system (an isolated host's daemon, CreateOptions::id), and
+  // the system hands out ids below it only.
+  uint64_t assigned_ids_from = 0;
   // The other systems of this node (cluster.h, same contract as `cluster`:
   // Forward and ResumeWhenRoom with this node's name and an id outside the
   // range); nullptr: none. Not owned; SetLocalMembers attaches one later.
@@ -81,6 +85,9 @@ struct CreateOptions {
   // When set, the class must come from this library (a table registered with
   // RegisterLibrary): how one version of a bundle is chosen over another.
   const troupe_plugin_v1_t* library = nullptr;
+  // Not 0: the new actor's id, from the assigned range (SystemOptions::
+  // assigned_ids_from); InvalidArgument outside it, AlreadyExists when taken.
+  uint64_t id = 0;
 };
 
 struct ActorStatus {
@@ -223,8 +230,9 @@ class ActorSystem {
   // The live actor registered under `global_name`, or NotFound.
   absl::StatusOr<ActorRef> Lookup(std::string_view global_name);
 
-  // Makes `global_name` refer to `actor` from now on, replacing the actor that
-  // held it (which keeps running, unnamed). Unlike a name given at creation,
+  // Makes `global_name` refer to `actor` (a live actor of this system, or of
+  // a local member: docs/runtime.md "Local members") from now on, replacing
+  // the actor that held it (which keeps running, unnamed). Unlike a name given at creation,
   // the actor stays a child of its parent. The name is released when the
   // actor exits. How the daemon moves a bundle's names to its new version.
   // FailedPrecondition when the actor has exited.
@@ -361,6 +369,10 @@ class ActorSystem {
   // local actor whose parent was an actor of `node` is asked to exit
   // (recursively): an orphan, as when a local parent exits.
   void NodeLost(std::string_view node, std::string_view reason);
+  // The actor `address` of a local member that held `global_name` here
+  // (BindGlobalName) has exited: the name is released, as for a local actor.
+  // Nothing happens when the name is bound to another actor now.
+  void LocalMemberNameReleased(std::string_view global_name, std::string_view address);
   // Attaches the other systems of this node (SystemOptions::local_members)
   // in place of the ones before; nullptr detaches them. As SetCluster.
   void SetLocalMembers(Cluster* local_members);
@@ -479,7 +491,15 @@ class ActorSystem {
   static std::shared_ptr<RemoteSenderCache> NewRemoteSenderCache();
   absl::StatusOr<ActorRef> CreateInternal(const ActorClass* actor_class, Cell* parent,
                                           const ActorRequirements& requirements,
-                                          std::string_view global_name);
+                                          std::string_view global_name, uint64_t id = 0);
+  // CreateOptions::id's checks.
+  absl::Status CheckAssignedId(uint64_t id) const;
+  // True for an actor that may hold a global name: a live actor of this
+  // system, or an actor of a local member whose exit was not noticed.
+  bool CanHoldName(const Cell* cell) const;
+  // Drops every name bound to `cell` (an actor of a local member that is
+  // gone) and tells the cluster.
+  void ReleaseNamesOf(Cell* cell);
   const ActorClass* FindClass(std::string_view name, const void* library) const;
   // Counts one more actor of `library` (nullptr: not a registered library,
   // nothing to count). False when the library was unregistered: its code may

@@ -117,23 +117,84 @@ ActorRef ActorSystem::DeadHandle(uint64_t id) {
 absl::StatusOr<ActorRef> ActorSystem::Lookup(std::string_view global_name) {
   troupe::MutexLock lock(&names_mu_);
   auto it = names_.find(ToAbsl(global_name));
-  if (it == names_.end() || !IsLive(it->second)) {
+  if (it == names_.end() || !CanHoldName(it->second)) {
     return absl::NotFoundError(troupe::StrCat("no actor is named ", Quoted(global_name)));
   }
   return ActorRef::Share(it->second);
 }
 
+bool ActorSystem::CanHoldName(const Cell* cell) const {
+  if (cell->state() != CellState::kRemote) return IsLive(cell);
+  const RemoteIdentity* remote = cell->remote();
+  return IsThisNode(remote->node) && !OwnsId(remote->remote_id) &&
+         !remote->exit_noticed.load(std::memory_order_seq_cst) &&
+         (remote->pending == nullptr || remote->pending->placed.load(std::memory_order_acquire));
+}
+
+void ActorSystem::LocalMemberNameReleased(std::string_view global_name,
+                                          std::string_view address) {
+  absl::StatusOr<AddressParts> parts = SplitAddress(address);
+  if (!parts.ok() || !IsThisNode(parts->node) || OwnsId(parts->id)) return;
+  Cell* released = nullptr;
+  {
+    troupe::MutexLock lock(&names_mu_);
+    auto it = names_.find(ToAbsl(global_name));
+    if (it == names_.end() || it->second->state() != CellState::kRemote ||
+        it->second->remote()->remote_id != parts->id || !IsThisNode(it->second->remote()->node)) {
+      return;
+    }
+    released = it->second;
+    names_.erase(it);
+  }
+  released->Release();
+  ClusterUse cluster(this);
+  if (cluster.get() != nullptr) cluster->NameReleased(global_name, address);
+}
+
+void ActorSystem::ReleaseNamesOf(Cell* cell) {
+  if (!cell->has_bound_names_.load(std::memory_order_seq_cst)) return;
+  std::vector<std::string> released;
+  {
+    troupe::MutexLock lock(&names_mu_);
+    for (auto it = names_.begin(); it != names_.end();) {
+      auto next = std::next(it);
+      if (it->second == cell) {
+        released.push_back(it->first);
+        cell->Release();
+        names_.erase(it);
+      }
+      it = next;
+    }
+  }
+  if (released.empty()) return;
+  ClusterUse cluster(this);
+  if (cluster.get() == nullptr) return;
+  const std::string address = FormatAddress(cell);
+  for (const std::string& name : released) cluster->NameReleased(name, address);
+}
+
 absl::Status ActorSystem::BindGlobalName(std::string_view global_name, const ActorRef& actor) {
   if (global_name.empty()) return absl::InvalidArgumentError("a global name cannot be empty");
   if (!actor || actor->state() == CellState::kTombstone ||
-      actor->state() == CellState::kRemote) {
+      (actor->state() == CellState::kRemote &&
+       (!IsThisNode(actor->remote()->node) || OwnsId(actor->remote()->remote_id)))) {
     return absl::InvalidArgumentError(
         troupe::StrCat("global name '", global_name, "' needs a live actor of this node"));
   }
   Cell* cell = actor.get();
   std::unique_lock<std::shared_mutex> switching(name_switch_mu_);
   troupe::MutexLock lock(&names_mu_);
-  {
+  if (cell->state() == CellState::kRemote) {
+    // An actor of a local member: its exit notice (or the member's end)
+    // releases the name (ReleaseNamesOf), as Unregister does for ours. The
+    // mark comes before the check, and the notice sets exit_noticed before
+    // reading the mark: one of the two sees the other.
+    cell->has_bound_names_.store(true, std::memory_order_seq_cst);
+    if (!CanHoldName(cell)) {
+      return absl::FailedPreconditionError(troupe::StrCat(
+          "cannot name ", FormatAddress(cell), " '", global_name, "': the actor has exited"));
+    }
+  } else {
     // Finalize marks the cell exited under children_mu_ before Unregister
     // reads the flag: either this sees the exit or Unregister sees the flag.
     troupe::MutexLock cell_lock(&cell->children_mu_);

@@ -246,6 +246,7 @@ absl::Status ActorSystem::DeliverFromRemote(uint64_t local_id, std::string_view 
     Cell* child = message.sender();
     const RemoteIdentity* remote = child->remote();
     if (remote->exit_noticed.exchange(true)) return absl::OkStatus();
+    if (IsThisNode(remote->node)) ReleaseNamesOf(child);
     Cell* adopter;
     {
       troupe::MutexLock lock(&remote_registry_->mu);
@@ -424,6 +425,7 @@ void ActorSystem::LoseRemoteCells(std::string_view node, uint64_t first, uint64_
     // Every actor of the node is presumed gone: a later notice from it is
     // not passed on again, and it can no longer be adopted.
     if (remote->exit_noticed.exchange(true)) continue;
+    if (IsThisNode(remote->node)) ReleaseNamesOf(child);
     Cell* parent;
     {
       troupe::MutexLock lock(&registry.mu);

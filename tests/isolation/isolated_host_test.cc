@@ -17,6 +17,7 @@
 #include "daemon/isolation/local_members.h"
 #include "daemon/runtime/addresses.h"
 #include "daemon/common/strings.h"
+#include "tests/runtime/fake_cluster.h"
 #include "tests/runtime/runtime_test_util.h"
 
 namespace troupe::isolation {
@@ -151,6 +152,67 @@ TEST_F(IsolatedHostTest, TellsFromOneSenderArriveInOrderAndRepliesComeBackToIt) 
   EXPECT_EQ(inbox->items()[0].type, "count");
   EXPECT_EQ(inbox->items()[0].payload, "5000");
   EXPECT_EQ(inbox->items()[0].sender.get(), counter.get()) << "the canonical cell of the host actor";
+}
+
+TEST_F(IsolatedHostTest, CreateNowGivesTheAddressAtOnceAndMailSentMeanwhileArrivesInOrder) {
+  IsolatedHost* host = Spawn();
+  auto [parent, inbox] = SpawnInbox("parent");
+  ASSERT_OK_AND_ASSIGN(ActorRef counter, host->CreateNow("examples.Counter", parent));
+  const std::string address = system_->FormatAddress(counter.get());
+  ASSERT_OK_AND_ASSIGN(runtime::AddressParts parts, runtime::SplitAddress(address));
+  EXPECT_GE(parts.id, host->options().first_actor_id);
+  for (int i = 0; i < 100; ++i) ASSERT_OK(system_->Tell(counter, Msg("increment"), parent));
+  ASSERT_OK(system_->Tell(counter, Msg("get"), parent));
+  ASSERT_TRUE(inbox->WaitForSize(1, kWait));
+  EXPECT_EQ(inbox->items()[0].payload, "100");
+  ASSERT_OK_AND_ASSIGN(runtime::ActorStatus status, system_->GetActorStatus(parent));
+  EXPECT_EQ(status.children, std::vector<std::string>{address});
+}
+
+TEST_F(IsolatedHostTest, AConstructorThatFailsInTheHostIsReportedToTheParentWithTheError) {
+  IsolatedHost* host = Spawn();
+  auto [parent, inbox] = SpawnInbox("parent");
+  ASSERT_OK_AND_ASSIGN(ActorRef broken, host->CreateNow("examples.BrokenConstructor", parent));
+  ASSERT_TRUE(inbox->WaitForSize(1, kWait));
+  EXPECT_EQ(inbox->items()[0].type, TROUPE_MSG_CHILD_EXITED);
+  std::vector<std::string> fields = Fields(inbox->items()[0].payload);
+  EXPECT_EQ(fields[0], system_->FormatAddress(broken.get()));
+  EXPECT_NE(fields[1].find("always fails in its constructor"), std::string::npos) << fields[1];
+  EXPECT_FALSE(host->ended());
+}
+
+TEST_F(IsolatedHostTest, AClassTheHostDoesNotHaveIsNotFoundOnceItIsReady) {
+  IsolatedHost* host = Spawn();
+  ASSERT_OK(Create(host, "examples.Echo").status());  // answered after HostReady
+  absl::StatusOr<ActorRef> missing = host->CreateNow("examples.Nope", {});
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(missing.status().message().find("has no actor class 'examples.Nope'"),
+            std::string::npos)
+      << missing.status();
+}
+
+TEST_F(IsolatedHostTest, ADaemonNameOfAHostActorIsReleasedWhenTheActorExits) {
+  IsolatedHost* host = Spawn();
+  ASSERT_OK_AND_ASSIGN(ActorRef echo, host->CreateNow("examples.Echo", {}, "echo-service"));
+  ASSERT_OK(system_->BindGlobalName("echo-service", echo));
+  auto [asker, inbox] = SpawnInbox("asker");
+  ASSERT_OK(system_->TellByName("echo-service", Msg("hi", "by name"), asker));
+  ASSERT_TRUE(inbox->WaitForSize(1, kWait));
+  EXPECT_EQ(inbox->items()[0].payload, "by name");
+  // The host tells the daemon once the actor has exited (it has no parent
+  // here to hear of it); the daemon then tells its cluster, as for its own.
+  std::promise<std::string> released;
+  runtime::testing::FakeCluster cluster;
+  cluster.on_name_released = [&released](std::string_view name, std::string_view address) {
+    released.set_value(troupe::StrCat(name, " ", address));
+  };
+  system_->SetCluster(&cluster);
+  ASSERT_OK(system_->RequestExit(echo));
+  EXPECT_EQ(released.get_future().get(),
+            troupe::StrCat("echo-service ", system_->FormatAddress(echo.get())));
+  EXPECT_EQ(system_->Lookup("echo-service").status().code(), absl::StatusCode::kNotFound);
+  system_->SetCluster(nullptr);
+  (void)host;
 }
 
 TEST_F(IsolatedHostTest, AnUnknownClassIsNotFoundAndTheHostKeepsServing) {

@@ -307,5 +307,96 @@ TEST_F(LocalMembersTest, ALostHostReportsItsChildrenOnceAndOrphansItsDaemonChild
   EXPECT_EQ(Fields(dead->items()[0].payload)[1], "after");
 }
 
+TEST_F(LocalMembersTest, AnActorMayBeCreatedWithAnIdOfTheAssignedRangeOnly) {
+  auto host = std::make_unique<ActorSystem>(SystemOptions{.worker_threads = 1,
+                                                          .node_name = std::string(kNode),
+                                                          .first_actor_id = 2 * kSlot,
+                                                          .actor_id_limit = 3 * kSlot,
+                                                          .assigned_ids_from = 2 * kSlot + 1000});
+  ASSERT_OK(host->RegisterClass(std::make_unique<TestClass>(TestClass::Spec{.name = "w"})));
+  const uint64_t chosen = 2 * kSlot + 1234;
+  ASSERT_OK_AND_ASSIGN(ActorRef made, host->CreateActor("w", {.id = chosen}));
+  EXPECT_EQ(made->id(), chosen);
+  EXPECT_EQ(host->CreateActor("w", {.id = chosen}).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(host->CreateActor("w", {.id = 2 * kSlot + 999}).status().code(),
+            absl::StatusCode::kInvalidArgument)
+      << "below the assigned range: the system's own ids";
+  EXPECT_EQ(host->CreateActor("w", {.id = 3 * kSlot}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  ASSERT_OK_AND_ASSIGN(ActorRef own, host->CreateActor("w"));
+  EXPECT_EQ(own->id(), 2 * kSlot);
+  EXPECT_EQ(daemon_->CreateActor("w", {.id = 5}).status().code(),
+            absl::StatusCode::kNotFound);  // no class here, checked first
+  ASSERT_OK(daemon_->RegisterClass(std::make_unique<TestClass>(TestClass::Spec{.name = "w"})));
+  EXPECT_EQ(daemon_->CreateActor("w", {.id = 5}).status().code(),
+            absl::StatusCode::kInvalidArgument)
+      << "a system without an assigned range takes no ids";
+  host->Shutdown();
+}
+
+TEST_F(LocalMembersTest, ANameBoundToAHostActorReachesItAndIsReleasedByItsExitNotice) {
+  std::vector<std::pair<std::string, std::string>> released;
+  troupe::Mutex released_mu;
+  daemon_to_peer_.on_name_released = [&](std::string_view name, std::string_view address) {
+    troupe::MutexLock lock(&released_mu);
+    released.emplace_back(name, address);
+  };
+  auto [parent, parent_inbox] = SpawnInbox(*daemon_, "supervisor");
+  ActorRef echo_parent = Seen(*host_, *daemon_, parent);
+  ASSERT_OK(host_->RegisterClass(std::make_unique<TestClass>(TestClass::Spec{
+      .name = "echo", .receive = [](TestInstance&, Cell* self, Message& m) {
+        if (m.kind() == MessageKind::kUser && m.sender() != nullptr) {
+          Send(self, m.sender(), "pong", m.payload());
+        }
+        return absl::OkStatus();
+      }})));
+  ASSERT_OK_AND_ASSIGN(ActorRef child, host_->CreateActor("echo", {.parent = echo_parent}));
+  ActorRef seen = Seen(*daemon_, *host_, child);
+  ASSERT_OK(daemon_->AdoptRemoteChild(parent, seen));
+  ASSERT_OK(daemon_->BindGlobalName("service", seen));
+  ASSERT_OK_AND_ASSIGN(ActorRef found, daemon_->Lookup("service"));
+  EXPECT_EQ(found.get(), seen.get());
+  auto [asker, asker_inbox] = SpawnInbox(*daemon_, "asker");
+  ASSERT_OK(daemon_->TellByName("service", Msg("ping", "by-name"), asker));
+  ASSERT_TRUE(asker_inbox->WaitForSize(1, kWait));
+  EXPECT_EQ(asker_inbox->items()[0].payload, "by-name");
+  // A name cannot go to an actor of another node, nor to a dead handle.
+  ASSERT_OK_AND_ASSIGN(ActorRef peer_actor,
+                       daemon_->ParseAddress(AddressOf(kPeerNode, 12)));
+  EXPECT_EQ(daemon_->BindGlobalName("x", peer_actor).code(), absl::StatusCode::kInvalidArgument);
+
+  ASSERT_OK(host_->RequestExit(child));
+  ASSERT_TRUE(parent_inbox->WaitForSize(1, kWait));
+  EXPECT_EQ(parent_inbox->items()[0].type, TROUPE_MSG_CHILD_EXITED);
+  EXPECT_EQ(daemon_->Lookup("service").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(daemon_->BindGlobalName("service", seen).code(), absl::StatusCode::kFailedPrecondition);
+  troupe::MutexLock lock(&released_mu);
+  EXPECT_EQ(released, (std::vector<std::pair<std::string, std::string>>{
+                          {"service", host_->FormatAddress(child.get())}}));
+}
+
+TEST_F(LocalMembersTest, ALostHostReleasesTheNamesOfItsActors) {
+  ActorRef on_host = SpawnEcho(*host_);
+  ActorRef seen = Seen(*daemon_, *host_, on_host);
+  ASSERT_OK(daemon_->BindGlobalName("a", seen));
+  ASSERT_OK(daemon_->BindGlobalName("b", seen));
+  router_.Cut();
+  daemon_->LocalMemberLost(kSlot, 2 * kSlot, "host process exited with code 1");
+  EXPECT_EQ(daemon_->Lookup("a").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(daemon_->Lookup("b").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(LocalMembersTest, AHostsNameReleaseDropsOnlyTheBindingToThatActor) {
+  ActorRef first = SpawnEcho(*host_);
+  ActorRef second = SpawnEcho(*host_);
+  ASSERT_OK(daemon_->BindGlobalName("svc", Seen(*daemon_, *host_, first)));
+  daemon_->LocalMemberNameReleased("svc", host_->FormatAddress(second.get()));
+  EXPECT_OK(daemon_->Lookup("svc").status()) << "bound to the first, not the second";
+  daemon_->LocalMemberNameReleased("svc", "not an address");
+  daemon_->LocalMemberNameReleased("svc", host_->FormatAddress(first.get()));
+  EXPECT_EQ(daemon_->Lookup("svc").status().code(), absl::StatusCode::kNotFound);
+}
+
 }  // namespace
 }  // namespace troupe::runtime::testing
