@@ -32,6 +32,7 @@ enum class When {
   kPrctlOption,     // prctl: argument 0 in kPrctlOptions
   kFileWrites,      // only with allow_file_writes
   kFailWithEnosys,  // not allowed, but fails with ENOSYS so libc falls back
+  kSanitizerBuild,  // only in builds with sanitizers (their runtimes need it)
 };
 
 struct Entry {
@@ -130,6 +131,10 @@ constexpr Entry kAllowlist[] = {
     {"renameat", When::kFileWrites},
     {"renameat2", When::kFileWrites},
     {"fallocate", When::kFileWrites},
+    // sanitizer runtimes test whether memory is readable by writing it into
+    // a pipe (UBSan's vptr check, ASan's reports)
+    {"pipe", When::kSanitizerBuild},
+    {"pipe2", When::kSanitizerBuild},
     // sockets the host already has
     {"sendmsg", When::kAlways},
     {"recvmsg", When::kAlways},
@@ -228,6 +233,12 @@ constexpr Entry kAllowlist[] = {
     {"time", When::kAlways},
 };
 
+#if defined(TROUPE_CONFINEMENT_SANITIZER_BUILD)
+constexpr bool kSanitizerBuild = true;
+#else
+constexpr bool kSanitizerBuild = false;
+#endif
+
 // Bits of open's flags that write, create or truncate (O_TMPFILE without its
 // O_DIRECTORY part).
 constexpr uint64_t kWriteOpenFlags =
@@ -272,6 +283,8 @@ const char* Describe(When when) {
       return "writes confined by landlock";
     case When::kFailWithEnosys:
       return "fails with ENOSYS (libc falls back)";
+    case When::kSanitizerBuild:
+      return "sanitizer builds only";
   }
   return "";
 }
@@ -347,6 +360,8 @@ absl::Status AddEntry(scmp_filter_ctx ctx, const Entry& entry, const SyscallFilt
     case When::kFailWithEnosys:
       return Check(seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0),
                    StrCat("ENOSYS for '", entry.name, "'"));
+    case When::kSanitizerBuild:
+      return kSanitizerBuild ? allow(0, nullptr) : absl::OkStatus();
   }
   return absl::InternalError(StrCat("syscall filter: no rule for '", entry.name, "'"));
 }
@@ -394,6 +409,7 @@ std::vector<AllowedSyscall> DescribeSyscallFilter(const SyscallFilterOptions& op
       when = When::kFileWrites;
     }
     if (when == When::kFailWithEnosys) continue;  // not allowed
+    if (when == When::kSanitizerBuild && !kSanitizerBuild) continue;
     allowed.push_back({entry.name, Describe(when)});
   }
   return allowed;
@@ -403,7 +419,7 @@ const std::vector<std::string_view>& RefusedSyscallNames() {
   static const std::vector<std::string_view>* const kRefused = new std::vector<std::string_view>{
       // new connections, programs and processes
       "socket", "socketpair", "connect", "bind", "listen", "accept", "accept4", "execve",
-      "execveat", "fork", "vfork", "pipe", "pipe2",
+      "execveat", "fork", "vfork",
       // other processes
       "ptrace", "process_vm_readv", "process_vm_writev", "tkill", "rt_sigqueueinfo",
       "rt_tgsigqueueinfo", "pidfd_open", "pidfd_send_signal", "pidfd_getfd", "kcmp", "wait4",

@@ -48,9 +48,12 @@
 // bpf, perf_event_open, keyctl, add_key, request_key, init/finit/
 // delete_module, kexec_load, kexec_file_load, io_uring_*, userfaultfd,
 // personality, every set*id and setgroups, capset, reboot, swapon/off,
-// pipe/pipe2 (not needed), tkill (its target cannot be checked), pidfd_*,
+// tkill (its target cannot be checked), pidfd_*,
 // wait4/waitid, setrlimit, the clock setters, SysV IPC and message queues.
 //
+// pipe and pipe2 are refused too (a host needs none), except in builds with
+// sanitizers (TROUPE_SANITIZE): their runtimes test whether memory is
+// readable by writing it into a pipe (UBSan's vptr check, ASan's reports).
 // Leak checking under LeakSanitizer needs ptrace and a non-thread clone at
 // exit: a host built with ASan runs with detect_leaks=0.
 #pragma once
