@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -116,6 +117,19 @@ inline ProbeResult RunProbe(const std::vector<std::string>& args) {
   result.exit_code = result.exited ? WEXITSTATUS(status) : -1;
   result.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
   return result;
+}
+
+// The N of "<prefix>the process has N threads..." in `result`'s output, or 0.
+// (ThreadSanitizer adds a thread of its own to the ones the probe starts.)
+inline int ThreadsInRefusal(const ProbeResult& result, const std::string& prefix) {
+  for (const std::string& line : troupe::testing::Lines(result.out)) {
+    int threads = 0;
+    if (line.rfind(prefix, 0) == 0 &&
+        std::sscanf(line.c_str() + prefix.size(), "the process has %d threads", &threads) == 1) {
+      return threads;
+    }
+  }
+  return 0;
 }
 
 // The probe's line for a refused operation.
