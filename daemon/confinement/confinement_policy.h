@@ -25,7 +25,8 @@ struct ConfinementPolicy {
   // ignored otherwise (the host keeps troupd's user).
   std::string user = "nobody";
   // Landlock: what the host may still read (the bundle's data directory and
-  // the libraries it loads) and write.
+  // the libraries it loads) and write. The paths are opened after the change
+  // of user, so `user` must be able to reach them.
   FileAccess files;
   // When true a kernel without Landlock is an error; when false it is
   // reported in ConfinementReport::skipped and reads stay open (writes are

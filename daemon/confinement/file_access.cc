@@ -166,7 +166,10 @@ absl::Status RestrictFiles(const FileAccess& access) {
     }
   }
   if (::syscall(SYS_landlock_restrict_self, ruleset_fd, 0) != 0) {
-    return ErrnoError(errno, "landlock", "restrict self (no_new_privs set?)");
+    const int error = errno;
+    return ErrnoError(
+        error, "landlock",
+        error == EPERM ? "restrict self (needs no_new_privs or CAP_SYS_ADMIN)" : "restrict self");
   }
   return absl::OkStatus();
 }

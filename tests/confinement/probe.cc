@@ -219,80 +219,84 @@ struct RefusedCall {
 std::vector<RefusedCall> RefusedCalls() {
   const pid_t parent = ::getppid();
   return {
-      {"socket", [] { return ::syscall(SYS_socket, AF_UNIX, SOCK_STREAM, 0); }},
-      {"socketpair",
-       [] {
-         int fds[2];
-         return ::syscall(SYS_socketpair, AF_UNIX, SOCK_STREAM, 0, fds);
-       }},
-      {"connect", [] { return ::syscall(SYS_connect, -1, nullptr, 0); }},
-      {"bind", [] { return ::syscall(SYS_bind, -1, nullptr, 0); }},
-      {"listen", [] { return ::syscall(SYS_listen, -1, 0); }},
-      {"accept", [] { return ::syscall(SYS_accept, -1, nullptr, nullptr); }},
-      {"accept4", [] { return ::syscall(SYS_accept4, -1, nullptr, nullptr, 0); }},
-      {"execve", [] { return ::syscall(SYS_execve, nullptr, nullptr, nullptr); }},
-      {"execveat", [] { return ::syscall(SYS_execveat, -1, "", nullptr, nullptr, 0); }},
-      {"ptrace", [] { return ::syscall(SYS_ptrace, -1, 0, nullptr, nullptr); }},
-      {"process_vm_readv",
-       [parent] { return ::syscall(SYS_process_vm_readv, parent, nullptr, 0, nullptr, 0, 0); }},
-      {"process_vm_writev",
-       [parent] { return ::syscall(SYS_process_vm_writev, parent, nullptr, 0, nullptr, 0, 0); }},
-      {"unshare", [] { return ::syscall(SYS_unshare, 0); }},
-      {"setns", [] { return ::syscall(SYS_setns, -1, 0); }},
-      {"mount", [] { return ::syscall(SYS_mount, nullptr, nullptr, nullptr, 0, nullptr); }},
-      {"umount2", [] { return ::syscall(SYS_umount2, nullptr, 0); }},
-      {"chroot", [] { return ::syscall(SYS_chroot, nullptr); }},
-      {"pivot_root", [] { return ::syscall(SYS_pivot_root, nullptr, nullptr); }},
-      {"bpf", [] { return ::syscall(SYS_bpf, -1, nullptr, 0); }},
-      {"perf_event_open", [] { return ::syscall(SYS_perf_event_open, nullptr, 0, -1, -1, 0); }},
-      {"keyctl", [] { return ::syscall(SYS_keyctl, -1, 0, 0, 0, 0); }},
-      {"add_key", [] { return ::syscall(SYS_add_key, nullptr, nullptr, nullptr, 0, 0); }},
-      {"request_key", [] { return ::syscall(SYS_request_key, nullptr, nullptr, nullptr, 0); }},
-      {"init_module", [] { return ::syscall(SYS_init_module, nullptr, 0, nullptr); }},
-      {"finit_module", [] { return ::syscall(SYS_finit_module, -1, nullptr, 0); }},
-      {"delete_module", [] { return ::syscall(SYS_delete_module, nullptr, 0); }},
-      // Invalid flags: refused before anything is loaded or unloaded.
-      {"kexec_load", [] { return ::syscall(SYS_kexec_load, 0, 0, nullptr, 0xffffffffUL); }},
-      {"kexec_file_load",
-       [] { return ::syscall(SYS_kexec_file_load, -1, -1, 0, nullptr, 0xffffffffUL); }},
-      {"reboot", [] { return ::syscall(SYS_reboot, 0, 0, 0, nullptr); }},  // bad magic
-      {"swapon", [] { return ::syscall(SYS_swapon, nullptr, 0); }},
-      {"io_uring_setup", [] { return ::syscall(SYS_io_uring_setup, 0, nullptr); }},
-      {"io_uring_enter", [] { return ::syscall(SYS_io_uring_enter, -1, 0, 0, 0, nullptr, 0); }},
-      {"userfaultfd", [] { return ::syscall(SYS_userfaultfd, ~0); }},
-      {"personality", [] { return ::syscall(SYS_personality, 0xffffffffUL); }},  // a query
-      {"setuid", [] { return ::syscall(SYS_setuid, -1); }},
-      {"setgid", [] { return ::syscall(SYS_setgid, -1); }},
-      {"setresuid", [] { return ::syscall(SYS_setresuid, -1, -1, -1); }},  // no change
-      {"setgroups", [] { return ::syscall(SYS_setgroups, -1, nullptr); }},
-      {"capset", [] { return ::syscall(SYS_capset, nullptr, nullptr); }},
-      {"pipe2", [] { return ::syscall(SYS_pipe2, nullptr, 0); }},
-      {"wait4", [] { return ::syscall(SYS_wait4, -1, nullptr, WNOHANG, nullptr); }},
-      {"kill parent", [parent] { return ::syscall(SYS_kill, parent, 0); }},
-      {"tgkill parent", [parent] { return ::syscall(SYS_tgkill, parent, parent, 0); }},
-      {"tkill", [] { return ::syscall(SYS_tkill, ::gettid(), 0); }},
-      {"prlimit64 set",
-       [] {
-         rlimit current{};
-         ::getrlimit(RLIMIT_CORE, &current);  // set to what it is: no change
-         return ::syscall(SYS_prlimit64, 0, RLIMIT_CORE, &current, nullptr);
-       }},
-      {"prlimit64 parent",
-       [parent] {
-         rlimit old{};
-         return ::syscall(SYS_prlimit64, parent, RLIMIT_CORE, nullptr, &old);
-       }},
-      {"fcntl F_SETOWN", [] { return ::syscall(SYS_fcntl, 1, F_SETOWN, 0); }},
-      {"ioctl TIOCSTI", [] { return ::syscall(SYS_ioctl, 2, TIOCSTI, "x"); }},
-      {"prctl PR_SET_DUMPABLE",
-       [] { return ::syscall(SYS_prctl, PR_SET_DUMPABLE, ::prctl(PR_GET_DUMPABLE), 0, 0, 0); }},
-      {"chmod", [] { return ::syscall(SYS_chmod, nullptr, 0); }},
-      {"mknodat", [] { return ::syscall(SYS_mknodat, AT_FDCWD, nullptr, 0, 0); }},
-      {"shmget", [] { return ::syscall(SYS_shmget, IPC_PRIVATE, 0, 0); }},
-      {"open_by_handle_at", [] { return ::syscall(SYS_open_by_handle_at, -1, nullptr, 0); }},
-      // These two fail with ENOSYS, so that libc falls back to clone / openat.
-      {"clone3", [] { return ::syscall(SYS_clone3, nullptr, 0); }},
-      {"openat2", [] { return ::syscall(SYS_openat2, AT_FDCWD, "/", nullptr, 0); }},
+    {"socket", [] { return ::syscall(SYS_socket, AF_UNIX, SOCK_STREAM, 0); }},
+        {"socketpair",
+         [] {
+           int fds[2];
+           return ::syscall(SYS_socketpair, AF_UNIX, SOCK_STREAM, 0, fds);
+         }},
+        {"connect", [] { return ::syscall(SYS_connect, -1, nullptr, 0); }},
+        {"bind", [] { return ::syscall(SYS_bind, -1, nullptr, 0); }},
+        {"listen", [] { return ::syscall(SYS_listen, -1, 0); }},
+        {"accept", [] { return ::syscall(SYS_accept, -1, nullptr, nullptr); }},
+        {"accept4", [] { return ::syscall(SYS_accept4, -1, nullptr, nullptr, 0); }},
+        {"execve", [] { return ::syscall(SYS_execve, nullptr, nullptr, nullptr); }},
+        {"execveat", [] { return ::syscall(SYS_execveat, -1, "", nullptr, nullptr, 0); }},
+        {"ptrace", [] { return ::syscall(SYS_ptrace, -1, 0, nullptr, nullptr); }},
+        {"process_vm_readv",
+         [parent] { return ::syscall(SYS_process_vm_readv, parent, nullptr, 0, nullptr, 0, 0); }},
+        {"process_vm_writev",
+         [parent] { return ::syscall(SYS_process_vm_writev, parent, nullptr, 0, nullptr, 0, 0); }},
+        {"unshare", [] { return ::syscall(SYS_unshare, 0); }},
+        {"setns", [] { return ::syscall(SYS_setns, -1, 0); }},
+        {"mount", [] { return ::syscall(SYS_mount, nullptr, nullptr, nullptr, 0, nullptr); }},
+        {"umount2", [] { return ::syscall(SYS_umount2, nullptr, 0); }},
+        {"chroot", [] { return ::syscall(SYS_chroot, nullptr); }},
+        {"pivot_root", [] { return ::syscall(SYS_pivot_root, nullptr, nullptr); }},
+        {"bpf", [] { return ::syscall(SYS_bpf, -1, nullptr, 0); }},
+        {"perf_event_open", [] { return ::syscall(SYS_perf_event_open, nullptr, 0, -1, -1, 0); }},
+        {"keyctl", [] { return ::syscall(SYS_keyctl, -1, 0, 0, 0, 0); }},
+        {"add_key", [] { return ::syscall(SYS_add_key, nullptr, nullptr, nullptr, 0, 0); }},
+        {"request_key", [] { return ::syscall(SYS_request_key, nullptr, nullptr, nullptr, 0); }},
+        {"init_module", [] { return ::syscall(SYS_init_module, nullptr, 0, nullptr); }},
+        {"finit_module", [] { return ::syscall(SYS_finit_module, -1, nullptr, 0); }},
+        {"delete_module", [] { return ::syscall(SYS_delete_module, nullptr, 0); }},
+        // Invalid flags: refused before anything is loaded or unloaded.
+        {"kexec_load", [] { return ::syscall(SYS_kexec_load, 0, 0, nullptr, 0xffffffffUL); }},
+        {"kexec_file_load",
+         [] { return ::syscall(SYS_kexec_file_load, -1, -1, 0, nullptr, 0xffffffffUL); }},
+        {"reboot", [] { return ::syscall(SYS_reboot, 0, 0, 0, nullptr); }},  // bad magic
+        {"swapon", [] { return ::syscall(SYS_swapon, nullptr, 0); }},
+        {"io_uring_setup", [] { return ::syscall(SYS_io_uring_setup, 0, nullptr); }},
+        {"io_uring_enter", [] { return ::syscall(SYS_io_uring_enter, -1, 0, 0, 0, nullptr, 0); }},
+        {"userfaultfd", [] { return ::syscall(SYS_userfaultfd, ~0); }},
+        {"personality", [] { return ::syscall(SYS_personality, 0xffffffffUL); }},  // a query
+        {"setuid", [] { return ::syscall(SYS_setuid, -1); }},
+        {"setgid", [] { return ::syscall(SYS_setgid, -1); }},
+        {"setresuid", [] { return ::syscall(SYS_setresuid, -1, -1, -1); }},  // no change
+        {"setgroups", [] { return ::syscall(SYS_setgroups, -1, nullptr); }},
+        {"capset", [] { return ::syscall(SYS_capset, nullptr, nullptr); }},
+        {"pipe2", [] { return ::syscall(SYS_pipe2, nullptr, 0); }},
+        {"wait4", [] { return ::syscall(SYS_wait4, -1, nullptr, WNOHANG, nullptr); }},
+        {"kill parent", [parent] { return ::syscall(SYS_kill, parent, 0); }},
+        {"tgkill parent", [parent] { return ::syscall(SYS_tgkill, parent, parent, 0); }},
+        {"tkill", [] { return ::syscall(SYS_tkill, ::gettid(), 0); }},
+        {"prlimit64 set",
+         [] {
+           rlimit current{};
+           ::getrlimit(RLIMIT_CORE, &current);  // set to what it is: no change
+           return ::syscall(SYS_prlimit64, 0, RLIMIT_CORE, &current, nullptr);
+         }},
+        {"prlimit64 parent",
+         [parent] {
+           rlimit old{};
+           return ::syscall(SYS_prlimit64, parent, RLIMIT_CORE, nullptr, &old);
+         }},
+        {"fcntl F_SETOWN", [] { return ::syscall(SYS_fcntl, 1, F_SETOWN, 0); }},
+        {"ioctl TIOCSTI", [] { return ::syscall(SYS_ioctl, 2, TIOCSTI, "x"); }},
+        {"prctl PR_SET_DUMPABLE",
+         [] { return ::syscall(SYS_prctl, PR_SET_DUMPABLE, ::prctl(PR_GET_DUMPABLE), 0, 0, 0); }},
+        {"chmod", [] { return ::syscall(SYS_chmod, nullptr, 0); }},
+        {"mknodat", [] { return ::syscall(SYS_mknodat, AT_FDCWD, nullptr, 0, 0); }},
+        {"shmget", [] { return ::syscall(SYS_shmget, IPC_PRIVATE, 0, 0); }},
+        {"open_by_handle_at", [] { return ::syscall(SYS_open_by_handle_at, -1, nullptr, 0); }},
+#if defined(__x86_64__)
+        // The x32 ABI's number for getpid: another architecture for the filter.
+        {"x32 getpid", [] { return ::syscall(0x40000000 | SYS_getpid); }},
+#endif
+        // These two fail with ENOSYS, so that libc falls back to clone / openat.
+        {"clone3", [] { return ::syscall(SYS_clone3, nullptr, 0); }},
+        {"openat2", [] { return ::syscall(SYS_openat2, AT_FDCWD, "/", nullptr, 0); }},
   };
 }
 
