@@ -47,9 +47,9 @@
 // unshare, setns, mount and the new mount API, umount2, chroot, pivot_root,
 // bpf, perf_event_open, keyctl, add_key, request_key, init/finit/
 // delete_module, kexec_load, kexec_file_load, io_uring_*, userfaultfd,
-// personality, every set*id and setgroups, capset, reboot, swapon/off,
-// tkill (its target cannot be checked), pidfd_*,
-// wait4/waitid, setrlimit, the clock setters, SysV IPC and message queues.
+// personality, every set*id and setgroups, capset, reboot, swapon/off, tkill
+// (its target cannot be checked), pidfd_*, wait4/waitid, setrlimit, the clock
+// setters, SysV IPC and message queues.
 //
 // pipe and pipe2 are refused too (a host needs none), except in builds with
 // sanitizers (TROUPE_SANITIZE): their runtimes test whether memory is

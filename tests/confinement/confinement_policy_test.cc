@@ -1,5 +1,5 @@
-// Tests of ApplyAll (daemon/confinement/confinement_policy.h): a probe
-// confined as an isolated host is, then the faults of the issue tried in it.
+// Tests of ApplyAll (daemon/confinement/confinement_policy.h): a probe is
+// confined as an isolated host is, then tries what a hostile handler would.
 #include "daemon/confinement/confinement_policy.h"
 
 #include <pwd.h>

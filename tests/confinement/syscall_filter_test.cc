@@ -55,7 +55,7 @@ TEST(SyscallFilterListTest, NoRefusedSyscallIsEverAllowed) {
       EXPECT_EQ(allowed.count(std::string(refused)), 0u) << refused << " is allowed";
     }
   }
-  // The ones the issue names, whatever the list says.
+  // The calls a hostile handler reaches for first, whatever the list says.
   for (const char* name : {"socket", "execve", "ptrace", "fork", "vfork", "unshare", "bpf",
                            "io_uring_setup", "setuid", "clone3", "openat2"}) {
     EXPECT_EQ(AllowedNames(WithFileWrites()).count(name), 0u) << name << " is allowed";
