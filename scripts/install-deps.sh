@@ -15,6 +15,8 @@ packages=(
   nlohmann-json3-dev
   # the HTTP API (daemon/http/: troupe-http) and curl for its README walkthroughs
   libcpp-httplib-dev libssl-dev curl
+  # the seccomp allowlist of isolated hosts (daemon/confinement/)
+  libseccomp-dev
   # the Python client (sdk/python/) and its tests, on Debian's /usr/bin/python3
   python3 python3-grpcio python3-protobuf python3-pytest
   # tests and benchmarks (systemd: systemd-analyze verify in tests/systemd/;
