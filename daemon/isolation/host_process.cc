@@ -5,11 +5,14 @@
 #include <dlfcn.h>
 #include <unistd.h>
 
+#include <cstdio>
+
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "daemon/common/json.h"
+#include "daemon/confinement/confinement_policy.h"
 #include "daemon/common/logging.h"
 #include "daemon/common/mutex.h"
 #include "daemon/common/status_macros.h"
@@ -76,6 +79,36 @@ absl::Status CheckStart(const troupe::v1::HostStart& start) {
     any_actor_library |= !library.dependency();
   }
   if (!any_actor_library) return absl::InvalidArgumentError("host start: no actor library");
+  if (!start.has_confinement() || start.confinement().parent_pid() == 0) {
+    return absl::InvalidArgumentError("host start: no confinement (a host never runs unconfined)");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Confine(const troupe::v1::HostConfinement& confinement) {
+  confinement::ConfinementPolicy policy;
+  policy.parent = static_cast<pid_t>(confinement.parent_pid());
+  policy.limits.memory_bytes = confinement.memory_bytes();
+  policy.limits.cpu_seconds = confinement.cpu_seconds();
+  policy.limits.open_files = confinement.open_files();
+  if (!confinement.user().empty()) policy.user = confinement.user();
+  policy.files.read_only_paths.assign(confinement.read_only_paths().begin(),
+                                      confinement.read_only_paths().end());
+  policy.files.read_write_paths.assign(confinement.read_write_paths().begin(),
+                                       confinement.read_write_paths().end());
+  policy.require_landlock = confinement.require_landlock();
+  policy.on_refused_syscall = confinement.kill_on_refused_syscall()
+                                  ? confinement::RefusedSyscallAction::kKillProcess
+                                  : confinement::RefusedSyscallAction::kFailWithEperm;
+  absl::StatusOr<confinement::ConfinementReport> report = confinement::ApplyAll(policy);
+  if (!report.ok()) {
+    return absl::Status(report.status().code(),
+                        troupe::StrCat("confinement failed: ", report.status().message()));
+  }
+  // Lines on stderr reach troupd's log (isolated_host.h).
+  for (const std::string& skipped : report->skipped) {
+    std::fprintf(stderr, "troupe-host: confinement step skipped: %s\n", skipped.c_str());
+  }
   return absl::OkStatus();
 }
 
@@ -240,6 +273,8 @@ absl::Status RunHost(int link_fd) {
     return absl::InvalidArgumentError("the first frame from the daemon is not a host start");
   }
   TROUPE_RETURN_IF_ERROR(CheckStart(first.start()));
+  // Still one thread: confinement comes before any thread or bundle code.
+  TROUPE_RETURN_IF_ERROR(Confine(first.start().confinement()));
   Host host(first.start());
   host.Serve(link_fd);
   std::vector<std::string> classes;

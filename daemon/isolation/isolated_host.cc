@@ -170,6 +170,8 @@ absl::Status IsolatedHost::Start() {
   start->set_throughput_quota(options_.throughput_quota);
   start->set_actor_log_lines(options_.actor_log_lines);
   start->set_capabilities_json(options_.capabilities_json);
+  *start->mutable_confinement() = options_.confinement;
+  start->mutable_confinement()->set_parent_pid(static_cast<uint32_t>(::getpid()));
   const uint64_t assigned_from =
       options_.first_actor_id + (options_.actor_id_limit - options_.first_actor_id) / 2;
   start->set_assigned_ids_from(assigned_from);
@@ -497,10 +499,13 @@ void IsolatedHost::Watch() {
     lines.assign(stderr_lines_.begin(), stderr_lines_.end());
     cv_.SignalAll();
   }
+  // The owner first: its report of the host's end (LocalMemberLost) gives
+  // each of its actors the host's reason, which the creates' failures below
+  // then do not repeat.
+  if (ended_fn_) ended_fn_(this, reason, lines);
   for (auto& [request, done] : creates) {
     done(absl::UnavailableError(troupe::StrCat(options_.name, ": ", reason)));
   }
-  if (ended_fn_) ended_fn_(this, reason, lines);
 }
 
 }  // namespace troupe::isolation

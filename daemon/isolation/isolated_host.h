@@ -52,14 +52,18 @@ struct IsolatedHostOptions {
   uint32_t actor_log_lines = 1000;
   std::string capabilities_json;
   size_t stderr_lines_kept = 20;
+  // What the host applies to itself before it opens a library (its
+  // parent_pid is set here: troupd).
+  troupe::v1::HostConfinement confinement;
 };
 
 class IsolatedHost {
  public:
   // Called once when the host has ended (after the process was reaped and
   // the link closed: messages still queued are undeliverable by then), from
-  // the host's watcher thread, with why ("host process was killed by signal
-  // 9 (SIGKILL)") and the last lines it wrote to stderr.
+  // the host's watcher thread, with why ("host process killed by signal 9
+  // (SIGKILL)") and the last lines it wrote to stderr; before the creates
+  // still waiting fail.
   using EndedFn = std::function<void(IsolatedHost* host, const std::string& reason,
                                      const std::vector<std::string>& last_stderr)>;
   using CreatedFn = std::function<void(absl::StatusOr<std::string> address)>;

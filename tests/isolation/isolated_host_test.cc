@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon/isolation/library_memfd.h"
 #include "daemon/isolation/local_members.h"
 #include "daemon/runtime/addresses.h"
 #include "daemon/common/strings.h"
@@ -44,8 +45,12 @@ class IsolatedHostTest : public ::testing::Test {
     system_ = std::make_unique<ActorSystem>(SystemOptions());
     members_ = std::make_unique<LocalMembers>(system_.get());
     system_->SetLocalMembers(members_.get());
-    library_fd_ = ::open(TROUPE_EXAMPLES_PATH, O_RDONLY | O_CLOEXEC);
-    ASSERT_GE(library_fd_, 0);
+    absl::StatusOr<int> examples = SealedMemfdOfFile(TROUPE_EXAMPLES_PATH);
+    ASSERT_OK(examples.status());
+    library_fd_ = *examples;
+    absl::StatusOr<int> faults = SealedMemfdOfFile(TROUPE_TEST_FAULTS_PATH);
+    ASSERT_OK(faults.status());
+    faults_fd_ = *faults;
   }
   void TearDown() override {
     for (auto& host : hosts_) host->Kill();
@@ -53,6 +58,7 @@ class IsolatedHostTest : public ::testing::Test {
     system_->Shutdown();
     system_->SetLocalMembers(nullptr);
     ::close(library_fd_);
+    ::close(faults_fd_);
   }
   static runtime::SystemOptions SystemOptions() {
     runtime::SystemOptions options;
@@ -64,12 +70,25 @@ class IsolatedHostTest : public ::testing::Test {
 
   // Spawns `program` (troupe-host by default) running the examples library;
   // its end is reported to the members and the system as troupd will.
-  IsolatedHost* Spawn(const std::string& program = TROUPE_HOST_PATH) {
+  // Confined as troupd confines hosts: reads of the system's libraries only,
+  // no writes, nobody when the test runs as root.
+  static troupe::v1::HostConfinement Confinement() {
+    troupe::v1::HostConfinement confinement;
+    confinement.add_read_only_paths("/usr/lib");
+    confinement.add_read_only_paths("/etc/ld.so.cache");
+    confinement.set_open_files(256);
+    return confinement;
+  }
+  IsolatedHost* Spawn(const std::string& program = TROUPE_HOST_PATH,
+                      troupe::v1::HostConfinement confinement = Confinement(),
+                      bool faults = false) {
     IsolatedHostOptions options;
     options.program = program;
-    options.name = "bundle 'examples' version '1.0'";
+    options.name = faults ? "bundle 'faults' version '1.0'" : "bundle 'examples' version '1.0'";
+    options.confinement = std::move(confinement);
     std::tie(options.first_actor_id, options.actor_id_limit) = members_->ReserveRange();
-    options.libraries.push_back({"lib/examples.so", library_fd_, false});
+    options.libraries.push_back(faults ? HostLibraryFile{"lib/faults.so", faults_fd_, false}
+                                       : HostLibraryFile{"lib/examples.so", library_fd_, false});
     options.bundle_hash = "0123abcd";
     options.group = "examples";
     options.version = "1.0";
@@ -121,6 +140,7 @@ class IsolatedHostTest : public ::testing::Test {
   std::vector<std::unique_ptr<IsolatedHost>> hosts_;
   std::vector<std::shared_future<Ended>> ended_;
   int library_fd_ = -1;
+  int faults_fd_ = -1;
 };
 
 TEST_F(IsolatedHostTest, AnActorInTheHostAnswersAnAskAndHasAnAddressOfThisNodeInItsRange) {
@@ -352,6 +372,125 @@ TEST_F(IsolatedHostTest, SpawnRefusesUnusableOptionsAndAMissingProgram) {
   options.actor_id_limit = options.first_actor_id;
   EXPECT_EQ(IsolatedHost::Spawn(system_.get(), options, nullptr).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// ---------------------------------------------------------------------------
+// Faults in the bundle's code: the host ends (or the handler fails), the
+// daemon and another host go on.
+
+class IsolatedFaultTest : public IsolatedHostTest {
+ protected:
+  void SetUp() override {
+    IsolatedHostTest::SetUp();
+    bystander_host_ = Spawn();
+    ASSERT_NE(bystander_host_, nullptr);
+    ASSERT_OK_AND_ASSIGN(bystander_, bystander_host_->CreateNow("examples.Echo", {}));
+  }
+  IsolatedHost* SpawnFaults(troupe::v1::HostConfinement confinement = Confinement()) {
+    return Spawn(TROUPE_HOST_PATH, std::move(confinement), /*faults=*/true);
+  }
+  // The daemon and the other host still answer.
+  void ExpectOthersServe() {
+    auto [local, unused] = SpawnInbox("local");
+    (void)unused;
+    EXPECT_OK(system_->Ask(bystander_, Msg("still", "there"), kWait).status());
+    EXPECT_FALSE(bystander_host_->ended());
+  }
+  // Sends `type` from a daemon actor to a new probe and returns what came
+  // back to the sender (a reply or a PoisonMessage).
+  runtime::testing::Received SendToProbe(IsolatedHost* host, std::string_view type,
+                                         std::string_view payload = "") {
+    auto [sender, inbox] = SpawnInbox("sender");
+    absl::StatusOr<ActorRef> probe = host->CreateNow("faults.Probe", {});
+    EXPECT_TRUE(probe.ok()) << probe.status();
+    EXPECT_OK(system_->Tell(*probe, Msg(type, payload), sender));
+    EXPECT_TRUE(inbox->WaitForSize(1, kWait));
+    return inbox->items()[0];
+  }
+  // The host ends with `reason` when `type` reaches a probe; its parent in
+  // the daemon hears of it with the reason.
+  void ExpectEndsWith(std::string_view type, std::string_view reason) {
+    SpawnFaults();
+    IsolatedHost* host = hosts_.back().get();
+    auto [parent, inbox] = SpawnInbox("supervisor");
+    ASSERT_OK_AND_ASSIGN(ActorRef probe, host->CreateNow("faults.Probe", parent));
+    ASSERT_OK(system_->Tell(probe, Msg(type)));
+    Ended ended = WaitForEnd(1);
+    EXPECT_EQ(ended.reason, reason);
+    ASSERT_TRUE(inbox->WaitForSize(1, kWait));
+    EXPECT_EQ(Fields(inbox->items()[0].payload),
+              (std::vector<std::string>{system_->FormatAddress(probe.get()), std::string(reason)}));
+    ExpectOthersServe();
+  }
+
+  IsolatedHost* bystander_host_ = nullptr;
+  ActorRef bystander_;
+};
+
+TEST_F(IsolatedFaultTest, ASegfaultInAHandlerEndsOnlyItsHost) {
+  ExpectEndsWith("segv", "host process killed by signal 11 (SIGSEGV)");
+}
+
+TEST_F(IsolatedFaultTest, AnAbortInAHandlerEndsOnlyItsHost) {
+  ExpectEndsWith("abort", "host process killed by signal 6 (SIGABRT)");
+}
+
+TEST_F(IsolatedFaultTest, AnExitInAHandlerEndsOnlyItsHost) {
+  ExpectEndsWith("exit", "host process exited with code 0");
+}
+
+TEST_F(IsolatedFaultTest, RefusedSyscallsFailTheHandlerAndTheHostGoesOn) {
+  IsolatedHost* host = SpawnFaults();
+  for (const auto& [type, error] : std::vector<std::pair<std::string, std::string>>{
+           {"socket", "socket: Operation not permitted"},
+           {"exec", "execve: Operation not permitted"},
+           {"write-tmp", "Operation not permitted"}}) {
+    runtime::testing::Received got = SendToProbe(host, type);
+    EXPECT_EQ(got.type, TROUPE_MSG_POISON) << type;
+    std::vector<std::string> fields = Fields(got.payload);
+    ASSERT_EQ(fields.size(), 3u);
+    EXPECT_EQ(fields[0], type);
+    EXPECT_NE(fields[2].find(error), std::string::npos) << type << ": " << fields[2];
+  }
+  EXPECT_EQ(SendToProbe(host, "ping", "alive").type, "pong");
+  EXPECT_FALSE(host->ended());
+  ExpectOthersServe();
+}
+
+TEST_F(IsolatedFaultTest, AnAllocationOverTheMemoryLimitFailsTheHandlerOnly) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "sanitizers reserve terabytes of address space: RLIMIT_AS cannot apply";
+#endif
+  troupe::v1::HostConfinement confinement = Confinement();
+  confinement.set_memory_bytes(uint64_t{1} << 30);
+  IsolatedHost* host = SpawnFaults(confinement);
+  runtime::testing::Received got = SendToProbe(host, "alloc", "10000000000");
+  EXPECT_EQ(got.type, TROUPE_MSG_POISON);
+  EXPECT_NE(Fields(got.payload)[2].find("bad_alloc"), std::string::npos) << got.payload;
+  EXPECT_EQ(SendToProbe(host, "alloc", "1000000").type, "allocated");
+  EXPECT_FALSE(host->ended());
+}
+
+TEST_F(IsolatedFaultTest, AHostThatCannotBeConfinedNeverRunsBundleCode) {
+  troupe::v1::HostConfinement confinement = Confinement();
+  confinement.add_read_only_paths("/nonexistent/troupe-data");
+  SpawnFaults(confinement);
+  Ended ended = WaitForEnd(1);
+  EXPECT_EQ(ended.reason, "host process exited with code 1");
+  ASSERT_FALSE(ended.last_stderr.empty());
+  EXPECT_NE(ended.last_stderr.back().find("confinement failed"), std::string::npos)
+      << ended.last_stderr.back();
+  EXPECT_NE(ended.last_stderr.back().find("/nonexistent/troupe-data"), std::string::npos);
+  ExpectOthersServe();
+}
+
+TEST_F(IsolatedFaultTest, AHostKilledFromOutsideIsReportedAndOthersServe) {
+  ExpectOthersServe();
+  ASSERT_EQ(::kill(bystander_host_->pid(), SIGKILL), 0);
+  EXPECT_EQ(WaitForEnd(0).reason, "host process killed by signal 9 (SIGKILL)");
+  auto [local, inbox] = SpawnInbox("local");
+  ASSERT_OK(system_->Tell(local, Msg("daemon", "still serves")));
+  ASSERT_TRUE(inbox->WaitForSize(1, kWait));
 }
 
 }  // namespace
