@@ -381,6 +381,22 @@ void IsolatedHost::Stop(absl::Duration drain, absl::Duration grace) {
   WaitEnded(absl::InfiniteDuration());
 }
 
+absl::Status IsolatedHost::WaitReady(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  troupe::MutexLock lock(&mu_);
+  while (!ready_ && !ended_) {
+    if (cv_.WaitWithDeadline(&mu_, deadline)) break;
+  }
+  if (ready_) return absl::OkStatus();
+  if (ended_) {
+    std::string why = troupe::StrCat(options_.name, ": ", end_reason_);
+    if (!stderr_lines_.empty()) troupe::StrAppend(&why, " (it wrote: ", stderr_lines_.back(), ")");
+    return absl::UnavailableError(why);
+  }
+  return absl::DeadlineExceededError(troupe::StrCat(options_.name, " did not start within ",
+                                                    absl::FormatDuration(timeout)));
+}
+
 bool IsolatedHost::ended() const {
   troupe::MutexLock lock(&mu_);
   return ended_;
@@ -495,6 +511,7 @@ void IsolatedHost::Watch() {
   {
     troupe::MutexLock lock(&mu_);
     ended_ = true;
+    end_reason_ = reason;
     creates.swap(creates_);
     lines.assign(stderr_lines_.begin(), stderr_lines_.end());
     cv_.SignalAll();

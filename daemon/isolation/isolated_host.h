@@ -108,6 +108,9 @@ class IsolatedHost {
   void Kill();
   // Waits until the host has ended or `timeout` passed; true when ended.
   bool WaitEnded(absl::Duration timeout);
+  // Waits until the host said HostReady (OK), ended (Unavailable with the
+  // reason and its last stderr line) or `timeout` passed (DeadlineExceeded).
+  absl::Status WaitReady(absl::Duration timeout);
 
   pid_t pid() const { return pid_; }
   const IsolatedHostOptions& options() const { return options_; }
@@ -154,6 +157,7 @@ class IsolatedHost {
   std::string link_problem_ ABSL_GUARDED_BY(mu_);  // why the link broke first, if it did
   // The link ended cleanly: the host is exiting, or is killed after kExitGrace.
   bool link_ended_ ABSL_GUARDED_BY(mu_) = false;
+  std::string end_reason_ ABSL_GUARDED_BY(mu_);  // set with ended_
 };
 
 }  // namespace troupe::isolation
