@@ -434,9 +434,11 @@ class IsolatedFaultTest : public IsolatedHostTest {
 };
 
 TEST_F(IsolatedFaultTest, ASegfaultInAHandlerEndsOnlyItsHost) {
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-  // The sanitizers catch the fault, report it on stderr and exit with 1.
+#if defined(__SANITIZE_ADDRESS__)
+  // The sanitizers catch the fault, report it on stderr and exit.
   ExpectEndsWith("segv", "host process exited with code 1");
+#elif defined(__SANITIZE_THREAD__)
+  ExpectEndsWith("segv", "host process exited with code 66");
 #else
   ExpectEndsWith("segv", "host process killed by signal 11 (SIGSEGV)");
 #endif
