@@ -419,16 +419,15 @@ Config Config::LoadFrom(std::string dir, std::string dir_source, uid_t owner) {
   }
   // A daemon running as root runs its isolated hosts as isolated_user: that
   // user must exist here (and not be root under another name).
-  if (owner == 0) {
-    for (SettingValue& value : config.values_) {
-      if (value.name != "isolated_user" || !value.problem.empty()) continue;
-      value.problem = IsolatedUserProblem(value.value);
-      if (value.problem.empty()) break;
+  auto user = std::find_if(config.values_.begin(), config.values_.end(),
+                           [](const SettingValue& value) { return value.name == "isolated_user"; });
+  if (owner == 0 && user != config.values_.end() && user->problem.empty()) {
+    user->problem = IsolatedUserProblem(user->value);
+    if (!user->problem.empty()) {
       config.problems_.push_back(troupe::StrCat(
-          value.path.empty() ? troupe::StrCat("isolated_user (default ", value.value, ")")
-                             : troupe::StrCat(value.path, ": isolated_user"),
-          ": ", value.problem));
-      break;
+          user->path.empty() ? troupe::StrCat("isolated_user (default ", user->value, ")")
+                             : troupe::StrCat(user->path, ": isolated_user"),
+          ": ", user->problem));
     }
   }
   // Who can write these can plant settings, keys or a socket (permissions.h).

@@ -118,8 +118,10 @@ std::string MarkNote(const bundle::TrustOutcome& outcome, bundle::IsolationMark 
   }
   if (!outcome.isolated) return "";
   return troupe::StrCat(
-      "; it stays --isolated: bundles it signed always run in an isolated host process "
-      "(lift that with `director trust --inline ",
+      outcome.was_trusted ? "; it stays --isolated"
+                          : "; it is --isolated (its mark was already in place)",
+      ": bundles it signed always run in an isolated host process (lift that with `director "
+      "trust --inline ",
       public_key_path, "`)");
 }
 

@@ -562,6 +562,17 @@ TEST_F(DirectorTest, TrustIsolatedMarksTheSignerAndKeysListsIt) {
   EXPECT_FALSE(fs::exists(mark));
   EXPECT_FALSE(fs::exists(store + "/" + id + ".pub"));
   EXPECT_EQ(Run({"keys"}).out, "no trusted keys (in " + store + ")\n");
+
+  // A mark left in place (by hand, or by an older director's untrust) is
+  // honoured, and said so, when its key is trusted again.
+  WriteFileForTest(mark, "");
+  Result back = Run({"trust", pub});
+  ASSERT_EQ(back.code, 0) << back;
+  EXPECT_EQ(back.out, "trusted key " + id + " (in " + store +
+                          "); it is --isolated (its mark was already in place): bundles it "
+                          "signed always run in an isolated host process (lift that with "
+                          "`director trust --inline " +
+                          pub + "`)\n");
 }
 
 TEST_F(DirectorTest, AMalformedOrWritableIsolationMarkIsAnErrorNamingIt) {
