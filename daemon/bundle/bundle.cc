@@ -101,16 +101,16 @@ absl::StatusOr<VerifiedBundle> VerifyBundle(std::string bytes, std::string_view 
   TROUPE_RETURN_IF_ERROR(ReadAndHash(za.get(), *index_it, where, &index_text).status());
   zip_entries.erase(index_it);
   TROUPE_ASSIGN_OR_RETURN(Index index, ParseIndex(index_text, limits, where));
-  absl::StatusOr<PublicKey> key = trust.Find(index.key_id);
-  if (absl::IsNotFound(key.status())) {
+  absl::StatusOr<TrustedKey> signer = trust.Find(index.key_id);
+  if (absl::IsNotFound(signer.status())) {
     return Reject(where, "signed by key ", index.key_id,
                   ", which is not trusted (trusted keys are in ", trust.dir(), ")");
   }
-  if (!key.ok()) {
-    return Reject(where, "cannot check signer key ", index.key_id, " (", key.status().message(),
-                  ")");
+  if (!signer.ok()) {
+    return Reject(where, "cannot check signer key ", index.key_id, " (",
+                  signer.status().message(), ")");
   }
-  if (!VerifySignature(*key, std::string_view(index_text).substr(0, index.signed_bytes),
+  if (!VerifySignature(signer->key, std::string_view(index_text).substr(0, index.signed_bytes),
                        index.signature)) {
     return Reject(where, "bad signature (index altered, or not signed by key ", index.key_id, ")");
   }
@@ -168,6 +168,7 @@ absl::StatusOr<VerifiedBundle> VerifyBundle(std::string bytes, std::string_view 
   VerifiedBundle verified;
   verified.source_hash = HashHex(std::string_view(index_text).substr(0, index.content_bytes));
   verified.key_id = std::move(index.key_id);
+  verified.signer_isolated = signer->isolated;
   verified.manifest = std::move(*manifest);
   verified.entries = std::move(index.entries);
   za.reset();  // it points into `bytes`

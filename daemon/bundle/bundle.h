@@ -53,7 +53,11 @@ struct VerifiedEntry {
 // exists.
 struct VerifiedBundle {
   std::string source_hash;  // 64 hex digits
-  std::string key_id;
+  std::string key_id;       // the signer
+  // The signer is trusted --isolated (TrustedKey::isolated), as the trust
+  // store said at verification: its code must run in an isolated host
+  // (EffectiveIsolation, isolation.h).
+  bool signer_isolated = false;
   troupe::v1::Manifest manifest;
   std::vector<VerifiedEntry> entries;  // sorted by name, index excluded
   std::string bytes;                   // the zip

@@ -23,6 +23,7 @@ namespace {
 constexpr std::string_view kPublicPrefix = "troupe-ed25519-public ";
 constexpr std::string_view kSecretPrefix = "troupe-ed25519-secret ";
 constexpr std::string_view kPubSuffix = ".pub";
+constexpr std::string_view kIsolatedSuffix = ".isolated";
 // Key files are one short line; anything larger is not a key file.
 constexpr size_t kMaxKeyFileBytes = 4096;
 
@@ -126,6 +127,49 @@ absl::StatusOr<PublicKey> ReadTrustedFile(const std::string& path, std::string_v
                " (a trusted key file must be named <key id>.pub)"));
   }
   return key;
+}
+
+// Whether the isolation mark `path` exists. A mark is an empty regular file
+// (white space allowed) that belongs to `owner` (unset: the effective uid) or
+// root and that nobody else may write, like a key file.
+absl::StatusOr<bool> ReadIsolationMark(const std::string& path, std::optional<uid_t> owner) {
+  SmallFileOptions trusted;
+  trusted.trusted_owner = true;
+  trusted.owner = owner;
+  absl::StatusOr<std::string> text = ReadSmallFile(path, kMaxKeyFileBytes, trusted);
+  if (absl::IsNotFound(text.status())) return false;
+  if (!text.ok()) return text.status();
+  if (!Trim(*text).empty()) {
+    return absl::FailedPreconditionError(
+        StrCat(path, ": not an isolation mark (a mark is an empty file; this one holds ",
+               text->size(), " bytes): remove it, then `director trust --isolated` the key again"));
+  }
+  return true;
+}
+
+// Replaces `<dir>/<name>` with a new file holding `content` (mode 0644): a
+// temporary file, then rename, so readers never see a partial file.
+absl::Status ReplaceFile(const std::string& dir, std::string_view name, std::string_view content) {
+  const std::string path = StrCat(dir, "/", name);
+  const std::string tmp = StrCat(dir, "/.", name, ".tmp.", ::getpid());
+  ::unlink(tmp.c_str());
+  TROUPE_RETURN_IF_ERROR(CreateExclusive(tmp, content, 0644));
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    return absl::PermissionDeniedError(StrCat(path, ": cannot write (", ErrnoText(err), ")"));
+  }
+  return absl::OkStatus();
+}
+
+// Removes `path`; OK when it does not exist. Sets `*removed` when it did.
+absl::Status RemoveIfPresent(const std::string& path, bool* removed) {
+  if (::unlink(path.c_str()) == 0) {
+    *removed = true;
+    return absl::OkStatus();
+  }
+  if (errno == ENOENT) return absl::OkStatus();
+  return absl::PermissionDeniedError(StrCat(path, ": cannot remove (", ErrnoText(errno), ")"));
 }
 
 }  // namespace
@@ -274,19 +318,25 @@ absl::Status CheckTrustDirectory(const std::string& dir, std::optional<uid_t> ow
 
 }  // namespace
 
-absl::StatusOr<PublicKey> TrustStore::Find(std::string_view key_id) const {
+absl::StatusOr<TrustedKey> TrustStore::Find(std::string_view key_id) const {
   if (!IsKeyId(key_id)) {
     return absl::InvalidArgumentError(
         StrCat("'", key_id, "' is not a key id (expected 16 lowercase hex digits)"));
   }
   TROUPE_RETURN_IF_ERROR(CheckTrustDirectory(dir_, owner_));
-  std::string path = StrCat(dir_, "/", key_id, kPubSuffix);
-  absl::StatusOr<PublicKey> key = ReadTrustedFile(path, key_id, owner_);
+  TrustedKey trusted;
+  trusted.key_id = std::string(key_id);
+  trusted.path = StrCat(dir_, "/", key_id, kPubSuffix);
+  absl::StatusOr<PublicKey> key = ReadTrustedFile(trusted.path, key_id, owner_);
   if (absl::IsNotFound(key.status())) {
     return absl::NotFoundError(
         StrCat("key ", key_id, " is not trusted (trusted keys are in ", dir_, ")"));
   }
-  return key;
+  if (!key.ok()) return key.status();
+  trusted.key = *key;
+  TROUPE_ASSIGN_OR_RETURN(trusted.isolated,
+                          ReadIsolationMark(StrCat(dir_, "/", key_id, kIsolatedSuffix), owner_));
+  return trusted;
 }
 
 absl::StatusOr<std::vector<TrustedKey>> TrustStore::List() const {
@@ -297,16 +347,21 @@ absl::StatusOr<std::vector<TrustedKey>> TrustStore::List() const {
     if (errno == ENOENT) return keys;  // no directory: nothing is trusted
     return absl::PermissionDeniedError(StrCat(dir_, ": cannot list (", ErrnoText(errno), ")"));
   }
+  auto has_suffix = [](std::string_view name, std::string_view suffix) {
+    return name.size() > suffix.size() && name.substr(name.size() - suffix.size()) == suffix;
+  };
   std::vector<std::string> names;
+  std::vector<std::string> marks;  // key ids of the *.isolated files
   while (struct dirent* e = ::readdir(d)) {
     std::string_view name = e->d_name;
-    if (name.size() > kPubSuffix.size() &&
-        name.substr(name.size() - kPubSuffix.size()) == kPubSuffix) {
-      names.emplace_back(name);
+    if (has_suffix(name, kPubSuffix)) names.emplace_back(name);
+    if (has_suffix(name, kIsolatedSuffix) && name[0] != '.') {
+      marks.emplace_back(name.substr(0, name.size() - kIsolatedSuffix.size()));
     }
   }
   ::closedir(d);
   std::sort(names.begin(), names.end());
+  std::sort(marks.begin(), marks.end());
   for (const std::string& name : names) {
     std::string path = StrCat(dir_, "/", name);
     std::string key_id = name.substr(0, name.size() - kPubSuffix.size());
@@ -315,26 +370,63 @@ absl::StatusOr<std::vector<TrustedKey>> TrustStore::List() const {
           path, ": not a trusted key file name (expected <key id>.pub, 16 lowercase hex digits)"));
     }
     TROUPE_ASSIGN_OR_RETURN(PublicKey key, ReadTrustedFile(path, key_id, owner_));
-    keys.push_back(TrustedKey{key_id, path, key});
+    TrustedKey trusted{key_id, path, key};
+    TROUPE_ASSIGN_OR_RETURN(trusted.isolated,
+                            ReadIsolationMark(StrCat(dir_, "/", key_id, kIsolatedSuffix), owner_));
+    keys.push_back(std::move(trusted));
+  }
+  // A mark without its key marks nothing: left by hand (or by an older
+  // director's untrust), it would silently apply once the key is trusted again.
+  for (const std::string& key_id : marks) {
+    const std::string path = StrCat(dir_, "/", key_id, kIsolatedSuffix);
+    if (!IsKeyId(key_id)) {
+      return absl::FailedPreconditionError(
+          StrCat(path, ": not an isolation mark name (expected <key id>", kIsolatedSuffix,
+                 ", 16 lowercase hex digits)"));
+    }
+    if (!std::binary_search(names.begin(), names.end(), StrCat(key_id, kPubSuffix))) {
+      return absl::FailedPreconditionError(
+          StrCat(path, ": isolation mark of key ", key_id,
+                 ", which is not trusted: remove it, or trust the key with `director trust "
+                 "--isolated`"));
+    }
   }
   return keys;
 }
 
-absl::StatusOr<std::string> TrustStore::Trust(const std::string& public_key_path) const {
+absl::StatusOr<TrustOutcome> TrustStore::Trust(const std::string& public_key_path,
+                                               IsolationMark mark) const {
   TROUPE_ASSIGN_OR_RETURN(PublicKey key, ReadPublicKey(public_key_path));
-  std::string key_id = KeyId(key);
+  TrustOutcome outcome;
+  outcome.key_id = KeyId(key);
   TROUPE_RETURN_IF_ERROR(MakeDirs(dir_));
-  std::string path = StrCat(dir_, "/", key_id, kPubSuffix);
-  // Write a temporary file and rename it, so readers never see a partial key.
-  std::string tmp = StrCat(dir_, "/.", key_id, ".pub.tmp.", ::getpid());
-  ::unlink(tmp.c_str());
-  TROUPE_RETURN_IF_ERROR(CreateExclusive(tmp, FormatPublicKey(key) + "\n", 0644));
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return absl::PermissionDeniedError(StrCat(path, ": cannot write (", ErrnoText(err), ")"));
+  const std::string pub_name = StrCat(outcome.key_id, kPubSuffix);
+  const std::string mark_name = StrCat(outcome.key_id, kIsolatedSuffix);
+  const std::string mark_path = StrCat(dir_, "/", mark_name);
+  struct stat st;
+  outcome.was_trusted = ::lstat(StrCat(dir_, "/", pub_name).c_str(), &st) == 0;
+  absl::StatusOr<bool> marked = ReadIsolationMark(mark_path, owner_);
+  // A malformed mark is replaced or removed when the caller says what it
+  // wants; kept, it must be sound.
+  if (!marked.ok() && mark == IsolationMark::kKeep) return marked.status();
+  const bool mark_present = ::lstat(mark_path.c_str(), &st) == 0;
+  outcome.was_isolated = marked.value_or(false);
+  outcome.isolated =
+      mark == IsolationMark::kIsolated || (mark == IsolationMark::kKeep && outcome.was_isolated);
+  // The mark goes in first, so that the key is never trusted without it.
+  if (mark == IsolationMark::kIsolated) {
+    TROUPE_RETURN_IF_ERROR(ReplaceFile(dir_, mark_name, ""));
   }
-  return key_id;
+  if (absl::Status written = ReplaceFile(dir_, pub_name, FormatPublicKey(key) + "\n");
+      !written.ok()) {
+    if (mark == IsolationMark::kIsolated && !mark_present) ::unlink(mark_path.c_str());
+    return written;
+  }
+  if (mark == IsolationMark::kInline) {
+    bool removed = false;
+    TROUPE_RETURN_IF_ERROR(RemoveIfPresent(mark_path, &removed));
+  }
+  return outcome;
 }
 
 absl::Status TrustStore::Untrust(std::string_view key_id) const {
@@ -342,13 +434,15 @@ absl::Status TrustStore::Untrust(std::string_view key_id) const {
     return absl::InvalidArgumentError(
         StrCat("'", key_id, "' is not a key id (expected 16 lowercase hex digits)"));
   }
-  std::string path = StrCat(dir_, "/", key_id, kPubSuffix);
-  if (::unlink(path.c_str()) != 0) {
-    if (errno == ENOENT) {
-      return absl::NotFoundError(
-          StrCat("key ", key_id, " is not trusted (trusted keys are in ", dir_, ")"));
-    }
-    return absl::PermissionDeniedError(StrCat(path, ": cannot remove (", ErrnoText(errno), ")"));
+  // The key first: once it is gone nothing it signed verifies, mark or not.
+  bool removed_key = false;
+  bool removed_mark = false;
+  TROUPE_RETURN_IF_ERROR(RemoveIfPresent(StrCat(dir_, "/", key_id, kPubSuffix), &removed_key));
+  TROUPE_RETURN_IF_ERROR(
+      RemoveIfPresent(StrCat(dir_, "/", key_id, kIsolatedSuffix), &removed_mark));
+  if (!removed_key && !removed_mark) {
+    return absl::NotFoundError(
+        StrCat("key ", key_id, " is not trusted (trusted keys are in ", dir_, ")"));
   }
   return absl::OkStatus();
 }

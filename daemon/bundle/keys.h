@@ -61,6 +61,24 @@ struct TrustedKey {
   std::string key_id;
   std::string path;
   PublicKey key;
+  // Marked by `director trust --isolated`: bundles it signed always run in
+  // an isolated host process (isolation.h), whatever their manifest says.
+  bool isolated = false;
+};
+
+// What TrustStore::Trust does with a key's isolation mark.
+enum class IsolationMark {
+  kKeep,      // a key trusted anew is not marked; a marked key stays marked
+  kIsolated,  // mark it (`director trust --isolated`)
+  kInline,    // lift the mark (`director trust --inline`)
+};
+
+// What TrustStore::Trust did.
+struct TrustOutcome {
+  std::string key_id;
+  bool was_trusted = false;   // the key was trusted before the call
+  bool was_isolated = false;  // it was marked before the call
+  bool isolated = false;      // it is marked now
 };
 
 // The trusted public keys: files `<dir>/<key id>.pub`. Re-reads the directory
@@ -69,19 +87,32 @@ struct TrustedKey {
 // directory or key file that another user than `owner` (unset: the effective
 // uid) or root owns, or that group or others may write, naming the
 // chown/chmod that fixes it. Thread-safe.
+//
+// A key's isolation mark is the file `<dir>/<key id>.isolated` beside it:
+// empty (white space allowed), and owned and writable like a key file. An
+// older daemon, which reads only `*.pub`, ignores it. Trust writes the mark
+// before the key file (a key is never trusted without the mark it was given)
+// and Untrust removes the key file first, then the mark. A mark that is not
+// an empty regular file, that others could write, or (for List) whose key is
+// not trusted or whose name is no key id is an error naming it.
 class TrustStore {
  public:
   explicit TrustStore(std::string dir, std::optional<uid_t> owner = std::nullopt)
       : dir_(std::move(dir)), owner_(owner) {}
   const std::string& dir() const { return dir_; }
-  // NotFound naming the key id and the directory when it is not trusted.
-  absl::StatusOr<PublicKey> Find(std::string_view key_id) const;
+  // The trusted key with its mark. NotFound naming the key id and the
+  // directory when it is not trusted; FailedPrecondition for a key file or
+  // mark that is malformed or others could change.
+  absl::StatusOr<TrustedKey> Find(std::string_view key_id) const;
   // Every trusted key, sorted by id. A malformed file is an error naming it.
   absl::StatusOr<std::vector<TrustedKey>> List() const;
   // Copies the public key in `public_key_path` into the store (creating the
-  // directory); returns its key id. Trusting a trusted key again is OK.
-  absl::StatusOr<std::string> Trust(const std::string& public_key_path) const;
-  // NotFound when no such key is trusted.
+  // directory) and sets its mark as `mark` says. Trusting a trusted key again
+  // is OK. With kKeep, a malformed existing mark is an error naming it;
+  // kIsolated replaces it, kInline removes it.
+  absl::StatusOr<TrustOutcome> Trust(const std::string& public_key_path,
+                                     IsolationMark mark = IsolationMark::kKeep) const;
+  // Removes the key and its mark. NotFound when neither exists.
   absl::Status Untrust(std::string_view key_id) const;
 
  private:

@@ -10,6 +10,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
+#include "daemon/bundle/isolation.h"
 #include "daemon/bundle/limits.h"
 #include "daemon/bundle/version.h"
 #include "daemon/common/json.h"
@@ -207,6 +208,12 @@ absl::Status ValidateManifest(const Manifest& manifest, std::string_view where) 
         "(use \"enabled\": false to keep every version loaded)"));
   }
   // keep_limit: any value is fine (0 keeps all).
+  if (!manifest.isolation().empty() && !ParseIsolation(manifest.isolation()).has_value()) {
+    return absl::InvalidArgumentError(troupe::StrCat(
+        where, ": bundle '", group, "': isolation ", troupe::Quoted(manifest.isolation(), 64),
+        " is not one of \"inline\", \"process\" (leave it out to follow the daemon's "
+        "isolation_default)"));
+  }
   return absl::OkStatus();
 }
 

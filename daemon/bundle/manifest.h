@@ -23,7 +23,8 @@ absl::StatusOr<troupe::v1::Manifest> ParseManifestJson(std::string_view json,
 // version present and valid, ABI major equal to TROUPE_ABI_MAJOR and minor
 // not newer than TROUPE_ABI_MINOR (FailedPrecondition), at least one
 // library, library paths "lib/<name>.so" without '..', actor class names
-// non-empty, requirement capabilities non-empty, actions with a type.
+// non-empty, requirement capabilities non-empty, actions with a type,
+// isolation empty, "inline" or "process" (isolation.h).
 absl::Status ValidateManifest(const troupe::v1::Manifest& manifest, std::string_view where);
 
 // OK when `group` is a valid group name (see manifest.proto).

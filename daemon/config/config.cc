@@ -1,6 +1,7 @@
 // config.cc - the settings table and the one-value-per-file loader.
 #include "daemon/config/config.h"
 
+#include <pwd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,7 +12,9 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <optional>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_join.h"
 #include "daemon/common/small_file.h"
@@ -131,12 +134,95 @@ absl::Status ValidateHttpConnections(std::string_view value) {
   return ValidateRange(value, 1, 1024);
 }
 
+absl::Status ValidateIsolationDefault(std::string_view value) {
+  if (bundle::ParseIsolation(value).has_value()) return absl::OkStatus();
+  return absl::InvalidArgumentError(troupe::StrCat(troupe::Quoted(value), " is not one of ",
+                                                   bundle::kIsolationInline, ", ",
+                                                   bundle::kIsolationProcess));
+}
+
+// Below this an isolated host cannot even start (its libraries, threads'
+// stacks and heap take more address space).
+constexpr uint64_t kMinIsolatedMemoryBytes = uint64_t{64} << 20;
+
+absl::Status ValidateIsolatedMemory(std::string_view value) {
+  absl::StatusOr<uint64_t> number = ParseUnsigned(value);
+  if (!number.ok()) return number.status();
+  if (*number != 0 && *number < kMinIsolatedMemoryBytes) {
+    return absl::InvalidArgumentError(troupe::StrCat(
+        "must be 0 (no limit) or at least ", kMinIsolatedMemoryBytes,
+        " (64 MiB): an isolated host cannot start in less address space"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateIsolatedOpenFiles(std::string_view value) {
+  return ValidateRange(value, 16, 65536);
+}
+
+absl::Status ValidateHandlerTimeout(std::string_view value) {
+  return ValidateRange(value, 100, 3600000);
+}
+
+// A user name as Debian's adduser accepts it: 1-32 characters, a lowercase
+// letter or '_' first, then lowercase letters, digits, '_' and '-', and an
+// optional final '$'. Syntax only; LoadFrom checks that it exists when the
+// daemon runs as root.
+absl::Status ValidateIsolatedUser(std::string_view value) {
+  const auto bad = [&](std::string_view why) {
+    return absl::InvalidArgumentError(
+        troupe::StrCat(troupe::Quoted(value, 64), " is not a user name (", why, ")"));
+  };
+  if (value.empty()) return bad("it is empty");
+  if (value.size() > 32) return bad("more than 32 characters");
+  if (!((value[0] >= 'a' && value[0] <= 'z') || value[0] == '_')) {
+    return bad("it must start with a lowercase letter or '_'");
+  }
+  for (size_t i = 1; i < value.size(); ++i) {
+    const char c = value[i];
+    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-') continue;
+    if (c == '$' && i + 1 == value.size()) continue;
+    return bad(troupe::StrCat("character ", troupe::Quoted(value.substr(i, 1)), " at position ",
+                              i + 1, "; use lowercase letters, digits, '_' and '-'"));
+  }
+  if (value == "root") {
+    return absl::InvalidArgumentError(
+        "'root' is not an unprivileged user: isolated hosts must not run as root");
+  }
+  return absl::OkStatus();
+}
+
+// What is wrong with running isolated hosts as `user` on this host (the
+// daemon runs as root): it must exist and must not have uid 0. Empty: fine.
+std::string IsolatedUserProblem(const std::string& user) {
+  struct passwd entry;
+  struct passwd* found = nullptr;
+  std::vector<char> buffer(16384);
+  int error = ::getpwnam_r(user.c_str(), &entry, buffer.data(), buffer.size(), &found);
+  if (error != 0) {
+    return troupe::StrCat("cannot look up user ", troupe::Quoted(user), " (",
+                          std::strerror(error), ")");
+  }
+  if (found == nullptr) {
+    return troupe::StrCat("user ", troupe::Quoted(user),
+                          " does not exist on this host (troupd runs as root, so its isolated "
+                          "hosts run as this user): create it (adduser --system ",
+                          user, ") or name another");
+  }
+  if (found->pw_uid == 0) {
+    return troupe::StrCat("user ", troupe::Quoted(user),
+                          " has uid 0: isolated hosts must run as an unprivileged user");
+  }
+  return {};
+}
+
 absl::Status ValidateOptionalAbsolutePath(std::string_view value) {
   if (value.empty() || value.front() == '/') return absl::OkStatus();
   return absl::InvalidArgumentError(troupe::StrCat("'", value, "' is not an absolute path"));
 }
 
 const bundle::Limits kDefaultLimits;
+const bundle::IsolatedHostLimits kDefaultIsolatedHosts;
 
 std::string DefaultString(uint64_t n) { return std::to_string(n); }
 
@@ -161,6 +247,11 @@ const std::vector<SettingSpec>& Settings() {
     static const std::string max_entry_bytes = DefaultString(kDefaultLimits.max_entry_bytes);
     static const std::string max_total_bytes = DefaultString(kDefaultLimits.max_total_bytes);
     static const std::string max_ratio = DefaultString(kDefaultLimits.max_compression_ratio);
+    static const std::string isolated_memory = DefaultString(kDefaultIsolatedHosts.memory_bytes);
+    static const std::string isolated_cpu = DefaultString(kDefaultIsolatedHosts.cpu_seconds);
+    static const std::string isolated_files = DefaultString(kDefaultIsolatedHosts.open_files);
+    static const std::string handler_timeout = DefaultString(
+        static_cast<uint64_t>(absl::ToInt64Milliseconds(kDefaultIsolatedHosts.handler_timeout)));
     return new std::vector<SettingSpec>{
         {"keep_limit", "0",
          "bundle files kept per group by `director gensrc` when the manifest sets no "
@@ -236,6 +327,29 @@ const std::vector<SettingSpec>& Settings() {
         {"executions_kept", "10000",
          "most executions the HTTP API keeps at once (the oldest finished go first)",
          &ValidatePositive},
+        {"isolation_default", "inline",
+         "where bundles whose manifest sets no isolation run: inline (inside troupd) or "
+         "process (an isolated host process per version)",
+         &ValidateIsolationDefault},
+        {"isolated_memory_bytes", isolated_memory,
+         "address space (RLIMIT_AS) of each isolated host, in bytes; 0: no limit, else at "
+         "least 67108864",
+         &ValidateIsolatedMemory},
+        {"isolated_cpu_seconds", isolated_cpu,
+         "CPU time (RLIMIT_CPU) of each isolated host over its whole life, in seconds; 0: no "
+         "limit",
+         &ValidateUint32},
+        {"isolated_open_files", isolated_files,
+         "open files (RLIMIT_NOFILE) of each isolated host (16-65536)",
+         &ValidateIsolatedOpenFiles},
+        {"isolated_user", kDefaultIsolatedHosts.user,
+         "the unprivileged user isolated hosts run as when troupd runs as root (it must "
+         "exist then)",
+         &ValidateIsolatedUser},
+        {"isolated_handler_timeout_ms", handler_timeout,
+         "a handler running longer than this gets its isolated host killed and restarted, in "
+         "milliseconds (100-3600000)",
+         &ValidateHandlerTimeout},
     };
   }();
   return *kSettings;
@@ -303,6 +417,19 @@ Config Config::LoadFrom(std::string dir, std::string dir_source, uid_t owner) {
     }
     config.values_.push_back(std::move(value));
   }
+  // A daemon running as root runs its isolated hosts as isolated_user: that
+  // user must exist here (and not be root under another name).
+  auto user = std::find_if(config.values_.begin(), config.values_.end(),
+                           [](const SettingValue& value) { return value.name == "isolated_user"; });
+  if (owner == 0 && user != config.values_.end() && user->problem.empty()) {
+    user->problem = IsolatedUserProblem(user->value);
+    if (!user->problem.empty()) {
+      config.problems_.push_back(troupe::StrCat(
+          user->path.empty() ? troupe::StrCat("isolated_user (default ", user->value, ")")
+                             : troupe::StrCat(user->path, ": isolated_user"),
+          ": ", user->problem));
+    }
+  }
   // Who can write these can plant settings, keys or a socket (permissions.h).
   const SettingValue* socket = config.Find("socket");
   const std::string socket_path = socket->problem.empty() && !socket->value.empty()
@@ -327,24 +454,31 @@ Config Config::LoadFrom(std::string dir, std::string dir_source, uid_t owner) {
       config.problems_.emplace_back(ok.message());
     }
   }
-  // A trusted key file: whoever can write one decides what runs, like the
-  // directory. troupd's trust store refuses the same files (bundle/keys.h);
-  // their content is checked there (`director keys list`).
-  std::vector<std::string> trusted_keys;
+  // A trusted key file or isolation mark: whoever can write one decides what
+  // runs (and how), like the directory. troupd's trust store refuses the same
+  // files (bundle/keys.h); their content is checked there (`director config
+  // check` lists the store).
+  std::vector<std::string> trusted_files;
   const std::string trusted_dir = config.trusted_keys_dir();
   std::error_code list_error;
+  const auto ends_with = [](const std::string& name, std::string_view suffix) {
+    return name.size() > suffix.size() &&
+           name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
   for (fs::directory_iterator it(trusted_dir, list_error), end; !list_error && it != end;
        it.increment(list_error)) {
     const std::string name = it->path().filename().string();
-    if (name.size() > 4 && name.compare(name.size() - 4, 4, ".pub") == 0) {
-      trusted_keys.push_back(it->path().string());
+    if (ends_with(name, ".pub") || (ends_with(name, ".isolated") && name[0] != '.')) {
+      trusted_files.push_back(it->path().string());
     }
   }
-  std::sort(trusted_keys.begin(), trusted_keys.end());
-  for (const std::string& path : trusted_keys) {
+  std::sort(trusted_files.begin(), trusted_files.end());
+  for (const std::string& path : trusted_files) {
     if (absl::StatusOr<std::string> key = ReadSmallFile(path, kMaxTrustedKeyFileBytes, trusted);
         !key.ok()) {
-      config.problems_.push_back(troupe::StrCat("trusted key ", key.status().message()));
+      config.problems_.push_back(
+          troupe::StrCat(ends_with(path, ".pub") ? "trusted key " : "isolation mark ",
+                         key.status().message()));
     }
   }
   // A file that names no setting is almost always a typo of one that does.
@@ -394,8 +528,11 @@ absl::StatusOr<std::string> Config::Valid(std::string_view name) const {
     return absl::InternalError(troupe::StrCat("unknown setting ", name));
   }
   if (!value->problem.empty()) {
-    return absl::InvalidArgumentError(
-        troupe::StrCat(value->path, ": ", value->name, ": ", value->problem));
+    // A default can be a problem too (isolated_user that does not exist).
+    return absl::InvalidArgumentError(troupe::StrCat(
+        value->path.empty() ? troupe::StrCat(value->name, " (default ", value->value, ")")
+                            : troupe::StrCat(value->path, ": ", value->name),
+        ": ", value->problem));
   }
   return value->value;
 }
@@ -435,6 +572,26 @@ absl::StatusOr<std::string> Config::AllowRemoteActorSources() const {
 
 absl::StatusOr<std::string> Config::ConventionLeader() const { return Valid("convleader"); }
 
+absl::StatusOr<bundle::Isolation> Config::IsolationDefault() const {
+  TROUPE_ASSIGN_OR_RETURN(std::string text, Valid("isolation_default"));
+  std::optional<bundle::Isolation> isolation = bundle::ParseIsolation(text);
+  if (!isolation.has_value()) {
+    return absl::InternalError(troupe::StrCat("isolation_default ", text, " passed validation"));
+  }
+  return *isolation;
+}
+
+absl::StatusOr<bundle::IsolatedHostLimits> Config::IsolatedHosts() const {
+  bundle::IsolatedHostLimits limits;
+  TROUPE_ASSIGN_OR_RETURN(limits.memory_bytes, Number("isolated_memory_bytes"));
+  TROUPE_ASSIGN_OR_RETURN(limits.cpu_seconds, Number("isolated_cpu_seconds"));
+  TROUPE_ASSIGN_OR_RETURN(limits.open_files, Number("isolated_open_files"));
+  TROUPE_ASSIGN_OR_RETURN(limits.user, Valid("isolated_user"));
+  TROUPE_ASSIGN_OR_RETURN(uint64_t timeout_ms, Number("isolated_handler_timeout_ms"));
+  limits.handler_timeout = absl::Milliseconds(static_cast<int64_t>(timeout_ms));
+  return limits;
+}
+
 absl::StatusOr<DaemonSettings> Config::Daemon() const {
   DaemonSettings d;
   TROUPE_ASSIGN_OR_RETURN(d.socket_path, Valid("socket"));
@@ -459,6 +616,8 @@ absl::StatusOr<DaemonSettings> Config::Daemon() const {
   TROUPE_ASSIGN_OR_RETURN(uint64_t ttl, Number("execution_ttl_seconds"));
   d.execution_ttl = absl::Seconds(static_cast<int64_t>(ttl));
   TROUPE_ASSIGN_OR_RETURN(d.executions_kept, Number("executions_kept"));
+  TROUPE_ASSIGN_OR_RETURN(d.isolation_default, IsolationDefault());
+  TROUPE_ASSIGN_OR_RETURN(d.isolated_hosts, IsolatedHosts());
   TROUPE_ASSIGN_OR_RETURN(d.convention_leader, Valid("convleader"));
   TROUPE_ASSIGN_OR_RETURN(d.allow_remote_actor_sources, Valid("allow_remote_actor_sources"));
   TROUPE_ASSIGN_OR_RETURN(uint64_t checkin_ms, Number("checkin_interval_ms"));

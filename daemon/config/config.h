@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "daemon/bundle/isolation.h"  // header-only parts: the enum and IsolatedHostLimits
 #include "daemon/bundle/limits.h"
 #include "daemon/config/permissions.h"  // troupd checks its socket directory too
 
@@ -50,6 +51,9 @@ struct DaemonSettings {
   absl::Duration http_read_timeout;
   absl::Duration execution_ttl;
   uint64_t executions_kept = 0;
+  // Isolated hosts (docs/daemon.md, "Isolated hosts").
+  bundle::Isolation isolation_default = bundle::Isolation::kInline;
+  bundle::IsolatedHostLimits isolated_hosts;
 };
 
 // One known setting.
@@ -85,8 +89,10 @@ class Config {
   // is a TROUPE_DIR, keys/, keys/trusted/, config/, capabilities/, loaded/,
   // loaded/code/ or socket directory that another user than `owner` (or root)
   // owns or that group or others may write (permissions.h), and a setting,
-  // trusted key (keys/trusted/*.pub) or capability file that another user
-  // owns or that group or others may write (SmallFileOptions::trusted_owner).
+  // trusted key (keys/trusted/*.pub), isolation mark (keys/trusted/*.isolated)
+  // or capability file that another user owns or that group or others may
+  // write (SmallFileOptions::trusted_owner). When `owner` is root, an
+  // isolated_user that does not exist (or has uid 0) is a problem too.
   // `owner` is the daemon's user: the effective uid unless a test says
   // otherwise.
   static Config LoadFrom(std::string dir, std::string dir_source);
@@ -116,6 +122,11 @@ class Config {
   absl::StatusOr<bundle::Limits> BundleLimits() const;
   absl::StatusOr<std::string> AllowRemoteActorSources() const;  // yes, no or leader-only
   absl::StatusOr<std::string> ConventionLeader() const;         // host:port or ""
+  // isolation_default: where bundles whose manifest says nothing run.
+  absl::StatusOr<bundle::Isolation> IsolationDefault() const;
+  // isolated_memory_bytes, isolated_cpu_seconds, isolated_open_files,
+  // isolated_user and isolated_handler_timeout_ms.
+  absl::StatusOr<bundle::IsolatedHostLimits> IsolatedHosts() const;
   absl::StatusOr<DaemonSettings> Daemon() const;
 
  private:

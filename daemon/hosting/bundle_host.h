@@ -45,6 +45,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "daemon/bundle/isolation.h"
 #include "daemon/bundle/limits.h"
 #include "daemon/common/clock.h"
 #include "daemon/common/mutex.h"
@@ -73,6 +74,11 @@ struct HostOptions {
   absl::Duration load_timeout = absl::Seconds(30);
   Clock* clock = nullptr;  // nullptr: the real clock
   bundle::Limits limits;   // what a bundle may not exceed (config: BundleLimits())
+  // Where a version runs when neither its signer's trust entry nor its
+  // manifest decides (config: isolation_default; bundle::EffectiveIsolation).
+  bundle::Isolation isolation_default = bundle::Isolation::kInline;
+  // How isolated hosts are confined (config: IsolatedHosts()).
+  bundle::IsolatedHostLimits isolated_hosts;
   // Called by Restore before each recorded bundle is restored, with its name
   // ("hello 1.0 (0123456789abcdef)"); e.g. to extend a start-up timeout.
   std::function<void(std::string_view bundle_name)> on_restore_progress;
@@ -154,7 +160,10 @@ class BundleHost {
   // FailedPrecondition when verification fails or an on_load action fails
   // (also: requirements that do not hold here, a hash still draining, after
   // Shutdown); DeadlineExceeded when on_load actions take over load_timeout;
-  // NotFound for a missing file; InvalidArgument for a file that is no bundle.
+  // NotFound for a missing file; InvalidArgument for a file that is no bundle;
+  // Unimplemented for a version that must run isolated (its signer is trusted
+  // --isolated, its manifest or isolation_default says process): this host
+  // cannot run isolated hosts yet, and nothing of it is stored.
   // Returns after older versions that AutoUnload drains have gone (or
   // drain_timeout passed).
   absl::StatusOr<LoadOutcome> LoadFile(const std::string& path);

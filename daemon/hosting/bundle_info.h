@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "daemon/bundle/isolation.h"
 
 namespace troupe::hosting {
 
@@ -46,6 +47,10 @@ struct BundleInfo {
   BundleState state = BundleState::kNone;
   std::optional<absl::Time> loaded_at;  // nullopt: not loaded (kNone)
   std::string signing_key;
+  // Where its code runs and why (bundle::EffectiveIsolation at load);
+  // nullopt for a recorded bundle that runs nothing (kNone).
+  std::optional<bundle::Isolation> isolation;
+  std::string isolation_reason;
   std::vector<ManagedActor> actors;  // in manifest order
   // Only for a recorded bundle that runs nothing (kNone): why, e.g. it failed
   // to restore, or is held back after the daemon died with it.

@@ -69,6 +69,8 @@ BundleInfo HostCore::Info(const Version& v) const {
   }
   info.loaded_at = v.loaded_at;
   info.signing_key = v.key_id;
+  info.isolation = v.isolation.isolation;
+  info.isolation_reason = v.isolation.reason;
   for (const Slot& slot : v.slots) info.actors.push_back(Managed(slot));
   return info;
 }

@@ -3,8 +3,9 @@
 // HostCore that does the work; BundleHost (bundle_host.cc) is its thread-safe
 // front. Split by job: host_core.cc (bookkeeping, disk steps, the crash
 // record), supervision.cc (supervisors, starting managed actors,
-// activation), drain.cc, load.cc, restore_unload.cc (restore, unload,
-// shutdown), bundle_host.cc (queries and the front).
+// activation), drain.cc, load.cc, isolated_load.cc (versions that must run
+// isolated), restore_unload.cc (restore, unload, shutdown), bundle_host.cc
+// (queries and the front).
 #pragma once
 
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "daemon/bundle/bundle.h"
+#include "daemon/bundle/isolation.h"
 #include "daemon/bundle/keys.h"
 #include "daemon/bundle/version.h"
 #include "daemon/common/logging.h"
@@ -82,6 +84,7 @@ struct Version {
   std::string version;
   std::string key_id;
   troupe::v1::Manifest manifest;
+  bundle::IsolationDecision isolation;  // decided at load
   absl::Time loaded_at;
   std::unique_ptr<loader::LoadedBundle> code;
   std::vector<const troupe_plugin_v1_t*> registered;  // not yet unregistered
@@ -175,6 +178,14 @@ class HostCore : public std::enable_shared_from_this<HostCore> {
   // ---- loading
   absl::StatusOr<LoadOutcome> LoadVerified(bundle::VerifiedBundle verified, Activation activation,
                                            bool store_copy) ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
+  // Loads a version whose effective isolation is process (`isolation`): the
+  // one place such a version goes. This daemon has no isolated hosts yet, so
+  // it refuses with Unimplemented, naming the version and why it must run
+  // isolated, before anything of it is stored or opened.
+  absl::StatusOr<LoadOutcome> LoadIsolated(bundle::VerifiedBundle verified, Activation activation,
+                                           bool store_copy,
+                                           const bundle::IsolationDecision& isolation)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
   // Creates the version's actors, sends their on_load actions and waits until
   // each handled them. The first problem, naming the actor, or OK.
   absl::Status StartVersion(Version* v) ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);

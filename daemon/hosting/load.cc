@@ -81,6 +81,14 @@ absl::StatusOr<LoadOutcome> HostCore::LoadVerified(bundle::VerifiedBundle verifi
       return outcome;
     }
   }
+  // Where it runs: the signer's trust entry, then the manifest, then the
+  // daemon's default.
+  bundle::IsolationDecision isolation =
+      bundle::EffectiveIsolation(verified.manifest.isolation(), verified.key_id,
+                                 verified.signer_isolated, options_.isolation_default);
+  if (isolation.isolation == bundle::Isolation::kProcess) {
+    return LoadIsolated(std::move(verified), activation, store_copy, isolation);
+  }
 
   // Store a copy for Restore, then open the code. A failure removes it again,
   // unless it is the copy of a bundle that failed to restore (still recorded).
@@ -133,6 +141,7 @@ absl::StatusOr<LoadOutcome> HostCore::LoadVerified(bundle::VerifiedBundle verifi
   v->version = verified.manifest.version();
   v->key_id = verified.key_id;
   v->manifest = std::move(verified.manifest);
+  v->isolation = std::move(isolation);
   v->loaded_at = clock_->Now();
   v->code = *std::move(code);
   // Undoes everything of a version that never became visible.

@@ -368,8 +368,12 @@ std::string FormatSystemStatus(const v1::StatusResponse& status) {
       s.handler_failures(), s.pending_wakeups());
   out += status.bundles().empty() ? "bundles: none loaded\n" : "bundles:\n";
   for (const v1::BundleInfo& b : status.bundles()) {
-    out += absl::StrFormat("  %-20s %-12s %-8s %s  %d actors\n", b.group(), b.version(),
+    out += absl::StrFormat("  %-20s %-12s %-8s %s  %d actors", b.group(), b.version(),
                            StateName(b.state()), b.hash().substr(0, 16), b.actors_size());
+    if (!b.isolation().empty()) {
+      out += absl::StrFormat("  %s (%s)", b.isolation(), b.isolation_reason());
+    }
+    out += "\n";
     for (const v1::ManagedActor& a : b.actors()) {
       std::string state = a.state() == v1::MANAGED_ACTOR_STATE_DOWN ? "DOWN (" + a.last_exit() + ")"
                           : a.state() == v1::MANAGED_ACTOR_STATE_EXITED ? "exited"

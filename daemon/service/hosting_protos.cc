@@ -54,6 +54,11 @@ v1::BundleInfo ToProto(const hosting::BundleInfo& bundle) {
     out.set_loaded_at_unix_ms(absl::ToUnixMillis(*bundle.loaded_at));
   }
   out.set_signing_key(bundle.signing_key);
+  if (bundle.isolation.has_value()) {
+    const std::string_view isolation = troupe::bundle::IsolationName(*bundle.isolation);
+    out.set_isolation(std::string(isolation));
+    out.set_isolation_reason(bundle.isolation_reason);
+  }
   for (const hosting::ManagedActor& actor : bundle.actors) *out.add_actors() = ToProto(actor);
   out.set_failure(bundle.failure);
   return out;

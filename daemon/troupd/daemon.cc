@@ -195,6 +195,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& conf
   host_options.restart_limit = settings.restart_limit;
   host_options.restart_window = settings.restart_window;
   host_options.drain_timeout = settings.drain_timeout;
+  host_options.isolation_default = settings.isolation_default;
+  host_options.isolated_hosts = settings.isolated_hosts;
   host_options.on_restore_progress = options.on_restore_progress;
   parts->host = std::make_unique<hosting::BundleHost>(parts->system.get(), host_options);
   parts->Phase("restoring the loaded bundles");

@@ -415,7 +415,8 @@ Json Describe(const std::string& path, const bundle::VerifiedBundle& b) {
               {"group", b.manifest.group()},
               {"version", b.manifest.version()},
               {"hash", b.source_hash},
-              {"key_id", b.key_id}};
+              {"key_id", b.key_id},
+              {"signer_isolated", b.signer_isolated}};
 }
 
 void PrintVerifiedLine(Context& ctx, const std::string& path, const bundle::VerifiedBundle& b) {
@@ -476,6 +477,14 @@ int Tlsinfo(Context& ctx, const std::string& file, const std::string& what) {
   ctx.out() << "\n  actors:";
   for (const troupe::v1::ActorSpec& actor : m.actors()) ctx.out() << " " << actor.class_name();
   ctx.out() << "\n  keep_limit: " << m.keep_limit() << "\n";
+  ctx.out() << "  isolation: "
+            << (m.isolation().empty() ? std::string("unset (the daemon's isolation_default decides)")
+                                      : m.isolation());
+  if (b->signer_isolated) {
+    ctx.out() << " (its signer " << b->key_id
+              << " is trusted --isolated here: it always runs isolated)";
+  }
+  ctx.out() << "\n";
   ctx.out() << "  entries: " << b->entries.size() << ", " << total
             << " bytes uncompressed (list them: `director tlsinfo " << file << " contents`)\n";
   return kExitOk;

@@ -1,5 +1,6 @@
-// keys_commands.cc - `director keygen`, `trust`, `untrust`: Ed25519 signing
-// keys and the trusted-key store in TROUPE_DIR/keys/trusted; `keygen
+// keys_commands.cc - `director keygen`, `trust`, `untrust`, `keys`: Ed25519
+// signing keys and the trusted-key store in TROUPE_DIR/keys/trusted, with each
+// signer's isolation mark (`trust --isolated`, `trust --inline`); `keygen
 // --convention`: the convention key peers authenticate with (daemon/peerauth).
 #include <sys/stat.h>
 
@@ -7,6 +8,7 @@
 #include <memory>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -93,15 +95,79 @@ int Keygen(Context& ctx, const KeygenOptions& options) {
   return kExitOk;
 }
 
-int Trust(Context& ctx, const std::string& public_key_path) {
+struct TrustOptions {
+  std::string public_key_path;
+  bool isolated = false;
+  bool inline_ = false;
+};
+
+// What `trust` says about the key's isolation mark after the call.
+std::string MarkNote(const bundle::TrustOutcome& outcome, bundle::IsolationMark mark,
+                     const std::string& public_key_path) {
+  switch (mark) {
+    case bundle::IsolationMark::kIsolated:
+      return "; it is --isolated: bundles it signed always run in an isolated host process, "
+             "whatever their manifest says";
+    case bundle::IsolationMark::kInline:
+      return outcome.was_isolated
+                 ? "; no longer --isolated: its bundles run where their manifest or "
+                   "isolation_default says"
+                 : "; it was not --isolated (nothing to lift)";
+    case bundle::IsolationMark::kKeep:
+      break;
+  }
+  if (!outcome.isolated) return "";
+  return troupe::StrCat(
+      outcome.was_trusted ? "; it stays --isolated"
+                          : "; it is --isolated (its mark was already in place)",
+      ": bundles it signed always run in an isolated host process (lift that with `director "
+      "trust --inline ",
+      public_key_path, "`)");
+}
+
+int Trust(Context& ctx, const TrustOptions& options) {
+  if (absl::Status s = bundle::InitSodium(); !s.ok()) return ctx.Fail(s);
+  const bundle::IsolationMark mark = options.isolated  ? bundle::IsolationMark::kIsolated
+                                     : options.inline_ ? bundle::IsolationMark::kInline
+                                                       : bundle::IsolationMark::kKeep;
+  const bundle::TrustStore store(ctx.config().trusted_keys_dir());
+  absl::StatusOr<bundle::TrustOutcome> outcome = store.Trust(options.public_key_path, mark);
+  if (!outcome.ok()) return ctx.Fail(outcome.status());
+  if (ctx.json()) {
+    return ctx.PrintJson(Json{{"key_id", outcome->key_id},
+                              {"store", store.dir()},
+                              {"isolated", outcome->isolated},
+                              {"was_trusted", outcome->was_trusted},
+                              {"was_isolated", outcome->was_isolated}});
+  }
+  ctx.out() << "trusted key " << outcome->key_id << " (in " << store.dir() << ")"
+            << MarkNote(*outcome, mark, options.public_key_path) << "\n";
+  return kExitOk;
+}
+
+// `director keys`: the trusted keys and how their signers' bundles run.
+int ListKeys(Context& ctx) {
   if (absl::Status s = bundle::InitSodium(); !s.ok()) return ctx.Fail(s);
   const bundle::TrustStore store(ctx.config().trusted_keys_dir());
-  absl::StatusOr<std::string> key_id = store.Trust(public_key_path);
-  if (!key_id.ok()) return ctx.Fail(key_id.status());
+  absl::StatusOr<std::vector<bundle::TrustedKey>> keys = store.List();
+  if (!keys.ok()) return ctx.Fail(keys.status());
   if (ctx.json()) {
-    return ctx.PrintJson(Json{{"key_id", *key_id}, {"store", store.dir()}});
+    Json listed = Json::array();
+    for (const bundle::TrustedKey& key : *keys) {
+      listed.push_back(Json{{"key_id", key.key_id}, {"path", key.path}, {"isolated", key.isolated}});
+    }
+    return ctx.PrintJson(Json{{"store", store.dir()}, {"keys", std::move(listed)}});
   }
-  ctx.out() << "trusted key " << *key_id << " (in " << store.dir() << ")\n";
+  if (keys->empty()) {
+    ctx.out() << "no trusted keys (in " << store.dir() << ")\n";
+    return kExitOk;
+  }
+  for (const bundle::TrustedKey& key : *keys) {
+    // "isolated": always in an isolated host; "by manifest": where the
+    // manifest (else isolation_default) says.
+    ctx.out() << key.key_id << "  " << (key.isolated ? "isolated   " : "by manifest") << "  "
+              << key.path << "\n";
+  }
   return kExitOk;
 }
 
@@ -149,23 +215,41 @@ void AddKeysCommands(CLI::App& app, Runner* run) {
     *run = [keygen](Context& ctx) { return Keygen(ctx, *keygen); };
   });
 
-  auto trust_path = std::make_shared<std::string>();
-  cmd = app.add_subcommand("trust",
-                           "Trust a public key (NAME.pub from keygen): bundles it signed verify "
-                           "on this host. Copies it into TROUPE_DIR/keys/trusted.");
-  cmd->add_option("PUBKEY", *trust_path, "Public key file")->required();
-  cmd->callback(
-      [trust_path, run] { *run = [trust_path](Context& ctx) { return Trust(ctx, *trust_path); }; });
+  auto trust = std::make_shared<TrustOptions>();
+  cmd = app.add_subcommand(
+      "trust",
+      "Trust a public key (NAME.pub from keygen): bundles it signed verify on this host. Copies "
+      "it into TROUPE_DIR/keys/trusted. With --isolated, bundles it signed always run in an "
+      "isolated host process, whatever their manifest says (the mark is the empty file "
+      "KEYID.isolated beside the key); trusting a marked key again keeps the mark, --inline "
+      "lifts it.");
+  cmd->add_option("PUBKEY", trust->public_key_path, "Public key file")->required();
+  CLI::Option* isolated = cmd->add_flag(
+      "--isolated", trust->isolated,
+      "Mark the signer: its bundles always run isolated (in their own host process)");
+  CLI::Option* inline_flag = cmd->add_flag(
+      "--inline", trust->inline_,
+      "Lift the mark: its bundles run where their manifest or isolation_default says");
+  isolated->excludes(inline_flag);
+  cmd->callback([trust, run] { *run = [trust](Context& ctx) { return Trust(ctx, *trust); }; });
 
   auto untrust_id = std::make_shared<std::string>();
   cmd = app.add_subcommand("untrust",
                            "Stop trusting a key, at once: bundles signed with it no longer "
-                           "verify. Exit 3 when no such key is trusted.");
+                           "verify. Removes its --isolated mark too. Exit 3 when no such key "
+                           "is trusted.");
   cmd->add_option("KEYID", *untrust_id, "Key id (16 hex digits, as printed by keygen/trust)")
       ->required();
   cmd->callback([untrust_id, run] {
     *run = [untrust_id](Context& ctx) { return Untrust(ctx, *untrust_id); };
   });
+
+  cmd = app.add_subcommand(
+      "keys",
+      "List the trusted keys (TROUPE_DIR/keys/trusted): key id, whether the signer is "
+      "--isolated (its bundles always run isolated) or its bundles run where their manifest "
+      "says, and the key file. A malformed key file or mark is an error naming it.");
+  cmd->callback([run] { *run = ListKeys; });
 }
 
 }  // namespace troupe::director

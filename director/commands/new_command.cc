@@ -132,6 +132,11 @@ director --dir /tmp/troupe avail
 
 Every bundle needs a version: bump `"version"` in `manifest.json` (or pass `--version`)
 for each release; `--version date` gives `YYYYMMDDHHMM` (UTC).
+
+Where it runs: without an `"isolation"` in `manifest.json` the daemon's `isolation_default`
+decides (inside troupd unless changed). `"isolation": "process"` asks for a host process of
+its own; `"inline"` for troupd itself. A host that trusts the signing key with `director
+trust --isolated` always runs it in its own process (Troupe's docs/manifest.md, "Isolation").
 )";
 
 absl::Status WriteNew(const fs::path& path, std::string_view content) {

@@ -143,6 +143,7 @@ int ListCommand(Context& ctx, const ListOptions& options) {
                       : troupe::StrCat("[not running: ", bundle.failure(), "]"))
               << "  hash " << bundle.hash();
     if (!bundle.signing_key().empty()) ctx.out() << "  key " << bundle.signing_key();
+    if (!bundle.isolation().empty()) ctx.out() << "  isolation " << bundle.isolation();
     ctx.out() << "  loaded " << FormatUnixMillis(bundle.loaded_at_unix_ms()) << "\n";
     for (const v1::ManagedActor& actor : bundle.actors()) {
       ctx.out() << "      " << ActorLine(actor) << "\n";
@@ -219,8 +220,8 @@ void AddStatusCommand(CLI::App& app, Runner* run) {
   auto status = std::make_shared<StatusOptions>();
   CLI::App* cmd = app.add_subcommand(
       "status",
-      "Show troupd's state: listeners, counters, bundles, actors, and the convention (members or "
-      "leader; --json: under \"convention\")");
+      "Show troupd's state: listeners, counters, bundles (with where each version runs and "
+      "why), actors, and the convention (members or leader; --json: under \"convention\")");
   AddSocketOption(cmd, &status->socket);
   cmd->add_option("--actor", status->actor, "One actor instead: an address or a global name");
   cmd->callback(
@@ -231,8 +232,8 @@ void AddListCommand(CLI::App& app, Runner* run) {
   auto list = std::make_shared<ListOptions>();
   CLI::App* cmd = app.add_subcommand(
       "list",
-      "List the bundles loaded in troupd: versions in order, the active one, their actors, and "
-      "those recorded but not running (with why)");
+      "List the bundles loaded in troupd: versions in order, the active one, where each runs "
+      "(inline or process), their actors, and those recorded but not running (with why)");
   AddSocketOption(cmd, &list->socket);
   cmd->add_option("GROUP", list->group, "Only this group");
   cmd->callback([list, run] { *run = [list](Context& ctx) { return ListCommand(ctx, *list); }; });

@@ -183,7 +183,8 @@ class BundleTest : public ::testing::Test {
     ASSERT_OK_AND_ASSIGN(key_, GenerateKeyPair());
     ASSERT_OK(WriteKeyPair(key_, dir_.path(), "test"));
     trust_ = std::make_unique<TrustStore>(dir_.path() + "/trusted");
-    ASSERT_OK_AND_ASSIGN(key_id_, trust_->Trust(dir_.path() + "/test.pub"));
+    ASSERT_OK_AND_ASSIGN(TrustOutcome trusted, trust_->Trust(dir_.path() + "/test.pub"));
+    key_id_ = trusted.key_id;
   }
 
   absl::StatusOr<VerifiedBundle> Verify(std::string bytes, const Limits& limits = {}) {
@@ -401,6 +402,28 @@ TEST_F(BundleTest, VerifyBundleFileReadsAndNamesTheFile) {
   ASSERT_OK(trust_->Untrust(key_id_));
   absl::StatusOr<VerifiedBundle> untrusted = VerifyBundleFile(path, *trust_);
   EXPECT_CONTAINS(std::string(untrusted.status().message()), path + ": signed by key ");
+}
+
+TEST_F(BundleTest, VerificationSaysWhetherTheSignerIsTrustedIsolated) {
+  ASSERT_OK_AND_ASSIGN(std::string bytes, BuildBundle(ValidEntries(), key_));
+  ASSERT_OK_AND_ASSIGN(VerifiedBundle plain, Verify(bytes));
+  EXPECT_FALSE(plain.signer_isolated);
+
+  // The trust store is read at verification: a mark counts from then on.
+  ASSERT_OK(trust_->Trust(dir_.path() + "/test.pub", IsolationMark::kIsolated));
+  ASSERT_OK_AND_ASSIGN(VerifiedBundle marked, Verify(bytes));
+  EXPECT_TRUE(marked.signer_isolated);
+  EXPECT_EQ(marked.source_hash, plain.source_hash) << "the mark is no part of the bundle";
+
+  // A mark that is not sound refuses the bundle rather than guess.
+  const std::string mark = trust_->dir() + "/" + key_id_ + ".isolated";
+  std::ofstream(mark, std::ios::binary) << "yes please";
+  ExpectRefusedWith(Verify(bytes), {std::string(kWhere) + ": cannot check signer key " + key_id_,
+                                    mark + ": not an isolation mark"});
+
+  ASSERT_OK(trust_->Trust(dir_.path() + "/test.pub", IsolationMark::kInline));
+  ASSERT_OK_AND_ASSIGN(VerifiedBundle lifted, Verify(bytes));
+  EXPECT_FALSE(lifted.signer_isolated);
 }
 
 TEST_F(BundleTest, VerifyBundleFileRefusesAFifoAndAFileOverTheLimitBeforeReading) {

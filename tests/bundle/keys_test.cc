@@ -31,9 +31,9 @@ std::string TrustANewKey(const TempDir& dir, const TrustStore& store) {
   absl::StatusOr<KeyPair> pair = GenerateKeyPair();
   EXPECT_OK(pair);
   EXPECT_OK(WriteKeyPair(*pair, dir.path(), "k"));
-  absl::StatusOr<std::string> id = store.Trust(dir.path() + "/k.pub");
-  EXPECT_OK(id);
-  return store.dir() + "/" + id.value_or("") + ".pub";
+  absl::StatusOr<TrustOutcome> trusted = store.Trust(dir.path() + "/k.pub");
+  EXPECT_OK(trusted);
+  return store.dir() + "/" + (trusted.ok() ? trusted->key_id : "") + ".pub";
 }
 
 mode_t ModeOf(const std::string& path) {
@@ -162,15 +162,23 @@ TEST(TrustStoreTest, TrustFindListUntrust) {
   ASSERT_OK_AND_ASSIGN(std::vector<TrustedKey> none, store.List());
   EXPECT_TRUE(none.empty());
 
-  ASSERT_OK_AND_ASSIGN(std::string id_a, store.Trust(dir.path() + "/a.pub"));
+  ASSERT_OK_AND_ASSIGN(TrustOutcome trusted_a, store.Trust(dir.path() + "/a.pub"));
+  const std::string id_a = trusted_a.key_id;
   EXPECT_EQ(id_a, KeyId(a.public_key));
+  EXPECT_FALSE(trusted_a.was_trusted);
+  EXPECT_FALSE(trusted_a.isolated);
   EXPECT_TRUE(fs::exists(store.dir() + "/" + id_a + ".pub"));
-  ASSERT_OK_AND_ASSIGN(std::string id_b, store.Trust(dir.path() + "/b.pub"));
-  ASSERT_OK_AND_ASSIGN(std::string id_a_again, store.Trust(dir.path() + "/a.pub"));
-  EXPECT_EQ(id_a_again, id_a);
+  ASSERT_OK_AND_ASSIGN(TrustOutcome trusted_b, store.Trust(dir.path() + "/b.pub"));
+  const std::string id_b = trusted_b.key_id;
+  ASSERT_OK_AND_ASSIGN(TrustOutcome again, store.Trust(dir.path() + "/a.pub"));
+  EXPECT_EQ(again.key_id, id_a);
+  EXPECT_TRUE(again.was_trusted);
 
-  ASSERT_OK_AND_ASSIGN(PublicKey found, store.Find(id_a));
-  EXPECT_EQ(found, a.public_key);
+  ASSERT_OK_AND_ASSIGN(TrustedKey found, store.Find(id_a));
+  EXPECT_EQ(found.key, a.public_key);
+  EXPECT_EQ(found.key_id, id_a);
+  EXPECT_EQ(found.path, store.dir() + "/" + id_a + ".pub");
+  EXPECT_FALSE(found.isolated);
 
   ASSERT_OK_AND_ASSIGN(std::vector<TrustedKey> keys, store.List());
   ASSERT_EQ(keys.size(), 2u);
@@ -181,7 +189,7 @@ TEST(TrustStoreTest, TrustFindListUntrust) {
   }
 
   ASSERT_OK(store.Untrust(id_a));
-  absl::StatusOr<PublicKey> gone = store.Find(id_a);
+  absl::StatusOr<TrustedKey> gone = store.Find(id_a);
   EXPECT_EQ(gone.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(std::string(gone.status().message()),
             "key " + id_a + " is not trusted (trusted keys are in " + store.dir() + ")");
@@ -197,7 +205,7 @@ TEST(TrustStoreTest, TrustedDirectoryIsCreatedWithMode0755) {
   ASSERT_OK_AND_ASSIGN(KeyPair a, GenerateKeyPair());
   absl::Status written = WriteKeyPair(a, dir.path(), "a");
   TrustStore store(dir.path() + "/keys/trusted");
-  absl::StatusOr<std::string> id = store.Trust(dir.path() + "/a.pub");
+  absl::StatusOr<TrustOutcome> id = store.Trust(dir.path() + "/a.pub");
   ::umask(old_umask);
   ASSERT_OK(written);
   ASSERT_OK(id);
@@ -209,7 +217,8 @@ TEST(TrustStoreTest, RemovingTheFileRevokesAtOnce) {
   ASSERT_OK_AND_ASSIGN(KeyPair a, GenerateKeyPair());
   ASSERT_OK(WriteKeyPair(a, dir.path(), "a"));
   TrustStore store(dir.path() + "/trusted");
-  ASSERT_OK_AND_ASSIGN(std::string id, store.Trust(dir.path() + "/a.pub"));
+  ASSERT_OK_AND_ASSIGN(TrustOutcome trusted, store.Trust(dir.path() + "/a.pub"));
+  const std::string id = trusted.key_id;
   ASSERT_OK(store.Find(id));
   fs::remove(store.dir() + "/" + id + ".pub");
   EXPECT_EQ(store.Find(id).status().code(), absl::StatusCode::kNotFound);
@@ -220,7 +229,8 @@ TEST(TrustStoreTest, MalformedKeyFileIsAnErrorNamingIt) {
   ASSERT_OK_AND_ASSIGN(KeyPair a, GenerateKeyPair());
   ASSERT_OK(WriteKeyPair(a, dir.path(), "a"));
   TrustStore store(dir.path() + "/trusted");
-  ASSERT_OK_AND_ASSIGN(std::string id, store.Trust(dir.path() + "/a.pub"));
+  ASSERT_OK_AND_ASSIGN(TrustOutcome trusted, store.Trust(dir.path() + "/a.pub"));
+  const std::string id = trusted.key_id;
   std::string bad = store.dir() + "/0123456789abcdef.pub";
   WriteFile(bad, "not a key\n");
 
@@ -230,7 +240,7 @@ TEST(TrustStoreTest, MalformedKeyFileIsAnErrorNamingIt) {
 
   // Find reads only the requested key's file.
   ASSERT_OK(store.Find(id));
-  absl::StatusOr<PublicKey> found = store.Find("0123456789abcdef");
+  absl::StatusOr<TrustedKey> found = store.Find("0123456789abcdef");
   ASSERT_FALSE(found.ok());
   EXPECT_CONTAINS(std::string(found.status().message()), bad);
 }
@@ -240,10 +250,11 @@ TEST(TrustStoreTest, KeyFileUnderAnotherIdIsAnError) {
   ASSERT_OK_AND_ASSIGN(KeyPair a, GenerateKeyPair());
   ASSERT_OK(WriteKeyPair(a, dir.path(), "a"));
   TrustStore store(dir.path() + "/trusted");
-  ASSERT_OK_AND_ASSIGN(std::string id, store.Trust(dir.path() + "/a.pub"));
+  ASSERT_OK_AND_ASSIGN(TrustOutcome trusted, store.Trust(dir.path() + "/a.pub"));
+  const std::string id = trusted.key_id;
   std::string renamed = store.dir() + "/0123456789abcdef.pub";
   fs::rename(store.dir() + "/" + id + ".pub", renamed);
-  absl::StatusOr<PublicKey> found = store.Find("0123456789abcdef");
+  absl::StatusOr<TrustedKey> found = store.Find("0123456789abcdef");
   EXPECT_EQ(found.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_CONTAINS(std::string(found.status().message()),
                   renamed + ": holds key " + id + ", not 0123456789abcdef");
@@ -258,7 +269,7 @@ TEST(TrustStoreTest, AFifoAsATrustedKeyIsRefusedAtOnce) {
   fs::remove(path);
   ASSERT_EQ(::mkfifo(path.c_str(), 0644), 0);
   // Nothing writes the FIFO: a reader that waits for a writer never returns.
-  absl::StatusOr<PublicKey> found = store.Find(id);
+  absl::StatusOr<TrustedKey> found = store.Find(id);
   EXPECT_EQ(found.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(found.status().message(), path + " is not a regular file (a fifo)");
   absl::StatusOr<std::vector<TrustedKey>> list = store.List();
@@ -312,7 +323,7 @@ TEST(TrustStoreTest, TrustingAMalformedFileFailsNamingIt) {
   TempDir dir;
   WriteFile(dir.path() + "/bad.pub", "junk");
   TrustStore store(dir.path() + "/trusted");
-  absl::StatusOr<std::string> id = store.Trust(dir.path() + "/bad.pub");
+  absl::StatusOr<TrustOutcome> id = store.Trust(dir.path() + "/bad.pub");
   ASSERT_FALSE(id.ok());
   EXPECT_CONTAINS(std::string(id.status().message()), dir.path() + "/bad.pub");
   EXPECT_FALSE(fs::exists(store.dir()));
@@ -324,10 +335,11 @@ TEST(TrustStoreTest, ADirectoryOthersCanWriteIsRefused) {
   TrustStore store(trusted);
   ASSERT_OK_AND_ASSIGN(KeyPair pair, GenerateKeyPair());
   ASSERT_OK(WriteKeyPair(pair, dir.path(), "k"));
-  ASSERT_OK_AND_ASSIGN(std::string id, store.Trust(dir.path() + "/k.pub"));
+  ASSERT_OK_AND_ASSIGN(TrustOutcome outcome, store.Trust(dir.path() + "/k.pub"));
+  const std::string id = outcome.key_id;
   ASSERT_OK(store.Find(id).status());
   ASSERT_EQ(::chmod(trusted.c_str(), 0777), 0);
-  absl::StatusOr<PublicKey> found = store.Find(id);
+  absl::StatusOr<TrustedKey> found = store.Find(id);
   EXPECT_EQ(found.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_CONTAINS(std::string(found.status().message()), "can be changed by other users");
   EXPECT_EQ(store.List().status().code(), absl::StatusCode::kFailedPrecondition);
@@ -342,7 +354,7 @@ TEST(TrustStoreTest, AGroupWritableTrustedKeyIsRefusedWithTheFix) {
   const std::string id = fs::path(path).stem().string();
   ASSERT_EQ(::chmod(path.c_str(), 0664), 0);
   const std::string expected = path + " is writable by its group (mode 0664): chmod go-w " + path;
-  absl::StatusOr<PublicKey> found = store.Find(id);
+  absl::StatusOr<TrustedKey> found = store.Find(id);
   EXPECT_EQ(found.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(found.status().message(), expected);
   EXPECT_EQ(store.List().status().message(), expected);
@@ -365,7 +377,7 @@ TEST(TrustStoreTest, ATrustedKeyOfAnotherUserIsRefused) {
   const uid_t owner = 0;
   const uid_t file_owner = 65534;
   TrustStore store(trusted, owner);
-  absl::StatusOr<PublicKey> found = store.Find(id);
+  absl::StatusOr<TrustedKey> found = store.Find(id);
   EXPECT_EQ(found.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(found.status().message(),
             StrCat(path, " is owned by uid ", file_owner, ", not by the daemon's user (uid ", owner,
@@ -389,6 +401,193 @@ TEST(TrustStoreTest, ADirectoryOfAnotherUserIsRefusedWithTheFix) {
                                             " can be changed by other users (owned by uid ",
                                             dir_owner, ", not by the daemon's user (uid ", other,
                                             ") or root): chown ", other, " ", dir.path()));
+}
+
+// ------------------------------------------------------- isolation marks
+
+// A key pair written in `dir` as `name`.pub/.key; returns its public key file.
+std::string NewPublicKeyFile(const TempDir& dir, const std::string& name) {
+  absl::StatusOr<KeyPair> pair = GenerateKeyPair();
+  EXPECT_OK(pair);
+  EXPECT_OK(WriteKeyPair(*pair, dir.path(), name));
+  return dir.path() + "/" + name + ".pub";
+}
+
+TEST(TrustStoreTest, TrustIsolatedMarksTheSignerBesideItsKey) {
+  TempDir dir;
+  TrustStore store(dir.path() + "/trusted");
+  const std::string plain_pub = NewPublicKeyFile(dir, "plain");
+  const std::string isolated_pub = NewPublicKeyFile(dir, "boxed");
+  ASSERT_OK_AND_ASSIGN(TrustOutcome plain, store.Trust(plain_pub));
+  ASSERT_OK_AND_ASSIGN(TrustOutcome boxed, store.Trust(isolated_pub, IsolationMark::kIsolated));
+  EXPECT_FALSE(plain.isolated);
+  EXPECT_TRUE(boxed.isolated);
+  EXPECT_FALSE(boxed.was_trusted);
+  EXPECT_FALSE(boxed.was_isolated);
+
+  // The mark is an empty file <key id>.isolated next to <key id>.pub.
+  const std::string mark = store.dir() + "/" + boxed.key_id + ".isolated";
+  ASSERT_TRUE(fs::exists(mark));
+  EXPECT_EQ(fs::file_size(mark), 0u);
+  EXPECT_EQ(ModeOf(mark), 0644u);
+  EXPECT_FALSE(fs::exists(store.dir() + "/" + plain.key_id + ".isolated"));
+
+  ASSERT_OK_AND_ASSIGN(TrustedKey found, store.Find(boxed.key_id));
+  EXPECT_TRUE(found.isolated);
+  ASSERT_OK_AND_ASSIGN(TrustedKey other, store.Find(plain.key_id));
+  EXPECT_FALSE(other.isolated);
+
+  ASSERT_OK_AND_ASSIGN(std::vector<TrustedKey> keys, store.List());
+  ASSERT_EQ(keys.size(), 2u);
+  for (const TrustedKey& key : keys) {
+    EXPECT_EQ(key.isolated, key.key_id == boxed.key_id) << key.key_id;
+  }
+}
+
+TEST(TrustStoreTest, TrustingAMarkedKeyAgainKeepsTheMarkAndInlineLiftsIt) {
+  TempDir dir;
+  TrustStore store(dir.path() + "/trusted");
+  const std::string pub = NewPublicKeyFile(dir, "k");
+  ASSERT_OK_AND_ASSIGN(TrustOutcome first, store.Trust(pub, IsolationMark::kIsolated));
+
+  ASSERT_OK_AND_ASSIGN(TrustOutcome again, store.Trust(pub));
+  EXPECT_TRUE(again.was_trusted);
+  EXPECT_TRUE(again.was_isolated);
+  EXPECT_TRUE(again.isolated) << "a plain trust keeps the mark";
+  ASSERT_OK_AND_ASSIGN(TrustedKey kept, store.Find(first.key_id));
+  EXPECT_TRUE(kept.isolated);
+
+  ASSERT_OK_AND_ASSIGN(TrustOutcome lifted, store.Trust(pub, IsolationMark::kInline));
+  EXPECT_TRUE(lifted.was_isolated);
+  EXPECT_FALSE(lifted.isolated);
+  EXPECT_FALSE(fs::exists(store.dir() + "/" + first.key_id + ".isolated"));
+  ASSERT_OK_AND_ASSIGN(TrustedKey now, store.Find(first.key_id));
+  EXPECT_FALSE(now.isolated);
+  EXPECT_EQ(now.key, kept.key) << "the key itself stays trusted";
+
+  // Lifting a mark that is not there changes nothing.
+  ASSERT_OK_AND_ASSIGN(TrustOutcome nothing, store.Trust(pub, IsolationMark::kInline));
+  EXPECT_FALSE(nothing.was_isolated);
+  EXPECT_FALSE(nothing.isolated);
+  // And --isolated marks a key that was trusted plainly.
+  ASSERT_OK_AND_ASSIGN(TrustOutcome marked, store.Trust(pub, IsolationMark::kIsolated));
+  EXPECT_TRUE(marked.was_trusted);
+  EXPECT_FALSE(marked.was_isolated);
+  ASSERT_OK_AND_ASSIGN(TrustedKey found, store.Find(first.key_id));
+  EXPECT_TRUE(found.isolated);
+}
+
+TEST(TrustStoreTest, UntrustRemovesTheMarkToo) {
+  TempDir dir;
+  TrustStore store(dir.path() + "/trusted");
+  ASSERT_OK_AND_ASSIGN(TrustOutcome trusted,
+                       store.Trust(NewPublicKeyFile(dir, "k"), IsolationMark::kIsolated));
+  const std::string mark = store.dir() + "/" + trusted.key_id + ".isolated";
+  ASSERT_TRUE(fs::exists(mark));
+  ASSERT_OK(store.Untrust(trusted.key_id));
+  EXPECT_FALSE(fs::exists(store.dir() + "/" + trusted.key_id + ".pub"));
+  EXPECT_FALSE(fs::exists(mark));
+  EXPECT_EQ(store.Untrust(trusted.key_id).code(), absl::StatusCode::kNotFound);
+  ASSERT_OK_AND_ASSIGN(std::vector<TrustedKey> none, store.List());
+  EXPECT_TRUE(none.empty());
+
+  // A mark left without its key (e.g. by an older director's untrust) goes too.
+  WriteFile(mark, "");
+  ASSERT_OK(store.Untrust(trusted.key_id));
+  EXPECT_FALSE(fs::exists(mark));
+}
+
+TEST(TrustStoreTest, AMarkThatIsNotEmptyIsAnErrorNamingIt) {
+  TempDir dir;
+  TrustStore store(dir.path() + "/trusted");
+  const std::string pub = NewPublicKeyFile(dir, "k");
+  ASSERT_OK_AND_ASSIGN(TrustOutcome trusted, store.Trust(pub, IsolationMark::kIsolated));
+  const std::string mark = store.dir() + "/" + trusted.key_id + ".isolated";
+  const std::string expected =
+      mark + ": not an isolation mark (a mark is an empty file; this one holds 6 bytes): remove "
+             "it, then `director trust --isolated` the key again";
+
+  WriteFile(mark, "inline");
+  absl::StatusOr<TrustedKey> found = store.Find(trusted.key_id);
+  EXPECT_EQ(found.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(found.status().message(), expected);
+  EXPECT_EQ(store.List().status().message(), expected);
+  // A plain trust must not guess what the odd file meant...
+  absl::StatusOr<TrustOutcome> kept = store.Trust(pub);
+  EXPECT_EQ(kept.status().message(), expected);
+  // ... but --isolated replaces it with a sound mark.
+  ASSERT_OK(store.Trust(pub, IsolationMark::kIsolated));
+  EXPECT_EQ(fs::file_size(mark), 0u);
+  ASSERT_OK_AND_ASSIGN(TrustedKey fixed, store.Find(trusted.key_id));
+  EXPECT_TRUE(fixed.isolated);
+
+  // White space alone (`echo > KEYID.isolated`) is still an empty mark.
+  WriteFile(mark, "\n");
+  ASSERT_OK_AND_ASSIGN(TrustedKey newline, store.Find(trusted.key_id));
+  EXPECT_TRUE(newline.isolated);
+
+  // --inline removes an odd file too.
+  WriteFile(mark, "junk");
+  ASSERT_OK(store.Trust(pub, IsolationMark::kInline));
+  EXPECT_FALSE(fs::exists(mark));
+}
+
+TEST(TrustStoreTest, AFifoOrWritableMarkIsRefusedNamingIt) {
+  TempDir dir;
+  TrustStore store(dir.path() + "/trusted");
+  ASSERT_OK_AND_ASSIGN(TrustOutcome trusted,
+                       store.Trust(NewPublicKeyFile(dir, "k"), IsolationMark::kIsolated));
+  const std::string mark = store.dir() + "/" + trusted.key_id + ".isolated";
+
+  ASSERT_EQ(::chmod(mark.c_str(), 0666), 0);
+  const std::string writable = mark + " is writable by others (mode 0666): chmod go-w " + mark;
+  EXPECT_EQ(store.Find(trusted.key_id).status().message(), writable);
+  EXPECT_EQ(store.List().status().message(), writable);
+
+  fs::remove(mark);
+  ASSERT_EQ(::mkfifo(mark.c_str(), 0644), 0);
+  // Nothing writes the FIFO: a reader that waits for a writer never returns.
+  absl::StatusOr<TrustedKey> fifo = store.Find(trusted.key_id);
+  EXPECT_EQ(fifo.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(fifo.status().message(), mark + " is not a regular file (a fifo)");
+}
+
+TEST(TrustStoreTest, ListRefusesAMarkWithoutItsKeyOrWithABadName) {
+  TempDir dir;
+  TrustStore store(dir.path() + "/trusted");
+  ASSERT_OK(store.Trust(NewPublicKeyFile(dir, "k")));
+  const std::string orphan = store.dir() + "/0123456789abcdef.isolated";
+  WriteFile(orphan, "");
+  absl::StatusOr<std::vector<TrustedKey>> list = store.List();
+  EXPECT_EQ(list.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(list.status().message(),
+            orphan +
+                ": isolation mark of key 0123456789abcdef, which is not trusted: remove it, or "
+                "trust the key with `director trust --isolated`");
+  // Find of that id still says what matters: the key is not trusted.
+  EXPECT_EQ(store.Find("0123456789abcdef").status().code(), absl::StatusCode::kNotFound);
+  fs::remove(orphan);
+
+  const std::string odd = store.dir() + "/signer.isolated";
+  WriteFile(odd, "");
+  EXPECT_EQ(store.List().status().message(),
+            odd + ": not an isolation mark name (expected <key id>.isolated, 16 lowercase hex "
+                  "digits)");
+}
+
+TEST(TrustStoreTest, AKeyIsNeverTrustedWithoutTheMarkItWasGiven) {
+  TempDir dir;
+  TrustStore store(dir.path() + "/trusted");
+  const std::string pub = NewPublicKeyFile(dir, "k");
+  ASSERT_OK_AND_ASSIGN(PublicKey key, ReadPublicKey(pub));
+  const std::string id = KeyId(key);
+  // A directory where the mark goes: the mark cannot be written, so the key
+  // must not be trusted either.
+  fs::create_directories(store.dir() + "/" + id + ".isolated/inside");
+  absl::StatusOr<TrustOutcome> refused = store.Trust(pub, IsolationMark::kIsolated);
+  EXPECT_FALSE(refused.ok());
+  EXPECT_CONTAINS(std::string(refused.status().message()), store.dir() + "/" + id + ".isolated");
+  EXPECT_FALSE(fs::exists(store.dir() + "/" + id + ".pub"));
 }
 
 }  // namespace

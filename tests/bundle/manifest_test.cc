@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/strings/str_replace.h"
+#include "daemon/common/strings.h"
 #include "tests/common/status_matchers.h"
 #include "troupe/abi.h"
 
@@ -41,7 +42,8 @@ constexpr char kFullManifest[] = R"json({
     "failure_policy": "FAILURE_POLICY_RESTART"
   }],
   "auto_unload": {"keep_loaded": 2},
-  "keep_limit": 3
+  "keep_limit": 3,
+  "isolation": "process"
 })json";
 
 // A minimal valid manifest with `field` (a JSON member, e.g. "\"x\": 1")
@@ -78,6 +80,7 @@ TEST(ManifestTest, FullManifestParses) {
   EXPECT_EQ(actor.failure_policy(), troupe::v1::FAILURE_POLICY_RESTART);
   EXPECT_EQ(manifest.auto_unload().keep_loaded(), 2u);
   EXPECT_EQ(manifest.keep_limit(), 3u);
+  EXPECT_EQ(manifest.isolation(), "process");
 }
 
 TEST(ManifestTest, LowerCamelFieldNamesAreAcceptedToo) {
@@ -353,6 +356,45 @@ TEST(ManifestTest, AutoUnloadKeepLoadedZeroIsRefused) {
 TEST(ManifestTest, AnyKeepLimitIsAccepted) {
   EXPECT_OK(ParseManifest(Manifest(R"("keep_limit": 0)"), "m"));
   EXPECT_OK(ParseManifest(Manifest(R"("keep_limit": 4294967295)"), "m"));
+}
+
+TEST(ManifestTest, IsolationIsInlineProcessOrUnset) {
+  ASSERT_OK_AND_ASSIGN(troupe::v1::Manifest unset, ParseManifest(Manifest(), "m"));
+  EXPECT_EQ(unset.isolation(), "") << "an older manifest says nothing: the daemon decides";
+  for (const char* value : {"inline", "process"}) {
+    ASSERT_OK_AND_ASSIGN(
+        troupe::v1::Manifest manifest,
+        ParseManifest(Manifest(troupe::StrCat(R"("isolation": ")", value, R"(")")), "m"));
+    EXPECT_EQ(manifest.isolation(), value);
+    // And it survives the round trip director gensrc makes.
+    ASSERT_OK_AND_ASSIGN(troupe::v1::Manifest again, ParseManifest(ManifestToJson(manifest), "m"));
+    EXPECT_EQ(again.isolation(), value);
+  }
+  EXPECT_EQ(ManifestToJson(unset).find("isolation"), std::string::npos)
+      << "unset stays unset in a built bundle's manifest";
+}
+
+TEST(ManifestTest, AnOtherIsolationIsRefusedNamingFieldAndValue) {
+  for (const char* value : {"Process", "isolated", "none", " inline", "proc"}) {
+    absl::StatusOr<troupe::v1::Manifest> result = ParseManifest(
+        Manifest(troupe::StrCat(R"("isolation": ")", value, R"(")")), "bundle x: manifest.json");
+    ASSERT_FALSE(result.ok()) << value;
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(StatusText(result.status()),
+              troupe::StrCat("bundle x: manifest.json: bundle 'hello': isolation '", value,
+                             "' is not one of \"inline\", \"process\" (leave it out to follow "
+                             "the daemon's isolation_default)"));
+  }
+  // A long value is cut in the message.
+  absl::StatusOr<troupe::v1::Manifest> long_value = ParseManifest(
+      Manifest(troupe::StrCat(R"("isolation": ")", std::string(500, 'p'), R"(")")), "m");
+  ASSERT_FALSE(long_value.ok());
+  EXPECT_CONTAINS(StatusText(long_value.status()), "(500 bytes) is not one of");
+  // A wrong type is the JSON parser's error, naming the field.
+  absl::StatusOr<troupe::v1::Manifest> number =
+      ParseManifest(Manifest(R"("isolation": 1)"), "m");
+  ASSERT_FALSE(number.ok());
+  EXPECT_CONTAINS(StatusText(number.status()), "isolation");
 }
 
 }  // namespace

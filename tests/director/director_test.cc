@@ -114,6 +114,7 @@ TEST_F(DirectorTest, EveryCommandHasHelp) {
   for (std::vector<std::string> cmd : std::vector<std::vector<std::string>>{{"keygen"},
                                                                             {"trust"},
                                                                             {"untrust"},
+                                                                            {"keys"},
                                                                             {"gensrc"},
                                                                             {"tlsinfo"},
                                                                             {"verify"},
@@ -502,6 +503,184 @@ TEST_F(DirectorTest, NewGeneratesABuildableProjectOnce) {
   EXPECT_EQ(again.code, 6) << again;
   EXPECT_EQ(Run({"new", "Bad-Name", "--out", root_ + "/bad"}).code, 5);
   EXPECT_FALSE(fs::exists(root_ + "/bad"));
+}
+
+// ------------------------------------------------- isolation (trust, gensrc)
+
+TEST_F(DirectorTest, TrustIsolatedMarksTheSignerAndKeysListsIt) {
+  ASSERT_EQ(Run({"keygen", "signing"}).code, 0);
+  const std::string pub = dir_ + "/keys/signing.pub";
+  const std::string store = dir_ + "/keys/trusted";
+  Result none = Run({"keys"});
+  EXPECT_EQ(none.code, 0) << none;
+  EXPECT_EQ(none.out, "no trusted keys (in " + store + ")\n");
+
+  Result marked = Run({"trust", "--isolated", pub});
+  ASSERT_EQ(marked.code, 0) << marked;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(marked.out, m, std::regex("trusted key ([0-9a-f]{16})"))) << marked;
+  const std::string id = m[1].str();
+  EXPECT_EQ(marked.out, "trusted key " + id + " (in " + store +
+                            "); it is --isolated: bundles it signed always run in an isolated "
+                            "host process, whatever their manifest says\n");
+  const std::string mark = store + "/" + id + ".isolated";
+  EXPECT_TRUE(fs::exists(mark));
+  EXPECT_EQ(Run({"keys"}).out, id + "  isolated     " + store + "/" + id + ".pub\n");
+  Result json = Run({"--json", "keys"});
+  EXPECT_EQ(json.code, 0) << json;
+  EXPECT_NE(json.out.find("\"key_id\":\"" + id + "\""), std::string::npos) << json;
+  EXPECT_NE(json.out.find("\"isolated\":true"), std::string::npos) << json;
+
+  // Trusting it again without a flag keeps the mark, and says how to lift it.
+  Result again = Run({"trust", pub});
+  ASSERT_EQ(again.code, 0) << again;
+  EXPECT_EQ(again.out, "trusted key " + id + " (in " + store +
+                           "); it stays --isolated: bundles it signed always run in an isolated "
+                           "host process (lift that with `director trust --inline " +
+                           pub + "`)\n");
+  EXPECT_TRUE(fs::exists(mark));
+
+  Result lifted = Run({"trust", "--inline", pub});
+  ASSERT_EQ(lifted.code, 0) << lifted;
+  EXPECT_EQ(lifted.out, "trusted key " + id + " (in " + store +
+                            "); no longer --isolated: its bundles run where their manifest or "
+                            "isolation_default says\n");
+  EXPECT_FALSE(fs::exists(mark));
+  EXPECT_EQ(Run({"keys"}).out, id + "  by manifest  " + store + "/" + id + ".pub\n");
+  Result nothing = Run({"--json", "trust", "--inline", pub});
+  EXPECT_NE(nothing.out.find("\"isolated\":false"), std::string::npos) << nothing;
+  EXPECT_NE(nothing.out.find("\"was_isolated\":false"), std::string::npos) << nothing;
+
+  Result both = Run({"trust", "--isolated", "--inline", pub});
+  EXPECT_EQ(both.code, 2) << both;
+  EXPECT_NE(both.err.find("excludes"), std::string::npos) << both;
+
+  // untrust takes the mark with the key.
+  ASSERT_EQ(Run({"trust", "--isolated", pub}).code, 0);
+  Result untrust = Run({"untrust", id});
+  EXPECT_EQ(untrust.code, 0) << untrust;
+  EXPECT_FALSE(fs::exists(mark));
+  EXPECT_FALSE(fs::exists(store + "/" + id + ".pub"));
+  EXPECT_EQ(Run({"keys"}).out, "no trusted keys (in " + store + ")\n");
+
+  // A mark left in place (by hand, or by an older director's untrust) is
+  // honoured, and said so, when its key is trusted again.
+  WriteFileForTest(mark, "");
+  Result back = Run({"trust", pub});
+  ASSERT_EQ(back.code, 0) << back;
+  EXPECT_EQ(back.out, "trusted key " + id + " (in " + store +
+                          "); it is --isolated (its mark was already in place): bundles it "
+                          "signed always run in an isolated host process (lift that with "
+                          "`director trust --inline " +
+                          pub + "`)\n");
+}
+
+TEST_F(DirectorTest, AMalformedOrWritableIsolationMarkIsAnErrorNamingIt) {
+  ASSERT_EQ(Run({"keygen", "signing"}).code, 0);
+  Result trusted = Run({"--json", "trust", "--isolated", dir_ + "/keys/signing.pub"});
+  ASSERT_EQ(trusted.code, 0) << trusted;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(trusted.out, m, std::regex("\"key_id\":\"([0-9a-f]{16})\"")));
+  const std::string mark = dir_ + "/keys/trusted/" + m[1].str() + ".isolated";
+
+  WriteFileForTest(mark, "inline please\n");
+  Result keys = Run({"keys"});
+  EXPECT_EQ(keys.code, 4) << keys;
+  EXPECT_NE(keys.err.find(mark + ": not an isolation mark (a mark is an empty file; this one "
+                                 "holds 14 bytes)"),
+            std::string::npos)
+      << keys;
+  Result check = Run({"config", "check"});
+  EXPECT_EQ(check.code, 7) << check;
+  EXPECT_NE(check.err.find(mark + ": not an isolation mark"), std::string::npos) << check;
+
+  WriteFileForTest(mark, "");
+  ASSERT_EQ(::chmod(mark.c_str(), 0666), 0);
+  Result writable = Run({"config", "check"});
+  EXPECT_EQ(writable.code, 7) << writable;
+  EXPECT_NE(writable.err.find("isolation mark " + mark + " is writable by others (mode 0666): " +
+                              "chmod go-w " + mark),
+            std::string::npos)
+      << writable;
+  ASSERT_EQ(::chmod(mark.c_str(), 0644), 0);
+  EXPECT_EQ(Run({"config", "check"}).code, 0);
+
+  // A mark whose key is not trusted.
+  const std::string orphan = dir_ + "/keys/trusted/0123456789abcdef.isolated";
+  WriteFileForTest(orphan, "");
+  Result lone = Run({"config", "check"});
+  EXPECT_EQ(lone.code, 7) << lone;
+  EXPECT_NE(lone.err.find(orphan + ": isolation mark of key 0123456789abcdef, which is not "
+                                   "trusted"),
+            std::string::npos)
+      << lone;
+}
+
+TEST_F(DirectorTest, GensrcChecksTheManifestIsolationAndTlsinfoShowsIt) {
+  const std::string key_id = MakeTrustedSigningKey();
+  const std::string with_isolation = R"({
+  "group": "demo",
+  "abi": {"major": 1, "minor": 1},
+  "libraries": ["lib/troupe_examples.so"],
+  "isolation": "ISOLATION"
+})";
+  WriteFileForTest(manifest_, std::regex_replace(with_isolation, std::regex("ISOLATION"),
+                                                 "sandbox"));
+  Result bad = Gensrc({"--version", "1"});
+  EXPECT_EQ(bad.code, 5) << bad;
+  EXPECT_NE(bad.err.find(manifest_ + ": bundle 'demo': isolation 'sandbox' is not one of "
+                                     "\"inline\", \"process\""),
+            std::string::npos)
+      << bad;
+  EXPECT_FALSE(fs::exists(dir_ + "/bundles/demo-1.troupe"));
+
+  WriteFileForTest(manifest_, std::regex_replace(with_isolation, std::regex("ISOLATION"),
+                                                 "process"));
+  ASSERT_EQ(Gensrc({"--version", "2"}).code, 0);
+  Result process = Run({"tlsinfo", "demo-2"});
+  EXPECT_EQ(process.code, 0) << process;
+  EXPECT_NE(process.out.find("\n  isolation: process\n"), std::string::npos) << process;
+
+  WriteFileForTest(manifest_, kManifest);
+  ASSERT_EQ(Gensrc({"--version", "3"}).code, 0);
+  Result unset = Run({"tlsinfo", "demo-3"});
+  EXPECT_NE(unset.out.find("\n  isolation: unset (the daemon's isolation_default decides)\n"),
+            std::string::npos)
+      << unset;
+
+  // Verification here reads the signer's mark too.
+  ASSERT_EQ(Run({"trust", "--isolated", dir_ + "/keys/signing.pub"}).code, 0);
+  Result marked = Run({"tlsinfo", "demo-3"});
+  EXPECT_NE(marked.out.find("\n  isolation: unset (the daemon's isolation_default decides) (its "
+                            "signer " +
+                            key_id + " is trusted --isolated here: it always runs isolated)\n"),
+            std::string::npos)
+      << marked;
+  Result json = Run({"--json", "verify", "demo-3"});
+  EXPECT_NE(json.out.find("\"signer_isolated\":true"), std::string::npos) << json;
+}
+
+TEST_F(DirectorTest, ConfigShowsAndChecksTheIsolationSettings) {
+  Result shown = Run({"config"});
+  ASSERT_EQ(shown.code, 0) << shown;
+  for (const char* line :
+       {"isolation_default +=  ?inline  \\(default\\)", "isolated_memory_bytes += 4294967296  ",
+        "isolated_cpu_seconds += 0  ", "isolated_open_files += 256  ",
+        "isolated_user += nobody  ", "isolated_handler_timeout_ms += 30000  "}) {
+    EXPECT_TRUE(std::regex_search(shown.out, std::regex(line))) << line << "\n" << shown;
+  }
+  fs::create_directories(dir_ + "/config");
+  const std::string setting = dir_ + "/config/isolated_open_files";
+  WriteFileForTest(setting, "8\n");
+  Result check = Run({"config", "check"});
+  EXPECT_EQ(check.code, 7) << check;
+  EXPECT_NE(check.err.find("invalid: " + setting +
+                           ": isolated_open_files: must be between 16 and 65536\n"),
+            std::string::npos)
+      << check;
+  Result invalid = Run({"config"});
+  EXPECT_NE(invalid.out.find("INVALID: must be between 16 and 65536"), std::string::npos)
+      << invalid;
 }
 
 }  // namespace

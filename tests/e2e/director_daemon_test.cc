@@ -803,5 +803,93 @@ TEST_F(DirectorDaemonTest, GensrcKeepLimitSparesBundlesLoadedInTheDaemon) {
   EXPECT_FALSE(fs::exists(one));
 }
 
+// Where each version runs, as list and status show it, and the versions this
+// daemon must refuse because they must run isolated: by their manifest, by
+// their signer's mark, by isolation_default. The inline ones keep serving.
+TEST_F(DirectorDaemonTest, ListAndStatusSayWhereVersionsRunAndIsolatedOnesAreRefused) {
+  ASSERT_TRUE(harness_.StartDaemon());
+  ASSERT_EQ(Director({"load", TROUPE_HELLO_BUNDLE}).code, 0);
+  CommandResult list = Director({"list", "hello"});
+  ASSERT_EQ(list.code, 0) << list;
+  EXPECT_TRUE(std::regex_search(list.out, std::regex("^hello:\n  1\\.0  \\[ACTIVE\\]  hash "
+                                                     "[0-9a-f]{64}  key [0-9a-f]{16}  isolation "
+                                                     "inline  loaded ")))
+      << list;
+  CommandResult status = Director({"status"});
+  ASSERT_EQ(status.code, 0) << status;
+  EXPECT_TRUE(std::regex_search(
+      status.out, std::regex("\n  hello +1\\.0 +active +[0-9a-f]{16}  1 actors  inline "
+                             "\\(isolation_default is inline\\)\n")))
+      << status;
+  CommandResult json = Director({"--json", "list"});
+  EXPECT_CONTAINS(json.out, "\"isolation\":\"inline\"");
+  EXPECT_CONTAINS(json.out, "\"isolation_reason\":\"isolation_default is inline\"");
+
+  // A manifest that says process: director builds it, this daemon refuses it.
+  std::string manifest = ReadFileForTest(TROUPE_VERSIONED_MANIFEST);
+  ASSERT_NE(manifest.find('{'), std::string::npos);
+  const std::string process_manifest = harness_.root() + "/process.json";
+  WriteFileForTest(process_manifest,
+                   std::string(manifest).insert(manifest.find('{') + 1,
+                                                "\n  \"isolation\": \"process\","));
+  CommandResult built = Director({"gensrc", "--manifest", process_manifest, "--lib",
+                                  TROUPE_VERSIONED_LIBRARY, "--version", "3.0", "--key",
+                                  TROUPE_BUILD_SECRET_KEY});
+  ASSERT_EQ(built.code, 0) << built;
+  CommandResult refused = Director({"load", "versioned-3.0"});
+  EXPECT_EQ(refused.code, 1) << refused;
+  EXPECT_CONTAINS(refused.err,
+                  "bundle 'versioned' version '3.0' must run isolated (the manifest says "
+                  "process) but this daemon cannot run isolated hosts yet\n");
+  ExpectHelloAnswers("after a refusal");
+  EXPECT_EQ(Director({"list", "versioned"}).out, "versioned: not loaded\n");
+
+  // The signer trusted --isolated (the build key signs hello too; hello,
+  // loaded before, stays where it is).
+  CommandResult marked = Director({"trust", "--isolated", TROUPE_BUILD_PUBLIC_KEY});
+  ASSERT_EQ(marked.code, 0) << marked;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(marked.out, m, std::regex("trusted key ([0-9a-f]{16})")));
+  const std::string key_id = m[1].str();
+  PlaceBundle(TROUPE_VERSIONED_1_0);
+  CommandResult by_signer = Director({"load", "versioned-1.0"});
+  EXPECT_EQ(by_signer.code, 1) << by_signer;
+  EXPECT_CONTAINS(by_signer.err, "bundle 'versioned' version '1.0' must run isolated (signer " +
+                                     key_id +
+                                     " is trusted --isolated) but this daemon cannot run "
+                                     "isolated hosts yet\n");
+  ExpectHelloAnswers("after the signer's mark");
+  ASSERT_EQ(Director({"trust", "--inline", TROUPE_BUILD_PUBLIC_KEY}).code, 0);
+  CommandResult loaded = Director({"load", "versioned-1.0"});
+  ASSERT_EQ(loaded.code, 0) << loaded;
+  EXPECT_CONTAINS(Director({"list", "versioned"}).out, "isolation inline");
+
+  // isolation_default process, after a restart: the versions that say
+  // nothing are not restored (and say why); one whose manifest says inline
+  // still loads.
+  ASSERT_TRUE(harness_.StopDaemon());
+  WriteFileForTest(harness_.dir() + "/config/isolation_default", "process\n");
+  ASSERT_TRUE(harness_.StartDaemon());
+  CommandResult held = Director({"list", "hello"});
+  ASSERT_EQ(held.code, 0) << held;
+  EXPECT_CONTAINS(held.out, "[not running: ");
+  EXPECT_CONTAINS(held.out, "must run isolated (isolation_default is process)");
+  const std::string inline_manifest = harness_.root() + "/inline.json";
+  WriteFileForTest(inline_manifest, std::string(manifest).insert(manifest.find('{') + 1,
+                                                                 "\n  \"isolation\": \"inline\","));
+  ASSERT_EQ(Director({"gensrc", "--manifest", inline_manifest, "--lib", TROUPE_VERSIONED_LIBRARY,
+                      "--version", "4.0", "--key", TROUPE_BUILD_SECRET_KEY})
+                .code,
+            0);
+  CommandResult said_inline = Director({"load", "versioned-4.0"});
+  ASSERT_EQ(said_inline.code, 0) << said_inline;
+  EXPECT_CONTAINS(Ask("versioned", "version", ""), "reply from troupe://");
+  CommandResult after = Director({"status"});
+  EXPECT_TRUE(std::regex_search(
+      after.out, std::regex("\n  versioned +4\\.0 +active +[0-9a-f]{16}  1 actors  inline "
+                            "\\(the manifest says inline\\)\n")))
+      << after;
+}
+
 }  // namespace
 }  // namespace troupe::testing

@@ -28,6 +28,8 @@ TEST(HostingProtosTest, ALoadedBundleKeepsEveryField) {
   bundle.state = hosting::BundleState::kActive;
   bundle.loaded_at = absl::FromUnixMillis(1700000000123);
   bundle.signing_key = "4b4241bbea3b6a7e";
+  bundle.isolation = troupe::bundle::Isolation::kInline;
+  bundle.isolation_reason = "isolation_default is inline";
   hosting::ManagedActor worker;
   worker.class_name = "hello.Worker";
   worker.address = "troupe://n/7";
@@ -49,6 +51,8 @@ TEST(HostingProtosTest, ALoadedBundleKeepsEveryField) {
   EXPECT_EQ(out.state(), v1::BUNDLE_STATE_ACTIVE);
   EXPECT_EQ(out.loaded_at_unix_ms(), 1700000000123);
   EXPECT_EQ(out.signing_key(), "4b4241bbea3b6a7e");
+  EXPECT_EQ(out.isolation(), "inline");
+  EXPECT_EQ(out.isolation_reason(), "isolation_default is inline");
   EXPECT_EQ(out.failure(), "");
   ASSERT_EQ(out.actors_size(), 2);
   const v1::ManagedActor& a = out.actors(0);
@@ -75,7 +79,21 @@ TEST(HostingProtosTest, ABundleThatRunsNothingHasNoStateAndSaysWhy) {
   EXPECT_EQ(out.state(), v1::BUNDLE_STATE_UNSPECIFIED);
   EXPECT_EQ(out.loaded_at_unix_ms(), 0);
   EXPECT_EQ(out.failure(), "held back: it crashed the daemon twice");
+  EXPECT_EQ(out.isolation(), "") << "it runs nowhere";
+  EXPECT_EQ(out.isolation_reason(), "");
   EXPECT_EQ(out.actors_size(), 0);
+}
+
+TEST(HostingProtosTest, AnIsolatedVersionSaysProcessAndWhy) {
+  hosting::BundleInfo bundle;
+  bundle.group = "hello";
+  bundle.version = "2.0";
+  bundle.state = hosting::BundleState::kActive;
+  bundle.isolation = troupe::bundle::Isolation::kProcess;
+  bundle.isolation_reason = "signer 4b4241bbea3b6a7e is trusted --isolated";
+  const v1::BundleInfo out = ToProto(bundle);
+  EXPECT_EQ(out.isolation(), "process");
+  EXPECT_EQ(out.isolation_reason(), "signer 4b4241bbea3b6a7e is trusted --isolated");
 }
 
 }  // namespace
