@@ -188,8 +188,10 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& conf
   // Before the restore: a bundle's requirements may need them.
   TROUPE_RETURN_IF_ERROR(InstallCapabilities(config.dir(), kTroupeVersion, parts->system.get()));
 
+  TROUPE_ASSIGN_OR_RETURN(bundle::Limits limits, config.BundleLimits());
   hosting::HostOptions host_options;
   host_options.troupe_dir = config.dir();
+  host_options.limits = limits;  // max_entries, max_entry_bytes, ...: what loads may hold
   // Libraries go under TROUPE_DIR (BundleHost's default), not next to the
   // socket: /run is mounted noexec on Debian.
   host_options.restart_limit = settings.restart_limit;
@@ -210,7 +212,6 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& conf
   parts->messaging = std::make_unique<service::MessagingService>(
       parts->system.get(), parts->host.get(), parts->asks.get(), parts->blocking.get(),
       &parts->auth, settings.max_message_bytes);
-  TROUPE_ASSIGN_OR_RETURN(bundle::Limits limits, config.BundleLimits());
   Parts* raw = parts.get();
   parts->admin = std::make_unique<service::AdminService>(
       parts->system.get(), parts->host.get(), &parts->auth, &parts->facts, parts->blocking.get(),

@@ -891,5 +891,19 @@ TEST_F(DirectorDaemonTest, ListAndStatusSayWhereVersionsRunAndIsolatedOnesAreRef
       << after;
 }
 
+TEST_F(DirectorDaemonTest, TheBundleLimitSettingsApplyToLoads) {
+  WriteFileForTest(harness_.dir() + "/config/max_entries", "1\n");
+  ASSERT_TRUE(harness_.StartDaemon());
+  PlaceBundle(TROUPE_VERSIONED_1_0);
+  CommandResult refused = Director({"load", "versioned-1.0"});
+  EXPECT_NE(refused.code, 0) << refused;
+  EXPECT_CONTAINS(refused.err, "entries");
+  ASSERT_TRUE(harness_.StopDaemon());
+  ::unlink((harness_.dir() + "/config/max_entries").c_str());
+  ASSERT_TRUE(harness_.StartDaemon());
+  CommandResult loaded = Director({"load", "versioned-1.0"});
+  EXPECT_EQ(loaded.code, 0) << loaded;
+}
+
 }  // namespace
 }  // namespace troupe::testing
