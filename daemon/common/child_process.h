@@ -4,6 +4,7 @@
 #pragma once
 
 #include <poll.h>
+#include <spawn.h>
 #include <sys/types.h>
 
 #include <string>
@@ -11,6 +12,12 @@
 #include "absl/time/time.h"
 
 namespace troupe {
+
+// Initializes `attr` for a child troupd supervises: it starts with no signal
+// blocked (troupd blocks SIGTERM/SIGINT for its sigwait thread) and in its
+// own process group (a terminal's Ctrl-C reaches troupd, which stops it).
+// The caller destroys it.
+void InitChildSpawnAttributes(posix_spawnattr_t* attr);
 
 // pidfd_open(2) of `pid`: readable once the child has exited. -1 (errno set)
 // when the kernel cannot give one.

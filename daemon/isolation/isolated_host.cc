@@ -111,12 +111,7 @@ absl::Status IsolatedHost::Start() {
   }
   posix_spawn_file_actions_addclosefrom_np(&actions, next_fd);
   posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
+  InitChildSpawnAttributes(&attr);
   std::string link_fd_text = std::to_string(kLinkFd);
   std::vector<char*> argv = {const_cast<char*>(options_.program.c_str()),
                              const_cast<char*>("--link-fd"), link_fd_text.data(), nullptr};

@@ -97,16 +97,8 @@ pid_t HttpSupervisor::Spawn(int report_fd) {
   posix_spawn_file_actions_adddup2(&actions, report_fd, 3);
   // Nothing else: descriptors a bundle opened without close-on-exec stay here.
   posix_spawn_file_actions_addclosefrom_np(&actions, 4);
-  // The child starts with no signal blocked (troupd blocks SIGTERM/SIGINT
-  // for its sigwait thread).
   posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attr, &none);
-  // Its own process group: a terminal's Ctrl-C reaches troupd, which stops it.
-  posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
+  InitChildSpawnAttributes(&attr);
   pid_t pid = -1;
   const int rc = ::posix_spawn(&pid, program_.c_str(), &actions, &attr, c_argv.data(), environ);
   posix_spawnattr_destroy(&attr);
