@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/common/root_access.h"
 #include "tests/common/temp_dir.h"
 #include "tests/confinement/probe_runner.h"
 
@@ -25,6 +26,9 @@ using testing::RunProbe;
 class ApplyAllTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    if (::geteuid() == 0 && !troupe::testing::OthersCanSearchRoot()) {
+      GTEST_SKIP() << troupe::testing::kRootNotSearchable;
+    }
     for (const std::string* dir : {&data_, &scratch_, &outside_}) {
       ASSERT_EQ(::mkdir(dir->c_str(), 0755), 0) << *dir;
     }
