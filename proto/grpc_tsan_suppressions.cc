@@ -11,9 +11,10 @@
 // reports with a gRPC or Abseil frame in either stack are suppressed. Races
 // between the client's own threads and callers, whose stacks do not pass
 // through gRPC, are still reported. Linked into every test binary that uses
-// gRPC (target troupe_grpc_tsan_suppressions, proto/CMakeLists.txt) and, in
-// TSan builds only, into troupd, director and the client examples, which the
-// end-to-end tests run; harmless without TSan. gRPC's TLS
+// gRPC (target troupe_grpc_tsan_suppressions, proto/CMakeLists.txt), into
+// the isolated-host tests (absl::Status crosses their threads) and, in TSan
+// builds only, into troupd, troupe-host, director and the client examples,
+// which the end-to-end tests run; harmless without TSan. gRPC's TLS
 // runs on Debian's OpenSSL (libssl, libcrypto), which is not instrumented
 // either, and its stacks often show no gRPC frame: ignored the same way.
 // So is upb (libupb), which gRPC's core uses to copy and parse message bytes
