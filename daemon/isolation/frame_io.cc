@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 
+#include <algorithm>
+
 #include "daemon/common/posix_io.h"
 #include "daemon/common/strings.h"
 
@@ -25,9 +27,12 @@ absl::Status WriteAll(int fd, const char* data, size_t size) {
   return absl::OkStatus();
 }
 
-// Reads exactly `size` bytes. `read_any` says whether a byte of this frame
-// was read before (a clean end of stream is only possible before the first).
-absl::Status ReadAll(int fd, char* data, size_t size, bool frame_started) {
+// Reads exactly `size` bytes, the part of a frame of `frame_size` bytes
+// that starts at `offset` (for the message when the stream ends inside it).
+// `frame_started` says whether a byte of this frame was read before (a clean
+// end of stream is only possible before the first).
+absl::Status ReadAll(int fd, char* data, size_t size, bool frame_started, size_t offset = 0,
+                     size_t frame_size = 0) {
   size_t done = 0;
   while (done < size) {
     ssize_t n = ::read(fd, data + done, size - done);
@@ -39,7 +44,9 @@ absl::Status ReadAll(int fd, char* data, size_t size, bool frame_started) {
     if (n == 0) {
       if (!frame_started && done == 0) return absl::OutOfRangeError("host link: end of stream");
       return absl::DataLossError(troupe::StrCat("host link: the stream ended inside a frame (",
-                                                done, " of ", size, " bytes read)"));
+                                                offset + done, " of ",
+                                                frame_size != 0 ? frame_size : size,
+                                                " bytes read)"));
     }
     done += static_cast<size_t>(n);
   }
@@ -63,17 +70,28 @@ absl::Status WriteFrame(int fd, const troupe::v1::HostFrame& frame) {
   return WriteAll(fd, bytes.data(), bytes.size());
 }
 
-absl::Status ReadFrame(int fd, troupe::v1::HostFrame* frame, std::string* buffer) {
+absl::Status ReadFrame(int fd, troupe::v1::HostFrame* frame, std::string* buffer,
+                       uint32_t max_bytes) {
   unsigned char prefix[4];
   if (absl::Status s = ReadAll(fd, reinterpret_cast<char*>(prefix), 4, false); !s.ok()) return s;
   const uint32_t size = uint32_t{prefix[0]} | uint32_t{prefix[1]} << 8 |
                         uint32_t{prefix[2]} << 16 | uint32_t{prefix[3]} << 24;
-  if (size == 0 || size > kMaxFrameBytes) {
+  const uint32_t limit = std::min(max_bytes, kMaxFrameBytes);
+  if (size == 0 || size > limit) {
     return absl::DataLossError(troupe::StrCat("host link: bad frame length ", size,
-                                              " (expected 1 to ", kMaxFrameBytes, ")"));
+                                              " (expected 1 to ", limit, ")"));
   }
-  buffer->resize(size);
-  if (absl::Status s = ReadAll(fd, buffer->data(), size, true); !s.ok()) return s;
+  // Grown as the bytes come: a length alone allocates little.
+  constexpr size_t kChunk = 1 << 20;
+  buffer->clear();
+  for (size_t done = 0; done < size;) {
+    const size_t part = std::min<size_t>(kChunk, size - done);
+    buffer->resize(done + part);
+    if (absl::Status s = ReadAll(fd, buffer->data() + done, part, true, done, size); !s.ok()) {
+      return s;
+    }
+    done += part;
+  }
   frame->Clear();
   if (!frame->ParseFromArray(buffer->data(), static_cast<int>(size)) ||
       frame->frame_case() == troupe::v1::HostFrame::FRAME_NOT_SET) {

@@ -21,12 +21,15 @@ inline constexpr uint32_t kMaxFrameBytes = uint32_t{1} << 28;
 // InvalidArgument when the frame is larger than kMaxFrameBytes.
 absl::Status WriteFrame(int fd, const troupe::v1::HostFrame& frame);
 
-// Reads the next frame into `frame`, using `buffer` for its bytes.
+// Reads the next frame into `frame`, using `buffer` for its bytes; a length
+// over `max_bytes` (at most kMaxFrameBytes) is refused before anything is
+// allocated for it, and the buffer grows only as bytes arrive.
 // OutOfRange at a clean end of the stream (no byte of a next frame; a reset
 // by a peer that closed with data unread counts as an end);
 // DataLoss, naming what is wrong, for a stream that ends inside a frame, a
 // length of 0 or over kMaxFrameBytes, or bytes that are not a HostFrame;
 // Internal with the errno text when the read fails.
-absl::Status ReadFrame(int fd, troupe::v1::HostFrame* frame, std::string* buffer);
+absl::Status ReadFrame(int fd, troupe::v1::HostFrame* frame, std::string* buffer,
+                       uint32_t max_bytes = kMaxFrameBytes);
 
 }  // namespace troupe::isolation

@@ -195,7 +195,7 @@ void HostLink::ReaderLoop() {
   std::string buffer;
   absl::Status why;
   for (;;) {
-    absl::Status s = ReadFrame(fd_, &frame, &buffer);
+    absl::Status s = ReadFrame(fd_, &frame, &buffer, options_.max_frame_bytes);
     if (!s.ok()) {
       why = absl::IsOutOfRange(s) ? absl::UnavailableError("the other end closed it") : s;
       break;
@@ -239,9 +239,17 @@ void HostLink::HandleEnvelopes(const troupe::v1::EnvelopeBatch& batch) {
 
 void HostLink::HandleReport(const troupe::v1::LinkReport& report) {
   for (const troupe::v1::Envelope& envelope : report.undeliverable()) {
+    if (options_.accept_report && !options_.accept_report(envelope)) {
+      LogWarning(name_, ": ignored a report of an envelope it was never sent (to ",
+                 envelope.to_node().empty() ? "this node" : Quoted(envelope.to_node()), " id ",
+                 envelope.to(), ")");
+      continue;
+    }
     runtime::ActorRef sender;
     if (!envelope.from().empty()) {
-      absl::StatusOr<runtime::ActorRef> parsed = system_->ParseAddress(envelope.from());
+      // From outside: an id never handed out stays unused (ParseAddress would
+      // move the next id past it).
+      absl::StatusOr<runtime::ActorRef> parsed = system_->ParseExternalAddress(envelope.from());
       if (parsed.ok()) sender = *std::move(parsed);
     }
     Undeliverable(Outgoing{envelope.to_node(), envelope.to(),

@@ -41,6 +41,13 @@ namespace troupe::isolation {
 struct HostLinkOptions {
   uint64_t high_water_bytes = 64 << 20;
   uint64_t low_water_bytes = 32 << 20;
+  // Frames longer than this close the link (frame_io.h's kMaxFrameBytes at
+  // most): a batch's bytes and the largest message the other side may send.
+  uint32_t max_frame_bytes = 80 << 20;
+  // Which reports of undeliverable envelopes to believe (the other end may
+  // not be trusted: troupd takes only reports of what it sent to the host);
+  // null: all. Reports it refuses are logged and dropped.
+  std::function<bool(const troupe::v1::Envelope& envelope)> accept_report;
 };
 
 class HostLink {

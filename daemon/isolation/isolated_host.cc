@@ -2,6 +2,8 @@
 // (isolated_host.h).
 #include "daemon/isolation/isolated_host.h"
 
+#include "daemon/isolation/local_members.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -23,6 +25,9 @@
 #include "daemon/common/strings.h"
 #include "daemon/runtime/actor_system.h"
 #include "daemon/runtime/addresses.h"
+#include "daemon/runtime/envelope.h"
+#include "troupe/abi.h"
+#include "troupe/wire.h"
 
 extern char** environ;
 
@@ -54,6 +59,19 @@ absl::Status CheckOptions(const IsolatedHostOptions& options) {
   }
   if (!any) return absl::InvalidArgumentError(troupe::StrCat(options.name, ": no actor library"));
   return absl::OkStatus();
+}
+
+// The host's environment: `given`, and the sanitizers' options of troupd's.
+std::vector<std::string> HostEnvironment(const std::vector<std::string>& given) {
+  std::vector<std::string> out = given;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    const std::string_view text(*entry);
+    for (std::string_view name : {"ASAN_OPTIONS=", "UBSAN_OPTIONS=", "TSAN_OPTIONS=",
+                                  "LSAN_OPTIONS="}) {
+      if (text.substr(0, name.size()) == name) out.emplace_back(text);
+    }
+  }
+  return out;
 }
 
 // "host process killed by signal 11 (SIGSEGV)", "host process exited with code 1".
@@ -115,10 +133,14 @@ absl::Status IsolatedHost::Start() {
   std::string link_fd_text = std::to_string(kLinkFd);
   std::vector<char*> argv = {const_cast<char*>(options_.program.c_str()),
                              const_cast<char*>("--link-fd"), link_fd_text.data(), nullptr};
+  std::vector<std::string> environment = HostEnvironment(options_.environment);
+  std::vector<char*> envp;
+  for (std::string& entry : environment) envp.push_back(entry.data());
+  envp.push_back(nullptr);
   bool copies_ok = true;
   for (int fd : sources) copies_ok &= fd >= 0;
   const int rc = copies_ok ? ::posix_spawn(&pid_, options_.program.c_str(), &actions, &attr,
-                                           argv.data(), environ)
+                                           argv.data(), envp.data())
                            : EMFILE;
   posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&actions);
@@ -176,30 +198,31 @@ absl::Status IsolatedHost::Start() {
   }
 
   const std::string node = system_->options().node_name;
+  HostLinkOptions link_options;
+  link_options.max_frame_bytes = options_.max_frame_bytes;
+  // Reports only of what troupd sent the host: its own actors.
+  link_options.accept_report = [this](const troupe::v1::Envelope& e) {
+    return e.to_node().empty() && e.to() >= options_.first_actor_id &&
+           e.to() < options_.actor_id_limit;
+  };
   link_ = std::make_unique<HostLink>(
       link[0], system_, options_.name,
       [this, node](const troupe::v1::Envelope& e) -> absl::Status {
-        // A host speaks only for its own actors.
-        if (!e.from().empty()) {
-          absl::StatusOr<runtime::AddressParts> from = runtime::SplitAddress(e.from());
-          if (!from.ok() || from->node != node || from->id < options_.first_actor_id ||
-              from->id >= options_.actor_id_limit) {
-            return absl::PermissionDeniedError(troupe::StrCat(
-                "sender ", Quoted(e.from()), " is not an actor of this host"));
-          }
-        }
+        TROUPE_RETURN_IF_ERROR(CheckFromHost(e));
         return system_->RelayFromLocalMember(e.to_node().empty() ? node : e.to_node(), e.to(),
                                              e.from(), e.type(), e.payload());
       },
       [this](troupe::v1::HostFrame& frame) { return OnFrame(frame); },
-      [this](const absl::Status& why) { OnLinkClosed(why); });
+      [this](const absl::Status& why) { OnLinkClosed(why); }, link_options);
   link_->SendFrame(std::move(start_frame));
   link_->Start();
+  if (options_.members != nullptr) options_.members->Add(this);
   watcher_ = std::thread([this] { Watch(); });
   return absl::OkStatus();
 }
 
 IsolatedHost::~IsolatedHost() {
+  if (options_.members != nullptr) options_.members->Remove(this);
   if (pid_ > 0) {
     Kill();
     if (watcher_.joinable()) watcher_.join();
@@ -254,15 +277,28 @@ absl::StatusOr<runtime::ActorRef> IsolatedHost::CreateNow(std::string_view class
       runtime::ActorRef actor,
       system_->ParseAddress(troupe::StrCat("troupe://", system_->options().node_name, "/", id)));
   if (parent) TROUPE_RETURN_IF_ERROR(system_->AdoptRemoteChild(parent, actor));
+  const std::string expected = system_->FormatAddress(actor.get());
+  std::string ended_with;
   {
     troupe::MutexLock lock(&mu_);
-    // If the host cannot make it, it is gone: its parent hears why.
-    creates_.emplace(request, [this, id](absl::StatusOr<std::string> address) {
-      if (!address.ok()) {
-        system_->LocalMemberLost(id, id + 1, troupe::StrCat("could not be created: ",
-                                                          address.status().message()));
-      }
-    });
+    if (ended_) {
+      ended_with = end_reason_;  // the watcher's report may have missed it
+    } else {
+      // If the host cannot make it (or answers with another actor), it is
+      // gone: its parent hears why.
+      creates_.emplace(request, [this, id, expected](absl::StatusOr<std::string> address) {
+        if (address.ok() && *address == expected) return;
+        system_->LocalMemberLost(
+            id, id + 1,
+            troupe::StrCat("could not be created: ",
+                           address.ok() ? troupe::StrCat("the host made ", *address, " instead")
+                                        : std::string(address.status().message())));
+      });
+    }
+  }
+  if (!ended_with.empty()) {
+    system_->LocalMemberLost(id, id + 1, ended_with);
+    return actor;  // gone already, as a create whose actor fails at once
   }
   troupe::v1::HostFrame frame;
   troupe::v1::HostCreate* create = frame.mutable_create();
@@ -273,6 +309,29 @@ absl::StatusOr<runtime::ActorRef> IsolatedHost::CreateNow(std::string_view class
   create->set_id(id);
   link_->SendFrame(std::move(frame));
   return actor;
+}
+
+absl::Status IsolatedHost::CheckFromHost(const troupe::v1::Envelope& e) const {
+  // A host speaks only for its own actors.
+  if (!e.from().empty() && !IsOwnAddress(e.from())) {
+    return absl::PermissionDeniedError(
+        troupe::StrCat("sender ", Quoted(e.from()), " is not an actor of this host"));
+  }
+  if (!runtime::IsReservedType(e.type())) return absl::OkStatus();
+  // Of the runtime's own messages a host sends only its actors' exit notices
+  // (each about its sender) and answers to troupd's barriers.
+  if (e.type() == runtime::kSyncReplyType) return absl::OkStatus();
+  if (e.type() == TROUPE_MSG_CHILD_EXITED) {
+    std::string_view payload = e.payload();
+    std::string_view child;
+    if (!e.from().empty() && wire::ReadField(&payload, &child) && child == e.from()) {
+      return absl::OkStatus();
+    }
+    return absl::PermissionDeniedError(troupe::StrCat(
+        "an exit notice from ", Quoted(e.from()), " about another actor"));
+  }
+  return absl::PermissionDeniedError(
+      troupe::StrCat("message type ", Quoted(e.type()), " is reserved to the runtime"));
 }
 
 bool IsolatedHost::IsOwnAddress(std::string_view address) const {
@@ -413,6 +472,7 @@ std::vector<std::string> IsolatedHost::last_stderr() const {
 }
 
 uint64_t IsolatedHost::ResidentBytes() const {
+  if (ended()) return 0;  // reaped: the pid may be another process's now
   absl::StatusOr<std::string> statm =
       ReadSmallFile(troupe::StrCat("/proc/", pid_, "/statm"), 4096, {});
   if (!statm.ok()) return 0;
@@ -452,7 +512,13 @@ void IsolatedHost::Watch() {
                                        ? absl::InfiniteDuration()
                                        : std::max(kill_at - absl::Now(), absl::ZeroDuration());
     const int ready = PollFor(fds, reading ? 3 : 2, timeout);
-    if (ready < 0) break;
+    if (ready < 0) {
+      // Cannot watch any more: end it, and wait for that.
+      LogError(options_.name, ": poll failed (", ErrnoText(errno), "); killing the host");
+      Kill();
+      ::waitpid(pid_, &wait_status, 0);
+      break;
+    }
     if (ready == 0 && kill_at != absl::InfiniteFuture()) {
       {
         troupe::MutexLock lock(&mu_);
@@ -511,6 +577,7 @@ void IsolatedHost::Watch() {
     lines.assign(stderr_lines_.begin(), stderr_lines_.end());
     cv_.SignalAll();
   }
+  if (options_.members != nullptr) options_.members->Remove(this);
   // The owner first: its report of the host's end (LocalMemberLost) gives
   // each of its actors the host's reason, which the creates' failures below
   // then do not repeat.

@@ -32,6 +32,8 @@ class ActorSystem;
 
 namespace troupe::isolation {
 
+class LocalMembers;
+
 struct HostLibraryFile {
   std::string name;  // the path inside the bundle, for messages
   int fd = -1;       // readable; the caller keeps (and closes) it
@@ -55,6 +57,14 @@ struct IsolatedHostOptions {
   // What the host applies to itself before it opens a library (its
   // parent_pid is set here: troupd).
   troupe::v1::HostConfinement confinement;
+  // The longest frame the host may send: a batch and its largest message.
+  uint32_t max_frame_bytes = 80 << 20;
+  // The host's whole environment ("NAME=value"). Nothing of troupd's is
+  // passed but the sanitizers' options (ASAN_OPTIONS, ...), for test builds.
+  std::vector<std::string> environment;
+  // When set, the host routes its id range there from Spawn until it has
+  // ended (removed before EndedFn runs) or is destroyed.
+  LocalMembers* members = nullptr;
 };
 
 class IsolatedHost {
@@ -130,6 +140,10 @@ class IsolatedHost {
   absl::Status OnCreated(const troupe::v1::HostCreated& created);
   // True when `address` is one of this host's actors (node and id range).
   bool IsOwnAddress(std::string_view address) const;
+  // What troupd takes from a host (it runs untrusted code): senders of its
+  // own, and of the reserved types only exit notices about the sender and
+  // barrier answers. PermissionDenied otherwise (logged, dropped).
+  absl::Status CheckFromHost(const troupe::v1::Envelope& envelope) const;
   void OnLinkClosed(const absl::Status& why);
   void Watch();
   void KeepStderr(std::string_view bytes);

@@ -15,18 +15,18 @@ thread_local uint64_t last_full_slot = 0;
 }  // namespace
 
 std::pair<uint64_t, uint64_t> LocalMembers::ReserveRange() {
-  troupe::MutexLock lock(&mu_);
+  std::unique_lock lock(mu_);
   const uint64_t slot = next_slot_++;
   return {slot << kSlotBits, (slot + 1) << kSlotBits};
 }
 
 void LocalMembers::Add(IsolatedHost* host) {
-  troupe::MutexLock lock(&mu_);
+  std::unique_lock lock(mu_);
   hosts_[host->options().first_actor_id >> kSlotBits] = host;
 }
 
 void LocalMembers::Remove(IsolatedHost* host) {
-  troupe::MutexLock lock(&mu_);
+  std::unique_lock lock(mu_);
   auto it = hosts_.find(host->options().first_actor_id >> kSlotBits);
   if (it != hosts_.end() && it->second == host) hosts_.erase(it);
 }
@@ -34,7 +34,7 @@ void LocalMembers::Remove(IsolatedHost* host) {
 bool LocalMembers::Forward(std::string_view node, uint64_t remote_id, runtime::Message message) {
   const uint64_t slot = remote_id >> kSlotBits;
   {
-    troupe::MutexLock lock(&mu_);
+    std::shared_lock lock(mu_);
     auto it = hosts_.find(slot);
     if (it != hosts_.end()) {
       // Queuing never waits, so it may happen under the lock (Remove waits
@@ -50,7 +50,7 @@ bool LocalMembers::Forward(std::string_view node, uint64_t remote_id, runtime::M
 }
 
 bool LocalMembers::ResumeWhenRoom(std::string_view, std::function<void()> resume) {
-  troupe::MutexLock lock(&mu_);
+  std::shared_lock lock(mu_);
   auto it = hosts_.find(last_full_slot);
   return it != hosts_.end() && it->second->ResumeWhenRoom(std::move(resume));
 }

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <shared_mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -50,9 +51,11 @@ class LocalMembers final : public runtime::Cluster {
 
  private:
   runtime::ActorSystem* const system_;
-  troupe::Mutex mu_;
-  uint64_t next_slot_ ABSL_GUARDED_BY(mu_) = 1;
-  absl::flat_hash_map<uint64_t, IsolatedHost*> hosts_ ABSL_GUARDED_BY(mu_);  // by slot
+  // Shared by Forward (every message to a host), exclusive for Add/Remove:
+  // Remove returns only once no Forward uses the host any more.
+  std::shared_mutex mu_;
+  uint64_t next_slot_ = 1;                             // under mu_, exclusive
+  absl::flat_hash_map<uint64_t, IsolatedHost*> hosts_;  // by slot; under mu_
 };
 
 }  // namespace troupe::isolation

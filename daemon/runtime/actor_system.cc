@@ -160,6 +160,11 @@ absl::StatusOr<ActorRef> ActorSystem::CreateInternal(const ActorClass* actor_cla
     auto it = names_.find(ToAbsl(global_name));
     if (it != names_.end() && CanHoldName(it->second)) {
       ReleaseLibrary(library);  // no cell made
+      if (id != 0) {
+        // The caller promised this id to someone: it cannot be another actor.
+        return absl::AlreadyExistsError(troupe::StrCat(
+            "global name ", Quoted(global_name), " is held by ", FormatAddress(it->second)));
+      }
       return ActorRef::Share(it->second);
     }
     cell = make_cell();

@@ -86,7 +86,8 @@ struct CreateOptions {
   // RegisterLibrary): how one version of a bundle is chosen over another.
   const troupe_plugin_v1_t* library = nullptr;
   // Not 0: the new actor's id, from the assigned range (SystemOptions::
-  // assigned_ids_from); InvalidArgument outside it, AlreadyExists when taken.
+  // assigned_ids_from); InvalidArgument outside it, AlreadyExists when taken
+  // (and when `global_name` is held: the actor made must have this id).
   uint64_t id = 0;
 };
 
@@ -427,19 +428,20 @@ class ActorSystem {
   class ClusterUse {
    public:
     // `local`: the local members instead of the cluster.
-    explicit ClusterUse(const ActorSystem* system, bool local = false) : system_(system) {
-      system_->cluster_calls_.fetch_add(1, std::memory_order_seq_cst);
-      cluster_ = (local ? system_->local_members_ : system_->cluster_)
+    explicit ClusterUse(const ActorSystem* system, bool local = false)
+        : calls_(local ? system->local_member_calls_ : system->cluster_calls_) {
+      calls_.fetch_add(1, std::memory_order_seq_cst);
+      cluster_ = (local ? system->local_members_ : system->cluster_)
                      .load(std::memory_order_seq_cst);
     }
-    ~ClusterUse() { system_->cluster_calls_.fetch_sub(1, std::memory_order_release); }
+    ~ClusterUse() { calls_.fetch_sub(1, std::memory_order_release); }
     ClusterUse(const ClusterUse&) = delete;
     ClusterUse& operator=(const ClusterUse&) = delete;
     Cluster* get() const { return cluster_; }
     Cluster* operator->() const { return cluster_; }
 
    private:
-    const ActorSystem* const system_;
+    std::atomic<uint64_t>& calls_;
     Cluster* cluster_;
   };
 
@@ -452,7 +454,7 @@ class ActorSystem {
                                               uint64_t id);
   ActorRef CanonicalRemoteCell(std::string_view node, uint64_t remote_id);
   // SetCluster and SetLocalMembers.
-  void SwapCluster(std::atomic<Cluster*>& slot, Cluster* cluster);
+  void SwapCluster(std::atomic<Cluster*>& slot, std::atomic<uint64_t>& calls, Cluster* cluster);
   // DeliverFromRemote for an id of this node outside this system's range:
   // sent on to the local member that serves it.
   absl::Status PassToLocalMember(uint64_t id, std::string_view from_address,
@@ -536,6 +538,10 @@ class ActorSystem {
   void EndReplySlot(Cell* slot, absl::StatusOr<Message> result, bool deadline_queued);
   void FinishReplySlot(Cell* slot, bool deadline_queued);
   uint64_t NextId() { return next_id_.fetch_add(1, std::memory_order_relaxed); }
+  // The end of the ids NextId hands out (the assigned range starts there).
+  uint64_t HandedOutIdLimit() const {
+    return options_.assigned_ids_from != 0 ? options_.assigned_ids_from : options_.actor_id_limit;
+  }
   // True when messages to `node`'s remote cells go to the local members.
   bool IsThisNode(std::string_view node) const { return node == options_.node_name; }
   // NodeLost and LocalMemberLost: the remote cells of `node` whose id is in
@@ -609,6 +615,7 @@ class ActorSystem {
   std::atomic<Cluster*> cluster_{nullptr};
   std::atomic<Cluster*> local_members_{nullptr};
   mutable std::atomic<uint64_t> cluster_calls_{0};
+  mutable std::atomic<uint64_t> local_member_calls_{0};
   std::atomic<uint64_t> parked_actors_{0};  // waiting for an outbox to drain
   // SendFromCode past its first send to a target (send_batch.cc).
   void BatchSend(Cell* self, Cell* target, Message message);

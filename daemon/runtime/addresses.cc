@@ -85,14 +85,19 @@ absl::StatusOr<ActorRef> ActorSystem::ParseAddressInternal(std::string_view text
     }
     return DeadHandle(id);
   }
-  if (from_outside && id >= next_id_.load(std::memory_order_relaxed)) {
-    return absl::NotFoundError(
-        troupe::StrCat("no actor at ", text, ": this node has not created it"));
-  }
-  // An id this node has not handed out yet is never handed out later, so the
-  // dead handle below can never compare equal to a future actor.
-  for (uint64_t next = next_id_.load(std::memory_order_relaxed); next <= id;) {
-    if (next_id_.compare_exchange_weak(next, id + 1, std::memory_order_relaxed)) break;
+  // Ids NextId hands out: below the assigned range (chosen by whoever runs
+  // this system, CreateOptions::id), if there is one.
+  if (id < HandedOutIdLimit()) {
+    if (from_outside && id >= next_id_.load(std::memory_order_relaxed)) {
+      return absl::NotFoundError(
+          troupe::StrCat("no actor at ", text, ": this node has not created it"));
+    }
+    // An id this node has not handed out yet is never handed out later, so
+    // the dead handle below can never compare equal to a future actor. (Never
+    // past the handed-out range: the next ids stay this system's own.)
+    for (uint64_t next = next_id_.load(std::memory_order_relaxed); next <= id;) {
+      if (next_id_.compare_exchange_weak(next, id + 1, std::memory_order_relaxed)) break;
+    }
   }
   {
     const Shard& shard = ShardFor(id);

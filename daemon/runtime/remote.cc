@@ -131,18 +131,21 @@ absl::StatusOr<ActorRef> ActorSystem::ParseRemoteAddress(std::string_view text,
   return CanonicalRemoteCell(node, id);
 }
 
-void ActorSystem::SetCluster(Cluster* cluster) { SwapCluster(cluster_, cluster); }
-
-void ActorSystem::SetLocalMembers(Cluster* local_members) {
-  SwapCluster(local_members_, local_members);
+void ActorSystem::SetCluster(Cluster* cluster) {
+  SwapCluster(cluster_, cluster_calls_, cluster);
 }
 
-void ActorSystem::SwapCluster(std::atomic<Cluster*>& slot, Cluster* cluster) {
+void ActorSystem::SetLocalMembers(Cluster* local_members) {
+  SwapCluster(local_members_, local_member_calls_, local_members);
+}
+
+void ActorSystem::SwapCluster(std::atomic<Cluster*>& slot, std::atomic<uint64_t>& calls,
+                              Cluster* cluster) {
   Cluster* old = slot.exchange(cluster, std::memory_order_seq_cst);
   if (old == nullptr || old == cluster) return;
   // A call that read the old pointer counted itself first (ClusterUse), so
   // it is seen here; wait for it to leave the old cluster.
-  while (cluster_calls_.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
+  while (calls.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
 }
 
 void ActorSystem::ForwardToNode(Cell* target, Message message) {

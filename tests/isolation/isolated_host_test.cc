@@ -87,9 +87,11 @@ class IsolatedHostTest : public ::testing::Test {
   }
   IsolatedHost* Spawn(const std::string& program = TROUPE_HOST_PATH,
                       troupe::v1::HostConfinement confinement = Confinement(),
-                      bool faults = false) {
+                      bool faults = false, std::vector<std::string> environment = {}) {
     IsolatedHostOptions options;
     options.program = program;
+    options.environment = std::move(environment);
+    options.members = members_.get();
     options.name = faults ? "bundle 'faults' version '1.0'" : "bundle 'examples' version '1.0'";
     options.confinement = std::move(confinement);
     std::tie(options.first_actor_id, options.actor_id_limit) = members_->ReserveRange();
@@ -105,14 +107,12 @@ class IsolatedHostTest : public ::testing::Test {
         system_.get(), std::move(options),
         [this, ended](IsolatedHost* h, const std::string& reason,
                       const std::vector<std::string>& lines) {
-          members_->Remove(h);
           system_->LocalMemberLost(h->options().first_actor_id, h->options().actor_id_limit,
                                    reason);
           ended->set_value(Ended{reason, lines});
         });
     EXPECT_TRUE(host.ok()) << host.status();
     if (!host.ok()) return nullptr;
-    members_->Add(host->get());
     hosts_.push_back(*std::move(host));
     return hosts_.back().get();
   }
@@ -122,12 +122,16 @@ class IsolatedHostTest : public ::testing::Test {
   }
   absl::StatusOr<std::string> Create(IsolatedHost* host, std::string_view class_name,
                                      const ActorRef& parent = {}) {
-    std::promise<absl::StatusOr<std::string>> created;
+    auto created = std::make_shared<std::promise<absl::StatusOr<std::string>>>();
     host->Create(class_name, parent ? system_->FormatAddress(parent.get()) : "",
-                 [&created](absl::StatusOr<std::string> address) {
-                   created.set_value(std::move(address));
+                 [created](absl::StatusOr<std::string> address) {
+                   created->set_value(std::move(address));
                  });
-    return created.get_future().get();
+    std::future<absl::StatusOr<std::string>> answer = created->get_future();
+    if (answer.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
+      return absl::DeadlineExceededError("no answer to a create within 60 s");
+    }
+    return answer.get();
   }
   ActorRef Parse(const std::string& address) {
     absl::StatusOr<ActorRef> ref = system_->ParseAddress(address);
@@ -329,33 +333,35 @@ TEST_F(IsolatedHostTest, AHostThatCannotOpenItsLibraryEndsWithItsErrorInTheLastS
 }
 
 TEST_F(IsolatedHostTest, AHostThatWritesGarbageIsKilledWithTheReason) {
-  ASSERT_EQ(::setenv("TROUPE_TEST_HOST_MODE", "garbage", 1), 0);
-  Spawn(TROUPE_SCRIPTED_HOST_PATH);
+  Spawn(TROUPE_SCRIPTED_HOST_PATH, Confinement(), false, {"TROUPE_TEST_HOST_MODE=garbage"});
   Ended ended = WaitForEnd();
-  ::unsetenv("TROUPE_TEST_HOST_MODE");
   EXPECT_NE(ended.reason.find("host process broke its link"), std::string::npos) << ended.reason;
   EXPECT_NE(ended.reason.find("bad frame length"), std::string::npos) << ended.reason;
 }
 
 TEST_F(IsolatedHostTest, AHostThatClosesItsLinkButDoesNotExitIsKilledAfterTheGrace) {
-  ASSERT_EQ(::setenv("TROUPE_TEST_HOST_MODE", "hangup", 1), 0);
-  Spawn(TROUPE_SCRIPTED_HOST_PATH);
+  Spawn(TROUPE_SCRIPTED_HOST_PATH, Confinement(), false, {"TROUPE_TEST_HOST_MODE=hangup"});
   Ended ended = WaitForEnd();
-  ::unsetenv("TROUPE_TEST_HOST_MODE");
   EXPECT_NE(ended.reason.find("closed its link but did not exit within 2s"), std::string::npos)
       << ended.reason;
 }
 
-TEST_F(IsolatedHostTest, AHostCannotSpeakForActorsOutsideItsRange) {
+TEST_F(IsolatedHostTest, AHostCannotSpeakForOthersForgeRuntimeMessagesOrReportsFalsely) {
   auto [target, inbox] = SpawnInbox("target");
-  ASSERT_EQ(::setenv("TROUPE_TEST_HOST_MODE", "forged", 1), 0);
-  ASSERT_EQ(::setenv("TROUPE_TEST_HOST_TARGET", std::to_string(target->id()).c_str(), 1), 0);
-  IsolatedHost* host = Spawn(TROUPE_SCRIPTED_HOST_PATH);
-  ::unsetenv("TROUPE_TEST_HOST_MODE");
-  ::unsetenv("TROUPE_TEST_HOST_TARGET");
+  std::atomic<int> undeliverable{0};
+  system_->SetUndeliverableObserver(
+      [&undeliverable](runtime::Cell*, std::string_view, std::string_view) { ++undeliverable; });
+  IsolatedHost* host =
+      Spawn(TROUPE_SCRIPTED_HOST_PATH, Confinement(), false,
+            {"TROUPE_TEST_HOST_MODE=forged",
+             troupe::StrCat("TROUPE_TEST_HOST_TARGET=", target->id())});
   ASSERT_TRUE(inbox->WaitForSize(1, kWait));
-  // Delivered in batch order: had the forged one passed, it would be first.
+  // Frames are handled in order: had anything before it passed, it would be
+  // first, and the forged report would have been counted.
   EXPECT_EQ(inbox->items()[0].type, "genuine");
+  EXPECT_EQ(undeliverable.load(), 0);
+  EXPECT_EQ(system_->GetStatus().dead_letters, 0u);
+  system_->SetUndeliverableObserver(nullptr);
   EXPECT_EQ(system_->FormatAddress(inbox->items()[0].sender.get()),
             troupe::StrCat("troupe://", kNode, "/", host->options().first_actor_id + 7));
   host->Kill();
@@ -404,8 +410,9 @@ class IsolatedFaultTest : public IsolatedHostTest {
   }
   // The daemon and the other host still answer.
   void ExpectOthersServe() {
-    auto [local, unused] = SpawnInbox("local");
-    (void)unused;
+    auto [local, inbox] = SpawnInbox("local");
+    ASSERT_OK(system_->Tell(local, Msg("daemon", "serves")));
+    EXPECT_TRUE(inbox->WaitForSize(1, kWait)) << "the daemon's own actor answers";
     EXPECT_OK(system_->Ask(bystander_, Msg("still", "there"), kWait).status());
     EXPECT_FALSE(bystander_host_->ended());
   }

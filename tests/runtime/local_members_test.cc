@@ -335,6 +335,22 @@ TEST_F(LocalMembersTest, AnActorMayBeCreatedWithAnIdOfTheAssignedRangeOnly) {
   host->Shutdown();
 }
 
+TEST_F(LocalMembersTest, ParsingAnAssignedOrFarIdNeverMovesTheNextIdIntoAnotherRange) {
+  auto host = std::make_unique<ActorSystem>(SystemOptions{.worker_threads = 1,
+                                                          .node_name = std::string(kNode),
+                                                          .first_actor_id = 2 * kSlot,
+                                                          .actor_id_limit = 3 * kSlot,
+                                                          .assigned_ids_from = 2 * kSlot + 1000});
+  ASSERT_OK(host->RegisterClass(std::make_unique<TestClass>(TestClass::Spec{.name = "w"})));
+  ASSERT_OK_AND_ASSIGN(ActorRef assigned, host->CreateActor("w", {.id = 2 * kSlot + 5000}));
+  ASSERT_OK_AND_ASSIGN(ActorRef parsed, host->ParseAddress(host->FormatAddress(assigned.get())));
+  EXPECT_EQ(parsed.get(), assigned.get());
+  ASSERT_OK(host->ParseAddress(AddressOf(kNode, 3 * kSlot - 1)).status());
+  ASSERT_OK_AND_ASSIGN(ActorRef next, host->CreateActor("w"));
+  EXPECT_EQ(next->id(), 2 * kSlot) << "still the first of the host's own ids";
+  host->Shutdown();
+}
+
 TEST_F(LocalMembersTest, ANameBoundToAHostActorReachesItAndIsReleasedByItsExitNotice) {
   std::vector<std::pair<std::string, std::string>> released;
   troupe::Mutex released_mu;
