@@ -68,8 +68,7 @@ absl::StatusOr<ActorRef> HostCore::CreateActor(std::string_view group, std::stri
     }
     return absl::NotFoundError(troupe::StrCat("no bundle of group '", group, "' is loaded"));
   }
-  const troupe_plugin_v1_t* library = v->LibraryFor(class_name);
-  if (library == nullptr) {
+  if (!v->Exports(class_name)) {
     return absl::NotFoundError(troupe::StrCat(v->Name(), " has no actor class '", class_name,
                                               "' (its libraries export: ", v->ExportedClasses(),
                                               ")"));
@@ -83,8 +82,9 @@ absl::StatusOr<ActorRef> HostCore::CreateActor(std::string_view group, std::stri
                                        "' cannot run on this node: ", StatusText(fits)));
   }
   runtime::CreateOptions create = options;
-  create.library = library;
   if (!create.parent) create.parent = v->supervisor;  // so it drains with the version
+  if (v->isolated != nullptr) return CreateIsolated(v, class_name, create);
+  create.library = v->LibraryFor(class_name);
   return system_->CreateActor(class_name, create);
 }
 
@@ -102,11 +102,24 @@ BundleHost::ActorOrigin HostCore::OriginOf(std::string_view address) const {
       }
     }
   }
+  if (absl::StatusOr<runtime::AddressParts> parts = runtime::SplitAddress(address);
+      parts.ok() && parts->node == system_->options().node_name) {
+    for (const auto& v : versions_) {
+      const isolation::IsolatedHost* host =
+          v->isolated != nullptr ? v->isolated->host.get() : nullptr;
+      if (host != nullptr && parts->id >= host->options().first_actor_id &&
+          parts->id < host->options().actor_id_limit) {
+        origin.bundle = v->Name();
+        return origin;
+      }
+    }
+  }
   absl::StatusOr<ActorRef> actor = system_->ParseAddress(address);
   if (!actor.ok() || (*actor)->actor_class() == nullptr) return origin;
   const void* library = (*actor)->actor_class()->library();
   if (library == nullptr) return origin;
   for (const auto& v : versions_) {
+    if (v->code == nullptr) continue;
     for (const auto& lib : v->code->libraries()) {
       if (&lib->plugin() == library) {
         origin.bundle = v->Name();
@@ -152,6 +165,10 @@ std::vector<BundleInfo> BundleHost::NotRestored(std::string_view group) const {
 }
 
 void BundleHost::CrashForTest() { impl_->core->CrashForTest(); }
+
+void BundleHost::SetHostLostObserver(HostLostFn observer) {
+  impl_->core->SetHostLostObserver(std::move(observer));
+}
 
 absl::StatusOr<LoadOutcome> BundleHost::LoadFile(const std::string& path) {
   const HostCore& core = *impl_->core;

@@ -52,6 +52,10 @@
 #include "daemon/hosting/bundle_info.h"
 #include "daemon/runtime/actor_system.h"
 
+namespace troupe::isolation {
+class LocalMembers;
+}
+
 namespace troupe::hosting {
 
 // Test-only: what a step of a load does (see HostOptions::fault_for_test).
@@ -79,6 +83,11 @@ struct HostOptions {
   bundle::Isolation isolation_default = bundle::Isolation::kInline;
   // How isolated hosts are confined (config: IsolatedHosts()).
   bundle::IsolatedHostLimits isolated_hosts;
+  // Where isolated hosts run (docs/isolation.md): the routing of the node's
+  // id slots (the system's local members) and the troupe-host program. A
+  // host without them refuses versions that must run isolated.
+  isolation::LocalMembers* local_members = nullptr;
+  std::string host_program;
   // Called by Restore before each recorded bundle is restored, with its name
   // ("hello 1.0 (0123456789abcdef)"); e.g. to extend a start-up timeout.
   std::function<void(std::string_view bundle_name)> on_restore_progress;
@@ -225,6 +234,16 @@ class BundleHost {
   // the next start restores the same set; the running mark is removed (a
   // clean exit). Idempotent.
   void Shutdown();
+
+  // Called from a host process's watcher thread when the host of an
+  // isolated version ended, after its actors were reported gone (LocalMember
+  // Lost): its slot of ids [first, limit) and why, naming the version
+  // ("bundle 'hello' version '1.0': host process killed by signal 11
+  // (SIGSEGV)"), e.g. to fail the asks waiting on its actors. It must not
+  // block. The last registration wins.
+  using HostLostFn =
+      std::function<void(uint64_t first, uint64_t limit, const std::string& reason)>;
+  void SetHostLostObserver(HostLostFn observer);
 
   // Test-only: from now on the host changes nothing in TROUPE_DIR, as after
   // the death of the process (see HostOptions::fault_for_test); loads and

@@ -39,6 +39,15 @@ struct ManagedActor {
   std::string last_exit;  // why it last exited, empty if never
 };
 
+// The host process of a version that runs isolated (docs/isolation.md).
+struct IsolatedHostInfo {
+  int pid = 0;                  // of the current host; 0 when none runs
+  uint64_t resident_bytes = 0;  // its RSS, 0 when unknown
+  uint32_t restarts = 0;        // hosts started after the first
+  std::string last_end;         // why the last host ended, empty if none did
+  std::vector<std::string> last_stderr;  // the last lines that host wrote to stderr
+};
+
 // One loaded (or recorded) version of a bundle group.
 struct BundleInfo {
   std::string hash;  // source hash
@@ -51,6 +60,7 @@ struct BundleInfo {
   // nullopt for a recorded bundle that runs nothing (kNone).
   std::optional<bundle::Isolation> isolation;
   std::string isolation_reason;
+  std::optional<IsolatedHostInfo> host;  // set for versions that run isolated
   std::vector<ManagedActor> actors;  // in manifest order
   // Only for a recorded bundle that runs nothing (kNone): why, e.g. it failed
   // to restore, or is held back after the daemon died with it.

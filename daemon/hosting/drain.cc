@@ -57,8 +57,11 @@ std::vector<std::string> HostCore::FinishDrains(const std::vector<uint64_t>& ids
           ++it;
           continue;
         }
+        // (An isolated version's actors are cells of its host: their exit
+        // is known from the supervisor's notice.)
         bool slots_gone = std::all_of(v->slots.begin(), v->slots.end(), [](const Slot& s) {
-          return !s.actor || s.actor->state() == runtime::CellState::kExited;
+          return !s.actor || s.actor->state() == runtime::CellState::kExited ||
+                 s.state != ManagedActorState::kRunning;
         });
         if (slots_gone) {
           // Actors of its libraries the host did not create (e.g. named ones
@@ -99,7 +102,16 @@ std::vector<std::string> HostCore::FinishDrains(const std::vector<uint64_t>& ids
 }
 
 void HostCore::CloseVersions(std::vector<std::unique_ptr<Version>> done) {
+  std::vector<std::unique_ptr<IsolatedCode>> hosts;
   for (auto& v : done) {
+    if (v->isolated != nullptr) hosts.push_back(std::move(v->isolated));
+  }
+  StopHosts(std::move(hosts));
+  for (auto& v : done) {
+    if (v->code == nullptr) {
+      (void)system_->RequestExit(v->supervisor);
+      continue;
+    }
     std::vector<std::string> resident;
     {
       // Closing runs the libraries' destructors: their code.

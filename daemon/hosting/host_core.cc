@@ -71,6 +71,18 @@ BundleInfo HostCore::Info(const Version& v) const {
   info.signing_key = v.key_id;
   info.isolation = v.isolation.isolation;
   info.isolation_reason = v.isolation.reason;
+  if (v.isolated != nullptr) {
+    IsolatedHostInfo host;
+    if (const isolation::IsolatedHost* current = v.isolated->host.get();
+        current != nullptr && !current->ended()) {
+      host.pid = current->pid();
+      host.resident_bytes = current->ResidentBytes();
+    }
+    host.restarts = v.isolated->restarts;
+    host.last_end = v.isolated->last_end;
+    host.last_stderr = v.isolated->last_stderr;
+    info.host = std::move(host);
+  }
   for (const Slot& slot : v.slots) info.actors.push_back(Managed(slot));
   return info;
 }

@@ -33,8 +33,10 @@
 #include "daemon/hosting/loaded_state.h"
 #include "daemon/hosting/requirements.h"
 #include "daemon/hosting/unload_target.h"
+#include "daemon/isolation/isolated_host.h"
 #include "daemon/loader/bundle_loader.h"
 #include "daemon/runtime/actor_class.h"
+#include "daemon/runtime/addresses.h"
 #include "troupe/abi.h"
 #include "troupe/wire.h"
 
@@ -76,6 +78,31 @@ struct Slot {
 
 enum class VersionState { kLoading, kActive, kInactive, kDraining };
 
+// The code of a version that runs isolated (isolated_load.cc): its
+// libraries as sealed memfds (each host started gets them) and its host
+// process. A host that ended is replaced when an actor of the version is
+// started again (StartSlot); an ended host is kept in `retired` until the
+// version closes, because its own watcher thread reports its end and it is
+// never destroyed from there, nor under HostCore::mu_ (its destructor waits
+// for that report, which takes mu_).
+struct IsolatedCode {
+  IsolatedCode() = default;
+  IsolatedCode(const IsolatedCode&) = delete;
+  IsolatedCode& operator=(const IsolatedCode&) = delete;
+  ~IsolatedCode() {
+    host.reset();
+    retired.clear();
+    for (const isolation::HostLibraryFile& library : libraries) ::close(library.fd);
+  }
+  std::vector<isolation::HostLibraryFile> libraries;  // deps first; owned descriptors
+  std::unique_ptr<isolation::IsolatedHost> host;      // the current one
+  std::vector<std::unique_ptr<isolation::IsolatedHost>> retired;
+  uint32_t restarts = 0;  // hosts started after the first
+  // Of the last host that ended (OnHostEnded).
+  std::string last_end;
+  std::vector<std::string> last_stderr;
+};
+
 // One loaded version of a group.
 struct Version {
   uint64_t id = 0;  // load sequence number
@@ -86,7 +113,8 @@ struct Version {
   troupe::v1::Manifest manifest;
   bundle::IsolationDecision isolation;  // decided at load
   absl::Time loaded_at;
-  std::unique_ptr<loader::LoadedBundle> code;
+  std::unique_ptr<loader::LoadedBundle> code;  // inline: the opened libraries
+  std::unique_ptr<IsolatedCode> isolated;       // isolated: the host process
   std::vector<const troupe_plugin_v1_t*> registered;  // not yet unregistered
   ActorRef supervisor;  // parent of the slots' actors; hears their exits
   std::vector<Slot> slots;
@@ -94,20 +122,34 @@ struct Version {
   absl::flat_hash_set<uint64_t> stragglers_asked;  // other live actors asked to exit
 
   std::string Name() const { return troupe::StrCat(group, " ", version); }
-  // The library of this version exporting `class_name`, or nullptr.
+  // The library of this version exporting `class_name`, or nullptr (always
+  // for an isolated version: its libraries are open in its host only).
   const troupe_plugin_v1_t* LibraryFor(std::string_view class_name) const {
+    if (code == nullptr) return nullptr;
     for (const auto& library : code->libraries()) {
       if (library->FindClass(class_name) != nullptr) return &library->plugin();
     }
     return nullptr;
   }
+  // The classes its libraries export (for an isolated version, those its
+  // host said it has).
+  std::vector<std::string> Classes() const {
+    std::vector<std::string> out;
+    if (isolated != nullptr && isolated->host != nullptr) return isolated->host->classes();
+    if (code == nullptr) return out;
+    for (const auto& library : code->libraries()) {
+      for (std::string_view name : library->ClassNames()) out.emplace_back(name);
+    }
+    return out;
+  }
+  bool Exports(std::string_view class_name) const {
+    if (code != nullptr) return LibraryFor(class_name) != nullptr;
+    const std::vector<std::string> classes = Classes();
+    return std::find(classes.begin(), classes.end(), class_name) != classes.end();
+  }
   std::string ExportedClasses() const {
     std::string out;
-    for (const auto& library : code->libraries()) {
-      for (std::string_view name : library->ClassNames()) {
-        troupe::StrAppend(&out, out.empty() ? "" : ", ", name);
-      }
-    }
+    for (const std::string& name : Classes()) troupe::StrAppend(&out, out.empty() ? "" : ", ", name);
     return out.empty() ? "none" : out;
   }
 };
@@ -157,6 +199,10 @@ class HostCore : public std::enable_shared_from_this<HostCore> {
   }
   std::vector<BundleInfo> NotRestored(std::string_view group) const;
   void CrashForTest() { crashed_ = true; }
+  void SetHostLostObserver(BundleHost::HostLostFn observer) {
+    troupe::MutexLock lock(&observer_mu_);
+    host_lost_ = std::move(observer);
+  }
   absl::StatusOr<LoadOutcome> Load(absl::StatusOr<bundle::VerifiedBundle> verified);
   // Where the stored copy of a loaded bundle lives.
   std::string CopyPath(std::string_view hash) const {
@@ -178,14 +224,34 @@ class HostCore : public std::enable_shared_from_this<HostCore> {
   // ---- loading
   absl::StatusOr<LoadOutcome> LoadVerified(bundle::VerifiedBundle verified, Activation activation,
                                            bool store_copy) ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
-  // Loads a version whose effective isolation is process (`isolation`): the
-  // one place such a version goes. This daemon has no isolated hosts yet, so
-  // it refuses with Unimplemented, naming the version and why it must run
-  // isolated, before anything of it is stored or opened.
-  absl::StatusOr<LoadOutcome> LoadIsolated(bundle::VerifiedBundle verified, Activation activation,
-                                           bool store_copy,
-                                           const bundle::IsolationDecision& isolation)
+  // Opens the code of `v` in this process (loader::LoadedBundle) and
+  // registers its libraries; what it opened stays in `v` for the caller to
+  // undo on error.
+  absl::Status OpenInline(const bundle::VerifiedBundle& verified, Version* v)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
+  // isolated_load.cc. Unimplemented, naming the version and why it must run
+  // isolated, when this host has no isolated hosts (HostOptions::
+  // local_members or host_program unset): checked before anything is stored.
+  absl::Status CheckCanIsolate(const bundle::VerifiedBundle& verified,
+                               const bundle::IsolationDecision& isolation) const;
+  // Hands the verified libraries of `v` to a new host process and waits up
+  // to load_timeout until it is ready; what it started stays in `v`.
+  absl::Status OpenIsolated(const bundle::VerifiedBundle& verified, Version* v)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
+  // Starts a host for `v` (the first, or one after the last ended, which is
+  // retired): it does not wait for the host to be ready.
+  absl::Status SpawnHost(Version* v);
+  // The live host of isolated `v`, started anew when the last one ended.
+  absl::StatusOr<isolation::IsolatedHost*> LiveHost(Version* v) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Creates an actor of `class_name` in the host of isolated `v`.
+  absl::StatusOr<ActorRef> CreateIsolated(Version* v, std::string_view class_name,
+                                          const runtime::CreateOptions& options)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // From a host's watcher thread when it ended: records why for status and logs it.
+  void OnHostEnded(uint64_t version_id, isolation::IsolatedHost* host, const std::string& reason,
+                   const std::vector<std::string>& last_stderr);
+  // Stops the hosts of closed isolated versions (never under mu_).
+  static void StopHosts(std::vector<std::unique_ptr<IsolatedCode>> hosts);
   // Creates the version's actors, sends their on_load actions and waits until
   // each handled them. The first problem, naming the actor, or OK.
   absl::Status StartVersion(Version* v) ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
@@ -288,6 +354,8 @@ class HostCore : public std::enable_shared_from_this<HostCore> {
   int fault_record_ ABSL_GUARDED_BY(mu_) = -1;         // <loaded>/running, O_APPEND
   CrashHistory crash_history_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> cleanup_ ABSL_GUARDED_BY(mu_);  // what Restore removed
+  troupe::Mutex observer_mu_;
+  BundleHost::HostLostFn host_lost_ ABSL_GUARDED_BY(observer_mu_);
 };
 
 }  // namespace troupe::hosting

@@ -50,6 +50,43 @@ absl::Status HostCore::StartVersion(Version* v) {
   return absl::OkStatus();
 }
 
+absl::Status HostCore::OpenInline(const bundle::VerifiedBundle& verified, Version* v) {
+  const fs::path code_dir = fs::path(library_root_) / verified.source_hash;
+  if (absl::Status step = Step("extract code", code_dir.string(), "cannot write"); !step.ok()) {
+    return step;
+  }
+  std::error_code ec;  // filesystem calls here report errors, never throw
+  if (fs::exists(code_dir, ec)) {
+    // Left by a crash (nothing of this hash is loaded now): unless its code
+    // is still mapped, it can go.
+    for (fs::recursive_directory_iterator it(code_dir, ec), end; !ec && it != end;
+         it.increment(ec)) {
+      std::error_code file_ec;
+      if (it->is_regular_file(file_ec) && loader::IsResident(it->path().string())) {
+        return absl::FailedPreconditionError(troupe::StrCat(
+            v->Name(), ": code of an earlier load of ", verified.source_hash,
+            " is still mapped in this process; restart the daemon to load it again"));
+      }
+    }
+    fs::remove_all(code_dir, ec);
+  }
+  absl::StatusOr<std::unique_ptr<loader::LoadedBundle>> code;
+  {
+    // Opening runs the libraries' initializers and entry points: their code.
+    runtime::BundleCodeScope running_code(verified.source_hash.c_str());
+    code = loader::LoadedBundle::Load(verified, library_root_);
+  }
+  if (!code.ok()) return code.status();
+  v->code = *std::move(code);
+  for (const auto& library : v->code->libraries()) {
+    if (absl::Status s = system_->RegisterLibrary(&library->plugin(), v->hash); !s.ok()) {
+      return absl::Status(s.code(), troupe::StrCat(v->Name(), ": ", StatusText(s)));
+    }
+    v->registered.push_back(&library->plugin());
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<LoadOutcome> HostCore::Load(absl::StatusOr<bundle::VerifiedBundle> verified) {
   troupe::MutexLock op(&op_mu_);
   if (!verified.ok()) return verified.status();
@@ -86,9 +123,8 @@ absl::StatusOr<LoadOutcome> HostCore::LoadVerified(bundle::VerifiedBundle verifi
   bundle::IsolationDecision isolation =
       bundle::EffectiveIsolation(verified.manifest.isolation(), verified.key_id,
                                  verified.signer_isolated, options_.isolation_default);
-  if (isolation.isolation == bundle::Isolation::kProcess) {
-    return LoadIsolated(std::move(verified), activation, store_copy, isolation);
-  }
+  const bool isolated = isolation.isolation == bundle::Isolation::kProcess;
+  if (isolated) TROUPE_RETURN_IF_ERROR(CheckCanIsolate(verified, isolation));
 
   // Store a copy for Restore, then open the code. A failure removes it again,
   // unless it is the copy of a bundle that failed to restore (still recorded).
@@ -107,65 +143,40 @@ absl::StatusOr<LoadOutcome> HostCore::LoadVerified(bundle::VerifiedBundle verifi
     LogWarning("hosting: loading ", name, " failed: ", StatusText(status));
     return status;
   };
-  const fs::path code_dir = fs::path(library_root_) / verified.source_hash;
-  if (absl::Status step = Step("extract code", code_dir.string(), "cannot write"); !step.ok()) {
-    return fail(step);
-  }
-  std::error_code ec;  // filesystem calls here report errors, never throw
-  if (fs::exists(code_dir, ec)) {
-    // Left by a crash (nothing of this hash is loaded now): unless its code
-    // is still mapped, it can go.
-    for (fs::recursive_directory_iterator it(code_dir, ec), end; !ec && it != end;
-         it.increment(ec)) {
-      std::error_code file_ec;
-      if (it->is_regular_file(file_ec) && loader::IsResident(it->path().string())) {
-        return fail(absl::FailedPreconditionError(troupe::StrCat(
-            name, ": code of an earlier load of ", verified.source_hash,
-            " is still mapped in this process; restart the daemon to load it again")));
-      }
-    }
-    fs::remove_all(code_dir, ec);
-  }
-  absl::StatusOr<std::unique_ptr<loader::LoadedBundle>> code;
-  {
-    // Opening runs the libraries' initializers and entry points: their code.
-    runtime::BundleCodeScope running_code(verified.source_hash.c_str());
-    code = loader::LoadedBundle::Load(verified, library_root_);
-  }
-  if (!code.ok()) return fail(code.status());
-
   auto owned = std::make_unique<Version>();
   Version* v = owned.get();
   v->hash = verified.source_hash;
   v->group = verified.manifest.group();
   v->version = verified.manifest.version();
   v->key_id = verified.key_id;
-  v->manifest = std::move(verified.manifest);
   v->isolation = std::move(isolation);
   v->loaded_at = clock_->Now();
-  v->code = *std::move(code);
+  {
+    troupe::MutexLock lock(&mu_);
+    v->id = next_id_++;  // before a host is started: it reports by this id
+  }
   // Undoes everything of a version that never became visible.
   auto discard = [&](absl::Status status) {
     for (const troupe_plugin_v1_t* library : v->registered) {
       (void)system_->UnregisterLibrary(library);
     }
-    {
+    if (v->code != nullptr) {
       runtime::BundleCodeScope running_code(v->hash.c_str());
       v->code->Unload();
     }
+    v->isolated.reset();  // kills a host it started
     return fail(std::move(status));
   };
-  for (const auto& library : v->code->libraries()) {
-    if (absl::Status s = system_->RegisterLibrary(&library->plugin(), v->hash); !s.ok()) {
-      return discard(absl::Status(s.code(), troupe::StrCat(name, ": ", StatusText(s))));
-    }
-    v->registered.push_back(&library->plugin());
+  if (absl::Status opened = isolated ? OpenIsolated(verified, v) : OpenInline(verified, v);
+      !opened.ok()) {
+    return discard(opened);
   }
+  v->manifest = std::move(verified.manifest);
   for (const troupe::v1::ActorSpec& spec : v->manifest.actors()) {
     Slot slot;
     slot.spec = spec;
     slot.library = v->LibraryFor(spec.class_name());
-    if (slot.library == nullptr) {
+    if (!v->Exports(spec.class_name())) {
       return discard(absl::FailedPreconditionError(troupe::StrCat(
           name, ": actor '", spec.class_name(),
           "' is not exported by any library of the bundle (they export: ", v->ExportedClasses(),
@@ -180,7 +191,6 @@ absl::StatusOr<LoadOutcome> HostCore::LoadVerified(bundle::VerifiedBundle verifi
 
   {
     troupe::MutexLock lock(&mu_);
-    v->id = next_id_++;
     std::weak_ptr<HostCore> weak = weak_from_this();
     const uint64_t id = v->id;
     v->supervisor = system_->SpawnNative(

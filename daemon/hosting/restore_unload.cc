@@ -255,14 +255,27 @@ void HostCore::Shutdown() {
     }
   }
   FinishDrains({}, absl::Now() + options_.drain_timeout);
-  troupe::MutexLock lock(&mu_);
-  for (auto& v : versions_) {
-    // Code that may still run is never unmapped: a leak, not a crash.
-    LogWarning("hosting: ", v->Name(), " did not drain before shutdown; its libraries stay loaded");
-    (void)v->code.release();
-    (void)system_->RequestExit(v->supervisor);
+  std::vector<std::unique_ptr<IsolatedCode>> hosts;
+  {
+    troupe::MutexLock lock(&mu_);
+    for (auto& v : versions_) {
+      if (v->isolated != nullptr) {
+        // Its code runs in its own process: that process is stopped (below,
+        // without the lock: a host's end is reported under it).
+        LogWarning("hosting: ", v->Name(), " did not drain before shutdown; its host is stopped");
+        hosts.push_back(std::move(v->isolated));
+      } else {
+        // Code that may still run is never unmapped: a leak, not a crash.
+        LogWarning("hosting: ", v->Name(),
+                   " did not drain before shutdown; its libraries stay loaded");
+        (void)v->code.release();
+      }
+      (void)system_->RequestExit(v->supervisor);
+    }
+    versions_.clear();
   }
-  versions_.clear();
+  StopHosts(std::move(hosts));
+  troupe::MutexLock lock(&mu_);
   // A clean exit: the next start does not count it (see DetectUncleanExit).
   if (fault_record_ >= 0) {
     (void)ReleaseFaultRecord(fault_record_);

@@ -145,7 +145,16 @@ absl::Status HostCore::StartSlot(Version* v, Slot* slot, bool bind_name) {
   create.parent = v->supervisor;
   create.library = slot->library;
   create.requirements = slot->requirements;
-  absl::StatusOr<ActorRef> created = system_->CreateActor(slot->spec.class_name(), create);
+  absl::StatusOr<ActorRef> created;
+  if (v->isolated != nullptr) {
+    // The host knows the name too: the actor's exit there releases it here.
+    absl::StatusOr<isolation::IsolatedHost*> host = LiveHost(v);
+    created = host.ok() ? (*host)->CreateNow(slot->spec.class_name(), create.parent,
+                                             slot->spec.global_name())
+                        : host.status();
+  } else {
+    created = system_->CreateActor(slot->spec.class_name(), create);
+  }
   if (!created.ok()) {
     return absl::Status(created.status().code(),
                         troupe::StrCat("could not be created: ", StatusText(created.status())));

@@ -9,6 +9,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "daemon/common/mutex.h"
 #include "daemon/common/strings.h"
+#include "daemon/runtime/addresses.h"
 #include "daemon/service/message_checks.h"
 
 namespace troupe::service {
@@ -100,7 +101,16 @@ AskRouter::~AskRouter() {
 }
 
 void AskRouter::FailAsksTo(std::string_view node, std::string_view reason) {
+  FailAsksToRange(node, 0, UINT64_MAX, reason);
+}
+
+void AskRouter::FailAsksToRange(std::string_view node, uint64_t first, uint64_t limit,
+                                std::string_view reason) {
   for (const auto& ask : in_flight_->Matching(troupe::StrCat("troupe://", node, "/"))) {
+    if (first != 0 || limit != UINT64_MAX) {
+      absl::StatusOr<runtime::AddressParts> parts = runtime::SplitAddress(ask->target);
+      if (!parts.ok() || parts->id < first || parts->id >= limit) continue;
+    }
     in_flight_->End(ask,
                     absl::UnavailableError(
                         troupe::StrCat("no reply can come from ", ask->target, ": ", reason)),

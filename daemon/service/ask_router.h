@@ -75,6 +75,11 @@ class AskRouter {
   // Fails every pending ask to an actor of `node` (another daemon that left
   // the convention) with Unavailable: no reply can come from it.
   void FailAsksTo(std::string_view node, std::string_view reason);
+  // Fails every pending ask to an actor of `node` with an id in [first,
+  // limit) (the actors of an isolated host that ended) with Unavailable.
+  // Asks made to a global name are not matched (they end at their deadline).
+  void FailAsksToRange(std::string_view node, uint64_t first, uint64_t limit,
+                       std::string_view reason);
 
   // Fails every pending ask with Cancelled and every later one with
   // Unavailable ("the daemon is stopping"). Idempotent.

@@ -59,6 +59,14 @@ v1::BundleInfo ToProto(const hosting::BundleInfo& bundle) {
     out.set_isolation(std::string(isolation));
     out.set_isolation_reason(bundle.isolation_reason);
   }
+  if (bundle.host.has_value()) {
+    v1::IsolatedHostInfo* host = out.mutable_host();
+    host->set_pid(static_cast<uint32_t>(bundle.host->pid));
+    host->set_resident_bytes(bundle.host->resident_bytes);
+    host->set_restarts(bundle.host->restarts);
+    host->set_last_end(bundle.host->last_end);
+    for (const std::string& line : bundle.host->last_stderr) host->add_last_stderr(line);
+  }
   for (const hosting::ManagedActor& actor : bundle.actors) *out.add_actors() = ToProto(actor);
   out.set_failure(bundle.failure);
   return out;

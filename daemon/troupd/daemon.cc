@@ -21,6 +21,7 @@
 #include "daemon/convention/convention.h"
 #include "daemon/convention/peer_guard.h"
 #include "daemon/hosting/bundle_host.h"
+#include "daemon/isolation/local_members.h"
 #include "daemon/peerauth/convention_key.h"
 #include "daemon/peerauth/tls.h"
 #include "daemon/runtime/actor_system.h"
@@ -114,6 +115,9 @@ struct Daemon::Parts {
   config::DaemonSettings settings;
   std::function<void(std::string_view)> on_phase;
   std::unique_ptr<runtime::ActorSystem> system;
+  // The isolated hosts' slots of the node's ids (the system's local
+  // members); outlives the bundle host, which owns the hosts.
+  std::unique_ptr<isolation::LocalMembers> members;
   std::unique_ptr<hosting::BundleHost> host;
   std::unique_ptr<service::AskRouter> asks;
   // Where the services make calls that wait for a peer or the leader;
@@ -184,7 +188,12 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& conf
   const bool fixed_port = !settings.listen_tcp.empty() &&
                           settings.listen_tcp.substr(settings.listen_tcp.rfind(':')) != ":0";
   system_options.node_name = fixed_port ? settings.listen_tcp : HostName();
+  // The daemon's own actors take the first slot of ids; isolated hosts the
+  // others (daemon/isolation/local_members.h).
+  system_options.actor_id_limit = isolation::kDaemonIdLimit;
   parts->system = std::make_unique<runtime::ActorSystem>(system_options);
+  parts->members = std::make_unique<isolation::LocalMembers>(parts->system.get());
+  parts->system->SetLocalMembers(parts->members.get());
   // Before the restore: a bundle's requirements may need them.
   TROUPE_RETURN_IF_ERROR(InstallCapabilities(config.dir(), kTroupeVersion, parts->system.get()));
 
@@ -199,6 +208,9 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& conf
   host_options.drain_timeout = settings.drain_timeout;
   host_options.isolation_default = settings.isolation_default;
   host_options.isolated_hosts = settings.isolated_hosts;
+  host_options.local_members = parts->members.get();
+  host_options.host_program =
+      options.host_program.empty() ? ProgramBesideSelf("troupe-host") : options.host_program;
   host_options.on_restore_progress = options.on_restore_progress;
   parts->host = std::make_unique<hosting::BundleHost>(parts->system.get(), host_options);
   parts->Phase("restoring the loaded bundles");
@@ -208,6 +220,15 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& conf
   }
 
   parts->asks = std::make_unique<service::AskRouter>(parts->system.get());
+  {
+    // Asks waiting on the actors of an isolated host that ended fail now.
+    service::AskRouter* asks = parts->asks.get();
+    const std::string node = system_options.node_name;
+    parts->host->SetHostLostObserver(
+        [asks, node](uint64_t first, uint64_t limit, const std::string& reason) {
+          asks->FailAsksToRange(node, first, limit, reason);
+        });
+  }
   parts->blocking = std::make_unique<service::BlockingCalls>();
   parts->messaging = std::make_unique<service::MessagingService>(
       parts->system.get(), parts->host.get(), parts->asks.get(), parts->blocking.get(),
@@ -332,7 +353,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const config::Config& conf
   if (!settings.listen_http.empty()) {
     // Made (not started) before the server runs: Status reads its address.
     parts->http = std::make_unique<HttpSupervisor>(
-        HttpProgramBesideSelf(),
+        ProgramBesideSelf("troupe-http"),
         std::vector<std::string>{"--dir", config.dir(), "--socket", settings.socket_path,
                                  "--listen", settings.listen_http});
     HttpSupervisor* http = parts->http.get();
@@ -439,7 +460,9 @@ void Daemon::Stop() {
     LogWarning("peer links still running 10 s after the server stopped; stopping anyway");
   }
   parts_->host->Shutdown();
+  parts_->host->SetHostLostObserver(nullptr);  // before the asks go
   parts_->system->Shutdown(parts_->settings.drain_timeout);
+  parts_->system->SetLocalMembers(nullptr);  // no host runs any more
   parts_->asks.reset();
   // Remove the socket we bound, never one a later daemon made at the same path.
   if (struct stat st; ::lstat(parts_->settings.socket_path.c_str(), &st) == 0 &&

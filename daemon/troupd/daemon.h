@@ -29,6 +29,9 @@ struct DaemonOptions {
   // Called before each loaded bundle is restored, with its name (to extend
   // systemd's start-up timeout: EXTEND_TIMEOUT_USEC).
   std::function<void(std::string_view)> on_restore_progress;
+  // The troupe-host program isolated bundles run in; empty: the one beside
+  // the running program (troupd's). For daemons started inside tests.
+  std::string host_program;
 };
 
 class Daemon {

@@ -30,11 +30,11 @@ constexpr absl::Duration kStopGrace = absl::Seconds(5);
 
 }  // namespace
 
-std::string HttpProgramBesideSelf() {
+std::string ProgramBesideSelf(const std::string& name) {
   std::error_code error;
   const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
-  if (error) return "troupe-http";
-  return (self.parent_path() / "troupe-http").string();
+  if (error) return name;
+  return (self.parent_path() / name).string();
 }
 
 HttpSupervisor::HttpSupervisor(std::string program, std::vector<std::string> args)

@@ -65,7 +65,8 @@ class HttpSupervisor {
   bool started_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-// The troupe-http binary beside the running program (/proc/self/exe).
-std::string HttpProgramBesideSelf();
+// The program `name` (troupe-http, troupe-host) beside the running one
+// (/proc/self/exe); just `name` when that cannot be read.
+std::string ProgramBesideSelf(const std::string& name);
 
 }  // namespace troupe::troupd

@@ -51,6 +51,24 @@ std::string ActorLine(const v1::ManagedActor& actor) {
   return line;
 }
 
+// "      host pid 4242  rss 12 MiB  restarts 1  last end: host process
+// killed by signal 11 (SIGSEGV)", then the lines that host last wrote.
+std::string HostLines(const v1::IsolatedHostInfo& host) {
+  std::string out = "      host ";
+  if (host.pid() != 0) {
+    troupe::StrAppend(&out, "pid ", host.pid(), "  rss ", host.resident_bytes() >> 20, " MiB");
+  } else {
+    troupe::StrAppend(&out, "not running");
+  }
+  troupe::StrAppend(&out, "  restarts ", host.restarts());
+  if (!host.last_end().empty()) troupe::StrAppend(&out, "  last end: ", host.last_end());
+  out += "\n";
+  for (const std::string& line : host.last_stderr()) {
+    troupe::StrAppend(&out, "        | ", line, "\n");
+  }
+  return out;
+}
+
 // ------------------------------------------------------------------ status
 
 struct StatusOptions {
@@ -145,6 +163,7 @@ int ListCommand(Context& ctx, const ListOptions& options) {
     if (!bundle.signing_key().empty()) ctx.out() << "  key " << bundle.signing_key();
     if (!bundle.isolation().empty()) ctx.out() << "  isolation " << bundle.isolation();
     ctx.out() << "  loaded " << FormatUnixMillis(bundle.loaded_at_unix_ms()) << "\n";
+    if (bundle.has_host()) ctx.out() << HostLines(bundle.host());
     for (const v1::ManagedActor& actor : bundle.actors()) {
       ctx.out() << "      " << ActorLine(actor) << "\n";
     }

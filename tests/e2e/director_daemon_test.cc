@@ -803,10 +803,10 @@ TEST_F(DirectorDaemonTest, GensrcKeepLimitSparesBundlesLoadedInTheDaemon) {
   EXPECT_FALSE(fs::exists(one));
 }
 
-// Where each version runs, as list and status show it, and the versions this
-// daemon must refuse because they must run isolated: by their manifest, by
-// their signer's mark, by isolation_default. The inline ones keep serving.
-TEST_F(DirectorDaemonTest, ListAndStatusSayWhereVersionsRunAndIsolatedOnesAreRefused) {
+// Where each version runs, as list and status show it: inline, or in an
+// isolated host process chosen by the manifest, by the signer's mark or by
+// isolation_default; isolated versions answer like inline ones.
+TEST_F(DirectorDaemonTest, ListAndStatusSayWhereVersionsRunAndIsolatedOnesServe) {
   ASSERT_TRUE(harness_.StartDaemon());
   ASSERT_EQ(Director({"load", TROUPE_HELLO_BUNDLE}).code, 0);
   CommandResult list = Director({"list", "hello"});
@@ -815,6 +815,7 @@ TEST_F(DirectorDaemonTest, ListAndStatusSayWhereVersionsRunAndIsolatedOnesAreRef
                                                      "[0-9a-f]{64}  key [0-9a-f]{16}  isolation "
                                                      "inline  loaded ")))
       << list;
+  EXPECT_EQ(list.out.find("host pid"), std::string::npos) << "no host for inline code: " << list;
   CommandResult status = Director({"status"});
   ASSERT_EQ(status.code, 0) << status;
   EXPECT_TRUE(std::regex_search(
@@ -825,7 +826,8 @@ TEST_F(DirectorDaemonTest, ListAndStatusSayWhereVersionsRunAndIsolatedOnesAreRef
   EXPECT_CONTAINS(json.out, "\"isolation\":\"inline\"");
   EXPECT_CONTAINS(json.out, "\"isolation_reason\":\"isolation_default is inline\"");
 
-  // A manifest that says process: director builds it, this daemon refuses it.
+  // A manifest that says process: its actor runs in a host process and
+  // answers as the inline one would.
   std::string manifest = ReadFileForTest(TROUPE_VERSIONED_MANIFEST);
   ASSERT_NE(manifest.find('{'), std::string::npos);
   const std::string process_manifest = harness_.root() + "/process.json";
@@ -836,16 +838,24 @@ TEST_F(DirectorDaemonTest, ListAndStatusSayWhereVersionsRunAndIsolatedOnesAreRef
                                   TROUPE_VERSIONED_LIBRARY, "--version", "3.0", "--key",
                                   TROUPE_BUILD_SECRET_KEY});
   ASSERT_EQ(built.code, 0) << built;
-  CommandResult refused = Director({"load", "versioned-3.0"});
-  EXPECT_EQ(refused.code, 1) << refused;
-  EXPECT_CONTAINS(refused.err,
-                  "bundle 'versioned' version '3.0' must run isolated (the manifest says "
-                  "process) but this daemon cannot run isolated hosts yet\n");
-  ExpectHelloAnswers("after a refusal");
-  EXPECT_EQ(Director({"list", "versioned"}).out, "versioned: not loaded\n");
+  CommandResult isolated = Director({"load", "versioned-3.0"});
+  ASSERT_EQ(isolated.code, 0) << isolated;
+  // (The library answers the version it was built as: 1.0.)
+  EXPECT_CONTAINS(Ask("versioned", "version", ""), "\n1.0\n");
+  CommandResult listed = Director({"list", "versioned"});
+  EXPECT_TRUE(std::regex_search(
+      listed.out, std::regex("isolation process  loaded [^\n]*\n      host pid [1-9][0-9]*  "
+                             "rss [0-9]+ MiB  restarts 0\n")))
+      << listed;
+  CommandResult isolated_status = Director({"status"});
+  EXPECT_TRUE(std::regex_search(
+      isolated_status.out,
+      std::regex("\n  versioned +3\\.0 +active +[0-9a-f]{16}  1 actors  process "
+                 "\\(the manifest says process\\)\n")))
+      << isolated_status;
+  ExpectHelloAnswers("beside an isolated version");
 
-  // The signer trusted --isolated (the build key signs hello too; hello,
-  // loaded before, stays where it is).
+  // The signer trusted --isolated: whatever the manifest says.
   CommandResult marked = Director({"trust", "--isolated", TROUPE_BUILD_PUBLIC_KEY});
   ASSERT_EQ(marked.code, 0) << marked;
   std::smatch m;
@@ -853,27 +863,21 @@ TEST_F(DirectorDaemonTest, ListAndStatusSayWhereVersionsRunAndIsolatedOnesAreRef
   const std::string key_id = m[1].str();
   PlaceBundle(TROUPE_VERSIONED_1_0);
   CommandResult by_signer = Director({"load", "versioned-1.0"});
-  EXPECT_EQ(by_signer.code, 1) << by_signer;
-  EXPECT_CONTAINS(by_signer.err, "bundle 'versioned' version '1.0' must run isolated (signer " +
-                                     key_id +
-                                     " is trusted --isolated) but this daemon cannot run "
-                                     "isolated hosts yet\n");
-  ExpectHelloAnswers("after the signer's mark");
+  ASSERT_EQ(by_signer.code, 0) << by_signer;
+  EXPECT_CONTAINS(Ask("versioned", "version", ""), "\n1.0\n");
+  EXPECT_CONTAINS(Director({"--json", "list", "versioned"}).out,
+                  "\"isolation_reason\":\"signer " + key_id + " is trusted --isolated\"");
   ASSERT_EQ(Director({"trust", "--inline", TROUPE_BUILD_PUBLIC_KEY}).code, 0);
-  CommandResult loaded = Director({"load", "versioned-1.0"});
-  ASSERT_EQ(loaded.code, 0) << loaded;
-  EXPECT_CONTAINS(Director({"list", "versioned"}).out, "isolation inline");
 
   // isolation_default process, after a restart: the versions that say
-  // nothing are not restored (and say why); one whose manifest says inline
-  // still loads.
+  // nothing come back isolated; one whose manifest says inline stays inline.
   ASSERT_TRUE(harness_.StopDaemon());
   WriteFileForTest(harness_.dir() + "/config/isolation_default", "process\n");
   ASSERT_TRUE(harness_.StartDaemon());
-  CommandResult held = Director({"list", "hello"});
-  ASSERT_EQ(held.code, 0) << held;
-  EXPECT_CONTAINS(held.out, "[not running: ");
-  EXPECT_CONTAINS(held.out, "must run isolated (isolation_default is process)");
+  CommandResult restored = Director({"list", "hello"});
+  ASSERT_EQ(restored.code, 0) << restored;
+  EXPECT_CONTAINS(restored.out, "isolation process");
+  ExpectHelloAnswers("isolated after the restart");
   const std::string inline_manifest = harness_.root() + "/inline.json";
   WriteFileForTest(inline_manifest, std::string(manifest).insert(manifest.find('{') + 1,
                                                                  "\n  \"isolation\": \"inline\","));
@@ -883,12 +887,47 @@ TEST_F(DirectorDaemonTest, ListAndStatusSayWhereVersionsRunAndIsolatedOnesAreRef
             0);
   CommandResult said_inline = Director({"load", "versioned-4.0"});
   ASSERT_EQ(said_inline.code, 0) << said_inline;
-  EXPECT_CONTAINS(Ask("versioned", "version", ""), "reply from troupe://");
+  EXPECT_CONTAINS(Ask("versioned", "version", ""), "\n1.0\n");
   CommandResult after = Director({"status"});
   EXPECT_TRUE(std::regex_search(
       after.out, std::regex("\n  versioned +4\\.0 +active +[0-9a-f]{16}  1 actors  inline "
                             "\\(the manifest says inline\\)\n")))
       << after;
+}
+
+// A host process killed from outside: the daemon and the other bundles keep
+// serving, status says how the host ended, and the manifest actor comes back
+// in a new host (a restart within the restart intensity).
+TEST_F(DirectorDaemonTest, AKilledIsolatedHostIsReplacedAndTheDaemonKeepsServing) {
+  WriteFileForTest(harness_.dir() + "/config/isolation_default", "process\n");
+  ASSERT_TRUE(harness_.StartDaemon());
+  PlaceBundle(TROUPE_VERSIONED_1_0);
+  ASSERT_EQ(Director({"load", "versioned-1.0"}).code, 0);
+  EXPECT_CONTAINS(Ask("versioned", "version", ""), "\n1.0\n");
+  std::smatch m;
+  const std::string before = Director({"list", "versioned"}).out;
+  ASSERT_TRUE(std::regex_search(before, m, std::regex("host pid ([0-9]+)"))) << before;
+  const pid_t pid = static_cast<pid_t>(std::stol(m[1].str()));
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+
+  // Each look is a call to the daemon (no sleep): until the new host runs.
+  std::string after;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    after = Director({"list", "versioned"}).out;
+    if (after.find("restarts 1") != std::string::npos &&
+        after.find("host pid " + std::to_string(pid) + " ") == std::string::npos &&
+        after.find("host pid ") != std::string::npos) {
+      break;
+    }
+  }
+  EXPECT_CONTAINS(after, "restarts 1  last end: host process killed by signal 9 (SIGKILL)");
+  EXPECT_TRUE(std::regex_search(after, std::regex("versioned\\.Version  name versioned  since "
+                                                  "[^\n]*  restarts 1\n")))
+      << after;
+  EXPECT_CONTAINS(Ask("versioned", "version", ""), "\n1.0\n");
+  CommandResult log = Director({"status"});
+  EXPECT_EQ(log.code, 0) << log;
 }
 
 TEST_F(DirectorDaemonTest, TheBundleLimitSettingsApplyToLoads) {

@@ -1,7 +1,8 @@
 // isolation_policy_test.cc - where BundleHost runs each version (signer's
-// mark, then manifest, then isolation_default) and, since this daemon has no
-// isolated hosts yet, that a version which must run isolated is refused with
-// UNIMPLEMENTED and a clear error, leaves nothing behind, and disturbs no
+// mark, then manifest, then isolation_default) and, for a bundle host given
+// no isolated hosts (no host program: troupd always gives one), that a
+// version which must run isolated is refused with UNIMPLEMENTED and a clear
+// error, leaves nothing behind, and disturbs no
 // inline version. The bundles are the versioned test bundles, rebuilt here
 // with another manifest and signed with keys made by the test.
 #include <filesystem>
@@ -135,7 +136,7 @@ class IsolationPolicyTest : public ::testing::Test {
     EXPECT_EQ(outcome.status().code(), absl::StatusCode::kUnimplemented);
     EXPECT_EQ(outcome.status().message(),
               "bundle 'versioned' version '" + version + "' must run isolated (" + reason +
-                  ") but this daemon cannot run isolated hosts yet");
+                  ") but this bundle host runs no isolated hosts (it has no host program)");
     EXPECT_FALSE(fs::exists(dir_ + "/loaded/" + hash + ".troupe")) << "no stored copy";
     EXPECT_FALSE(fs::exists(dir_ + "/loaded/code/" + hash)) << "no code extracted";
     EXPECT_EQ(ReadFile(dir_ + "/loaded/state").find(hash), std::string::npos) << "not recorded";
@@ -245,8 +246,8 @@ TEST_F(IsolationPolicyTest, ARecordedVersionThatMustNowRunIsolatedIsKeptButNotRe
   EXPECT_CONTAINS(problems[0], "versioned 1.0 (" + hash.substr(0, 16) + ") was not restored: " +
                                    "bundle 'versioned' version '1.0' must run isolated (signer " +
                                    key.id +
-                                   " is trusted --isolated) but this daemon cannot run "
-                                   "isolated hosts yet");
+                                   " is trusted --isolated) but this bundle host runs no "
+                                   "isolated hosts (it has no host program)");
   ExpectOnlyInline("2.0", "isolation_default is inline");
   const std::vector<BundleInfo> held = Host().NotRestored();
   ASSERT_EQ(held.size(), 1u);
