@@ -6,9 +6,9 @@
 #   lib/cmake/Troupe/TroupeConfig.cmake (+ ConfigVersion, Targets)
 #                                               Troupe::sdk, Troupe::client (Troupe::grpc, Troupe::proto)
 #   lib/cmake/Troupe/Troupe{ActorLibrary,Bundle}.cmake
-#   bin/director, bin/troupd, bin/troupe-http   when the tree has them (side by side:
-#                                               `director start`, `bootstart` and troupd's
-#                                               HTTP API expect that)
+#   bin/director, bin/troupd, bin/troupe-http,  when the tree has them (side by side:
+#   bin/troupe-host                             `director start`, `bootstart`, troupd's
+#                                               HTTP API and isolated hosts expect that)
 # Two install components, one per Debian package (cmake/TroupePackage.cmake):
 # `dev` (libtroupe-dev) the SDK, the client and the CMake files; `troupe` the
 # programs. A plain `cmake --install` installs both.
@@ -51,7 +51,10 @@ endif()
 if(TARGET troupd)
   install(TARGETS troupd RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}" COMPONENT troupe)
 endif()
-# troupd starts troupe-http (the HTTP API) from its own directory.
-if(TARGET troupe-http)
-  install(TARGETS troupe-http RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}" COMPONENT troupe)
-endif()
+# troupd starts troupe-http (the HTTP API) and troupe-host (isolated
+# bundles, docs/isolation.md) from its own directory.
+foreach(companion troupe-http troupe-host)
+  if(TARGET ${companion})
+    install(TARGETS ${companion} RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}" COMPONENT troupe)
+  endif()
+endforeach()

@@ -8,7 +8,7 @@
 # what the tests run on; cpack strips the binaries) installing under /usr.
 # Not Release: GCC 12 at -O3 reports a false -Wrestrict in std::string, and
 # the build keeps -Werror. Builds only what the packages hold (troupd, troupe-http,
-# director, troupe_client, the generated completion and changelog), runs
+# troupe-host, director, troupe_client, the generated completion and changelog), runs
 # `cpack -G DEB` and then lintian, printing every tag. Exit status: 0, or 1
 # when a step fails or lintian reports an error (warnings are printed, and
 # listed with their reasons in packaging/README.md). Needs the packages of
@@ -23,7 +23,7 @@ debs=$build/debs
 
 cmake -S . -B "$build" -G Ninja -DTROUPE_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DCMAKE_INSTALL_PREFIX=/usr
-cmake --build "$build" -j "$jobs" --target troupd troupe-http director troupe_client troupe_package_files
+cmake --build "$build" -j "$jobs" --target troupd troupe-http troupe-host director troupe_client troupe_package_files
 
 rm -rf "$debs"
 mkdir -p "$debs"

@@ -170,9 +170,11 @@ class BundleHost {
   // (also: requirements that do not hold here, a hash still draining, after
   // Shutdown); DeadlineExceeded when on_load actions take over load_timeout;
   // NotFound for a missing file; InvalidArgument for a file that is no bundle;
-  // Unimplemented for a version that must run isolated (its signer is trusted
-  // --isolated, its manifest or isolation_default says process): this host
-  // cannot run isolated hosts yet, and nothing of it is stored.
+  // A version that must run isolated (its signer is trusted --isolated, its
+  // manifest or isolation_default says process) runs in a host process
+  // (HostOptions::local_members, host_program; Unavailable or
+  // DeadlineExceeded when that host does not start); Unimplemented, with
+  // nothing of it stored, when this host has no host program.
   // Returns after older versions that AutoUnload drains have gone (or
   // drain_timeout passed).
   absl::StatusOr<LoadOutcome> LoadFile(const std::string& path);

@@ -55,7 +55,7 @@ check_installed_troupe() {  # check_installed_troupe HOW_THE_USER_WAS_MADE
     fail "config/socket is '$(cat /var/lib/troupe/config/socket)'"
   ok "/var/lib/troupe is troupe's (755), socket setting /run/troupe/troupd.sock"
   local unit=/lib/systemd/system/troupd.service
-  for f in /usr/bin/troupd /usr/bin/director /usr/bin/troupe-http $unit /usr/lib/sysusers.d/troupe.conf \
+  for f in /usr/bin/troupd /usr/bin/director /usr/bin/troupe-http /usr/bin/troupe-host $unit /usr/lib/sysusers.d/troupe.conf \
            /usr/share/bash-completion/completions/director /usr/share/doc/troupe/copyright; do
     [[ -e $f ]] || fail "troupe installed no $f"
   done
