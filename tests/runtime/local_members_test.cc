@@ -307,13 +307,23 @@ TEST_F(LocalMembersTest, ALostHostReportsItsChildrenOnceAndOrphansItsDaemonChild
   EXPECT_EQ(Fields(dead->items()[0].payload)[1], "after");
 }
 
-TEST_F(LocalMembersTest, AnActorMayBeCreatedWithAnIdOfTheAssignedRangeOnly) {
+// A host system of slot 2 whose ids from 2 * kSlot + 1000 on are assigned
+// by its daemon, with class "w"; null (and a failure) if that cannot be made.
+std::unique_ptr<ActorSystem> HostWithAssignedIds() {
   auto host = std::make_unique<ActorSystem>(SystemOptions{.worker_threads = 1,
                                                           .node_name = std::string(kNode),
                                                           .first_actor_id = 2 * kSlot,
                                                           .actor_id_limit = 3 * kSlot,
                                                           .assigned_ids_from = 2 * kSlot + 1000});
-  ASSERT_OK(host->RegisterClass(std::make_unique<TestClass>(TestClass::Spec{.name = "w"})));
+  absl::Status registered =
+      host->RegisterClass(std::make_unique<TestClass>(TestClass::Spec{.name = "w"}));
+  EXPECT_TRUE(registered.ok()) << registered;
+  return registered.ok() ? std::move(host) : nullptr;
+}
+
+TEST_F(LocalMembersTest, AnActorMayBeCreatedWithAnIdOfTheAssignedRangeOnly) {
+  std::unique_ptr<ActorSystem> host = HostWithAssignedIds();
+  ASSERT_NE(host, nullptr);
   const uint64_t chosen = 2 * kSlot + 1234;
   ASSERT_OK_AND_ASSIGN(ActorRef made, host->CreateActor("w", {.id = chosen}));
   EXPECT_EQ(made->id(), chosen);
@@ -336,12 +346,8 @@ TEST_F(LocalMembersTest, AnActorMayBeCreatedWithAnIdOfTheAssignedRangeOnly) {
 }
 
 TEST_F(LocalMembersTest, ParsingAnAssignedOrFarIdNeverMovesTheNextIdIntoAnotherRange) {
-  auto host = std::make_unique<ActorSystem>(SystemOptions{.worker_threads = 1,
-                                                          .node_name = std::string(kNode),
-                                                          .first_actor_id = 2 * kSlot,
-                                                          .actor_id_limit = 3 * kSlot,
-                                                          .assigned_ids_from = 2 * kSlot + 1000});
-  ASSERT_OK(host->RegisterClass(std::make_unique<TestClass>(TestClass::Spec{.name = "w"})));
+  std::unique_ptr<ActorSystem> host = HostWithAssignedIds();
+  ASSERT_NE(host, nullptr);
   ASSERT_OK_AND_ASSIGN(ActorRef assigned, host->CreateActor("w", {.id = 2 * kSlot + 5000}));
   ASSERT_OK_AND_ASSIGN(ActorRef parsed, host->ParseAddress(host->FormatAddress(assigned.get())));
   EXPECT_EQ(parsed.get(), assigned.get());
