@@ -347,8 +347,8 @@ const std::vector<SettingSpec>& Settings() {
          "exist then)",
          &ValidateIsolatedUser},
         {"isolated_handler_timeout_ms", handler_timeout,
-         "a handler running longer than this is to get its isolated host killed and "
-         "restarted, in milliseconds (100-3600000); not enforced yet",
+         "a handler running longer than this gets its isolated host killed and restarted, in "
+         "milliseconds (100-3600000)",
          &ValidateHandlerTimeout},
     };
   }();

@@ -85,6 +85,7 @@ absl::Status HostCore::SpawnHost(Version* v) {
   options.actor_log_lines = system_->options().actor_log_lines;
   options.capabilities_json = system_->CapabilitiesJson();
   options.confinement = ConfinementOf(options_.isolated_hosts);
+  options.handler_timeout = options_.isolated_hosts.handler_timeout;
   options.members = options_.local_members;
   runtime::ActorSystem* system = system_;
   std::weak_ptr<HostCore> weak = weak_from_this();

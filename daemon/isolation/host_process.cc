@@ -5,9 +5,12 @@
 #include <dlfcn.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <optional>
 
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -126,9 +129,11 @@ class Host {
     options.actor_log_lines = start.actor_log_lines();
     options.cluster = &uplink_;
     options.local_members = &uplink_;
+    options.watch_handlers = start.handler_timeout_ms() > 0;
     system_ = std::make_unique<runtime::ActorSystem>(std::move(options));
   }
   ~Host() {
+    if (watchdog_.joinable()) watchdog_.join();  // Finish ran: it has returned
     system_->Shutdown(absl::ZeroDuration());
     if (link_ != nullptr) link_->Close();
     link_.reset();
@@ -188,7 +193,10 @@ class Host {
     uplink_.Attach(link_.get(), start_.node_name());
   }
 
-  void Start() { link_->Start(); }
+  void Start() {
+    link_->Start();
+    if (start_.handler_timeout_ms() > 0) watchdog_ = std::thread([this] { WatchHandlers(); });
+  }
   HostLink& link() { return *link_; }
 
   // Waits for the end; returns its status and the drain asked for.
@@ -239,6 +247,30 @@ class Host {
     return system_->CreateActor(create.class_name(), options);
   }
 
+  // Looks at the running handlers a few times per timeout until the host
+  // finishes; reports the first that ran over it (troupd then kills the
+  // host) and stops looking.
+  void WatchHandlers() {
+    const absl::Duration timeout = absl::Milliseconds(start_.handler_timeout_ms());
+    const absl::Duration period = std::min(timeout / 4, absl::Milliseconds(250));
+    troupe::MutexLock lock(&mu_);
+    while (!finished_) {
+      cv_.WaitWithTimeout(&mu_, period);
+      if (finished_) return;
+      std::optional<runtime::HandlerWatch::Running> longest = system_->LongestRunningHandler();
+      if (!longest.has_value() || longest->running < timeout) continue;
+      std::fprintf(stderr, "troupe-host: a handler has run %lld ms on message '%s'\n",
+                   static_cast<long long>(absl::ToInt64Milliseconds(longest->running)),
+                   longest->type.c_str());
+      HostFrame overrun;
+      overrun.mutable_overrun()->set_type(longest->type);
+      overrun.mutable_overrun()->set_running_ms(
+          static_cast<uint64_t>(absl::ToInt64Milliseconds(longest->running)));
+      link_->SendFrame(std::move(overrun));
+      return;
+    }
+  }
+
   void Finish(absl::Status end, uint32_t drain_ms) {
     troupe::MutexLock lock(&mu_);
     if (finished_) return;
@@ -254,6 +286,7 @@ class Host {
   std::vector<std::unique_ptr<loader::PluginLibrary>> libraries_;
   std::unique_ptr<runtime::ActorSystem> system_;
   std::unique_ptr<HostLink> link_;
+  std::thread watchdog_;  // WatchHandlers, when handlers are watched
   troupe::Mutex mu_;
   troupe::CondVar cv_;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;

@@ -192,6 +192,8 @@ absl::Status IsolatedHost::Start() {
   const uint64_t assigned_from =
       options_.first_actor_id + (options_.actor_id_limit - options_.first_actor_id) / 2;
   start->set_assigned_ids_from(assigned_from);
+  start->set_handler_timeout_ms(
+      static_cast<uint32_t>(absl::ToInt64Milliseconds(options_.handler_timeout)));
   {
     troupe::MutexLock lock(&mu_);
     next_assigned_id_ = assigned_from;
@@ -358,6 +360,19 @@ absl::Status IsolatedHost::OnFrame(troupe::v1::HostFrame& frame) {
     return absl::OkStatus();
   }
   if (frame.has_created()) return OnCreated(frame.created());
+  if (frame.has_overrun() && options_.handler_timeout > absl::ZeroDuration()) {
+    {
+      troupe::MutexLock lock(&mu_);
+      if (kill_reason_.empty()) {
+        kill_reason_ = troupe::StrCat("handler ran over ",
+                                      absl::ToInt64Milliseconds(options_.handler_timeout),
+                                      " ms on message ", Quoted(frame.overrun().type()),
+                                      "; the host was killed");
+      }
+    }
+    Kill();
+    return absl::OkStatus();
+  }
   return absl::InvalidArgumentError(troupe::StrCat(
       "unexpected frame ", static_cast<int>(frame.frame_case()), " from the host"));
 }
@@ -561,7 +576,8 @@ void IsolatedHost::Watch() {
   std::string reason;
   {
     troupe::MutexLock lock(&mu_);
-    reason = link_problem_.empty()
+    reason = !kill_reason_.empty() ? kill_reason_
+             : link_problem_.empty()
                  ? EndText(wait_status)
                  : troupe::StrCat("host process broke its link (", link_problem_,
                                   ") and was killed");

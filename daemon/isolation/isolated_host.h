@@ -57,6 +57,9 @@ struct IsolatedHostOptions {
   // What the host applies to itself before it opens a library (its
   // parent_pid is set here: troupd).
   troupe::v1::HostConfinement confinement;
+  // A handler running longer is reported by the host, which is then killed
+  // with the reason "handler ran over N ms on message TYPE"; 0: not watched.
+  absl::Duration handler_timeout = absl::ZeroDuration();
   // The longest frame the host may send: a batch and its largest message.
   uint32_t max_frame_bytes = 80 << 20;
   // The host's whole environment ("NAME=value"). Nothing of troupd's is
@@ -169,6 +172,7 @@ class IsolatedHost {
   std::deque<std::string> stderr_lines_ ABSL_GUARDED_BY(mu_);
   std::string stderr_partial_ ABSL_GUARDED_BY(mu_);
   std::string link_problem_ ABSL_GUARDED_BY(mu_);  // why the link broke first, if it did
+  std::string kill_reason_ ABSL_GUARDED_BY(mu_);   // why troupd killed it, if it did (first)
   // The link ended cleanly: the host is exiting, or is killed after kExitGrace.
   bool link_ended_ ABSL_GUARDED_BY(mu_) = false;
   std::string end_reason_ ABSL_GUARDED_BY(mu_);  // set with ended_

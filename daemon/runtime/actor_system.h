@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <shared_mutex>
@@ -29,6 +30,7 @@
 #include "daemon/runtime/actor_ref.h"
 #include "daemon/runtime/envelope.h"
 #include "daemon/runtime/executor.h"
+#include "daemon/runtime/handler_watch.h"
 #include "daemon/runtime/requirements.h"
 #include "daemon/runtime/timers.h"
 #include "troupe/abi.h"
@@ -74,6 +76,10 @@ struct SystemOptions {
   // Forward and ResumeWhenRoom with this node's name and an id outside the
   // range); nullptr: none. Not owned; SetLocalMembers attaches one later.
   Cluster* local_members = nullptr;
+  // Keep track of how long each running handler has run (handler_watch.h,
+  // LongestRunningHandler): for an isolated host, whose daemon ends it when
+  // a handler runs too long. Costs two uncontended locks per handler call.
+  bool watch_handlers = false;
 };
 
 struct CreateOptions {
@@ -294,6 +300,12 @@ class ActorSystem {
   absl::Status SubscribeConventionUpdates(const ActorRef& actor, bool enable);
 
   SystemStatus GetStatus() const;
+  // The handler (or constructor) that has run longest right now, with the
+  // type of its message ("(constructor)" for a constructor); nullopt when
+  // none runs or the system does not watch (SystemOptions::watch_handlers).
+  std::optional<HandlerWatch::Running> LongestRunningHandler() const {
+    return handler_watch_ != nullptr ? handler_watch_->Longest() : std::nullopt;
+  }
   // Messages waiting in the mailboxes of all live actors (one pass over them;
   // for load reports, not for hot paths).
   uint64_t QueuedMessages() const;
@@ -552,6 +564,9 @@ class ActorSystem {
   SystemOptions options_;
   Clock* clock_;
   std::unique_ptr<Executor> executor_;
+  // Set when options_.watch_handlers; read by Turn.
+  const std::unique_ptr<HandlerWatch> handler_watch_ =
+      options_.watch_handlers ? std::make_unique<HandlerWatch>() : nullptr;
   DeterministicExecutor* deterministic_ = nullptr;  // == executor_ when deterministic
   Timers timers_;
   ActorLogs actor_logs_;

@@ -70,7 +70,11 @@ class Turn {
 
   // Makes the instance. False when creation failed (the cell is finalized).
   bool Start() {
-    absl::StatusOr<void*> instance = cell_->class_->Create(cell_);
+    absl::StatusOr<void*> instance;
+    {
+      HandlerWatchScope watched(system_->handler_watch_.get(), "(constructor)");
+      instance = cell_->class_->Create(cell_);
+    }
     if (!instance.ok()) {
       std::string reason = troupe::StrCat("actor class '", cell_->class_->name(),
                                           "' failed to start: ", instance.status().message());
@@ -143,6 +147,7 @@ class Turn {
 
   absl::Status Call(Message& m) {
     cell_->error_.clear();
+    HandlerWatchScope watched(system_->handler_watch_.get(), m.type());
     return cell_->class_->Receive(cell_->instance_, cell_, m);
   }
 

@@ -101,6 +101,7 @@ class IsolatedHostTest : public ::testing::Test {
     options.group = "examples";
     options.version = "1.0";
     options.worker_threads = 2;
+    options.handler_timeout = handler_timeout_;
     auto ended = std::make_shared<std::promise<Ended>>();
     ended_.push_back(ended->get_future().share());
     absl::StatusOr<std::unique_ptr<IsolatedHost>> host = IsolatedHost::Spawn(
@@ -148,6 +149,7 @@ class IsolatedHostTest : public ::testing::Test {
   std::unique_ptr<ActorSystem> system_;
   std::unique_ptr<LocalMembers> members_;
   std::vector<std::unique_ptr<IsolatedHost>> hosts_;
+  absl::Duration handler_timeout_ = absl::ZeroDuration();  // for the hosts Spawn starts
   std::vector<std::shared_future<Ended>> ended_;
   int library_fd_ = -1;
   int faults_fd_ = -1;
@@ -446,6 +448,13 @@ class IsolatedFaultTest : public IsolatedHostTest {
   IsolatedHost* bystander_host_ = nullptr;
   ActorRef bystander_;
 };
+
+TEST_F(IsolatedFaultTest, AHandlerThatRunsOverTheTimeoutGetsItsHostKilled) {
+  handler_timeout_ = absl::Milliseconds(300);
+  ExpectEndsWith("loop", "handler ran over 300 ms on message 'loop'; the host was killed");
+  EXPECT_NE(hosts_.back()->last_stderr().back().find("a handler has run "), std::string::npos)
+      << "the host said so on stderr";
+}
 
 TEST_F(IsolatedFaultTest, ASegfaultInAHandlerEndsOnlyItsHost) {
 #if defined(__SANITIZE_ADDRESS__)
