@@ -939,6 +939,82 @@ TEST_F(DirectorDaemonTest, AKilledIsolatedHostIsReplacedAndTheDaemonKeepsServing
   EXPECT_EQ(log.code, 0) << log;
 }
 
+// The end of the faults bundle's host after `type` reached its probe, as
+// `director list faults` says it ("last end: ...").
+std::string FaultEnd(const std::string& type) {
+  if (type == "segv") {
+#if defined(__SANITIZE_ADDRESS__)
+    return "host process exited with code 1";  // the sanitizer reports and exits
+#elif defined(__SANITIZE_THREAD__)
+    return "host process exited with code 66";
+#else
+    return "host process killed by signal 11 (SIGSEGV)";
+#endif
+  }
+  if (type == "abort") return "host process killed by signal 6 (SIGABRT)";
+  if (type == "exit") return "host process exited with code 0";
+  return "handler ran over 500 ms on message 'loop'; the host was killed";
+}
+
+// A signed bundle that crashes, aborts, exits or hangs in a handler: each
+// time only its host ends, the daemon and another bundle keep answering,
+// status says how the host ended, and its manifest actor is back in a new
+// host, until the restart limit: then it is DOWN and says why.
+TEST_F(DirectorDaemonTest, AnIsolatedBundleThatCrashesTakesDownOnlyItsHost) {
+  if (::geteuid() == 0 && !troupe::testing::OthersCanSearchRoot()) {
+    GTEST_SKIP() << troupe::testing::kRootNotSearchable;
+  }
+  WriteFileForTest(harness_.dir() + "/config/restart_limit", "4\n");
+  WriteFileForTest(harness_.dir() + "/config/isolated_handler_timeout_ms", "500\n");
+  ASSERT_TRUE(harness_.StartDaemon());
+  ASSERT_EQ(Director({"load", TROUPE_HELLO_BUNDLE}).code, 0);
+  CommandResult loaded = Director({"load", TROUPE_FAULTS_BUNDLE});
+  ASSERT_EQ(loaded.code, 0) << loaded;
+  EXPECT_CONTAINS(Ask("probe", "ping", "hi"), "\nhi\n");
+
+  // Each look is a call to the daemon (no sleep), until `want` shows.
+  auto list_until = [&](const std::string& want) {
+    std::string out;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline) {
+      out = Director({"list", "faults"}).out;
+      if (out.find(want) != std::string::npos) break;
+    }
+    return out;
+  };
+  const std::vector<std::string> faults = {"segv", "abort", "exit", "loop"};
+  for (size_t i = 0; i < faults.size(); ++i) {
+    SCOPED_TRACE(faults[i]);
+    CommandResult told = Director({"tell", "probe", "--type", faults[i]});
+    ASSERT_EQ(told.code, 0) << told;
+    const std::string want =
+        "restarts " + std::to_string(i + 1) + "  last end: " + FaultEnd(faults[i]);
+    const std::string listed = list_until(want);
+    EXPECT_CONTAINS(listed, want);
+    EXPECT_TRUE(std::regex_search(listed, std::regex("host pid [1-9][0-9]*  rss"))) << listed;
+    ExpectHelloAnswers("after " + faults[i]);
+    // The new probe answers (its name is bound again once it is restarted).
+    std::string answer;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline) {
+      CommandResult asked = Director({"ask", "probe", "--type", "ping", "--data", "back"});
+      answer = asked.out;
+      if (asked.code == 0) break;
+    }
+    EXPECT_CONTAINS(answer, "\nback\n");
+  }
+  // One crash more than the limit allows: the probe stays down, and says why.
+  ASSERT_EQ(Director({"tell", "probe", "--type", "abort"}).code, 0);
+  const std::string down = list_until("DOWN: ");
+  EXPECT_TRUE(std::regex_search(
+      down, std::regex("faults\\.Probe  name probe  since [^\\n]*  DOWN: host process killed by "
+                       "signal 6 \\(SIGABRT\\); not restarted: it was restarted 4 times within")))
+      << down;
+  ExpectHelloAnswers("with the probe down");
+  CommandResult status = Director({"status"});
+  EXPECT_EQ(status.code, 0) << status;
+}
+
 TEST_F(DirectorDaemonTest, TheBundleLimitSettingsApplyToLoads) {
   WriteFileForTest(harness_.dir() + "/config/max_entries", "1\n");
   ASSERT_TRUE(harness_.StartDaemon());
