@@ -19,7 +19,13 @@ namespace {
 // themselves come as descriptors).
 troupe::v1::HostConfinement ConfinementOf(const bundle::IsolatedHostLimits& limits) {
   troupe::v1::HostConfinement confinement;
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // Sanitizer builds (CI's ASan and TSan) map terabytes of shadow memory at
+  // start: no address-space limit can hold them.
+  confinement.set_memory_bytes(0);
+#else
   confinement.set_memory_bytes(limits.memory_bytes);
+#endif
   confinement.set_cpu_seconds(limits.cpu_seconds);
   confinement.set_open_files(limits.open_files);
   confinement.set_user(limits.user);

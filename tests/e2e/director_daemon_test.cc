@@ -911,7 +911,8 @@ TEST_F(DirectorDaemonTest, AKilledIsolatedHostIsReplacedAndTheDaemonKeepsServing
   WriteFileForTest(harness_.dir() + "/config/isolation_default", "process\n");
   ASSERT_TRUE(harness_.StartDaemon());
   PlaceBundle(TROUPE_VERSIONED_1_0);
-  ASSERT_EQ(Director({"load", "versioned-1.0"}).code, 0);
+  CommandResult loaded = Director({"load", "versioned-1.0"});
+  ASSERT_EQ(loaded.code, 0) << loaded << harness_.DaemonLog();
   EXPECT_CONTAINS(Ask("versioned", "version", ""), "\n1.0\n");
   std::smatch m;
   const std::string before = Director({"list", "versioned"}).out;
