@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "grpcpp/grpcpp.h"
+#include "tests/common/root_access.h"
 #include "tests/e2e/daemon_harness.h"
 #include "troupe/client.h"
 #include "troupe/v1/admin.grpc.pb.h"
@@ -68,8 +69,18 @@ class Answers {
   uint64_t count_ = 0;
 };
 
-TEST(RefreshUnderLoadTest, NoMessageIsLostOrDuplicatedAndLaterOnesGoToTheNewVersion) {
+// Run inline and with both versions in isolated host processes
+// (isolation_default process): the switch behaves the same.
+class RefreshUnderLoadTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(RefreshUnderLoadTest, NoMessageIsLostOrDuplicatedAndLaterOnesGoToTheNewVersion) {
+  const bool isolated = GetParam();
+  // troupd as root runs its hosts as nobody.
+  if (isolated && ::geteuid() == 0 && !troupe::testing::OthersCanSearchRoot()) {
+    GTEST_SKIP() << troupe::testing::kRootNotSearchable;
+  }
   DaemonHarness harness;
+  if (isolated) WriteFileForTest(harness.dir() + "/config/isolation_default", "process\n");
   ASSERT_TRUE(harness.StartDaemon());
   CommandResult first = harness.Director({"load", TROUPE_REFRESH_1_0});
   ASSERT_EQ(first.code, 0) << first;
@@ -153,6 +164,7 @@ TEST(RefreshUnderLoadTest, NoMessageIsLostOrDuplicatedAndLaterOnesGoToTheNewVers
   ASSERT_EQ(list.bundles_size(), 1) << list.DebugString();
   EXPECT_EQ(list.bundles(0).version(), "2.0");
   EXPECT_EQ(list.bundles(0).state(), v1::BUNDLE_STATE_ACTIVE);
+  EXPECT_EQ(list.bundles(0).isolation(), isolated ? "process" : "inline");
 
   // The daemon counted no dead letters: nothing fell between the versions.
   grpc::ClientContext status_context;
@@ -160,6 +172,11 @@ TEST(RefreshUnderLoadTest, NoMessageIsLostOrDuplicatedAndLaterOnesGoToTheNewVers
   ASSERT_TRUE(admin->Status(&status_context, v1::StatusRequest(), &status).ok());
   EXPECT_EQ(status.system().dead_letters(), 0u) << status.text();
 }
+
+INSTANTIATE_TEST_SUITE_P(InlineAndIsolated, RefreshUnderLoadTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "Isolated" : "Inline";
+                         });
 
 }  // namespace
 }  // namespace troupe::testing
