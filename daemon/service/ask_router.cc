@@ -18,6 +18,9 @@ struct PendingAsk {
   std::atomic<bool> done{false};
   AskRouter::Done callback;
   std::string target;  // the resolved address or the name: for error texts
+  // For an ask to a local global name: the address of its holder when the
+  // ask was made (FailAsksToRange), else empty.
+  std::string holder;
   absl::Duration timeout;
   troupe::Mutex mu;
   runtime::ActorRef slot ABSL_GUARDED_BY(mu);  // cleared when the ask ends
@@ -106,11 +109,12 @@ void AskRouter::FailAsksTo(std::string_view node, std::string_view reason) {
 
 void AskRouter::FailAsksToRange(std::string_view node, uint64_t first, uint64_t limit,
                                 std::string_view reason) {
-  for (const auto& ask : in_flight_->Matching(troupe::StrCat("troupe://", node, "/"))) {
-    if (first != 0 || limit != UINT64_MAX) {
-      absl::StatusOr<runtime::AddressParts> parts = runtime::SplitAddress(ask->target);
-      if (!parts.ok() || parts->id < first || parts->id >= limit) continue;
-    }
+  const auto in_range = [&](const std::string& address) {
+    absl::StatusOr<runtime::AddressParts> parts = runtime::SplitAddress(address);
+    return parts.ok() && parts->node == node && parts->id >= first && parts->id < limit;
+  };
+  for (const auto& ask : in_flight_->Matching("")) {
+    if (!in_range(ask->target) && !in_range(ask->holder)) continue;
     in_flight_->End(ask,
                     absl::UnavailableError(
                         troupe::StrCat("no reply can come from ", ask->target, ": ", reason)),
@@ -158,6 +162,12 @@ AskRouter::Handle AskRouter::Ask(std::string_view to, runtime::Message message,
   ask->callback = std::move(done);
   ask->timeout = timeout;
   ask->target = resolved.empty() ? std::string(to) : resolved;
+  if (!by_address) {
+    // So that the loss of the holder's host ends the ask too.
+    if (absl::StatusOr<runtime::ActorRef> holder = system_->Lookup(to); holder.ok()) {
+      ask->holder = system_->FormatAddress(holder->get());
+    }
+  }
   // The slot's handler holds the ask until it runs or the slot closes; the
   // ask holds the slot until it ends. Either end breaks the cycle. The slot
   // is stored before the ask is in flight, so whoever ends it (Stop,

@@ -76,8 +76,9 @@ class AskRouter {
   // the convention) with Unavailable: no reply can come from it.
   void FailAsksTo(std::string_view node, std::string_view reason);
   // Fails every pending ask to an actor of `node` with an id in [first,
-  // limit) (the actors of an isolated host that ended) with Unavailable.
-  // Asks made to a global name are not matched (they end at their deadline).
+  // limit) (the actors of an isolated host that ended) with Unavailable;
+  // an ask made to a local global name matches by the name's holder when the
+  // ask was made.
   void FailAsksToRange(std::string_view node, uint64_t first, uint64_t limit,
                        std::string_view reason);
 

@@ -1016,6 +1016,40 @@ TEST_F(DirectorDaemonTest, AnIsolatedBundleThatCrashesTakesDownOnlyItsHost) {
   EXPECT_EQ(status.code, 0) << status;
 }
 
+// A client's ask waiting on an isolated actor (by name or by address) ends
+// as soon as its host ends, with UNAVAILABLE naming the bundle and the
+// reason, not at its deadline.
+TEST_F(DirectorDaemonTest, AnAskWaitingOnAnIsolatedActorFailsAtOnceWhenItsHostEnds) {
+  if (::geteuid() == 0 && !troupe::testing::OthersCanSearchRoot()) {
+    GTEST_SKIP() << troupe::testing::kRootNotSearchable;
+  }
+  WriteFileForTest(harness_.dir() + "/config/isolated_handler_timeout_ms", "300\n");
+  ASSERT_TRUE(harness_.StartDaemon());
+  ASSERT_EQ(Director({"load", TROUPE_FAULTS_BUNDLE}).code, 0);
+  CommandResult by_name =
+      Director({"ask", "probe", "--type", "loop", "--timeout", "600"});
+  EXPECT_NE(by_name.code, 0) << by_name;
+  EXPECT_CONTAINS(by_name.err, "bundle 'faults' version '1.0': handler ran over 300 ms on message "
+                               "'loop'; the host was killed");
+  std::smatch m;
+  std::string listed;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    listed = Director({"list", "faults"}).out;
+    if (std::regex_search(listed, m, std::regex("(troupe://\\S+)  faults\\.Probe  name probe  "
+                                                "since [^\\n]*  restarts 1\n"))) {
+      break;
+    }
+  }
+  ASSERT_FALSE(m.empty()) << listed;
+  CommandResult by_address =
+      Director({"ask", m[1].str(), "--type", "abort", "--timeout", "600"});
+  EXPECT_NE(by_address.code, 0) << by_address;
+  EXPECT_CONTAINS(by_address.err, "no reply can come from " + m[1].str() +
+                                      ": bundle 'faults' version '1.0': host process killed by "
+                                      "signal 6 (SIGABRT)");
+}
+
 TEST_F(DirectorDaemonTest, TheBundleLimitSettingsApplyToLoads) {
   WriteFileForTest(harness_.dir() + "/config/max_entries", "1\n");
   ASSERT_TRUE(harness_.StartDaemon());
