@@ -63,8 +63,8 @@ void Result(const char* name, double value, const char* unit) {
 
 // States a goal and whether `met`, on stderr.
 void Goal(const char* name, const char* goal, double value, bool met) {
-  std::fprintf(stderr, "isolation_bench: goal %s %s: %.2f, %s\n", name, goal, value,
-               met ? "met" : "NOT met");
+  std::fprintf(stderr, "isolation_bench: goal %s%s %s: %.2f, %s\n", name, result_suffix.c_str(),
+               goal, value, met ? "met" : "NOT met");
 }
 
 [[noreturn]] void Fail(const std::string& what) {
