@@ -98,6 +98,7 @@ struct IsolatedCode {
   std::unique_ptr<isolation::IsolatedHost> host;      // the current one
   std::vector<std::unique_ptr<isolation::IsolatedHost>> retired;
   uint32_t restarts = 0;  // hosts started after the first
+  std::vector<std::string> classes;  // what the first host said it has (HostReady)
   // Of the last host that ended (OnHostEnded).
   std::string last_end;
   std::vector<std::string> last_stderr;
@@ -135,7 +136,7 @@ struct Version {
   // host said it has).
   std::vector<std::string> Classes() const {
     std::vector<std::string> out;
-    if (isolated != nullptr && isolated->host != nullptr) return isolated->host->classes();
+    if (isolated != nullptr) return isolated->classes;
     if (code == nullptr) return out;
     for (const auto& library : code->libraries()) {
       for (std::string_view name : library->ClassNames()) out.emplace_back(name);

@@ -73,6 +73,9 @@ absl::Status HostCore::OpenIsolated(const bundle::VerifiedBundle& verified, Vers
     return absl::Status(ready.code(), troupe::StrCat(v->Name(), ": its isolated host did not start: ",
                                                      StatusText(ready)));
   }
+  // Every later host opens the same libraries: this list holds for them too
+  // (and while one is starting).
+  v->isolated->classes = v->isolated->host->classes();
   return absl::OkStatus();
 }
 
