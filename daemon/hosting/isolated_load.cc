@@ -116,6 +116,11 @@ absl::Status HostCore::SpawnHost(Version* v) {
                                        StatusText(host.status())));
   }
   if (code.host != nullptr) {
+    // Hosts whose end was reported are gone for good: destroying them waits
+    // for nothing (the one just ended may still be reporting: next time).
+    std::erase_if(code.retired, [](const std::unique_ptr<isolation::IsolatedHost>& retired) {
+      return retired->finished();
+    });
     code.retired.push_back(std::move(code.host));
     ++code.restarts;
   }
@@ -131,6 +136,12 @@ absl::StatusOr<isolation::IsolatedHost*> HostCore::LiveHost(Version* v) {
 
 absl::StatusOr<ActorRef> HostCore::CreateIsolated(Version* v, std::string_view class_name,
                                                   const runtime::CreateOptions& options) {
+  if (!options.global_name.empty()) {
+    // As inline: a name that is held gives its holder (get-or-create).
+    if (absl::StatusOr<ActorRef> holder = system_->Lookup(options.global_name); holder.ok()) {
+      return holder;
+    }
+  }
   TROUPE_ASSIGN_OR_RETURN(isolation::IsolatedHost * host, LiveHost(v));
   TROUPE_ASSIGN_OR_RETURN(ActorRef actor,
                           host->CreateNow(class_name, options.parent, options.global_name));
@@ -165,6 +176,9 @@ void HostCore::OnHostEnded(uint64_t version_id, isolation::IsolatedHost* host,
   // supervisor then restarts the managed ones), names go, and mail to them
   // becomes dead letters.
   system_->LocalMemberLost(host->options().first_actor_id, host->options().actor_id_limit, reason);
+  // A host troupd stopped (a drained version) leaves no ask behind that
+  // its end should fail: the names moved on to other versions.
+  if (host->stop_requested()) return;
   BundleHost::HostLostFn observer;
   {
     troupe::MutexLock lock(&observer_mu_);

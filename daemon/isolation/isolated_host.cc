@@ -25,6 +25,7 @@
 #include "daemon/common/strings.h"
 #include "daemon/runtime/actor_system.h"
 #include "daemon/runtime/addresses.h"
+#include "daemon/runtime/cell.h"
 #include "daemon/runtime/envelope.h"
 #include "troupe/abi.h"
 #include "troupe/wire.h"
@@ -278,7 +279,12 @@ absl::StatusOr<runtime::ActorRef> IsolatedHost::CreateNow(std::string_view class
   TROUPE_ASSIGN_OR_RETURN(
       runtime::ActorRef actor,
       system_->ParseAddress(troupe::StrCat("troupe://", system_->options().node_name, "/", id)));
-  if (parent) TROUPE_RETURN_IF_ERROR(system_->AdoptRemoteChild(parent, actor));
+  // A parent of this daemon adopts it (it hears of the host's end); one on
+  // another daemon (convention placement) hears of its exit from the host.
+  if (parent && (parent->remote() == nullptr ||
+                 parent->remote()->node == system_->options().node_name)) {
+    TROUPE_RETURN_IF_ERROR(system_->AdoptRemoteChild(parent, actor));
+  }
   const std::string expected = system_->FormatAddress(actor.get());
   std::string ended_with;
   {
@@ -442,6 +448,7 @@ bool IsolatedHost::WaitEnded(absl::Duration timeout) {
 }
 
 void IsolatedHost::Stop(absl::Duration drain, absl::Duration grace) {
+  stop_requested_.store(true, std::memory_order_release);
   troupe::v1::HostFrame frame;
   frame.mutable_shutdown()->set_drain_ms(
       static_cast<uint32_t>(absl::ToInt64Milliseconds(drain)));
@@ -601,6 +608,7 @@ void IsolatedHost::Watch() {
   for (auto& [request, done] : creates) {
     done(absl::UnavailableError(troupe::StrCat(options_.name, ": ", reason)));
   }
+  finished_.store(true, std::memory_order_release);
 }
 
 }  // namespace troupe::isolation

@@ -11,6 +11,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -128,6 +129,11 @@ class IsolatedHost {
   pid_t pid() const { return pid_; }
   const IsolatedHostOptions& options() const { return options_; }
   bool ended() const;
+  // True once the end was reported (EndedFn returned): destroying the host
+  // then waits for nothing, wherever it happens.
+  bool finished() const { return finished_.load(std::memory_order_acquire); }
+  // True once Stop was called: an end the owner asked for.
+  bool stop_requested() const { return stop_requested_.load(std::memory_order_acquire); }
   // Set once the host said HostReady: the classes it can create.
   bool ready() const;
   std::vector<std::string> classes() const;
@@ -160,6 +166,8 @@ class IsolatedHost {
   int wake_fd_ = -1;  // eventfd: wakes the watcher when the link ended
   std::unique_ptr<HostLink> link_;
   std::thread watcher_;
+  std::atomic<bool> finished_{false};
+  std::atomic<bool> stop_requested_{false};
 
   mutable troupe::Mutex mu_;
   troupe::CondVar cv_;

@@ -108,6 +108,13 @@ std::string HostName() {
 
 struct Daemon::Parts {
   ~Parts() {
+    // (Also when Start failed half-way.) The isolated hosts end before what
+    // their ends reach: the ask router and the local members.
+    if (host != nullptr) {
+      host->SetHostLostObserver(nullptr);
+      host->Shutdown();
+    }
+    if (system != nullptr) system->SetLocalMembers(nullptr);
     if (socket_lock_fd >= 0) ::close(socket_lock_fd);
   }
   int socket_lock_fd = -1;
