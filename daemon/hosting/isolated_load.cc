@@ -161,8 +161,12 @@ void HostCore::OnHostEnded(uint64_t version_id, isolation::IsolatedHost* host,
   const std::string name = host->options().name;
   std::string wrote;
   for (const std::string& line : last_stderr) troupe::StrAppend(&wrote, "\n  | ", line);
-  LogError("hosting: ", name, ": its isolated host (pid ", host->pid(), ") ended: ", reason,
-           wrote.empty() ? "" : "; it last wrote:", wrote);
+  if (host->stop_requested()) {
+    LogInfo("hosting: ", name, ": its isolated host (pid ", host->pid(), ") stopped: ", reason);
+  } else {
+    LogError("hosting: ", name, ": its isolated host (pid ", host->pid(), ") ended: ", reason,
+             wrote.empty() ? "" : "; it last wrote:", wrote);
+  }
   {
     // Recorded first: status shows it by the time the restarts happen.
     troupe::MutexLock lock(&mu_);
