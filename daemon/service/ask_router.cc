@@ -163,8 +163,11 @@ AskRouter::Handle AskRouter::Ask(std::string_view to, runtime::Message message,
   ask->timeout = timeout;
   ask->target = resolved.empty() ? std::string(to) : resolved;
   if (!by_address) {
-    // So that the loss of the holder's host ends the ask too.
-    if (absl::StatusOr<runtime::ActorRef> holder = system_->Lookup(to); holder.ok()) {
+    // So that the loss of the holder's host ends the ask too: only a holder
+    // in an isolated host (a remote cell of this node) can be lost that way,
+    // so an inline holder costs no address text.
+    if (absl::StatusOr<runtime::ActorRef> holder = system_->Lookup(to);
+        holder.ok() && (*holder)->remote() != nullptr) {
       ask->holder = system_->FormatAddress(holder->get());
     }
   }
